@@ -1,0 +1,134 @@
+// SDK: what a syscall handler sees (SyscallContext) and what it returns (SyscallResult).
+//
+// Part of the public plugin SDK: installed with `cmake --install` and used by out-of-tree
+// plugins. Nothing here throws; guest errors are positive errno values or SyscallResult.
+#pragma once
+
+#include <sys/types.h>
+
+#include <climits>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <type_traits>
+
+namespace lx::sdk {
+
+/// How a syscall is decided: in the kernel (kAllow, kErrno) or by a plugin (kNotify, kTrace).
+enum class Route : std::uint8_t {
+  kAllow,   ///< native passthrough, decided in the kernel
+  kErrno,   ///< fails with a fixed errno, decided in the kernel
+  kNotify,  ///< completed on behalf of the guest through seccomp user notification
+  kTrace,   ///< handled at a ptrace seccomp stop; registers can be rewritten
+};
+
+/// Returns "allow", "errno", "notify" or "trace".
+constexpr const char* to_string(Route r) noexcept {
+  switch (r) {
+    case Route::kAllow: return "allow";
+    case Route::kErrno: return "errno";
+    case Route::kNotify: return "notify";
+    case Route::kTrace: return "trace";
+  }
+  return "?";
+}
+
+/// The outcome of a handler: a value, an errno, or "let the call run natively".
+class SyscallResult {
+ public:
+  /// What the driver does with the result.
+  enum class Kind : std::uint8_t {
+    kValue,      ///< the call returns value() without running natively
+    kError,      ///< the call fails with -error() without running natively
+    kContinue,   ///< the call runs natively, unchanged
+    kRewritten,  ///< TRACE only: the call runs natively with the arguments set through the context
+    kResponded,  ///< the handler already completed the call (e.g. install_fd); value() is what it returned
+  };
+
+  /// The call returns `v` to the guest.
+  static constexpr SyscallResult value(std::int64_t v) noexcept { return {Kind::kValue, v}; }
+  /// The call fails with errno `e` (a positive errno value).
+  static constexpr SyscallResult error(int e) noexcept { return {Kind::kError, e}; }
+  /// The call runs natively, unchanged.
+  static constexpr SyscallResult continue_native() noexcept { return {Kind::kContinue, 0}; }
+  /// TRACE only: the call runs natively with the registers the handler rewrote.
+  static constexpr SyscallResult rewritten() noexcept { return {Kind::kRewritten, 0}; }
+  /// The call was already completed by the context (e.g. install_fd); `v` is its guest return.
+  static constexpr SyscallResult responded(std::int64_t v) noexcept { return {Kind::kResponded, v}; }
+
+  /// The kind of result.
+  constexpr Kind kind() const noexcept { return kind_; }
+  /// The value for kValue/kResponded (a guest return value, possibly -errno for kResponded).
+  constexpr std::int64_t value() const noexcept { return v_; }
+  /// The positive errno for kError.
+  constexpr int error() const noexcept { return kind_ == Kind::kError ? static_cast<int>(v_) : 0; }
+  /// What the guest sees in rax for kValue/kError/kResponded: the value or -errno.
+  constexpr std::int64_t guest_return() const noexcept { return kind_ == Kind::kError ? -v_ : v_; }
+
+ private:
+  constexpr SyscallResult(Kind k, std::int64_t v) noexcept : kind_(k), v_(v) {}
+  Kind kind_;
+  std::int64_t v_;
+};
+
+/// One intercepted system call of one guest thread, as a handler sees it.
+///
+/// Guest memory is reached only through the bounded helpers below; each returns 0 or a positive
+/// errno (EFAULT for a bad pointer). On the NOTIFY route the helpers check that the notification
+/// is still valid after reading (the guest thread may have died and its pid been reused).
+/// Memory read from the guest can change under the handler: read once, act on the copy.
+class SyscallContext {
+ public:
+  virtual ~SyscallContext() = default;
+
+  /// The syscall number (x86_64).
+  virtual int nr() const noexcept = 0;
+  /// The syscall name ("openat").
+  virtual const char* name() const noexcept = 0;
+  /// Argument `i` (0..5) as the guest passed it.
+  virtual std::uint64_t arg(int i) const noexcept = 0;
+  /// The guest's thread group id (host pid).
+  virtual pid_t pid() const noexcept = 0;
+  /// The guest thread id (host tid).
+  virtual pid_t tid() const noexcept = 0;
+  /// The route the call arrived on (kNotify or kTrace).
+  virtual Route route() const noexcept = 0;
+  /// The name of the instance the guest belongs to.
+  virtual const std::string& instance() const noexcept = 0;
+
+  /// Copies `len` bytes of guest memory at `addr` into `out`.
+  virtual int read_memory(std::uint64_t addr, void* out, std::size_t len) noexcept = 0;
+  /// Copies `len` bytes from `in` to guest memory at `addr`.
+  virtual int write_memory(std::uint64_t addr, const void* in, std::size_t len) noexcept = 0;
+  /// Reads a NUL-terminated guest string of at most `max` bytes (ENAMETOOLONG past it).
+  virtual int read_string(std::uint64_t addr, std::string& out, std::size_t max = PATH_MAX) noexcept = 0;
+
+  /// Reads a trivially copyable value from guest memory.
+  template <class T>
+  int read(std::uint64_t addr, T& out) noexcept {
+    static_assert(std::is_trivially_copyable_v<T>);
+    return read_memory(addr, &out, sizeof(T));
+  }
+  /// Writes a trivially copyable value to guest memory.
+  template <class T>
+  int write(std::uint64_t addr, const T& in) noexcept {
+    static_assert(std::is_trivially_copyable_v<T>);
+    return write_memory(addr, &in, sizeof(T));
+  }
+
+  /// NOTIFY only: whether the guest is still waiting for this call (SECCOMP_IOCTL_NOTIF_ID_VALID).
+  virtual bool still_valid() noexcept = 0;
+  /// NOTIFY only: installs the host fd `host_fd` into the guest and completes the call with the
+  /// new guest fd as its result, atomically (SECCOMP_IOCTL_NOTIF_ADDFD + SECCOMP_ADDFD_FLAG_SEND).
+  /// `guest_flags` may hold O_CLOEXEC. Returns responded(fd) or error(errno).
+  virtual SyscallResult install_fd(int host_fd, unsigned guest_flags) noexcept = 0;
+
+  /// TRACE only: whether registers can be rewritten (false on the NOTIFY route).
+  virtual bool can_rewrite() const noexcept = 0;
+  /// TRACE only: sets argument `i` for the native call; return rewritten() afterwards.
+  virtual int set_arg(int i, std::uint64_t value) noexcept = 0;
+  /// TRACE only: changes the syscall number for the native call; return rewritten() afterwards.
+  virtual int set_nr(int nr) noexcept = 0;
+};
+
+}  // namespace lx::sdk
