@@ -1,0 +1,39 @@
+// Driver: compiles the filter, then runs the trace channel and, once the listener is taken, the
+// NOTIFY worker pool.
+#include "driver/driver.h"
+
+#include "driver/notify_channel.h"
+
+namespace lx::driver {
+
+Driver::Driver(const FilterPolicy& policy, DispatchTable table, std::vector<sdk::Plugin*> plugins,
+               DriverOptions options)
+    : filter_(compile_filter(policy)),
+      table_(table),
+      plugins_(std::move(plugins)),
+      options_(std::move(options)) {}
+
+Driver::~Driver() = default;
+
+pid_t Driver::main_pid() const noexcept { return trace_ ? trace_->main_pid() : 0; }
+
+Result<ExitStatus> Driver::run(const LaunchSpec& spec) {
+  stats_ = {};
+  trace_ = std::make_unique<TraceChannel>(table_, options_.instance, options_.sink, plugins_);
+  trace_->set_on_start(options_.on_guest_start);
+  std::unique_ptr<NotifyChannel> notify;
+  auto on_listener = [&](int listener) -> Result<void> {
+    notify = std::make_unique<NotifyChannel>(listener, table_, options_.instance, options_.sink);
+    if (options_.sync_wakeup) stats_.sync_wakeup = notify->enable_sync_wakeup();
+    return notify->start(options_.notify_workers < 1 ? 1 : options_.notify_workers);
+  };
+  auto result = trace_->run(spec, filter_, on_listener);
+  if (notify) {
+    notify->stop();
+    stats_.notifications = notify->served();
+  }
+  stats_.trace_stops = trace_->trace_stops();
+  return result;
+}
+
+}  // namespace lx::driver

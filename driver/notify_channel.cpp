@@ -1,0 +1,160 @@
+// NotifyChannel: worker threads blocked in SECCOMP_IOCTL_NOTIF_RECV, each answering one
+// notification at a time; stopped by a wake-up signal that interrupts the blocking ioctl.
+#include "driver/notify_channel.h"
+
+#include <linux/seccomp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <mutex>
+
+#include "driver/guest_memory.h"
+#include "driver/syscall_context_impl.h"
+#include "driver/syscall_table.h"
+
+#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
+#define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
+#endif
+#ifndef SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
+#define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (1UL << 0)
+#endif
+
+namespace lx::driver {
+namespace {
+
+// The signal that interrupts a worker's blocking RECV when the channel stops.
+int wake_signal() noexcept { return SIGRTMIN + 4; }
+
+void install_wake_handler() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction sa {};
+    sa.sa_handler = [](int) {};
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0;  // no SA_RESTART: the ioctl must return EINTR
+    sigaction(wake_signal(), &sa, nullptr);
+  });
+}
+
+}  // namespace
+
+NotifyChannel::NotifyChannel(int listener, const DispatchTable& table, std::string instance, EventSink* sink)
+    : listener_(listener), table_(table), instance_(std::move(instance)), sink_(sink) {}
+
+NotifyChannel::~NotifyChannel() {
+  stop();
+  if (listener_ >= 0) close(listener_);
+}
+
+bool NotifyChannel::enable_sync_wakeup() noexcept {
+  std::uint64_t flags = SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP;
+  sync_wakeup_ = ioctl(listener_, SECCOMP_IOCTL_NOTIF_SET_FLAGS, flags) == 0;
+  return sync_wakeup_;
+}
+
+Result<void> NotifyChannel::start(int workers) {
+  install_wake_handler();
+  // Workers take no process signals but the wake-up: those belong to the main thread.
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old);
+  try {
+    for (int i = 0; i < workers; ++i) {
+      running_.fetch_add(1);
+      workers_.emplace_back([this] {
+        run();
+        running_.fetch_sub(1);
+      });
+    }
+  } catch (const std::exception& e) {
+    running_.fetch_sub(1);  // the thread that failed to start
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    stop();
+    return Error::msg(std::string("starting NOTIFY workers failed: ") + e.what());
+  }
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  return ok();
+}
+
+void NotifyChannel::stop() noexcept {
+  if (workers_.empty()) return;
+  stopping_.store(true);
+  // A signal sent before a worker enters the ioctl is lost, so keep sending until all are out.
+  // (pthread_kill on an exited but not yet joined thread is valid.)
+  while (running_.load() > 0) {
+    for (auto& t : workers_) pthread_kill(t.native_handle(), wake_signal());
+    usleep(200);
+  }
+  for (auto& t : workers_) t.join();
+  workers_.clear();
+}
+
+void NotifyChannel::run() noexcept {
+  sigset_t wake;
+  sigemptyset(&wake);
+  sigaddset(&wake, wake_signal());
+  pthread_sigmask(SIG_UNBLOCK, &wake, nullptr);
+
+  seccomp_notif req;
+  seccomp_notif_resp resp;
+  while (!stopping_.load(std::memory_order_relaxed)) {
+    std::memset(&req, 0, sizeof req);
+    if (ioctl(listener_, SECCOMP_IOCTL_NOTIF_RECV, &req) != 0) {
+      if (errno == EINTR || errno == ENOENT) continue;  // stop request / guest died meanwhile
+      break;                                           // listener unusable
+    }
+    serve(req, resp);
+    served_.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+void NotifyChannel::serve(seccomp_notif& req, seccomp_notif_resp& resp) noexcept {
+  const DispatchEntry& entry = table_.at(req.data.nr);
+  NotifyContext ctx(req, listener_, instance_);
+  SyscallEvent ev;
+  if (sink_) {
+    ev.tid = static_cast<pid_t>(req.pid);
+    ev.nr = req.data.nr;
+    ev.route = sdk::Route::kNotify;
+    for (int i = 0; i < 6; ++i) ev.args[i] = req.data.args[i];
+    capture_string_args(ev);
+  }
+  sdk::SyscallResult result =
+      entry.plugin ? entry.plugin->handle(ctx) : sdk::SyscallResult::continue_native();
+
+  std::memset(&resp, 0, sizeof resp);
+  resp.id = req.id;
+  switch (result.kind()) {
+    case sdk::SyscallResult::Kind::kValue:
+      resp.val = result.value();
+      break;
+    case sdk::SyscallResult::Kind::kError:
+      resp.error = -result.error();
+      break;
+    case sdk::SyscallResult::Kind::kContinue:
+      resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+      break;
+    case sdk::SyscallResult::Kind::kRewritten:
+      // Registers cannot be rewritten on this route: a plugin bug, reported to the guest.
+      result = sdk::SyscallResult::error(ENOSYS);
+      resp.error = -ENOSYS;
+      break;
+    case sdk::SyscallResult::Kind::kResponded:
+      break;
+  }
+  if (result.kind() != sdk::SyscallResult::Kind::kResponded) {
+    // ENOENT: the guest thread was killed or interrupted meanwhile; nothing to answer.
+    (void)ioctl(listener_, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+  }
+  if (sink_) {
+    ev.result = result;
+    sink_->on_syscall(ev);
+  }
+}
+
+}  // namespace lx::driver

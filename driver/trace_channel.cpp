@@ -1,0 +1,330 @@
+// TraceChannel: PTRACE_SEIZE of the first guest process, listener hand-over, and the event loop
+// that follows the guest tree.
+#include "driver/trace_channel.h"
+
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/user.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "driver/syscall_context_impl.h"
+
+namespace lx::driver {
+namespace {
+
+constexpr unsigned long kTraceOptions = PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE |
+                                        PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACEEXEC |
+                                        PTRACE_O_TRACESECCOMP;
+
+// Resumes a stopped tracee, delivering `sig` (0: none). ESRCH (killed meanwhile) is fine.
+void resume(pid_t tid, int sig = 0) noexcept { ptrace(PTRACE_CONT, tid, 0, sig); }
+
+bool is_stopping_signal(int sig) noexcept {
+  return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
+}
+
+}  // namespace
+
+ExitStatus ExitStatus::from_wait_status(int status) noexcept {
+  ExitStatus s;
+  if (WIFSIGNALED(status)) {
+    s.signaled = true;
+    s.signal = WTERMSIG(status);
+    s.core_dumped = WCOREDUMP(status);
+  } else {
+    s.code = WEXITSTATUS(status);
+  }
+  return s;
+}
+
+TraceChannel::TraceChannel(const DispatchTable& table, std::string instance, EventSink* sink,
+                           std::vector<sdk::Plugin*> plugins)
+    : table_(table), instance_(std::move(instance)), sink_(sink), plugins_(std::move(plugins)) {}
+
+std::vector<Tracee> TraceChannel::tracees() const {
+  std::lock_guard lock(mu_);
+  std::vector<Tracee> out;
+  out.reserve(tracees_.size());
+  for (const auto& [tid, t] : tracees_) out.push_back(t);
+  return out;
+}
+
+Result<ExitStatus> TraceChannel::run(const LaunchSpec& spec, const BpfProgram& filter,
+                                     const ListenerHandler& on_listener) {
+  // Orphaned guest processes (daemons) are reparented to us, so we can reap and end them.
+  prctl(PR_SET_CHILD_SUBREAPER, 1);
+  auto launched = Launcher::spawn(spec, filter);
+  if (!launched) return std::move(launched).error();
+  Launcher& launcher = *launched;
+  pid_t pid = launcher.pid();
+  if (ptrace(PTRACE_SEIZE, pid, 0, kTraceOptions) != 0) {
+    int e = errno;
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    return Error::from_errno(fmt::format("ptrace(PTRACE_SEIZE, pid={})", pid), e);
+  }
+  main_pid_ = pid;
+  if (on_start_) on_start_(pid);
+  add_tracee(pid, 0);
+  if (auto r = launcher.release(); !r) {
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, __WALL);
+    return std::move(r).error();
+  }
+  if (auto r = take_listener(launcher, on_listener); !r) {
+    kill(pid, SIGKILL);
+    while (waitpid(pid, nullptr, __WALL) < 0 && errno == EINTR) {
+    }
+    remove_tracee(pid, 0);
+    return std::move(r).error();
+  }
+
+  bool main_done = false;
+  bool main_execd = false;
+  ExitStatus main_status;
+  for (;;) {
+    int status = 0;
+    pid_t tid = waitpid(-1, &status, __WALL);
+    if (tid < 0) {
+      if (errno == EINTR) continue;
+      if (errno == ECHILD) break;
+      return Error::from_errno("waitpid(-1, __WALL)");
+    }
+    if (WIFEXITED(status) || WIFSIGNALED(status)) {
+      remove_tracee(tid, status);
+      if (tid == pid && !main_done) {
+        main_done = true;
+        main_status = ExitStatus::from_wait_status(status);
+        kill_all();
+        if (!main_execd) {
+          // Failed before exec: report what the launcher child said.
+          Error e = launcher.child_error();
+          if (!e.message.empty()) {
+            e.message = fmt::format("cannot run '{}': {}", spec.argv[0], e.message);
+            return e;
+          }
+        }
+      }
+    } else if (WIFSTOPPED(status)) {
+      if (tid == pid && (status >> 16) == PTRACE_EVENT_EXEC) main_execd = true;
+      if (main_done) {
+        // Ending the tree: stops no longer matter; SIGKILL is already pending.
+        kill(tid, SIGKILL);
+        resume(tid);
+        continue;
+      }
+      handle_stop(tid, status);
+    }
+    if (main_done) {
+      std::lock_guard lock(mu_);
+      if (tracees_.empty()) break;
+    }
+  }
+  main_pid_ = 0;
+  return main_status;
+}
+
+Result<void> TraceChannel::take_listener(Launcher& launcher, const ListenerHandler& on_listener) {
+  pid_t pid = launcher.pid();
+  bool stepping = false;
+  long entry_nr = -1;
+  for (;;) {
+    int status = 0;
+    if (waitpid(pid, &status, __WALL) < 0) {
+      if (errno == EINTR) continue;
+      return Error::from_errno(fmt::format("waitpid(pid={})", pid));
+    }
+    if (WIFEXITED(status) || WIFSIGNALED(status)) {
+      Error e = launcher.child_error();
+      if (e.message.empty()) e.message = fmt::format("guest pid {} ended before its filter was installed", pid);
+      return e;
+    }
+    if (!WIFSTOPPED(status)) continue;
+    int sig = WSTOPSIG(status);
+    int event = status >> 16;
+    if (!stepping && event == 0 && sig == SIGSTOP) {
+      stepping = true;  // the launcher's own stop: from here, step syscall by syscall
+      ptrace(PTRACE_SYSCALL, pid, 0, 0);
+      continue;
+    }
+    if (event == 0 && sig == (SIGTRAP | 0x80)) {
+      __ptrace_syscall_info info{};
+      if (ptrace(PTRACE_GET_SYSCALL_INFO, pid, sizeof info, &info) < 0)
+        return Error::from_errno(fmt::format("ptrace(PTRACE_GET_SYSCALL_INFO, pid={})", pid));
+      if (info.op == PTRACE_SYSCALL_INFO_ENTRY) {
+        entry_nr = static_cast<long>(info.entry.nr);
+      } else if (info.op == PTRACE_SYSCALL_INFO_EXIT && entry_nr == SYS_seccomp) {
+        if (info.exit.is_error) {
+          ptrace(PTRACE_CONT, pid, 0, 0);  // the child reports the failure and exits
+          continue;
+        }
+        int fd = static_cast<int>(syscall(SYS_pidfd_getfd, launcher.pidfd(), static_cast<int>(info.exit.rval), 0));
+        if (fd < 0) return Error::from_errno(fmt::format("pidfd_getfd(pid={}, fd={})", pid, info.exit.rval));
+        if (auto r = on_listener(fd); !r) return r;
+        if (ptrace(PTRACE_CONT, pid, 0, 0) != 0) return Error::from_errno(fmt::format("ptrace(PTRACE_CONT, pid={})", pid));
+        return ok();
+      }
+      ptrace(PTRACE_SYSCALL, pid, 0, 0);
+      continue;
+    }
+    // Anything else before the filter: pass the signal on and keep stepping.
+    ptrace(PTRACE_SYSCALL, pid, 0, event == 0 ? sig : 0);
+  }
+}
+
+void TraceChannel::handle_stop(pid_t tid, int status) {
+  int sig = WSTOPSIG(status);
+  int event = status >> 16;
+  bool known;
+  {
+    std::lock_guard lock(mu_);
+    known = tracees_.count(tid) != 0;
+  }
+  // A new child's first stop can arrive before its parent's fork event.
+  if (!known) add_tracee(tid, 0);
+  switch (event) {
+    case PTRACE_EVENT_SECCOMP:
+      handle_seccomp_stop(tid);
+      return;
+    case PTRACE_EVENT_FORK:
+    case PTRACE_EVENT_VFORK:
+    case PTRACE_EVENT_CLONE: {
+      unsigned long child = 0;
+      if (ptrace(PTRACE_GETEVENTMSG, tid, 0, &child) == 0 && child != 0) {
+        pid_t c = static_cast<pid_t>(child);
+        bool seen;
+        {
+          std::lock_guard lock(mu_);
+          auto it = tracees_.find(c);
+          seen = it != tracees_.end();
+          if (seen) it->second.parent = tid;
+        }
+        if (!seen) add_tracee(c, tid);
+      }
+      resume(tid);
+      return;
+    }
+    case PTRACE_EVENT_EXEC: {
+      unsigned long former = 0;
+      if (ptrace(PTRACE_GETEVENTMSG, tid, 0, &former) == 0 && static_cast<pid_t>(former) != tid) {
+        // A non-leader thread exec'd: it now has the leader's id, and its old id is gone.
+        remove_tracee(static_cast<pid_t>(former), 0);
+      }
+      if (sink_) sink_->on_exec(tid);
+      resume(tid);
+      return;
+    }
+    case PTRACE_EVENT_STOP:
+      if (is_stopping_signal(sig)) {
+        ptrace(PTRACE_LISTEN, tid, 0, 0);  // group-stop: stay stopped until SIGCONT
+      } else {
+        resume(tid);  // a new tracee's first stop, or an interrupt
+      }
+      return;
+    case 0:
+      if (sig == (SIGTRAP | 0x80)) {
+        resume(tid);  // stray syscall stop
+      } else {
+        resume(tid, sig);  // signal-delivery-stop: deliver it unchanged
+      }
+      return;
+    default:
+      resume(tid);
+      return;
+  }
+}
+
+void TraceChannel::handle_seccomp_stop(pid_t tid) {
+  user_regs_struct regs;
+  if (ptrace(PTRACE_GETREGS, tid, 0, &regs) != 0) {
+    resume(tid);
+    return;
+  }
+  int nr = static_cast<int>(regs.orig_rax);
+  const DispatchEntry& entry = table_.at(nr);
+  if (!entry.plugin) {
+    resume(tid);
+    return;
+  }
+  ++trace_stops_;
+  SyscallEvent ev;
+  if (sink_) {
+    ev.tid = tid;
+    ev.nr = nr;
+    ev.route = sdk::Route::kTrace;
+    for (int i = 0; i < 6; ++i) ev.args[i] = reg_arg(regs, i);
+    capture_string_args(ev);
+  }
+  TraceContext ctx(tid, tgid_of(tid), regs, instance_);
+  sdk::SyscallResult result = entry.plugin->handle(ctx);
+  using K = sdk::SyscallResult::Kind;
+  switch (result.kind()) {
+    case K::kContinue:
+      break;
+    case K::kRewritten:
+      if (ctx.dirty()) ptrace(PTRACE_SETREGS, tid, 0, &regs);
+      break;
+    case K::kValue:
+    case K::kError:
+    case K::kResponded:
+      regs.orig_rax = static_cast<unsigned long long>(-1);  // skip the call ...
+      regs.rax = static_cast<unsigned long long>(result.guest_return());  // ... returning this
+      ptrace(PTRACE_SETREGS, tid, 0, &regs);
+      break;
+  }
+  resume(tid);
+  if (sink_) {
+    ev.result = result;
+    sink_->on_syscall(ev);
+  }
+}
+
+void TraceChannel::add_tracee(pid_t tid, pid_t parent) {
+  {
+    std::lock_guard lock(mu_);
+    tracees_[tid] = Tracee{tid, 0, parent};
+  }
+  for (auto* p : plugins_) p->on_process_start(tid, parent);
+  if (sink_) sink_->on_process_start(tid, parent);
+}
+
+void TraceChannel::remove_tracee(pid_t tid, int status) {
+  {
+    std::lock_guard lock(mu_);
+    if (tracees_.erase(tid) == 0) return;
+  }
+  for (auto* p : plugins_) p->on_process_exit(tid);
+  if (sink_) sink_->on_process_exit(tid, status);
+}
+
+pid_t TraceChannel::tgid_of(pid_t tid) {
+  {
+    std::lock_guard lock(mu_);
+    auto it = tracees_.find(tid);
+    if (it != tracees_.end() && it->second.tgid != 0) return it->second.tgid;
+  }
+  pid_t tgid = thread_group_of(tid);
+  std::lock_guard lock(mu_);
+  if (auto it = tracees_.find(tid); it != tracees_.end()) it->second.tgid = tgid;
+  return tgid;
+}
+
+void TraceChannel::kill_all() noexcept {
+  std::vector<pid_t> tids;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [tid, t] : tracees_) tids.push_back(tid);
+  }
+  for (pid_t t : tids) kill(t, SIGKILL);
+}
+
+}  // namespace lx::driver

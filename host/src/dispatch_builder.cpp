@@ -1,0 +1,111 @@
+// build_dispatch: families → ERRNO ranges, plugin specs → routes and handlers, io_uring closed
+// when a family translates or polices what io_uring could do behind the filter's back.
+#include "dispatch_builder.h"
+
+#include <sys/syscall.h>
+
+#include <algorithm>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "driver/syscall_table.h"
+
+namespace lx::host {
+namespace {
+
+using sdk::Route;
+
+std::string route_text(Route r, int errno_value, bool has_rules) {
+  std::string s = r == Route::kErrno ? fmt::format("errno({})", config::errno_name(errno_value)) : sdk::to_string(r);
+  return has_rules ? s + "+rules" : s;
+}
+
+}  // namespace
+
+Result<Dispatch> build_dispatch(const config::Config& config, const std::vector<FamilyPlugin>& plugins) {
+  Dispatch d;
+  auto families = config.families();
+  std::map<int, CompatRow> rows;
+
+  // Disabled families fail in the kernel (or pass through, if configured so).
+  for (const auto& [name, fc] : families) {
+    FamilyState st{name, fc.enabled, "", ""};
+    auto fam = driver::family_from_string(name);
+    if (!fc.enabled) {
+      st.summary = fc.on_disabled.passthrough
+                       ? "disabled (on_disabled = passthrough: native)"
+                       : fmt::format("disabled: its syscalls fail with {} in the kernel",
+                                     config::errno_name(fc.on_disabled.errno_value));
+      for (const auto& info : driver::SyscallTable::all()) {
+        if (!fam || info.family != *fam) continue;
+        if (fc.on_disabled.passthrough) continue;
+        d.policy.syscalls[info.nr] = driver::SyscallPolicy{{}, driver::Action::error(fc.on_disabled.errno_value)};
+        rows[info.nr] = CompatRow{info.nr, std::string(info.name), name,
+                                  route_text(Route::kErrno, fc.on_disabled.errno_value, false), "errno", "-",
+                                  fmt::format("family '{}' disabled", name)};
+      }
+    } else {
+      st.summary = "enabled, no plugin loaded: native passthrough";
+    }
+    d.families.push_back(std::move(st));
+  }
+
+  std::map<int, std::string> claimed;  // nr → plugin name
+  for (const auto& fp : plugins) {
+    const auto& info = fp.plugin->info();
+    for (auto& st : d.families)
+      if (st.name == fp.family) {
+        st.plugin = info.name;
+        st.summary = fmt::format("enabled, plugin '{}' {}", info.name, info.version);
+      }
+    for (const auto& spec : fp.plugin->plugin().syscalls()) {
+      const driver::SyscallInfo* sc = driver::SyscallTable::find(spec.nr);
+      if (!sc) return Error::msg(fmt::format("plugin '{}' asks for unknown syscall number {}", info.name, spec.nr));
+      std::string fam_name(driver::to_string(sc->family));
+      if (auto it = families.find(fam_name); it != families.end() && !it->second.enabled) {
+        continue;  // a disabled family wins over any plugin
+      }
+      if (auto it = claimed.find(spec.nr); it != claimed.end()) {
+        return Error::msg(fmt::format("syscall {} is claimed by two plugins: '{}' and '{}'", sc->name, it->second,
+                                      info.name));
+      }
+      claimed[spec.nr] = info.name;
+      for (const auto& rule : spec.arg_rules)
+        for (const auto& c : rule.all_of)
+          if (c.arg < 0 || c.arg > 5)
+            return Error::msg(fmt::format("plugin '{}': rule on {} names argument {} (must be 0..5)", info.name,
+                                          sc->name, c.arg));
+      driver::Action fallback{spec.route,
+                              static_cast<std::uint16_t>(spec.route == Route::kErrno ? spec.errno_value : 0)};
+      d.policy.syscalls[spec.nr] = driver::SyscallPolicy{spec.arg_rules, fallback};
+      bool needs_handler = spec.route == Route::kNotify || spec.route == Route::kTrace;
+      for (const auto& rule : spec.arg_rules)
+        needs_handler |= rule.route == Route::kNotify || rule.route == Route::kTrace;
+      if (needs_handler) d.table.set(spec.nr, &fp.plugin->plugin(), spec.route);
+      rows[spec.nr] = CompatRow{spec.nr, std::string(sc->name), fam_name,
+                                route_text(spec.route, spec.errno_value, !spec.arg_rules.empty()),
+                                sdk::to_string(spec.support), info.name, spec.note};
+    }
+  }
+
+  // io_uring performs opens, connects and the like without passing the filter: close it when
+  // any fs or net syscall is translated or policed, unless a plugin takes io_uring on itself.
+  bool polices_io = false;
+  for (const auto& [nr, pol] : d.policy.syscalls) {
+    const driver::SyscallInfo* sc = driver::SyscallTable::find(nr);
+    if (sc && (sc->family == driver::Family::kFs || sc->family == driver::Family::kNet) &&
+        (pol.fallback.route != Route::kAllow || !pol.rules.empty()))
+      polices_io = true;
+  }
+  if (polices_io && !claimed.count(SYS_io_uring_setup)) {
+    d.policy.syscalls[SYS_io_uring_setup] = driver::SyscallPolicy{{}, driver::Action::error(ENOSYS)};
+    rows[SYS_io_uring_setup] =
+        CompatRow{SYS_io_uring_setup, "io_uring_setup", "fs", "errno(ENOSYS)", "errno", "-",
+                  "closed: fs/net calls are translated or policed, and io_uring would bypass the filter"};
+  }
+  for (auto& [nr, row] : rows) d.rows.push_back(std::move(row));
+  return d;
+}
+
+}  // namespace lx::host

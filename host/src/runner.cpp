@@ -1,0 +1,52 @@
+// Runtime: plugin loading per family, config validation of plugin tables, dispatch building.
+#include "runner.h"
+
+#include <fmt/format.h>
+
+#include "plugin_config_view.h"
+
+namespace lx::host {
+
+Result<std::unique_ptr<Runtime>> Runtime::create(const config::Config& config) {
+  std::unique_ptr<Runtime> rt(new Runtime(config));
+  rt->search_path_ = config.plugin_search_path();
+  rt->search_path_.push_back(builtin_plugin_dir());
+
+  for (const auto& [name, fc] : config.families()) {
+    if (!fc.enabled || fc.plugin.empty()) continue;
+    auto where = config.where(fmt::format("families.{}.plugin", name)).str();
+    auto path = find_plugin(fc.plugin, rt->search_path_);
+    if (!path) return Error{path.error().code, fmt::format("{}: {}", where, path.error().message)};
+    auto loaded = load_plugin(*path);
+    if (!loaded) return Error{loaded.error().code, fmt::format("{}: {}", where, loaded.error().message)};
+    auto& plugin = (*loaded)->plugin();
+    const auto& info = (*loaded)->info();
+    if (!info.config_table.empty()) {
+      auto keys = plugin.config_keys();
+      if (auto r = rt->config_.validate_table(info.config_table, keys); !r) return std::move(r).error();
+    }
+    PluginConfigView view(rt->config_, info.config_table);
+    if (std::string err = plugin.configure(view); !err.empty())
+      return Error::msg(fmt::format("plugin '{}' ({}) refused its config: {}", info.name, *path, err));
+    rt->plugins_.push_back(FamilyPlugin{name, std::move(*loaded)});
+  }
+  auto d = build_dispatch(rt->config_, rt->plugins_);
+  if (!d) return std::move(d).error();
+  rt->dispatch_ = std::move(*d);
+  return rt;
+}
+
+Result<std::unique_ptr<driver::Driver>> Runtime::make_driver(driver::EventSink* sink, std::string instance,
+                                                             std::function<void(pid_t)> on_guest_start) const {
+  std::vector<sdk::Plugin*> plugins;
+  for (const auto& fp : plugins_) plugins.push_back(&fp.plugin->plugin());
+  auto dc = config_.driver();
+  driver::DriverOptions opts{std::move(instance), dc.notify_workers, dc.sync_wakeup, sink, std::move(on_guest_start)};
+  try {
+    return std::make_unique<driver::Driver>(dispatch_.policy, dispatch_.table, std::move(plugins), opts);
+  } catch (const std::exception& e) {
+    return Error::msg(fmt::format("compiling the seccomp filter failed: {}", e.what()));
+  }
+}
+
+}  // namespace lx::host

@@ -1,0 +1,64 @@
+// The driver: runs one guest tree under a compiled seccomp filter, serving the NOTIFY route
+// with a worker pool and the TRACE route (and process lifecycle) with ptrace.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+#include "driver/bpf_compiler.h"
+#include "driver/dispatch_table.h"
+#include "driver/filter_policy.h"
+#include "driver/launcher.h"
+#include "driver/syscall_event.h"
+#include "driver/trace_channel.h"
+
+namespace lx::driver {
+
+/// Driver settings.
+struct DriverOptions {
+  std::string instance = "default";  ///< instance name handlers see
+  int notify_workers = 2;            ///< NOTIFY worker threads
+  bool sync_wakeup = true;           ///< ask for SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
+  EventSink* sink = nullptr;         ///< --trace and process events; may be null
+  /// Called on the tracer thread with the first guest pid once it is seized (signal forwarding).
+  std::function<void(pid_t)> on_guest_start;
+};
+
+/// What the driver observed while running a guest.
+struct DriverStats {
+  bool sync_wakeup = false;         ///< the kernel accepted synchronous wake-ups
+  std::uint64_t notifications = 0;  ///< NOTIFY calls served
+  std::uint64_t trace_stops = 0;    ///< TRACE calls handled
+};
+
+/// Runs guests under one policy and dispatch table.
+class Driver {
+ public:
+  /// Compiles `policy` (throws std::invalid_argument when it is malformed).
+  Driver(const FilterPolicy& policy, DispatchTable table, std::vector<sdk::Plugin*> plugins, DriverOptions options);
+  ~Driver();
+
+  /// Runs `spec` until its first process exits; ends the rest of its tree; returns its status.
+  /// The calling thread becomes the tracer; the guest's processes are its children.
+  Result<ExitStatus> run(const LaunchSpec& spec);
+
+  /// The compiled filter.
+  const BpfProgram& filter() const noexcept { return filter_; }
+  /// The pid of the running guest's first process, or 0. Safe from any thread (signal forwarding).
+  pid_t main_pid() const noexcept;
+  /// Counters of the last run.
+  const DriverStats& stats() const noexcept { return stats_; }
+
+ private:
+  BpfProgram filter_;
+  DispatchTable table_;
+  std::vector<sdk::Plugin*> plugins_;
+  DriverOptions options_;
+  DriverStats stats_;
+  std::unique_ptr<TraceChannel> trace_;
+};
+
+}  // namespace lx::driver

@@ -1,0 +1,51 @@
+// The launcher: forks the guest's first process, which waits until it is seized by the tracer,
+// sets no_new_privs, stops itself, installs the seccomp filter with a listener (taken by the
+// tracer at the syscall's exit stop), then execs the guest program.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+#include "driver/bpf_compiler.h"
+
+namespace lx::driver {
+
+/// What to run.
+struct LaunchSpec {
+  std::vector<std::string> argv;  ///< argv[0] is looked up in PATH (from `env`) as execvp does
+  std::vector<std::string> env;   ///< the guest's environment
+  std::string cwd;                ///< working directory; empty: inherited
+};
+
+/// A forked, not yet seized guest process and its handshake pipes.
+class Launcher {
+ public:
+  /// Forks the child. It blocks until release() is called, then proceeds as described above.
+  static Result<Launcher> spawn(const LaunchSpec& spec, const BpfProgram& filter);
+
+  Launcher(Launcher&&) noexcept;
+  Launcher& operator=(Launcher&&) = delete;
+  ~Launcher();
+
+  /// The child's pid.
+  pid_t pid() const noexcept { return pid_; }
+  /// A pidfd of the child.
+  int pidfd() const noexcept { return pidfd_; }
+  /// Lets the child go on (call after PTRACE_SEIZE).
+  Result<void> release();
+  /// After the child failed before exec: the error it reported (errno and e.g. "execve: No such
+  /// file or directory"), or an Error with code 0 and an empty message when it reported none.
+  Error child_error();
+
+ private:
+  Launcher() = default;
+  pid_t pid_ = -1;
+  int pidfd_ = -1;
+  int go_fd_ = -1;    // write end: one byte releases the child
+  int err_fd_ = -1;   // read end: the child's pre-exec error, EOF on successful exec
+};
+
+}  // namespace lx::driver

@@ -1,0 +1,87 @@
+// The TRACE channel: the ptrace side of the driver. It seizes the guest's first process, takes
+// the seccomp listener at the filter install, then follows every process of the guest tree
+// (clone/fork/vfork/exec events, seccomp stops for the TRACE route, signal-delivery and
+// group-stops passed through) until the first process exits, and ends the rest.
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "base/result.h"
+#include "driver/dispatch_table.h"
+#include "driver/launcher.h"
+#include "driver/syscall_event.h"
+
+namespace lx::driver {
+
+/// How a guest process ended.
+struct ExitStatus {
+  bool signaled = false;     ///< killed by a signal
+  int code = 0;              ///< exit code when !signaled
+  int signal = 0;            ///< signal number when signaled
+  bool core_dumped = false;  ///< a core was dumped
+  /// The status a shell reports: code, or 128 + signal.
+  int shell_status() const noexcept { return signaled ? 128 + signal : code; }
+  /// From a wait status.
+  static ExitStatus from_wait_status(int status) noexcept;
+};
+
+/// One guest thread the tracer follows.
+struct Tracee {
+  pid_t tid = 0;      ///< thread id
+  pid_t tgid = 0;     ///< thread group (process) id
+  pid_t parent = 0;   ///< the tracee that created it (0 for the first)
+};
+
+/// Follows one guest tree with ptrace. All ptrace calls happen on the thread that calls run().
+class TraceChannel {
+ public:
+  /// Called once with the seccomp listener (ownership passes) before the guest runs on.
+  using ListenerHandler = std::function<Result<void>(int listener)>;
+
+  /// Dispatches TRACE-route calls with `table`; reports to `sink` (may be null); tells
+  /// `plugins` about processes coming and going.
+  TraceChannel(const DispatchTable& table, std::string instance, EventSink* sink,
+               std::vector<sdk::Plugin*> plugins);
+
+  /// Launches `spec` under `filter` and follows it until its first process exits; the other
+  /// processes of the tree are then killed. Returns the first process's exit status.
+  Result<ExitStatus> run(const LaunchSpec& spec, const BpfProgram& filter, const ListenerHandler& on_listener);
+
+  /// Sets a callback run with the first guest pid once it is seized.
+  void set_on_start(std::function<void(pid_t)> f) { on_start_ = std::move(f); }
+
+  /// The pid of the guest's first process (0 before launch). Safe from any thread.
+  pid_t main_pid() const noexcept { return main_pid_.load(); }
+  /// A snapshot of the followed threads. Safe from any thread.
+  std::vector<Tracee> tracees() const;
+  /// Number of PTRACE_EVENT_SECCOMP stops handled.
+  std::uint64_t trace_stops() const noexcept { return trace_stops_; }
+
+ private:
+  Result<void> take_listener(Launcher& launcher, const ListenerHandler& on_listener);
+  void handle_stop(pid_t tid, int status);
+  void handle_seccomp_stop(pid_t tid);
+  void add_tracee(pid_t tid, pid_t parent);
+  void remove_tracee(pid_t tid, int status);
+  pid_t tgid_of(pid_t tid);
+  void kill_all() noexcept;
+
+  const DispatchTable& table_;
+  std::string instance_;
+  EventSink* sink_;
+  std::vector<sdk::Plugin*> plugins_;
+  std::atomic<pid_t> main_pid_{0};
+  mutable std::mutex mu_;
+  std::unordered_map<pid_t, Tracee> tracees_;  // guarded by mu_ for readers; written by the tracer
+  std::uint64_t trace_stops_ = 0;
+  std::function<void(pid_t)> on_start_;
+};
+
+}  // namespace lx::driver

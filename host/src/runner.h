@@ -1,0 +1,45 @@
+// The runtime: config + loaded, configured plugins + dispatch, and running a guest under the
+// driver with them. `lx exec` uses it directly; the service's instances will use it too.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+#include "config/config.h"
+#include "dispatch_builder.h"
+#include "driver/driver.h"
+#include "plugin_loader.h"
+
+namespace lx::host {
+
+/// Loaded plugins and the dispatch built from them under one config.
+class Runtime {
+ public:
+  /// Loads and configures the plugins `config` names, and builds the dispatch. Errors name the
+  /// plugin file or config position and the reason.
+  static Result<std::unique_ptr<Runtime>> create(const config::Config& config);
+
+  /// The dispatch (policy, handlers, compatibility rows).
+  const Dispatch& dispatch() const noexcept { return dispatch_; }
+  /// The loaded plugins, by family.
+  const std::vector<FamilyPlugin>& plugins() const noexcept { return plugins_; }
+  /// The plugin search path used (config's, then the built-in directory).
+  const std::vector<std::string>& search_path() const noexcept { return search_path_; }
+  /// The config it was made from.
+  const config::Config& config() const noexcept { return config_; }
+
+  /// Makes a driver for this dispatch (the caller runs it and may read main_pid()).
+  Result<std::unique_ptr<driver::Driver>> make_driver(driver::EventSink* sink, std::string instance = "default",
+                                                      std::function<void(pid_t)> on_guest_start = {}) const;
+
+ private:
+  explicit Runtime(const config::Config& config) : config_(config) {}
+  config::Config config_;
+  std::vector<std::string> search_path_;
+  std::vector<FamilyPlugin> plugins_;
+  Dispatch dispatch_;
+};
+
+}  // namespace lx::host

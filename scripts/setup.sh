@@ -1,0 +1,35 @@
+#!/bin/bash
+# Installs what lxhost needs to build, test and benchmark on Debian 12 (bookworm), from Debian's
+# archive only. Safe to run again: it installs only what is missing. Run as root (or with sudo).
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config git ca-certificates
+  libboost-dev libboost-filesystem-dev   # Boost.DLL (plugin loading), Boost.Asio (service)
+  libtomlplusplus-dev                    # config
+  libfmt-dev                             # formatting
+  libgtest-dev libgmock-dev              # tests
+  busybox-static                         # the tests' static rootfs
+  util-linux                             # setpriv: tests run guests as an unprivileged user
+  proot                                  # benchmarks compare against it
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all ${#packages[@]} packages already installed"
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "setup: run as root (missing: ${missing[*]})" >&2; exit 1; }
+  SUDO=sudo
+fi
+echo "setup: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "setup: done"

@@ -1,0 +1,18 @@
+// The `lx` subcommands. Each takes the arguments after its name and returns the exit code.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace lx::cli {
+
+/// `lx exec [--config FILE] [--set KEY=VALUE]... [--trace] [--] CMD [ARGS...]`.
+int exec_command(const std::vector<std::string>& args);
+/// `lx syscalls [--all] [--config FILE] [--set KEY=VALUE]...`.
+int syscalls_command(const std::vector<std::string>& args);
+/// `lx plugins [--config FILE] [--set KEY=VALUE]...`.
+int plugins_command(const std::vector<std::string>& args);
+/// `lx config check [FILE] [--set KEY=VALUE]...` and `lx config default`.
+int config_command(const std::vector<std::string>& args);
+
+}  // namespace lx::cli

@@ -1,0 +1,62 @@
+/* Guest test program for the probe plugin and the driver's routes.
+ *   guest_probe getppid           prints getppid()
+ *   guest_probe cat PATH          prints the content of PATH (open + read)
+ *   guest_probe exit N            exit(N)
+ *   guest_probe socket            socket(AF_INET, SOCK_STREAM): prints "ok" or the errno name
+ *   guest_probe unix              socket(AF_UNIX, SOCK_STREAM): same
+ *   guest_probe io_uring          io_uring_setup(1, ...): prints "ok" or the errno name
+ *   guest_probe x32               an x32 syscall number: prints the errno name
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static int report(long r) {
+  if (r >= 0) {
+    printf("ok\n");
+    return 0;
+  }
+  printf("%s\n", strerrorname_np(errno) ? strerrorname_np(errno) : "?");
+  return 1;
+}
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    fprintf(stderr, "usage: guest_probe getppid|cat PATH|exit N|socket|unix|io_uring|x32\n");
+    return 2;
+  }
+  const char* m = argv[1];
+  if (!strcmp(m, "getppid")) {
+    printf("%ld\n", (long)getppid());
+    return 0;
+  }
+  if (!strcmp(m, "cat") && argc > 2) {
+    int fd = open(argv[2], O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      printf("open: %s\n", strerrorname_np(errno));
+      return 1;
+    }
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0) fwrite(buf, 1, (size_t)n, stdout);
+    close(fd);
+    return 0;
+  }
+  if (!strcmp(m, "exit") && argc > 2) exit(atoi(argv[2]));
+  if (!strcmp(m, "socket")) return report(socket(AF_INET, SOCK_STREAM, 0));
+  if (!strcmp(m, "unix")) return report(socket(AF_UNIX, SOCK_STREAM, 0));
+  if (!strcmp(m, "io_uring")) {
+    char params[120];
+    memset(params, 0, sizeof params);
+    return report(syscall(__NR_io_uring_setup, 1, params));
+  }
+  if (!strcmp(m, "x32")) return report(syscall(0x40000000 | 39 /* x32 getpid */));
+  fprintf(stderr, "guest_probe: unknown mode %s\n", m);
+  return 2;
+}
