@@ -91,6 +91,10 @@ class Config {
   /// an unknown key or a wrong type is an error with file:line:column.
   Result<void> validate_table(std::string_view table, std::span<const sdk::ConfigKey> keys) const;
 
+  /// Checks that every top-level table is a core section, a family's, or in `owned` (the
+  /// config tables of the loaded plugins); an orphan table is an error with its position.
+  Result<void> check_tables_owned(std::span<const std::string> owned) const;
+
   /// The plugin search path ([plugins] search_path), in order.
   std::vector<std::string> plugin_search_path() const;
   /// Every family's merged config, by name (all of family_names(), defaults filled in).

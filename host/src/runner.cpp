@@ -30,6 +30,10 @@ Result<std::unique_ptr<Runtime>> Runtime::create(const config::Config& config) {
       return Error::msg(fmt::format("plugin '{}' ({}) refused its config: {}", info.name, *path, err));
     rt->plugins_.push_back(FamilyPlugin{name, std::move(*loaded)});
   }
+  std::vector<std::string> owned;
+  for (const auto& fp : rt->plugins_)
+    if (!fp.plugin->info().config_table.empty()) owned.push_back(fp.plugin->info().config_table);
+  if (auto r = rt->config_.check_tables_owned(owned); !r) return std::move(r).error();
   auto d = build_dispatch(rt->config_, rt->plugins_);
   if (!d) return std::move(d).error();
   rt->dispatch_ = std::move(*d);

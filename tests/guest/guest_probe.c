@@ -6,6 +6,9 @@
  *   guest_probe unix              socket(AF_UNIX, SOCK_STREAM): same
  *   guest_probe io_uring          io_uring_setup(1, ...): prints "ok" or the errno name
  *   guest_probe x32               an x32 syscall number: prints the errno name
+ *   guest_probe badptr            open() of an unmapped address: prints "ok" or the errno name
+ *   guest_probe pageedge          open("/dev/null") with the path ending at the last byte of a
+ *                                 page followed by an unmapped page
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -13,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -57,6 +61,17 @@ int main(int argc, char** argv) {
     return report(syscall(__NR_io_uring_setup, 1, params));
   }
   if (!strcmp(m, "x32")) return report(syscall(0x40000000 | 39 /* x32 getpid */));
+  if (!strcmp(m, "badptr")) return report(open((const char*)16, O_RDONLY));
+  if (!strcmp(m, "pageedge")) {
+    long page = sysconf(_SC_PAGESIZE);
+    char* p = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return 3;
+    munmap(p + page, page);
+    const char* path = "/dev/null";
+    char* s = p + page - (strlen(path) + 1);
+    strcpy(s, path);
+    return report(open(s, O_RDONLY));
+  }
   fprintf(stderr, "guest_probe: unknown mode %s\n", m);
   return 2;
 }

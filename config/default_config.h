@@ -1,0 +1,54 @@
+// The embedded default config: the first layer of every merge, and what `lx config default`
+// prints. Every key the core understands is here with a comment.
+#pragma once
+
+namespace lx::config {
+
+/// The default config as TOML text.
+inline constexpr const char* kDefaultToml = R"toml(# lxhost default configuration (embedded in the binaries).
+# Layers, later wins: these defaults, /etc/lxhost/lxhost.toml,
+# $XDG_CONFIG_HOME/lxhost/lxhost.toml (~/.config/lxhost/lxhost.toml), --config FILE, --set KEY=VALUE.
+
+[plugins]
+# Directories searched for lxhost-<name>.so, before the built-in plugin directory.
+search_path = []
+
+# One table per syscall family: fs, proc, net, signal, memory, time, ipc, other.
+#   enabled     = false makes every syscall of the family fail in the kernel
+#   plugin      = plugin name (lxhost-<name>.so in the search path) or path; "" = none: the
+#                 family's syscalls run natively
+#   on_disabled = errno name the disabled family's syscalls fail with ("ENOSYS", "EPERM", ...),
+#                 or "passthrough" to run them natively anyway
+[families.fs]
+enabled = true
+plugin = ""
+on_disabled = "ENOSYS"
+
+[families.proc]
+enabled = true
+plugin = ""
+on_disabled = "ENOSYS"
+
+[families.net]
+enabled = true
+plugin = ""
+on_disabled = "ENOSYS"
+
+[families.signal]
+enabled = true
+plugin = ""
+on_disabled = "ENOSYS"
+
+[driver]
+# Threads serving the NOTIFY route (1..64).
+notify_workers = 2
+# Ask for SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (kernel >= 6.6): the worker and the guest hand the
+# CPU to each other instead of waking across CPUs. Falls back cleanly on older kernels.
+sync_wakeup = true
+
+[instance]
+# How long an instance lives on after its last client is gone ("0s": ended at once).
+linger = "0s"
+)toml";
+
+}  // namespace lx::config
