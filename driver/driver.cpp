@@ -25,6 +25,7 @@ Result<ExitStatus> Driver::run(const LaunchSpec& spec) {
   auto on_listener = [&](int listener) -> Result<void> {
     notify = std::make_unique<NotifyChannel>(listener, table_, options_.instance, options_.sink);
     if (options_.sync_wakeup) stats_.sync_wakeup = notify->enable_sync_wakeup();
+    notify->set_guest_threads(&trace_->live_threads());
     return notify->start(options_.notify_workers < 1 ? 1 : options_.notify_workers);
   };
   auto result = trace_->run(spec, filter_, on_listener);

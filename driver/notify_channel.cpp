@@ -5,6 +5,7 @@
 #include <linux/seccomp.h>
 #include <pthread.h>
 #include <signal.h>
+#include <poll.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -66,8 +67,9 @@ Result<void> NotifyChannel::start(int workers) {
   try {
     for (int i = 0; i < workers; ++i) {
       running_.fetch_add(1);
-      workers_.emplace_back([this] {
-        run();
+      bool primary = i == 0;
+      workers_.emplace_back([this, primary] {
+        run(primary);
         running_.fetch_sub(1);
       });
     }
@@ -83,7 +85,11 @@ Result<void> NotifyChannel::start(int workers) {
 
 void NotifyChannel::stop() noexcept {
   if (workers_.empty()) return;
-  stopping_.store(true);
+  {
+    std::lock_guard lock(mu_);
+    stopping_.store(true);
+  }
+  helper_cv_.notify_all();
   // A signal sent before a worker enters the ioctl is lost, so keep sending until all are out.
   // (pthread_kill on an exited but not yet joined thread is valid.)
   while (running_.load() > 0) {
@@ -94,7 +100,13 @@ void NotifyChannel::stop() noexcept {
   workers_.clear();
 }
 
-void NotifyChannel::run() noexcept {
+// One thread, the primary, waits in RECV and serves every notification: with the sync wake-up
+// the guest and the primary hand one CPU to each other. Helpers do not wait in RECV (the kernel
+// wakes RECV waiters in FIFO order, so several waiters would take turns and each wake-up would be
+// a cold one: measured 7 us a call with two waiters against 4.9 us with one). A helper is woken
+// only when the primary sees more notifications pending than it is serving, takes one, and goes
+// back to sleep: a multi-threaded guest is served in parallel, a single thread at full speed.
+void NotifyChannel::run(bool primary) noexcept {
   sigset_t wake;
   sigemptyset(&wake);
   sigaddset(&wake, wake_signal());
@@ -103,10 +115,28 @@ void NotifyChannel::run() noexcept {
   seccomp_notif req;
   seccomp_notif_resp resp;
   while (!stopping_.load(std::memory_order_relaxed)) {
+    if (!primary) {
+      std::unique_lock lock(mu_);
+      helper_cv_.wait(lock, [&] { return stopping_.load() || helper_requests_ > 0; });
+      if (stopping_.load()) break;
+      --helper_requests_;
+    }
     std::memset(&req, 0, sizeof req);
     if (ioctl(listener_, SECCOMP_IOCTL_NOTIF_RECV, &req) != 0) {
       if (errno == EINTR || errno == ENOENT) continue;  // stop request / guest died meanwhile
       break;                                           // listener unusable
+    }
+    // Only with several guest threads can more calls be waiting: a single thread waits for us.
+    if (primary && workers_.size() > 1 && (!guest_threads_ || guest_threads_->load(std::memory_order_relaxed) > 1)) {
+      // More notifications waiting? Then let a helper take the next one while we serve this.
+      pollfd p{listener_, POLLIN, 0};
+      if (poll(&p, 1, 0) > 0 && (p.revents & POLLIN)) {
+        {
+          std::lock_guard lock(mu_);
+          ++helper_requests_;
+        }
+        helper_cv_.notify_one();
+      }
     }
     serve(req, resp);
     served_.fetch_add(1, std::memory_order_relaxed);

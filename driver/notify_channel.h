@@ -5,6 +5,8 @@
 #include <linux/seccomp.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -28,6 +30,8 @@ class NotifyChannel {
   bool enable_sync_wakeup() noexcept;
   /// Whether synchronous wake-ups are on.
   bool sync_wakeup() const noexcept { return sync_wakeup_; }
+  /// Lets the channel read how many guest threads are alive (helpers are pointless with one).
+  void set_guest_threads(const std::atomic<int>* count) noexcept { guest_threads_ = count; }
   /// Starts `workers` threads.
   Result<void> start(int workers);
   /// Stops the workers and waits for them (idempotent).
@@ -36,7 +40,7 @@ class NotifyChannel {
   std::uint64_t served() const noexcept { return served_.load(std::memory_order_relaxed); }
 
  private:
-  void run() noexcept;
+  void run(bool primary) noexcept;
   void serve(seccomp_notif& req, seccomp_notif_resp& resp) noexcept;
 
   int listener_;
@@ -47,6 +51,10 @@ class NotifyChannel {
   std::atomic<bool> stopping_{false};
   std::atomic<std::uint64_t> served_{0};
   std::atomic<int> running_{0};
+  std::mutex mu_;
+  std::condition_variable helper_cv_;
+  int helper_requests_ = 0;
+  const std::atomic<int>* guest_threads_ = nullptr;  // guarded by mu_: helpers asked to take one notification each
   std::vector<std::thread> workers_;
 };
 

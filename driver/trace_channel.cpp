@@ -292,6 +292,7 @@ void TraceChannel::add_tracee(pid_t tid, pid_t parent) {
   {
     std::lock_guard lock(mu_);
     tracees_[tid] = Tracee{tid, 0, parent};
+    live_.store(static_cast<int>(tracees_.size()), std::memory_order_relaxed);
   }
   for (auto* p : plugins_) p->on_process_start(tid, parent);
   if (sink_) sink_->on_process_start(tid, parent);
@@ -301,6 +302,7 @@ void TraceChannel::remove_tracee(pid_t tid, int status) {
   {
     std::lock_guard lock(mu_);
     if (tracees_.erase(tid) == 0) return;
+    live_.store(static_cast<int>(tracees_.size()), std::memory_order_relaxed);
   }
   for (auto* p : plugins_) p->on_process_exit(tid);
   if (sink_) sink_->on_process_exit(tid, status);

@@ -59,6 +59,8 @@ class TraceChannel {
 
   /// The pid of the guest's first process (0 before launch). Safe from any thread.
   pid_t main_pid() const noexcept { return main_pid_.load(); }
+  /// The number of followed guest threads, kept current. Safe from any thread.
+  const std::atomic<int>& live_threads() const noexcept { return live_; }
   /// A snapshot of the followed threads. Safe from any thread.
   std::vector<Tracee> tracees() const;
   /// Number of PTRACE_EVENT_SECCOMP stops handled.
@@ -82,6 +84,7 @@ class TraceChannel {
   std::unordered_map<pid_t, Tracee> tracees_;  // guarded by mu_ for readers; written by the tracer
   std::uint64_t trace_stops_ = 0;
   std::function<void(pid_t)> on_start_;
+  std::atomic<int> live_{0};
 };
 
 }  // namespace lx::driver
