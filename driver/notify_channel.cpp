@@ -123,8 +123,15 @@ void NotifyChannel::run(bool primary) noexcept {
     }
     std::memset(&req, 0, sizeof req);
     if (ioctl(listener_, SECCOMP_IOCTL_NOTIF_RECV, &req) != 0) {
-      if (errno == EINTR || errno == ENOENT) continue;  // stop request / guest died meanwhile
-      break;                                           // listener unusable
+      if (errno == EINTR) continue;  // a stop request, or a signal
+      if (errno == ENOENT) {
+        // The guest thread died before we took its call, or every guest task is gone: then the
+        // filter has no users, RECV fails at once forever, and the channel is done (POLLHUP).
+        pollfd p{listener_, POLLIN, 0};
+        if (poll(&p, 1, 0) >= 0 && (p.revents & POLLHUP)) break;
+        continue;
+      }
+      break;  // listener unusable
     }
     // Only with several guest threads can more calls be waiting: a single thread waits for us.
     if (primary && workers_.size() > 1 && (!guest_threads_ || guest_threads_->load(std::memory_order_relaxed) > 1)) {
