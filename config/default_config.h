@@ -21,8 +21,20 @@ search_path = []
 #                 or "passthrough" to run them natively anyway
 [families.fs]
 enabled = true
-plugin = ""
+plugin = "fs"
 on_disabled = "ENOSYS"
+
+# The fs plugin's own settings. With root = "/" and no mounts it intercepts nothing.
+[fs]
+# Host directory that is the guest's "/".
+root = "/"
+# Bind /dev, /proc, /sys and /tmp from the host when root is not "/".
+default_mounts = true
+# Bind mounts (repeat the table):
+# [[fs.mount]]
+# host = "/srv/data"
+# guest = "/data"
+# read_only = true
 
 [families.proc]
 enabled = true

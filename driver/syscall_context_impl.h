@@ -43,6 +43,7 @@ class NotifyContext final : public sdk::SyscallContext {
   bool can_rewrite() const noexcept override { return false; }
   int set_arg(int, std::uint64_t) noexcept override { return EINVAL; }
   int set_nr(int) noexcept override { return EINVAL; }
+  std::uint64_t stack_pointer() const noexcept override { return 0; }
 
   /// The notification id.
   std::uint64_t id() const noexcept { return req_.id; }
@@ -83,6 +84,7 @@ class TraceContext final : public sdk::SyscallContext {
   bool can_rewrite() const noexcept override { return true; }
   int set_arg(int i, std::uint64_t value) noexcept override;
   int set_nr(int nr) noexcept override;
+  std::uint64_t stack_pointer() const noexcept override { return regs_.rsp; }
 
   /// Whether the handler changed any register.
   bool dirty() const noexcept { return dirty_; }

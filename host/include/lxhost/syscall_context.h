@@ -129,6 +129,9 @@ class SyscallContext {
   virtual int set_arg(int i, std::uint64_t value) noexcept = 0;
   /// TRACE only: changes the syscall number for the native call; return rewritten() afterwards.
   virtual int set_nr(int nr) noexcept = 0;
+  /// TRACE only: the guest thread's stack pointer (0 on NOTIFY), e.g. to place a rewritten path
+  /// below the red zone before pointing an argument at it.
+  virtual std::uint64_t stack_pointer() const noexcept = 0;
 };
 
 }  // namespace lx::sdk

@@ -1,0 +1,474 @@
+// The filesystem family plugin: a guest root that is a host directory, plus bind mounts.
+// Every path-taking call is resolved in the guest's namespace (GuestRoot) and done on behalf
+// of the guest on the NOTIFY route (opened files are installed with ADDFD); chdir and execve,
+// which must change the guest itself, are rewritten on the TRACE route.
+// With root "/" and no mounts the plugin asks for no syscalls at all.
+#include <elf.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include <toml++/toml.h>
+
+#include <lxhost/plugin.h>
+
+#include "guest_root.h"
+
+namespace lx::fs {
+namespace {
+
+using sdk::Route;
+using sdk::Support;
+using sdk::SyscallContext;
+using sdk::SyscallResult;
+
+SyscallResult fail(int e) { return SyscallResult::error(e); }
+
+// The last component as a *at() name: "." for a directory level itself.
+const char* at_name(const Resolved& r) { return r.name.empty() ? "." : r.name.c_str(); }
+
+bool writes(int flags) { return (flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC)); }
+
+class FsPlugin final : public sdk::PluginBase {
+ public:
+  sdk::PluginInfo info() const noexcept override {
+    return {"fs", "0.1.0", "fs", "guest root directory, bind mounts, paths resolved in the guest's namespace", "fs"};
+  }
+
+  std::vector<sdk::ConfigKey> config_keys() const noexcept override {
+    using T = sdk::ConfigType;
+    return {{"root", T::kString, "host directory that is the guest's / (default \"/\")"},
+            {"mount", T::kTableArray, "bind mounts: { host = \"...\", guest = \"...\", read_only = false }"},
+            {"default_mounts", T::kBoolean, "bind /dev, /proc, /sys and /tmp from the host (default true)"}};
+  }
+
+  std::string configure(const sdk::PluginConfig& cfg) noexcept override {
+    try {
+      clear_syscalls();
+      std::string root = cfg.get_string("root").value_or("/");
+      if (root.empty() || root[0] != '/') return "root must be an absolute path, not '" + root + "' (" + cfg.where("root") + ")";
+      std::vector<Mount> mounts;
+      bool defaults = cfg.get_bool("default_mounts").value_or(true);
+      toml::table t = toml::parse(cfg.toml());
+      if (const toml::array* a = t["mount"].as_array()) {
+        for (const auto& n : *a) {
+          const toml::table* m = n.as_table();
+          Mount mount;
+          mount.host = (*m)["host"].value_or(std::string());
+          mount.guest = (*m)["guest"].value_or(mount.host);
+          mount.read_only = (*m)["read_only"].value_or(false);
+          if (mount.host.empty()) return "every [[fs.mount]] needs host = \"...\" (" + cfg.where("mount") + ")";
+          mounts.push_back(std::move(mount));
+        }
+      }
+      bool translating = root != "/" || !mounts.empty();
+      if (!translating) return {};  // the host's own root: nothing to intercept
+      if (defaults && root != "/") {
+        for (const char* d : {"/dev", "/proc", "/sys", "/tmp"}) {
+          bool configured = false;
+          for (const auto& m : mounts) configured |= m.guest == d;
+          if (!configured) mounts.push_back(Mount{d, d, false, {}});
+        }
+      }
+      if (std::string err = root_.open(root, std::move(mounts)); !err.empty()) return err;
+      register_handlers();
+      return {};
+    } catch (const std::exception& e) {
+      return e.what();
+    }
+  }
+
+ private:
+  void on(int nr, Route route, Support support, std::string note, Handler h) {
+    sdk::SyscallSpec s;
+    s.nr = nr;
+    s.route = route;
+    s.support = support;
+    s.note = std::move(note);
+    add(std::move(s), std::move(h));
+  }
+
+  void register_handlers() {
+    const Route N = Route::kNotify, T = Route::kTrace;
+    const Support F = Support::kFull, P = Support::kPartial;
+    on(SYS_open, N, F, "resolved in the guest root; fd installed with ADDFD",
+       [this](SyscallContext& c) { return open_(c, AT_FDCWD, c.arg(0), static_cast<int>(c.arg(1)), c.arg(2)); });
+    on(SYS_creat, N, F, "", [this](SyscallContext& c) {
+      return open_(c, AT_FDCWD, c.arg(0), O_CREAT | O_WRONLY | O_TRUNC, c.arg(1));
+    });
+    on(SYS_openat, N, F, "resolved in the guest root; fd installed with ADDFD", [this](SyscallContext& c) {
+      return open_(c, static_cast<int>(c.arg(0)), c.arg(1), static_cast<int>(c.arg(2)), c.arg(3));
+    });
+    on(SYS_openat2, N, P, "RESOLVE_* flags other than the guest root's own rules are ignored",
+       [this](SyscallContext& c) {
+         open_how how{};
+         std::size_t size = std::min<std::size_t>(c.arg(3), sizeof how);
+         if (size < 24) return fail(EINVAL);
+         if (int e = c.read_memory(c.arg(2), &how, size); e != 0) return fail(e);
+         return open_(c, static_cast<int>(c.arg(0)), c.arg(1), static_cast<int>(how.flags), how.mode);
+       });
+    on(SYS_stat, N, F, "", [this](SyscallContext& c) { return stat_(c, AT_FDCWD, c.arg(0), c.arg(1), 0); });
+    on(SYS_lstat, N, F, "", [this](SyscallContext& c) {
+      return stat_(c, AT_FDCWD, c.arg(0), c.arg(1), AT_SYMLINK_NOFOLLOW);
+    });
+    on(SYS_newfstatat, N, F, "", [this](SyscallContext& c) {
+      return stat_(c, static_cast<int>(c.arg(0)), c.arg(1), c.arg(2), static_cast<int>(c.arg(3)));
+    });
+    on(SYS_statx, N, F, "", [this](SyscallContext& c) { return statx_(c); });
+    on(SYS_access, N, F, "", [this](SyscallContext& c) {
+      return access_(c, AT_FDCWD, c.arg(0), static_cast<int>(c.arg(1)), 0);
+    });
+    on(SYS_faccessat, N, F, "", [this](SyscallContext& c) {
+      return access_(c, static_cast<int>(c.arg(0)), c.arg(1), static_cast<int>(c.arg(2)), 0);
+    });
+    on(SYS_faccessat2, N, F, "", [this](SyscallContext& c) {
+      return access_(c, static_cast<int>(c.arg(0)), c.arg(1), static_cast<int>(c.arg(2)), static_cast<int>(c.arg(3)));
+    });
+    on(SYS_readlink, N, F, "/proc/self/{cwd,exe,fd/N,root} show guest paths",
+       [this](SyscallContext& c) { return readlink_(c, AT_FDCWD, c.arg(0), c.arg(1), c.arg(2)); });
+    on(SYS_readlinkat, N, F, "/proc/self/{cwd,exe,fd/N,root} show guest paths", [this](SyscallContext& c) {
+      return readlink_(c, static_cast<int>(c.arg(0)), c.arg(1), c.arg(2), c.arg(3));
+    });
+    on(SYS_getcwd, N, F, "the guest path of the cwd", [this](SyscallContext& c) { return getcwd_(c); });
+    on(SYS_chdir, T, F, "path rewritten to the host directory", [this](SyscallContext& c) { return chdir_(c); });
+    on(SYS_execve, T, P, "static and PT_INTERP binaries from the guest root; #! scripts run the host's interpreter",
+       [this](SyscallContext& c) { return execve_(c); });
+    on(SYS_mkdir, N, F, "", [this](SyscallContext& c) {
+      return at_op(c, AT_FDCWD, c.arg(0), Follow::kNo, true, [&](const Resolved& r) {
+        return mkdirat(r.parent.get(), at_name(r), static_cast<mode_t>(c.arg(1)));
+      });
+    });
+    on(SYS_mkdirat, N, F, "", [this](SyscallContext& c) {
+      return at_op(c, static_cast<int>(c.arg(0)), c.arg(1), Follow::kNo, true, [&](const Resolved& r) {
+        return mkdirat(r.parent.get(), at_name(r), static_cast<mode_t>(c.arg(2)));
+      });
+    });
+    on(SYS_unlink, N, F, "", [this](SyscallContext& c) {
+      return at_op(c, AT_FDCWD, c.arg(0), Follow::kNo, true,
+                   [&](const Resolved& r) { return unlinkat(r.parent.get(), at_name(r), 0); });
+    });
+    on(SYS_rmdir, N, F, "", [this](SyscallContext& c) {
+      return at_op(c, AT_FDCWD, c.arg(0), Follow::kNo, true,
+                   [&](const Resolved& r) { return unlinkat(r.parent.get(), at_name(r), AT_REMOVEDIR); });
+    });
+    on(SYS_unlinkat, N, F, "", [this](SyscallContext& c) {
+      return at_op(c, static_cast<int>(c.arg(0)), c.arg(1), Follow::kNo, true, [&](const Resolved& r) {
+        return unlinkat(r.parent.get(), at_name(r), static_cast<int>(c.arg(2)) & AT_REMOVEDIR);
+      });
+    });
+    on(SYS_chmod, N, F, "", [this](SyscallContext& c) {
+      return at_op(c, AT_FDCWD, c.arg(0), Follow::kYes, true, [&](const Resolved& r) {
+        return fchmodat(r.parent.get(), at_name(r), static_cast<mode_t>(c.arg(1)), 0);
+      });
+    });
+    on(SYS_fchmodat, N, F, "", [this](SyscallContext& c) {
+      return at_op(c, static_cast<int>(c.arg(0)), c.arg(1), Follow::kYes, true, [&](const Resolved& r) {
+        return fchmodat(r.parent.get(), at_name(r), static_cast<mode_t>(c.arg(2)), 0);
+      });
+    });
+    on(SYS_truncate, N, F, "", [this](SyscallContext& c) {
+      return at_op(c, AT_FDCWD, c.arg(0), Follow::kYes, true, [&](const Resolved& r) {
+        int fd = openat(r.parent.get(), at_name(r), O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0) return -1;
+        int rc = ftruncate(fd, static_cast<off_t>(c.arg(1)));
+        int e = errno;
+        close(fd);
+        errno = e;
+        return rc;
+      });
+    });
+    on(SYS_symlink, N, F, "", [this](SyscallContext& c) { return symlink_(c, c.arg(0), AT_FDCWD, c.arg(1)); });
+    on(SYS_symlinkat, N, F, "", [this](SyscallContext& c) {
+      return symlink_(c, c.arg(0), static_cast<int>(c.arg(1)), c.arg(2));
+    });
+    on(SYS_rename, N, F, "", [this](SyscallContext& c) { return rename_(c, AT_FDCWD, c.arg(0), AT_FDCWD, c.arg(1), 0); });
+    on(SYS_renameat, N, F, "", [this](SyscallContext& c) {
+      return rename_(c, static_cast<int>(c.arg(0)), c.arg(1), static_cast<int>(c.arg(2)), c.arg(3), 0);
+    });
+    on(SYS_renameat2, N, F, "", [this](SyscallContext& c) {
+      return rename_(c, static_cast<int>(c.arg(0)), c.arg(1), static_cast<int>(c.arg(2)), c.arg(3),
+                     static_cast<unsigned>(c.arg(4)));
+    });
+    on(SYS_link, N, F, "", [this](SyscallContext& c) { return link_(c, AT_FDCWD, c.arg(0), AT_FDCWD, c.arg(1), 0); });
+    on(SYS_linkat, N, F, "", [this](SyscallContext& c) {
+      return link_(c, static_cast<int>(c.arg(0)), c.arg(1), static_cast<int>(c.arg(2)), c.arg(3),
+                   static_cast<int>(c.arg(4)));
+    });
+    on(SYS_statfs, N, F, "", [this](SyscallContext& c) {
+      Resolved r;
+      if (int e = resolve(c, AT_FDCWD, c.arg(0), Follow::kYes, r); e != 0) return fail(e);
+      int fd = openat(r.parent.get(), at_name(r), O_PATH | O_CLOEXEC);
+      if (fd < 0) return fail(errno);
+      struct statfs st;
+      int rc = fstatfs(fd, &st);
+      int e = errno;
+      close(fd);
+      if (rc != 0) return fail(e);
+      if (int w = c.write(c.arg(1), st); w != 0) return fail(w);
+      return SyscallResult::value(0);
+    });
+  }
+
+  // Reads the guest path at `addr` and resolves it; 0 or errno.
+  int resolve(SyscallContext& c, int dirfd, std::uint64_t addr, Follow follow, Resolved& r) {
+    std::string path;
+    if (int e = c.read_string(addr, path); e != 0) return e;
+    return root_.resolve(c.tid(), c.pid(), dirfd, path, follow, r);
+  }
+
+  // A call done with *at() on the resolved parent; `op` returns -1 with errno on failure.
+  template <class Op>
+  SyscallResult at_op(SyscallContext& c, int dirfd, std::uint64_t addr, Follow follow, bool write, Op op) {
+    Resolved r;
+    if (int e = resolve(c, dirfd, addr, follow, r); e != 0) return fail(e);
+    if (write && r.read_only) return fail(EROFS);
+    if (!c.still_valid()) return fail(EINTR);
+    if (op(r) != 0) return fail(errno);
+    return SyscallResult::value(0);
+  }
+
+  // Implements open(2), openat(2), openat2(2), creat(2).
+  SyscallResult open_(SyscallContext& c, int dirfd, std::uint64_t addr, int flags, std::uint64_t mode) {
+    bool nofollow = (flags & O_NOFOLLOW) || ((flags & O_CREAT) && (flags & O_EXCL));
+    Resolved r;
+    if (int e = resolve(c, dirfd, addr, nofollow ? Follow::kNo : Follow::kYes, r); e != 0) return fail(e);
+    if (!r.exists && !(flags & O_CREAT)) return fail(ENOENT);
+    if (r.read_only && writes(flags)) return fail(EROFS);
+    if (!c.still_valid()) return fail(EINTR);
+    int host_flags = (flags | O_CLOEXEC) & ~O_NOFOLLOW;
+    if (!r.magic) host_flags |= O_NOFOLLOW;  // resolved already: a symlink here is a race
+    if (nofollow) host_flags |= O_NOFOLLOW;
+    int fd = openat(r.parent.get(), at_name(r), host_flags, static_cast<mode_t>(mode));
+    if (fd < 0) return fail(errno);
+    SyscallResult res = c.install_fd(fd, static_cast<unsigned>(flags) & O_CLOEXEC);
+    close(fd);
+    return res;
+  }
+
+  // Implements stat(2), lstat(2), newfstatat(2).
+  SyscallResult stat_(SyscallContext& c, int dirfd, std::uint64_t addr, std::uint64_t buf, int flags) {
+    if (flags & AT_EMPTY_PATH) {
+      std::string path;
+      if (int e = c.read_string(addr, path); e != 0) return fail(e);
+      if (path.empty()) return SyscallResult::continue_native();  // fstat of a guest fd: same on the host
+    }
+    Resolved r;
+    if (int e = resolve(c, dirfd, addr, (flags & AT_SYMLINK_NOFOLLOW) ? Follow::kNo : Follow::kYes, r); e != 0)
+      return fail(e);
+    if (!r.exists) return fail(ENOENT);
+    struct stat st;
+    if (fstatat(r.parent.get(), r.name.c_str(), &st, r.name.empty() ? AT_EMPTY_PATH : AT_SYMLINK_NOFOLLOW) != 0)
+      return fail(errno);
+    if (int e = c.write(buf, st); e != 0) return fail(e);
+    return SyscallResult::value(0);
+  }
+
+  // Implements statx(2).
+  SyscallResult statx_(SyscallContext& c) {
+    int flags = static_cast<int>(c.arg(2));
+    if (flags & AT_EMPTY_PATH) {
+      std::string path;
+      if (int e = c.read_string(c.arg(1), path); e != 0) return fail(e);
+      if (path.empty()) return SyscallResult::continue_native();
+    }
+    Resolved r;
+    if (int e = resolve(c, static_cast<int>(c.arg(0)), c.arg(1), (flags & AT_SYMLINK_NOFOLLOW) ? Follow::kNo : Follow::kYes, r);
+        e != 0)
+      return fail(e);
+    if (!r.exists) return fail(ENOENT);
+    struct statx stx;
+    int sflags = (flags & AT_STATX_SYNC_TYPE) | (r.name.empty() ? AT_EMPTY_PATH : AT_SYMLINK_NOFOLLOW);
+    if (::statx(r.parent.get(), r.name.c_str(), sflags, static_cast<unsigned>(c.arg(3)), &stx) != 0) return fail(errno);
+    if (int e = c.write(c.arg(4), stx); e != 0) return fail(e);
+    return SyscallResult::value(0);
+  }
+
+  // Implements access(2), faccessat(2), faccessat2(2).
+  SyscallResult access_(SyscallContext& c, int dirfd, std::uint64_t addr, int mode, int flags) {
+    Resolved r;
+    if (int e = resolve(c, dirfd, addr, (flags & AT_SYMLINK_NOFOLLOW) ? Follow::kNo : Follow::kYes, r); e != 0)
+      return fail(e);
+    if (!r.exists) return fail(ENOENT);
+    if ((mode & W_OK) && r.read_only) return fail(EROFS);
+    int f = (flags & AT_EACCESS) | (r.name.empty() ? AT_EMPTY_PATH : AT_SYMLINK_NOFOLLOW);
+    if (faccessat(r.parent.get(), r.name.c_str(), mode, f) != 0) return fail(errno);
+    return SyscallResult::value(0);
+  }
+
+  // Implements readlink(2), readlinkat(2).
+  SyscallResult readlink_(SyscallContext& c, int dirfd, std::uint64_t addr, std::uint64_t buf, std::uint64_t size) {
+    if (static_cast<std::int64_t>(size) <= 0) return fail(EINVAL);
+    Resolved r;
+    if (int e = resolve(c, dirfd, addr, Follow::kNo, r); e != 0) return fail(e);
+    if (!r.exists) return fail(ENOENT);
+    char target[PATH_MAX + 1];
+    ssize_t n = readlinkat(r.parent.get(), r.name.c_str(), target, PATH_MAX);
+    if (n < 0) return fail(errno);
+    std::string t(target, static_cast<std::size_t>(n));
+    if (r.guest_path.rfind("/proc/", 0) == 0 && !t.empty() && t[0] == '/') {
+      std::string g = root_.to_guest(t);
+      if (r.name == "root" && r.guest_path.find('/', 6) == r.guest_path.rfind('/')) g = "/";
+      if (!g.empty()) t = g;
+    }
+    std::size_t len = std::min<std::size_t>(t.size(), size);
+    if (int e = c.write_memory(buf, t.data(), len); e != 0) return fail(e);
+    return SyscallResult::value(static_cast<std::int64_t>(len));
+  }
+
+  // Implements getcwd(2): the guest path of the cwd.
+  SyscallResult getcwd_(SyscallContext& c) {
+    std::string cwd;
+    if (int e = root_.guest_path_of_fd(c.tid(), AT_FDCWD, cwd); e != 0) return fail(e);
+    if (cwd.size() + 1 > c.arg(1)) return fail(ERANGE);
+    if (int e = c.write_memory(c.arg(0), cwd.c_str(), cwd.size() + 1); e != 0) return fail(e);
+    return SyscallResult::value(static_cast<std::int64_t>(cwd.size() + 1));
+  }
+
+  // Writes `s` (NUL-terminated) below the guest's stack red zone, at or below `*top`; returns its
+  // address (0 on failure) and lowers `*top`.
+  std::uint64_t push_string(SyscallContext& c, std::uint64_t* top, const std::string& s) {
+    std::uint64_t addr = (*top - s.size() - 1) & ~std::uint64_t{15};
+    if (c.write_memory(addr, s.c_str(), s.size() + 1) != 0) return 0;
+    *top = addr;
+    return addr;
+  }
+
+  // The host path of a resolved entry (for rewriting a TRACE-route call).
+  int host_path(const Resolved& r, int extra_flags, std::string& out) {
+    int fd = openat(r.parent.get(), at_name(r), O_PATH | O_CLOEXEC | extra_flags);
+    if (fd < 0) return errno;
+    char buf[PATH_MAX + 1];
+    ssize_t n = readlink(("/proc/self/fd/" + std::to_string(fd)).c_str(), buf, PATH_MAX);
+    int e = errno;
+    close(fd);
+    if (n < 0) return e;
+    out.assign(buf, static_cast<std::size_t>(n));
+    return 0;
+  }
+
+  // Implements chdir(2) on the TRACE route: the guest changes to the host directory.
+  SyscallResult chdir_(SyscallContext& c) {
+    Resolved r;
+    if (int e = resolve(c, AT_FDCWD, c.arg(0), Follow::kYes, r); e != 0) return fail(e);
+    if (!r.exists) return fail(ENOENT);
+    std::string host;
+    if (int e = host_path(r, O_DIRECTORY, host); e != 0) return fail(e);
+    std::uint64_t top = c.stack_pointer() - 128;  // below the red zone
+    std::uint64_t p = push_string(c, &top, host);
+    if (!p) return fail(EFAULT);
+    c.set_arg(0, p);
+    return SyscallResult::rewritten();
+  }
+
+  // Reads the PT_INTERP path of the ELF file `fd`; "" for static binaries and non-ELF files.
+  static std::string elf_interp(int fd) {
+    Elf64_Ehdr eh;
+    if (pread(fd, &eh, sizeof eh, 0) != static_cast<ssize_t>(sizeof eh)) return {};
+    if (std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64) return {};
+    for (int i = 0; i < eh.e_phnum && i < 64; ++i) {
+      Elf64_Phdr ph;
+      if (pread(fd, &ph, sizeof ph, static_cast<off_t>(eh.e_phoff + i * sizeof ph)) != static_cast<ssize_t>(sizeof ph))
+        return {};
+      if (ph.p_type == PT_INTERP && ph.p_filesz > 1 && ph.p_filesz < PATH_MAX) {
+        std::string s(ph.p_filesz, '\0');
+        if (pread(fd, s.data(), ph.p_filesz, static_cast<off_t>(ph.p_offset)) != static_cast<ssize_t>(ph.p_filesz)) return {};
+        s.resize(std::strlen(s.c_str()));
+        return s;
+      }
+    }
+    return {};
+  }
+
+  // Implements execve(2) on the TRACE route: the program (and its ELF interpreter) come from
+  // the guest root. A dynamic program runs as `<guest interpreter> <program> args...`.
+  SyscallResult execve_(SyscallContext& c) {
+    Resolved r;
+    if (int e = resolve(c, AT_FDCWD, c.arg(0), Follow::kYes, r); e != 0) return fail(e);
+    if (!r.exists) return fail(ENOENT);
+    int fd = openat(r.parent.get(), at_name(r), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) return fail(errno);
+    std::string interp = elf_interp(fd);
+    std::string prog_host;
+    char buf[PATH_MAX + 1];
+    ssize_t n = readlink(("/proc/self/fd/" + std::to_string(fd)).c_str(), buf, PATH_MAX);
+    close(fd);
+    if (n < 0) return fail(EACCES);
+    prog_host.assign(buf, static_cast<std::size_t>(n));
+    std::uint64_t top = c.stack_pointer() - 128;
+    if (interp.empty()) {
+      std::uint64_t p = push_string(c, &top, prog_host);
+      if (!p) return fail(EFAULT);
+      c.set_arg(0, p);
+      return SyscallResult::rewritten();
+    }
+    Resolved ri;
+    if (int e = root_.resolve(c.tid(), c.pid(), AT_FDCWD, interp, Follow::kYes, ri); e != 0 || !ri.exists)
+      return fail(ENOENT);
+    std::string interp_host;
+    if (int e = host_path(ri, 0, interp_host); e != 0) return fail(e);
+    // argv becomes { interp, program, argv[1], ... }.
+    std::vector<std::uint64_t> argv;
+    for (std::uint64_t a = c.arg(1); a && argv.size() < 65536; a += 8) {
+      std::uint64_t p;
+      if (int e = c.read(a, p); e != 0) return fail(e);
+      if (!p) break;
+      argv.push_back(p);
+    }
+    std::uint64_t interp_p = push_string(c, &top, interp_host);
+    std::uint64_t prog_p = push_string(c, &top, prog_host);
+    if (!interp_p || !prog_p) return fail(EFAULT);
+    std::vector<std::uint64_t> nargv = {interp_p, prog_p};
+    for (std::size_t i = 1; i < argv.size(); ++i) nargv.push_back(argv[i]);
+    nargv.push_back(0);
+    std::uint64_t arr = (top - nargv.size() * 8) & ~std::uint64_t{15};
+    if (c.write_memory(arr, nargv.data(), nargv.size() * 8) != 0) return fail(EFAULT);
+    c.set_arg(0, interp_p);
+    c.set_arg(1, arr);
+    return SyscallResult::rewritten();
+  }
+
+  // Implements symlink(2), symlinkat(2): the target is stored as the guest wrote it.
+  SyscallResult symlink_(SyscallContext& c, std::uint64_t target_addr, int dirfd, std::uint64_t addr) {
+    std::string target;
+    if (int e = c.read_string(target_addr, target); e != 0) return fail(e);
+    return at_op(c, dirfd, addr, Follow::kNo, true,
+                 [&](const Resolved& r) { return symlinkat(target.c_str(), r.parent.get(), at_name(r)); });
+  }
+
+  // Implements rename(2), renameat(2), renameat2(2).
+  SyscallResult rename_(SyscallContext& c, int olddir, std::uint64_t oldp, int newdir, std::uint64_t newp, unsigned flags) {
+    Resolved a, b;
+    if (int e = resolve(c, olddir, oldp, Follow::kNo, a); e != 0) return fail(e);
+    if (int e = resolve(c, newdir, newp, Follow::kNo, b); e != 0) return fail(e);
+    if (a.read_only || b.read_only) return fail(EROFS);
+    if (!c.still_valid()) return fail(EINTR);
+    if (syscall(SYS_renameat2, a.parent.get(), at_name(a), b.parent.get(), at_name(b), flags) != 0) return fail(errno);
+    return SyscallResult::value(0);
+  }
+
+  // Implements link(2), linkat(2).
+  SyscallResult link_(SyscallContext& c, int olddir, std::uint64_t oldp, int newdir, std::uint64_t newp, int flags) {
+    Resolved a, b;
+    if (int e = resolve(c, olddir, oldp, (flags & AT_SYMLINK_FOLLOW) ? Follow::kYes : Follow::kNo, a); e != 0)
+      return fail(e);
+    if (int e = resolve(c, newdir, newp, Follow::kNo, b); e != 0) return fail(e);
+    if (b.read_only) return fail(EROFS);
+    if (linkat(a.parent.get(), at_name(a), b.parent.get(), at_name(b), 0) != 0) return fail(errno);
+    return SyscallResult::value(0);
+  }
+
+  GuestRoot root_;
+};
+
+}  // namespace
+}  // namespace lx::fs
+
+LXHOST_PLUGIN(lx::fs::FsPlugin)

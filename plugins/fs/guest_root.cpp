@@ -1,0 +1,236 @@
+// GuestRoot: the component-by-component walk that keeps every path inside the guest's namespace.
+#include "guest_root.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <deque>
+
+namespace lx::fs {
+namespace {
+
+constexpr int kMaxSymlinks = 40;
+
+std::deque<std::string> split(const std::string& path) {
+  std::deque<std::string> out;
+  std::size_t i = 0;
+  while (i < path.size()) {
+    std::size_t j = path.find('/', i);
+    if (j == std::string::npos) j = path.size();
+    if (j > i) out.push_back(path.substr(i, j - i));
+    i = j + 1;
+  }
+  return out;
+}
+
+int read_link(int dirfd, const char* name, std::string& out) {
+  char buf[PATH_MAX + 1];
+  ssize_t n = readlinkat(dirfd, name, buf, PATH_MAX);
+  if (n < 0) return errno;
+  out.assign(buf, static_cast<std::size_t>(n));
+  return 0;
+}
+
+// A directory level of the walk: its fd, its guest path, and whether it is read-only.
+struct Level {
+  UniqueFd fd;
+  std::string guest;
+  bool read_only;
+};
+
+}  // namespace
+
+std::string join_path(const std::string& a, const std::string& b) {
+  if (a.empty()) return b;
+  if (b.empty()) return a;
+  if (a.back() == '/') return b.front() == '/' ? a + b.substr(1) : a + b;
+  return b.front() == '/' ? a + b : a + "/" + b;
+}
+
+std::string GuestRoot::open(const std::string& root, std::vector<Mount> mounts) {
+  char real[PATH_MAX];
+  if (!realpath(root.c_str(), real)) return "root '" + root + "': " + std::string(strerror(errno));
+  root_ = real;
+  root_fd_.reset(::open(real, O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root_fd_) return "root '" + root + "': " + std::string(strerror(errno));
+  for (auto& m : mounts) {
+    if (m.guest.empty() || m.guest[0] != '/') return "mount guest path '" + m.guest + "' must be absolute";
+    while (m.guest.size() > 1 && m.guest.back() == '/') m.guest.pop_back();
+    if (!realpath(m.host.c_str(), real)) return "mount host '" + m.host + "': " + std::string(strerror(errno));
+    m.host = real;
+    m.fd.reset(::open(real, O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!m.fd) return "mount host '" + m.host + "': " + std::string(strerror(errno));
+    mounts_.push_back(std::move(m));
+  }
+  return {};
+}
+
+const Mount* GuestRoot::mount_at(const std::string& guest) const {
+  for (const auto& m : mounts_)
+    if (m.guest == guest) return &m;
+  return nullptr;
+}
+
+std::string GuestRoot::to_guest(const std::string& host) const {
+  // The longest host prefix wins: the root counts as a mount of root_ on "/" (a rootfs kept
+  // under /tmp is seen through the root, not through the /tmp mount).
+  auto under = [&](const std::string& prefix) {
+    return prefix == "/" || host == prefix || host.rfind(prefix + "/", 0) == 0;
+  };
+  std::string best_host = under(root_) ? root_ : std::string();
+  std::string best_guest = "/";
+  bool found = !best_host.empty();
+  for (const auto& m : mounts_) {
+    if (under(m.host) && (!found || m.host.size() > best_host.size())) {
+      best_host = m.host;
+      best_guest = m.guest;
+      found = true;
+    }
+  }
+  if (!found) return {};
+  std::string rest = best_host == "/" ? host : host.substr(best_host.size());
+  return rest.empty() ? best_guest : join_path(best_guest, rest);
+}
+
+int GuestRoot::guest_path_of_fd(pid_t tid, int fd, std::string& out) const {
+  std::string link = fd == AT_FDCWD ? "/proc/" + std::to_string(tid) + "/cwd"
+                                    : "/proc/" + std::to_string(tid) + "/fd/" + std::to_string(fd);
+  std::string host;
+  if (int e = read_link(AT_FDCWD, link.c_str(), host); e != 0) return e == ENOENT ? EBADF : e;
+  out = to_guest(host);
+  if (out.empty()) {
+    if (fd != AT_FDCWD && host.front() != '/') return ENOTDIR;  // a pipe, socket, ...
+    out = "/";  // a directory outside the guest's world: treat as its root
+  }
+  return 0;
+}
+
+int GuestRoot::resolve(pid_t tid, pid_t tgid, int dirfd, const std::string& path, Follow follow, Resolved& out) const {
+  if (path.empty()) return ENOENT;
+  if (path.size() > PATH_MAX) return ENAMETOOLONG;
+  if (path[0] == '/') return walk(tid, tgid, path, follow, out);
+  std::string base;
+  if (int e = guest_path_of_fd(tid, dirfd, base); e != 0) return e;
+  return walk(tid, tgid, join_path(base, path), follow, out);
+}
+
+int GuestRoot::walk(pid_t tid, pid_t tgid, std::string path, Follow follow, Resolved& out) const {
+  std::vector<Level> levels;
+  auto dup_fd = [](int fd) { return UniqueFd(fcntl(fd, F_DUPFD_CLOEXEC, 0)); };
+  auto reset_to_root = [&] {
+    levels.clear();
+    if (const Mount* m = mount_at("/")) levels.push_back({dup_fd(m->fd.get()), "/", m->read_only});
+    else levels.push_back({dup_fd(root_fd_.get()), "/", false});
+  };
+  reset_to_root();
+  bool trailing_slash = path.size() > 1 && path.back() == '/';
+  std::deque<std::string> pending = split(path);
+  int links = 0;
+  const Mount* proc = mount_at("/proc");
+  while (!pending.empty()) {
+    std::string c = std::move(pending.front());
+    pending.pop_front();
+    if (c == ".") continue;
+    if (c == "..") {
+      if (levels.size() > 1) levels.pop_back();
+      continue;
+    }
+    // /proc/self and /proc/thread-self mean the guest, not this plugin's process.
+    if (proc && levels.back().guest == "/proc") {
+      if (c == "self") {
+        c = std::to_string(tgid);
+      } else if (c == "thread-self") {
+        c = std::to_string(tgid);
+        pending.push_front(std::to_string(tid));
+        pending.push_front("task");
+      }
+    }
+    bool last = pending.empty();
+    std::string guest = join_path(levels.back().guest, c);
+    if (const Mount* m = mount_at(guest)) {
+      levels.push_back({dup_fd(m->fd.get()), guest, m->read_only});
+      continue;
+    }
+    Level& dir = levels.back();
+    if (last && follow == Follow::kNo && !trailing_slash) {
+      struct stat st;
+      out.exists = fstatat(dir.fd.get(), c.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+      out.parent = dup_fd(dir.fd.get());
+      out.name = c;
+      out.guest_path = guest;
+      out.read_only = dir.read_only;
+      return 0;
+    }
+    UniqueFd fd(openat(dir.fd.get(), c.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd) {
+      int e = errno;
+      if (e == ENOENT && last) {
+        out.exists = false;
+        out.parent = dup_fd(dir.fd.get());
+        out.name = c;
+        out.guest_path = guest;
+        out.read_only = dir.read_only;
+        return 0;
+      }
+      return e;
+    }
+    struct stat st;
+    if (fstat(fd.get(), &st) != 0) return errno;
+    if (S_ISLNK(st.st_mode)) {
+      if (++links > kMaxSymlinks) return ELOOP;
+      std::string target;
+      if (int e = read_link(fd.get(), "", target); e != 0) return e;
+      bool in_proc = proc && dir.guest.rfind("/proc/", 0) == 0;
+      if (in_proc) {
+        // Magic links: root is the guest root; cwd, exe and fd/N point at host paths.
+        if (c == "root" && dir.guest.find('/', 6) == std::string::npos) {
+          target = "/";
+        } else if (!target.empty() && target[0] == '/') {
+          std::string g = to_guest(target);
+          if (g.empty()) return EACCES;  // outside the guest's world
+          target = g;
+        } else if (last) {
+          // pipe:[…], socket:[…], anon_inode:…: opened through the magic link itself.
+          out.exists = true;
+          out.parent = dup_fd(dir.fd.get());
+          out.name = c;
+          out.guest_path = guest;
+          out.read_only = dir.read_only;
+          out.magic = true;
+          return 0;
+        } else {
+          return ENOTDIR;
+        }
+      }
+      std::deque<std::string> more = split(target);
+      for (auto it = more.rbegin(); it != more.rend(); ++it) pending.push_front(*it);
+      if (!target.empty() && target[0] == '/') reset_to_root();
+      if (trailing_slash && pending.empty()) trailing_slash = false;
+      continue;
+    }
+    if (last) {
+      if (trailing_slash && !S_ISDIR(st.st_mode)) return ENOTDIR;
+      out.exists = true;
+      out.parent = dup_fd(dir.fd.get());
+      out.name = c;
+      out.guest_path = guest;
+      out.read_only = dir.read_only;
+      return 0;
+    }
+    if (!S_ISDIR(st.st_mode)) return ENOTDIR;
+    levels.push_back({std::move(fd), guest, dir.read_only});
+  }
+  // The path names a directory level itself ("/", "a/..", a mount point).
+  out.exists = true;
+  out.parent = std::move(levels.back().fd);
+  out.name.clear();
+  out.guest_path = levels.back().guest;
+  out.read_only = levels.back().read_only;
+  return 0;
+}
+
+}  // namespace lx::fs

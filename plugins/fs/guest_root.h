@@ -1,0 +1,68 @@
+// Path resolution in the guest's namespace: a guest root directory plus bind mounts, walked one
+// component at a time so that `..` never climbs above the guest root, absolute symlinks resolve
+// against the guest root, mount points are crossed, and /proc/self means the guest.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "unique_fd.h"
+
+namespace lx::fs {
+
+/// A bind mount: guest path → host directory.
+struct Mount {
+  std::string guest;       ///< absolute, normalized guest path ("/dev")
+  std::string host;        ///< host directory
+  bool read_only = false;  ///< writes fail with EROFS
+  UniqueFd fd;             ///< O_PATH fd of the host directory
+};
+
+/// Where a guest path lands: a host directory fd and the name in it (empty for the directory
+/// itself), plus what the caller needs to check and report.
+struct Resolved {
+  UniqueFd parent;         ///< O_PATH fd of the directory holding `name`
+  std::string name;        ///< last component ("" when the path is a directory root such as "/")
+  std::string guest_path;  ///< the resolved guest path (symlinks followed as asked)
+  bool read_only = false;  ///< inside a read-only mount
+  bool exists = true;      ///< `name` exists in `parent`
+  bool magic = false;      ///< a /proc magic link to a non-path object (pipe, socket): open it as is
+};
+
+/// How the last component is treated.
+enum class Follow { kYes, kNo };
+
+/// The guest root and its mounts.
+class GuestRoot {
+ public:
+  /// Opens `root` and the mounts; "" on success, else the reason.
+  std::string open(const std::string& root, std::vector<Mount> mounts);
+
+  /// The host path of the guest root.
+  const std::string& root() const noexcept { return root_; }
+
+  /// Resolves `path` for guest thread `tid` (thread group `tgid`) relative to guest directory
+  /// fd `dirfd` (AT_FDCWD for the cwd). Returns 0 and fills `out`, or a positive errno.
+  int resolve(pid_t tid, pid_t tgid, int dirfd, const std::string& path, Follow follow, Resolved& out) const;
+
+  /// The guest path of host path `host`, or "" when it is outside the root and every mount.
+  std::string to_guest(const std::string& host) const;
+  /// The host path of guest directory fd `fd` of `tid` (or its cwd for AT_FDCWD), as a guest path.
+  int guest_path_of_fd(pid_t tid, int fd, std::string& out) const;
+
+ private:
+  int walk(pid_t tid, pid_t tgid, std::string path, Follow follow, Resolved& out) const;
+  const Mount* mount_at(const std::string& guest) const;
+
+  std::string root_;
+  UniqueFd root_fd_;
+  std::vector<Mount> mounts_;
+};
+
+/// `a/b` with exactly one slash between them.
+std::string join_path(const std::string& a, const std::string& b);
+
+}  // namespace lx::fs
