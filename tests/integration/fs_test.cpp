@@ -1,0 +1,176 @@
+// End-to-end tests of the fs plugin: a busybox rootfs and a dynamic one in plain host
+// directories, run through `lx exec`, as root and as an unprivileged user; escape attempts.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "run_command.h"
+
+namespace {
+
+using lx::test::run_command;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+const std::string kLx = LX_BIN;
+const std::string kMakeRootfs = std::string(SOURCE_DIR) + "/tests/fixtures/make_rootfs.sh";
+
+// A scratch directory with a rootfs in <dir>/root and a marker file beside it, outside the root.
+class Rootfs {
+ public:
+  explicit Rootfs(const std::string& kind) {
+    char tmpl[] = "/tmp/lxhost-fs-test-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    chmod(dir_.c_str(), 0755);  // the unprivileged tests read it too
+    auto r = run_command({kMakeRootfs, kind, root()});
+    ok_ = r.status == 0;
+    error_ = r.err;
+    std::ofstream(dir_ + "/marker") << "outside the guest root\n";
+  }
+  ~Rootfs() { std::filesystem::remove_all(dir_); }
+  bool ok() const { return ok_; }
+  const std::string& error() const { return error_; }
+  std::string root() const { return dir_ + "/root"; }
+  const std::string& dir() const { return dir_; }
+
+ private:
+  std::string dir_, error_;
+  bool ok_ = false;
+};
+
+std::vector<std::string> lx_in(const Rootfs& fs, const std::string& script, std::vector<std::string> sets = {}) {
+  std::vector<std::string> argv = {kLx, "exec", "--set", "fs.root=" + fs.root()};
+  for (auto& s : sets) argv.insert(argv.end(), {"--set", s});
+  argv.insert(argv.end(), {"--", "/bin/sh", "-c", script});
+  return argv;
+}
+
+#define REQUIRE_ROOTFS(fs) \
+  ASSERT_TRUE((fs).ok()) << "cannot build the rootfs: " << (fs).error()
+
+TEST(FsPlugin, RootSlashInterceptsNothing) {
+  auto r = run_command({kLx, "syscalls"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_THAT(r.out, Not(HasSubstr("openat")));
+}
+
+TEST(FsPlugin, BusyboxSeesTheRootfs) {
+  Rootfs fs("busybox");
+  REQUIRE_ROOTFS(fs);
+  auto r = run_command(lx_in(fs, "ls /; cd /etc && cat passwd && pwd"));
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("bin\ndev\netc\nhome\nproc\nroot\nsys\ntmp\n"));
+  EXPECT_THAT(r.out, HasSubstr("root:x:0:0:root:/root:/bin/sh\n"));
+  EXPECT_THAT(r.out, HasSubstr("\n/etc\n"));
+  EXPECT_THAT(r.out, Not(HasSubstr("usr")));  // the host's /usr is not there
+}
+
+TEST(FsPlugin, ProcSelfShowsGuestPaths) {
+  Rootfs fs("busybox");
+  REQUIRE_ROOTFS(fs);
+  auto r = run_command(lx_in(fs, "cd /home/user && readlink /proc/self/exe; readlink /proc/self/cwd; "
+                                 "readlink /proc/self/root; pwd"));
+  EXPECT_EQ(r.out, "/bin/busybox\n/home/user\n/\n/home/user\n") << r.err;
+}
+
+TEST(FsPlugin, EscapeAttemptsStayInside) {
+  Rootfs fs("busybox");
+  REQUIRE_ROOTFS(fs);
+  // Without the default mounts, nothing but the root is visible.
+  auto r = run_command(lx_in(fs,
+                             "cd /../../..; pwd; ls | tr '\\n' ' '; echo;"
+                             "cat /../marker /../../marker ../marker 2>&1;"
+                             "ln -s / /tmp/toroot; ls /tmp/toroot/ | tr '\\n' ' '; echo;"
+                             "ln -s ../../../../.. /tmp/up; cat /tmp/up/marker 2>&1;"
+                             "cd /; cat ../marker ./../../marker 2>&1;"
+                             "cat /proc/self/root/../marker 2>&1; ls /proc 2>&1 | head -1",
+                             {"fs.default_mounts=false"}));
+  EXPECT_THAT(r.out, Not(HasSubstr("outside the guest root"))) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("/\nbin dev etc home proc root sys tmp \n"));
+  EXPECT_THAT(r.out, HasSubstr("cat: can't open '/../marker': No such file or directory"));
+  // With /proc mounted: a process's root link is the guest root, never the host's.
+  r = run_command(lx_in(fs, "cat /proc/self/root/../marker 2>&1; ls /proc/$$/root/ | tr '\\n' ' '; echo;"
+                            "ls /proc/self/root/.. | tr '\\n' ' '"));
+  EXPECT_THAT(r.out, Not(HasSubstr("outside the guest root"))) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("bin dev etc home proc root sys tmp \nbin dev etc home proc root sys tmp"));
+  EXPECT_THAT(r.out, Not(HasSubstr("usr")));
+}
+
+TEST(FsPlugin, FilesCreatedLandInTheRoot) {
+  Rootfs fs("busybox");
+  REQUIRE_ROOTFS(fs);
+  auto r = run_command(lx_in(fs,
+                             "mkdir -p /home/user/d/e && echo data > /home/user/d/e/f && cd /home/user && "
+                             "tar cf /home/user/t.tar d && mkdir x && cd x && tar xf ../t.tar && find . | sort && "
+                             "cd .. && cp -a d d2 && mv d d3 && ln -s /etc/passwd link && cat link && "
+                             "rm -r d2 && ls"));
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr(".\n./d\n./d/e\n./d/e/f\n"));
+  EXPECT_THAT(r.out, HasSubstr("root:x:0:0"));
+  EXPECT_THAT(r.out, HasSubstr("d3\nlink\nt.tar\nx\n"));
+  std::ifstream f(fs.root() + "/home/user/d3/e/f");
+  std::string content;
+  std::getline(f, content);
+  EXPECT_EQ(content, "data");
+  EXPECT_EQ(std::filesystem::read_symlink(fs.root() + "/home/user/link"), "/etc/passwd");
+}
+
+TEST(FsPlugin, ReadOnlyMountRefusesWrites) {
+  Rootfs fs("busybox");
+  REQUIRE_ROOTFS(fs);
+  std::string data = fs.dir() + "/data";
+  std::filesystem::create_directories(data);
+  std::ofstream(data + "/f") << "mounted\n";
+  chmod(data.c_str(), 0755);
+  auto r = run_command(lx_in(fs, "cat /data/f; echo x > /data/f; echo y > /data/g; mkdir /data/h; ls /data",
+                             {fmt::format("fs.mount=[{{host=\"{}\", guest=\"/data\", read_only=true}}]", data)}));
+  EXPECT_THAT(r.out, HasSubstr("mounted\n"));
+  EXPECT_THAT(r.err, HasSubstr("Read-only file system"));
+  EXPECT_THAT(r.out, HasSubstr("f\n"));
+  EXPECT_FALSE(std::filesystem::exists(data + "/g"));
+  EXPECT_FALSE(std::filesystem::exists(data + "/h"));
+}
+
+TEST(FsPlugin, DynamicBinariesUseTheRootsInterpreter) {
+  Rootfs fs("dynamic");
+  REQUIRE_ROOTFS(fs);
+  auto r = run_command({kLx, "exec", "--set", "fs.root=" + fs.root(), "--", "/bin/sh", "-c",
+                        "ls /; /usr/bin/env -i A=1 /usr/bin/env; cat /etc/passwd | /bin/cat"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("bin\ndev\netc\nhome\nlib"));
+  EXPECT_THAT(r.out, HasSubstr("A=1\n"));
+  EXPECT_THAT(r.out, HasSubstr("user:x:1000"));
+}
+
+TEST(FsPlugin, UnprivilegedUserRunsTheRootfs) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to switch to an unprivileged user";
+  Rootfs fs("busybox");
+  REQUIRE_ROOTFS(fs);
+  auto inner = lx_in(fs, "id -u; cd /etc && cat passwd | head -1; ls / | head -2; echo hi > /tmp/nobody-was-here");
+  std::vector<std::string> argv = {"/usr/bin/setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"};
+  argv.insert(argv.end(), inner.begin(), inner.end());
+  auto r = run_command(argv);
+  EXPECT_EQ(r.out.substr(0, 6), "65534\n") << r.err;
+  EXPECT_THAT(r.out, HasSubstr("root:x:0:0"));
+  EXPECT_THAT(r.out, HasSubstr("bin\ndev\n"));
+  unlink("/tmp/nobody-was-here");
+}
+
+TEST(FsPlugin, BadRootIsRefused) {
+  auto r = run_command({kLx, "exec", "--set", "fs.root=/nonexistent/rootfs", "--", "/bin/true"});
+  EXPECT_EQ(r.status, 125);
+  EXPECT_THAT(r.err, HasSubstr("plugin 'fs'"));
+  EXPECT_THAT(r.err, HasSubstr("/nonexistent/rootfs"));
+  r = run_command({kLx, "exec", "--set", "fs.root=relative/dir", "--", "/bin/true"});
+  EXPECT_THAT(r.err, HasSubstr("root must be an absolute path"));
+}
+
+}  // namespace
