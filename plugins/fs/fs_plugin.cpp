@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -21,6 +23,7 @@
 #include <lxhost/plugin.h>
 
 #include "guest_root.h"
+#include "metadata.h"
 
 namespace lx::fs {
 namespace {
@@ -165,15 +168,47 @@ class FsPlugin final : public sdk::PluginBase {
       });
     });
     on(SYS_chmod, N, F, "", [this](SyscallContext& c) {
-      return at_op(c, AT_FDCWD, c.arg(0), Follow::kYes, true, [&](const Resolved& r) {
-        return fchmodat(r.parent.get(), at_name(r), static_cast<mode_t>(c.arg(1)), 0);
-      });
+      return at_op(c, AT_FDCWD, c.arg(0), Follow::kYes, true,
+                   [&](const Resolved& r) { return chmod_(r, static_cast<mode_t>(c.arg(1))); });
     });
     on(SYS_fchmodat, N, F, "", [this](SyscallContext& c) {
-      return at_op(c, static_cast<int>(c.arg(0)), c.arg(1), Follow::kYes, true, [&](const Resolved& r) {
-        return fchmodat(r.parent.get(), at_name(r), static_cast<mode_t>(c.arg(2)), 0);
-      });
+      return at_op(c, static_cast<int>(c.arg(0)), c.arg(1), Follow::kYes, true,
+                   [&](const Resolved& r) { return chmod_(r, static_cast<mode_t>(c.arg(2))); });
     });
+    on(SYS_chown, N, P, "kept as metadata (user.lxhost.meta) when the host refuses", [this](SyscallContext& c) {
+      return chown_(c, AT_FDCWD, c.arg(0), c.arg(1), c.arg(2), Follow::kYes);
+    });
+    on(SYS_lchown, N, P, "kept as metadata when the host refuses", [this](SyscallContext& c) {
+      return chown_(c, AT_FDCWD, c.arg(0), c.arg(1), c.arg(2), Follow::kNo);
+    });
+    on(SYS_fchownat, N, P, "kept as metadata when the host refuses", [this](SyscallContext& c) {
+      int flags = static_cast<int>(c.arg(4));
+      if (flags & AT_EMPTY_PATH) {
+        std::string path;
+        if (int e = c.read_string(c.arg(1), path); e != 0) return fail(e);
+        if (path.empty()) return fchown_(c, static_cast<int>(c.arg(0)), c.arg(2), c.arg(3));
+      }
+      return chown_(c, static_cast<int>(c.arg(0)), c.arg(1), c.arg(2), c.arg(3),
+                    (flags & AT_SYMLINK_NOFOLLOW) ? Follow::kNo : Follow::kYes);
+    });
+    on(SYS_fchown, N, P, "kept as metadata when the host refuses", [this](SyscallContext& c) {
+      return fchown_(c, static_cast<int>(c.arg(0)), c.arg(1), c.arg(2));
+    });
+    on(SYS_fstat, N, F, "shows emulated ownership and modes", [this](SyscallContext& c) {
+      return fstat_(c, static_cast<int>(c.arg(0)), c.arg(1));
+    });
+    on(SYS_mknod, N, P, "device nodes emulated as empty files with metadata when the host refuses",
+       [this](SyscallContext& c) {
+         return at_op(c, AT_FDCWD, c.arg(0), Follow::kNo, true, [&](const Resolved& r) {
+           return mknod_(r, static_cast<mode_t>(c.arg(1)), static_cast<dev_t>(c.arg(2)), guest_umask(c.tid()));
+         });
+       });
+    on(SYS_mknodat, N, P, "device nodes emulated as empty files with metadata when the host refuses",
+       [this](SyscallContext& c) {
+         return at_op(c, static_cast<int>(c.arg(0)), c.arg(1), Follow::kNo, true, [&](const Resolved& r) {
+           return mknod_(r, static_cast<mode_t>(c.arg(2)), static_cast<dev_t>(c.arg(3)), guest_umask(c.tid()));
+         });
+       });
     on(SYS_truncate, N, F, "", [this](SyscallContext& c) {
       return at_op(c, AT_FDCWD, c.arg(0), Follow::kYes, true, [&](const Resolved& r) {
         int fd = openat(r.parent.get(), at_name(r), O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -258,7 +293,7 @@ class FsPlugin final : public sdk::PluginBase {
     if (flags & AT_EMPTY_PATH) {
       std::string path;
       if (int e = c.read_string(addr, path); e != 0) return fail(e);
-      if (path.empty()) return SyscallResult::continue_native();  // fstat of a guest fd: same on the host
+      if (path.empty()) return fstat_(c, dirfd, buf);
     }
     Resolved r;
     if (int e = resolve(c, dirfd, addr, (flags & AT_SYMLINK_NOFOLLOW) ? Follow::kNo : Follow::kYes, r); e != 0)
@@ -267,6 +302,34 @@ class FsPlugin final : public sdk::PluginBase {
     struct stat st;
     if (fstatat(r.parent.get(), r.name.c_str(), &st, r.name.empty() ? AT_EMPTY_PATH : AT_SYMLINK_NOFOLLOW) != 0)
       return fail(errno);
+    if (!S_ISLNK(st.st_mode)) {
+      UniqueFd fd = open_entry(r, O_PATH | O_NOFOLLOW);
+      Metadata m;
+      if (fd && read_metadata(fd.get(), m) == 0) apply_metadata(m, st);
+    }
+    if (int e = c.write(buf, st); e != 0) return fail(e);
+    return SyscallResult::value(0);
+  }
+
+  // An fd (O_PATH or `flags`) of the resolved entry itself.
+  static UniqueFd open_entry(const Resolved& r, int flags) {
+    return UniqueFd(openat(r.parent.get(), at_name(r), flags | O_CLOEXEC));
+  }
+
+  // The host fd behind guest fd `fd` (AT_FDCWD: the cwd), reopened as O_PATH.
+  static UniqueFd guest_fd(SyscallContext& c, int fd) {
+    std::string p = "/proc/" + std::to_string(c.tid()) + (fd == AT_FDCWD ? "/cwd" : "/fd/" + std::to_string(fd));
+    return UniqueFd(::open(p.c_str(), O_PATH | O_CLOEXEC));
+  }
+
+  // Implements fstat(2) (and stat of an fd through AT_EMPTY_PATH): with emulated metadata.
+  SyscallResult fstat_(SyscallContext& c, int gfd, std::uint64_t buf) {
+    UniqueFd fd = guest_fd(c, gfd);
+    if (!fd) return fail(errno == ENOENT ? EBADF : errno);
+    struct stat st;
+    if (fstat(fd.get(), &st) != 0) return fail(errno);
+    Metadata m;
+    if (read_metadata(fd.get(), m) == 0) apply_metadata(m, st);
     if (int e = c.write(buf, st); e != 0) return fail(e);
     return SyscallResult::value(0);
   }
@@ -277,7 +340,17 @@ class FsPlugin final : public sdk::PluginBase {
     if (flags & AT_EMPTY_PATH) {
       std::string path;
       if (int e = c.read_string(c.arg(1), path); e != 0) return fail(e);
-      if (path.empty()) return SyscallResult::continue_native();
+      if (path.empty()) {
+        UniqueFd fd = guest_fd(c, static_cast<int>(c.arg(0)));
+        if (!fd) return fail(EBADF);
+        struct statx stx;
+        if (::statx(fd.get(), "", AT_EMPTY_PATH | (flags & AT_STATX_SYNC_TYPE), static_cast<unsigned>(c.arg(3)), &stx) != 0)
+          return fail(errno);
+        Metadata m;
+        if (read_metadata(fd.get(), m) == 0) apply_metadata(m, stx);
+        if (int e = c.write(c.arg(4), stx); e != 0) return fail(e);
+        return SyscallResult::value(0);
+      }
     }
     Resolved r;
     if (int e = resolve(c, static_cast<int>(c.arg(0)), c.arg(1), (flags & AT_SYMLINK_NOFOLLOW) ? Follow::kNo : Follow::kYes, r);
@@ -287,6 +360,11 @@ class FsPlugin final : public sdk::PluginBase {
     struct statx stx;
     int sflags = (flags & AT_STATX_SYNC_TYPE) | (r.name.empty() ? AT_EMPTY_PATH : AT_SYMLINK_NOFOLLOW);
     if (::statx(r.parent.get(), r.name.c_str(), sflags, static_cast<unsigned>(c.arg(3)), &stx) != 0) return fail(errno);
+    if (!S_ISLNK(stx.stx_mode)) {
+      UniqueFd fd = open_entry(r, O_PATH | O_NOFOLLOW);
+      Metadata m;
+      if (fd && read_metadata(fd.get(), m) == 0) apply_metadata(m, stx);
+    }
     if (int e = c.write(c.arg(4), stx); e != 0) return fail(e);
     return SyscallResult::value(0);
   }
@@ -433,6 +511,99 @@ class FsPlugin final : public sdk::PluginBase {
     c.set_arg(0, interp_p);
     c.set_arg(1, arr);
     return SyscallResult::rewritten();
+  }
+
+  // Implements chmod(2)/fchmodat(2): native, and in the metadata too when it holds a mode.
+  static int chmod_(const Resolved& r, mode_t mode) {
+    UniqueFd fd = open_entry(r, O_PATH);
+    Metadata m;
+    if (fd && read_metadata(fd.get(), m) == 0 && m.mode) {
+      m.mode = (*m.mode & S_IFMT) | (mode & 07777);
+      if (int e = write_metadata(fd.get(), m); e != 0) return errno = e, -1;
+      return 0;
+    }
+    return fchmodat(r.parent.get(), at_name(r), mode, 0);
+  }
+
+  // Stores the owner change in the metadata of `fd` (-1 leaves a field as it is).
+  static int store_owner(int fd, std::uint64_t uid, std::uint64_t gid) {
+    Metadata m;
+    if (int e = read_metadata(fd, m); e != 0 && e != ENODATA) return e;
+    if (static_cast<std::uint32_t>(uid) != static_cast<std::uint32_t>(-1)) m.uid = static_cast<uid_t>(uid);
+    if (static_cast<std::uint32_t>(gid) != static_cast<std::uint32_t>(-1)) m.gid = static_cast<gid_t>(gid);
+    return write_metadata(fd, m);
+  }
+
+  // Changes ownership natively when the host allows it; otherwise keeps it as metadata.
+  static SyscallResult chown_fd(int fd, std::uint64_t uid, std::uint64_t gid) {
+    if (fchownat(fd, "", static_cast<uid_t>(uid), static_cast<gid_t>(gid), AT_EMPTY_PATH) == 0) {
+      Metadata m;
+      if (read_metadata(fd, m) == 0 && (m.uid || m.gid)) {
+        m.uid.reset();
+        m.gid.reset();
+        write_metadata(fd, m);
+      }
+      return SyscallResult::value(0);
+    }
+    if (errno != EPERM) return fail(errno);
+    int e = store_owner(fd, uid, gid);
+    if (e == EPERM || e == ENOTSUP) return SyscallResult::value(0);  // symlinks carry no user xattrs
+    return e ? fail(e) : SyscallResult::value(0);
+  }
+
+  // Implements chown(2), lchown(2), fchownat(2).
+  SyscallResult chown_(SyscallContext& c, int dirfd, std::uint64_t addr, std::uint64_t uid, std::uint64_t gid,
+                       Follow follow) {
+    Resolved r;
+    if (int e = resolve(c, dirfd, addr, follow, r); e != 0) return fail(e);
+    if (!r.exists) return fail(ENOENT);
+    if (r.read_only) return fail(EROFS);
+    UniqueFd fd = open_entry(r, O_PATH | O_NOFOLLOW);
+    if (!fd) return fail(errno);
+    return chown_fd(fd.get(), uid, gid);
+  }
+
+  // Implements fchown(2).
+  SyscallResult fchown_(SyscallContext& c, int gfd, std::uint64_t uid, std::uint64_t gid) {
+    UniqueFd fd = guest_fd(c, gfd);
+    if (!fd) return fail(EBADF);
+    return chown_fd(fd.get(), uid, gid);
+  }
+
+  // Implements mknod(2)/mknodat(2): a device node the host refuses becomes an empty file whose
+  // metadata says what it is.
+  static int mknod_(const Resolved& r, mode_t mode, dev_t dev, mode_t umask) {
+    if (mknodat(r.parent.get(), at_name(r), mode, dev) == 0) return 0;  // the kernel applies the umask
+    mode = (mode & S_IFMT) | (mode & 07777 & ~umask);
+    if (errno != EPERM || !(S_ISCHR(mode) || S_ISBLK(mode))) return -1;
+    int fd = openat(r.parent.get(), at_name(r), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+    if (fd < 0) return -1;
+    Metadata m;
+    m.mode = mode;
+    m.rdev = dev;
+    int e = write_metadata(fd, m);
+    close(fd);
+    if (e != 0) {
+      unlinkat(r.parent.get(), at_name(r), 0);
+      errno = e;
+      return -1;
+    }
+    return 0;
+  }
+
+  // The umask of guest thread `tid` (022 when unreadable).
+  static mode_t guest_umask(pid_t tid) {
+    FILE* f = std::fopen(("/proc/" + std::to_string(tid) + "/status").c_str(), "re");
+    if (!f) return 022;
+    char line[128];
+    mode_t m = 022;
+    while (std::fgets(line, sizeof line, f))
+      if (std::strncmp(line, "Umask:", 6) == 0) {
+        m = static_cast<mode_t>(std::strtoul(line + 6, nullptr, 8));
+        break;
+      }
+    std::fclose(f);
+    return m;
   }
 
   // Implements symlink(2), symlinkat(2): the target is stored as the guest wrote it.

@@ -174,3 +174,49 @@ TEST(FsPlugin, BadRootIsRefused) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(FsMetadata, ChownAndMknodPersistForAnUnprivilegedUser) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to switch to an unprivileged user";
+  Rootfs fs("busybox");
+  ASSERT_TRUE(fs.ok()) << fs.error();
+  // The unprivileged user owns a directory inside the root, as after an install of its own.
+  std::string home = fs.root() + "/home/user";
+  ASSERT_EQ(chown(home.c_str(), 65534, 65534), 0);
+  auto as_nobody = [&](const std::string& script) {
+    std::vector<std::string> argv = {"/usr/bin/setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"};
+    auto inner = lx_in(fs, script);
+    argv.insert(argv.end(), inner.begin(), inner.end());
+    return run_command(argv);
+  };
+  auto r = as_nobody("cd /home/user && touch f && chown 0:0 f && ls -ln f && mknod null c 1 3 && ls -l null && "
+                     "chmod 640 null && ls -l null");
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("-rw-r--r--    1 0        0 "));
+  EXPECT_THAT(r.out, HasSubstr("crw-r--r--    1 65534    65534       1,   3"));
+  EXPECT_THAT(r.out, HasSubstr("crw-r-----    1 65534    65534       1,   3"));
+  // A new lx exec sees the same.
+  r = as_nobody("ls -ln /home/user/f; stat -c '%u %g %F' /home/user/f /home/user/null");
+  EXPECT_THAT(r.out, HasSubstr("-rw-r--r--    1 0        0 ")) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("0 0 regular empty file\n65534 65534 character special file\n"));
+  // On the host the files still belong to the user.
+  struct stat st;
+  ASSERT_EQ(stat((home + "/f").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 65534u);
+  ASSERT_EQ(stat((home + "/null").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISREG(st.st_mode));
+}
+
+TEST(FsMetadata, RootChownsNatively) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root";
+  Rootfs fs("busybox");
+  ASSERT_TRUE(fs.ok()) << fs.error();
+  auto r = run_command(lx_in(fs, "touch /home/user/f && chown 1000:1000 /home/user/f && ls -ln /home/user/f"));
+  EXPECT_THAT(r.out, HasSubstr(" 1000     1000 ")) << r.err;
+  struct stat st;
+  ASSERT_EQ(stat((fs.root() + "/home/user/f").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 1000u);
+}
+
+}  // namespace
