@@ -6,7 +6,10 @@
 #include <elf.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/xattr.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -34,6 +37,9 @@ using sdk::SyscallContext;
 using sdk::SyscallResult;
 
 SyscallResult fail(int e) { return SyscallResult::error(e); }
+
+// Newer than the build host's headers may know.
+constexpr int kSysFchmodat2 = 452;
 
 // The last component as a *at() name: "." for a directory level itself.
 const char* at_name(const Resolved& r) { return r.name.empty() ? "." : r.name.c_str(); }
@@ -143,7 +149,7 @@ class FsPlugin final : public sdk::PluginBase {
     on(SYS_getcwd, N, F, "the guest path of the cwd", [this](SyscallContext& c) { return getcwd_(c); });
     on(SYS_chdir, T, F, "path rewritten to the host directory", [this](SyscallContext& c) { return chdir_(c); });
     on(SYS_execve, T, P, "static and PT_INTERP binaries from the guest root; #! scripts run the host's interpreter",
-       [this](SyscallContext& c) { return execve_(c); });
+       [this](SyscallContext& c) { return exec_(c, AT_FDCWD, c.arg(0), c.arg(1), false); });
     on(SYS_mkdir, N, F, "", [this](SyscallContext& c) {
       return at_op(c, AT_FDCWD, c.arg(0), Follow::kNo, true, [&](const Resolved& r) {
         return mkdirat(r.parent.get(), at_name(r), static_cast<mode_t>(c.arg(1)));
@@ -237,6 +243,78 @@ class FsPlugin final : public sdk::PluginBase {
       return link_(c, static_cast<int>(c.arg(0)), c.arg(1), static_cast<int>(c.arg(2)), c.arg(3),
                    static_cast<int>(c.arg(4)));
     });
+    on(kSysFchmodat2, N, F, "", [this](SyscallContext& c) {
+      int flags = static_cast<int>(c.arg(3));
+      return at_op(c, static_cast<int>(c.arg(0)), c.arg(1), (flags & AT_SYMLINK_NOFOLLOW) ? Follow::kNo : Follow::kYes,
+                   true, [&](const Resolved& r) { return chmod_(r, static_cast<mode_t>(c.arg(2))); });
+    });
+    on(SYS_utimensat, N, F, "", [this](SyscallContext& c) {
+      int dirfd = static_cast<int>(c.arg(0));
+      int flags = static_cast<int>(c.arg(3));
+      struct timespec ts[2];
+      const struct timespec* times = nullptr;
+      if (c.arg(2)) {
+        if (int e = c.read_memory(c.arg(2), ts, sizeof ts); e != 0) return fail(e);
+        times = ts;
+      }
+      if (c.arg(1) == 0) return SyscallResult::continue_native();  // futimens(fd): the fd is a host fd
+      return utimens_(c, dirfd, c.arg(1), times, flags);
+    });
+    on(SYS_utimes, N, F, "", [this](SyscallContext& c) { return utimes_(c, AT_FDCWD, c.arg(0), c.arg(1)); });
+    on(SYS_futimesat, N, F, "", [this](SyscallContext& c) {
+      return utimes_(c, static_cast<int>(c.arg(0)), c.arg(1), c.arg(2));
+    });
+    on(SYS_utime, N, F, "", [this](SyscallContext& c) {
+      struct timespec ts[2];
+      const struct timespec* times = nullptr;
+      if (c.arg(1)) {
+        struct { std::int64_t actime, modtime; } ub;
+        if (int e = c.read(c.arg(1), ub); e != 0) return fail(e);
+        ts[0] = {ub.actime, 0};
+        ts[1] = {ub.modtime, 0};
+        times = ts;
+      }
+      return utimens_(c, AT_FDCWD, c.arg(0), times, 0);
+    });
+    for (int nr : {SYS_getxattr, SYS_lgetxattr, SYS_setxattr, SYS_lsetxattr, SYS_listxattr, SYS_llistxattr,
+                   SYS_removexattr, SYS_lremovexattr})
+      on(nr, N, P, "user.lxhost.* is reserved for lxhost's metadata", [this](SyscallContext& c) { return xattr_(c); });
+    for (int nr : {SYS_fgetxattr, SYS_fsetxattr, SYS_flistxattr, SYS_fremovexattr})
+      on(nr, N, P, "user.lxhost.* is reserved for lxhost's metadata", [this](SyscallContext& c) { return xattr_(c); });
+    on(SYS_inotify_add_watch, N, F, "the watch is added to the guest's own inotify instance",
+       [this](SyscallContext& c) { return inotify_add_watch_(c); });
+    on(SYS_execveat, T, P, "as execve; AT_EMPTY_PATH runs the fd natively", [this](SyscallContext& c) {
+      int flags = static_cast<int>(c.arg(4));
+      if (flags & AT_EMPTY_PATH) {
+        std::string path;
+        if (int e = c.read_string(c.arg(1), path); e != 0) return fail(e);
+        if (path.empty()) return SyscallResult::continue_native();
+      }
+      return exec_(c, static_cast<int>(c.arg(0)), c.arg(1), c.arg(2), /*execveat=*/true);
+    });
+    // Calls that would act on host paths or the host's mount table: refused, as in an
+    // unprivileged container.
+    for (int nr : {SYS_chroot, SYS_pivot_root, SYS_mount, SYS_umount2, SYS_swapon, SYS_swapoff, SYS_quotactl,
+                   SYS_acct, SYS_uselib, SYS_open_tree, SYS_move_mount, SYS_fspick, SYS_mount_setattr,
+                   SYS_fanotify_mark}) {
+      sdk::SyscallSpec spec;
+      spec.nr = nr;
+      spec.route = Route::kErrno;
+      spec.errno_value = EPERM;
+      spec.support = Support::kErrno;
+      spec.note = "EPERM: would act on the host's paths or mounts";
+      add(std::move(spec));
+    }
+    for (int nr : {SYS_name_to_handle_at, 463 /* setxattrat */, 464 /* getxattrat */, 465 /* listxattrat */,
+                   466 /* removexattrat */, 467 /* open_tree_attr */, 468 /* file_getattr */, 469 /* file_setattr */}) {
+      sdk::SyscallSpec spec;
+      spec.nr = nr;
+      spec.route = Route::kErrno;
+      spec.errno_value = nr == SYS_name_to_handle_at ? EOPNOTSUPP : ENOSYS;
+      spec.support = Support::kErrno;
+      spec.note = "not translated yet; C libraries fall back";
+      add(std::move(spec));
+    }
     on(SYS_statfs, N, F, "", [this](SyscallContext& c) {
       Resolved r;
       if (int e = resolve(c, AT_FDCWD, c.arg(0), Follow::kYes, r); e != 0) return fail(e);
@@ -256,7 +334,7 @@ class FsPlugin final : public sdk::PluginBase {
   int resolve(SyscallContext& c, int dirfd, std::uint64_t addr, Follow follow, Resolved& r) {
     std::string path;
     if (int e = c.read_string(addr, path); e != 0) return e;
-    return root_.resolve(c.tid(), c.pid(), dirfd, path, follow, r);
+    return root_.resolve(c.tid(), dirfd, path, follow, r);
   }
 
   // A call done with *at() on the resolved parent; `op` returns -1 with errno on failure.
@@ -300,12 +378,12 @@ class FsPlugin final : public sdk::PluginBase {
       return fail(e);
     if (!r.exists) return fail(ENOENT);
     struct stat st;
-    if (fstatat(r.parent.get(), r.name.c_str(), &st, r.name.empty() ? AT_EMPTY_PATH : AT_SYMLINK_NOFOLLOW) != 0)
+    if (r.have_stat && !r.name.empty()) st = r.st;
+    else if (fstatat(r.parent.get(), r.name.c_str(), &st, r.name.empty() ? AT_EMPTY_PATH : AT_SYMLINK_NOFOLLOW) != 0)
       return fail(errno);
     if (!S_ISLNK(st.st_mode)) {
-      UniqueFd fd = open_entry(r, O_PATH | O_NOFOLLOW);
       Metadata m;
-      if (fd && read_metadata(fd.get(), m) == 0) apply_metadata(m, st);
+      if (read_metadata_at(r.parent.get(), r.name.empty() ? "." : r.name, m) == 0) apply_metadata(m, st);
     }
     if (int e = c.write(buf, st); e != 0) return fail(e);
     return SyscallResult::value(0);
@@ -361,9 +439,8 @@ class FsPlugin final : public sdk::PluginBase {
     int sflags = (flags & AT_STATX_SYNC_TYPE) | (r.name.empty() ? AT_EMPTY_PATH : AT_SYMLINK_NOFOLLOW);
     if (::statx(r.parent.get(), r.name.c_str(), sflags, static_cast<unsigned>(c.arg(3)), &stx) != 0) return fail(errno);
     if (!S_ISLNK(stx.stx_mode)) {
-      UniqueFd fd = open_entry(r, O_PATH | O_NOFOLLOW);
       Metadata m;
-      if (fd && read_metadata(fd.get(), m) == 0) apply_metadata(m, stx);
+      if (read_metadata_at(r.parent.get(), r.name.empty() ? "." : r.name, m) == 0) apply_metadata(m, stx);
     }
     if (int e = c.write(c.arg(4), stx); e != 0) return fail(e);
     return SyscallResult::value(0);
@@ -467,9 +544,14 @@ class FsPlugin final : public sdk::PluginBase {
 
   // Implements execve(2) on the TRACE route: the program (and its ELF interpreter) come from
   // the guest root. A dynamic program runs as `<guest interpreter> <program> args...`.
-  SyscallResult execve_(SyscallContext& c) {
+  // For execveat(2) the call becomes execve(2) with the host path (AT_SYMLINK_NOFOLLOW aside).
+  SyscallResult exec_(SyscallContext& c, int dirfd, std::uint64_t path_addr, std::uint64_t argv_addr, bool execveat) {
     Resolved r;
-    if (int e = resolve(c, AT_FDCWD, c.arg(0), Follow::kYes, r); e != 0) return fail(e);
+    if (int e = resolve(c, dirfd, path_addr, Follow::kYes, r); e != 0) return fail(e);
+    if (execveat) {
+      c.set_nr(SYS_execve);
+      c.set_arg(2, c.arg(3));  // envp
+    }
     if (!r.exists) return fail(ENOENT);
     int fd = openat(r.parent.get(), at_name(r), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) return fail(errno);
@@ -488,13 +570,13 @@ class FsPlugin final : public sdk::PluginBase {
       return SyscallResult::rewritten();
     }
     Resolved ri;
-    if (int e = root_.resolve(c.tid(), c.pid(), AT_FDCWD, interp, Follow::kYes, ri); e != 0 || !ri.exists)
+    if (int e = root_.resolve(c.tid(), AT_FDCWD, interp, Follow::kYes, ri); e != 0 || !ri.exists)
       return fail(ENOENT);
     std::string interp_host;
     if (int e = host_path(ri, 0, interp_host); e != 0) return fail(e);
     // argv becomes { interp, program, argv[1], ... }.
     std::vector<std::uint64_t> argv;
-    for (std::uint64_t a = c.arg(1); a && argv.size() < 65536; a += 8) {
+    for (std::uint64_t a = argv_addr; a && argv.size() < 65536; a += 8) {
       std::uint64_t p;
       if (int e = c.read(a, p); e != 0) return fail(e);
       if (!p) break;
@@ -604,6 +686,119 @@ class FsPlugin final : public sdk::PluginBase {
       }
     std::fclose(f);
     return m;
+  }
+
+  // Implements utimensat(2) (and utime, utimes, futimesat through it).
+  SyscallResult utimens_(SyscallContext& c, int dirfd, std::uint64_t addr, const struct timespec* times, int flags) {
+    return at_op(c, dirfd, addr, (flags & AT_SYMLINK_NOFOLLOW) ? Follow::kNo : Follow::kYes, true,
+                 [&](const Resolved& r) {
+                   return utimensat(r.parent.get(), r.name.empty() ? "." : r.name.c_str(), times, AT_SYMLINK_NOFOLLOW);
+                 });
+  }
+
+  // Implements utimes(2)/futimesat(2): struct timeval[2] → timespec.
+  SyscallResult utimes_(SyscallContext& c, int dirfd, std::uint64_t addr, std::uint64_t tv_addr) {
+    struct timespec ts[2];
+    const struct timespec* times = nullptr;
+    if (tv_addr) {
+      struct timeval tv[2];
+      if (int e = c.read_memory(tv_addr, tv, sizeof tv); e != 0) return fail(e);
+      for (int i = 0; i < 2; ++i) ts[i] = {tv[i].tv_sec, tv[i].tv_usec * 1000};
+      times = ts;
+    }
+    return utimens_(c, dirfd, addr, times, 0);
+  }
+
+  static bool reserved_xattr(const std::string& name) { return name.rfind("user.lxhost.", 0) == 0; }
+
+  // Implements the xattr calls: {,l,f}{get,set,list,remove}xattr(2), with user.lxhost.* hidden.
+  SyscallResult xattr_(SyscallContext& c) {
+    int nr = c.nr();
+    bool by_fd = nr == SYS_fgetxattr || nr == SYS_fsetxattr || nr == SYS_flistxattr || nr == SYS_fremovexattr;
+    bool nofollow = nr == SYS_lgetxattr || nr == SYS_lsetxattr || nr == SYS_llistxattr || nr == SYS_lremovexattr;
+    UniqueFd fd;
+    bool read_only = false;
+    if (by_fd) {
+      fd = guest_fd(c, static_cast<int>(c.arg(0)));
+      if (!fd) return fail(EBADF);
+    } else {
+      Resolved r;
+      if (int e = resolve(c, AT_FDCWD, c.arg(0), nofollow ? Follow::kNo : Follow::kYes, r); e != 0) return fail(e);
+      if (!r.exists) return fail(ENOENT);
+      fd = open_entry(r, O_PATH | O_NOFOLLOW);
+      if (!fd) return fail(errno);
+      read_only = r.read_only;
+    }
+    struct stat st;
+    if (fstat(fd.get(), &st) == 0 && S_ISLNK(st.st_mode)) {
+      // Only trusted.* and security.* live on symlinks; user.* (all an unprivileged user has) cannot.
+      if (nr == SYS_llistxattr) return SyscallResult::value(0);
+      return fail(nr == SYS_lgetxattr ? ENODATA : EPERM);
+    }
+    std::string path = "/proc/self/fd/" + std::to_string(fd.get());
+    bool is_list = nr == SYS_listxattr || nr == SYS_llistxattr || nr == SYS_flistxattr;
+    if (is_list) {
+      std::size_t size = c.arg(2);
+      std::vector<char> buf(65536);
+      ssize_t n = listxattr(path.c_str(), buf.data(), buf.size());
+      if (n < 0) return fail(errno);
+      std::string out;
+      for (ssize_t i = 0; i < n;) {
+        std::string name(buf.data() + i);
+        i += static_cast<ssize_t>(name.size()) + 1;
+        if (!reserved_xattr(name)) out += name + '\0';
+      }
+      if (size == 0) return SyscallResult::value(static_cast<std::int64_t>(out.size()));
+      if (out.size() > size) return fail(ERANGE);
+      if (int e = c.write_memory(c.arg(1), out.data(), out.size()); e != 0) return fail(e);
+      return SyscallResult::value(static_cast<std::int64_t>(out.size()));
+    }
+    std::string name;
+    if (int e = c.read_string(c.arg(1), name, 255); e != 0) return fail(e == ENAMETOOLONG ? ERANGE : e);
+    bool is_get = nr == SYS_getxattr || nr == SYS_lgetxattr || nr == SYS_fgetxattr;
+    bool is_set = nr == SYS_setxattr || nr == SYS_lsetxattr || nr == SYS_fsetxattr;
+    if (reserved_xattr(name)) return fail(is_get ? ENODATA : EPERM);
+    if (is_get) {
+      std::size_t size = c.arg(3);
+      std::vector<char> buf(65536);
+      ssize_t n = getxattr(path.c_str(), name.c_str(), buf.data(), buf.size());
+      if (n < 0) return fail(errno);
+      if (size == 0) return SyscallResult::value(n);
+      if (static_cast<std::size_t>(n) > size) return fail(ERANGE);
+      if (int e = c.write_memory(c.arg(2), buf.data(), static_cast<std::size_t>(n)); e != 0) return fail(e);
+      return SyscallResult::value(n);
+    }
+    if (read_only) return fail(EROFS);
+    if (is_set) {
+      std::size_t size = c.arg(3);
+      if (size > 65536) return fail(E2BIG);
+      std::vector<char> value(size);
+      if (size && c.read_memory(c.arg(2), value.data(), size) != 0) return fail(EFAULT);
+      if (setxattr(path.c_str(), name.c_str(), value.data(), size, static_cast<int>(c.arg(4))) != 0) return fail(errno);
+      return SyscallResult::value(0);
+    }
+    if (removexattr(path.c_str(), name.c_str()) != 0) return fail(errno);
+    return SyscallResult::value(0);
+  }
+
+  // Implements inotify_add_watch(2): the watch goes on the guest's inotify fd, taken with
+  // pidfd_getfd, on the file resolved in the guest's namespace.
+  SyscallResult inotify_add_watch_(SyscallContext& c) {
+    std::uint32_t mask = static_cast<std::uint32_t>(c.arg(2));
+    Resolved r;
+    if (int e = resolve(c, AT_FDCWD, c.arg(1), (mask & IN_DONT_FOLLOW) ? Follow::kNo : Follow::kYes, r); e != 0)
+      return fail(e);
+    if (!r.exists) return fail(ENOENT);
+    UniqueFd target = open_entry(r, O_PATH | O_NOFOLLOW);
+    if (!target) return fail(errno);
+    UniqueFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, c.pid(), 0)));
+    if (!pidfd) return fail(errno);
+    UniqueFd ino(static_cast<int>(syscall(SYS_pidfd_getfd, pidfd.get(), static_cast<int>(c.arg(0)), 0)));
+    if (!ino) return fail(errno == EBADF ? EBADF : errno);
+    std::string path = "/proc/self/fd/" + std::to_string(target.get());
+    int wd = inotify_add_watch(ino.get(), path.c_str(), mask);
+    if (wd < 0) return fail(errno);
+    return SyscallResult::value(wd);
   }
 
   // Implements symlink(2), symlinkat(2): the target is stored as the guest wrote it.

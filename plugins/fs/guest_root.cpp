@@ -6,7 +6,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <linux/openat2.h>
+#include <sys/syscall.h>
+
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <deque>
 
@@ -41,6 +45,21 @@ struct Level {
   std::string guest;
   bool read_only;
 };
+
+// The thread group of `tid`, from /proc/<tid>/status (`tid` when unreadable).
+pid_t thread_group(pid_t tid) {
+  FILE* f = std::fopen(("/proc/" + std::to_string(tid) + "/status").c_str(), "re");
+  if (!f) return tid;
+  char line[128];
+  pid_t tgid = tid;
+  while (std::fgets(line, sizeof line, f))
+    if (std::strncmp(line, "Tgid:", 5) == 0) {
+      tgid = static_cast<pid_t>(std::atoi(line + 5));
+      break;
+    }
+  std::fclose(f);
+  return tgid;
+}
 
 }  // namespace
 
@@ -109,16 +128,63 @@ int GuestRoot::guest_path_of_fd(pid_t tid, int fd, std::string& out) const {
   return 0;
 }
 
-int GuestRoot::resolve(pid_t tid, pid_t tgid, int dirfd, const std::string& path, Follow follow, Resolved& out) const {
+int GuestRoot::resolve(pid_t tid, int dirfd, const std::string& path, Follow follow, Resolved& out) const {
   if (path.empty()) return ENOENT;
   if (path.size() > PATH_MAX) return ENAMETOOLONG;
-  if (path[0] == '/') return walk(tid, tgid, path, follow, out);
-  std::string base;
-  if (int e = guest_path_of_fd(tid, dirfd, base); e != 0) return e;
-  return walk(tid, tgid, join_path(base, path), follow, out);
+  std::string full = path;
+  if (path[0] != '/') {
+    std::string base;
+    if (int e = guest_path_of_fd(tid, dirfd, base); e != 0) return e;
+    full = join_path(base, path);
+  }
+  if (int e = fast(full, follow, out); e >= 0) return e;
+  return walk(tid, full, follow, out);
 }
 
-int GuestRoot::walk(pid_t tid, pid_t tgid, std::string path, Follow follow, Resolved& out) const {
+int GuestRoot::fast(const std::string& path, Follow follow, Resolved& out) const {
+  if (path.size() > 1 && path.back() == '/') return -1;  // trailing slash: the walk handles it
+  // Lexically normal form; without symlinks (refused below) it is what the kernel resolves.
+  std::vector<std::string> comps;
+  for (auto& c : split(path)) {
+    if (c == ".") continue;
+    if (c == "..") {
+      if (!comps.empty()) comps.pop_back();
+      continue;
+    }
+    comps.push_back(std::move(c));
+  }
+  if (comps.empty()) return -1;
+  std::string norm;
+  for (const auto& c : comps) norm += "/" + c;
+  for (const auto& m : mounts_)
+    if (m.guest == "/" || norm == m.guest || norm.rfind(m.guest + "/", 0) == 0) return -1;
+  std::string parent = ".";
+  for (std::size_t i = 0; i + 1 < comps.size(); ++i) parent += "/" + comps[i];
+  open_how how{};
+  how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
+  UniqueFd dir(static_cast<int>(syscall(SYS_openat2, root_fd_.get(), parent.c_str(), &how, sizeof how)));
+  if (!dir) return errno == ELOOP || errno == EXDEV || errno == ENOSYS || errno == EAGAIN ? -1 : errno;
+  const std::string& last = comps.back();
+  out.have_stat = false;
+  if (fstatat(dir.get(), last.c_str(), &out.st, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (errno != ENOENT) return errno;
+    out.exists = false;
+  } else {
+    if (S_ISLNK(out.st.st_mode) && follow == Follow::kYes) return -1;  // the walk follows it
+    out.exists = true;
+    out.have_stat = true;
+  }
+  out.parent = std::move(dir);
+  out.name = last;
+  out.guest_path = norm;
+  out.read_only = false;
+  out.magic = false;
+  return 0;
+}
+
+int GuestRoot::walk(pid_t tid, std::string path, Follow follow, Resolved& out) const {
+  pid_t tgid = 0;  // read only when /proc/self needs it
   std::vector<Level> levels;
   auto dup_fd = [](int fd) { return UniqueFd(fcntl(fd, F_DUPFD_CLOEXEC, 0)); };
   auto reset_to_root = [&] {
@@ -141,6 +207,7 @@ int GuestRoot::walk(pid_t tid, pid_t tgid, std::string path, Follow follow, Reso
     }
     // /proc/self and /proc/thread-self mean the guest, not this plugin's process.
     if (proc && levels.back().guest == "/proc") {
+      if ((c == "self" || c == "thread-self") && tgid == 0) tgid = thread_group(tid);
       if (c == "self") {
         c = std::to_string(tgid);
       } else if (c == "thread-self") {

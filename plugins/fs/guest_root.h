@@ -3,6 +3,7 @@
 // against the guest root, mount points are crossed, and /proc/self means the guest.
 #pragma once
 
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <cstring>
@@ -30,6 +31,8 @@ struct Resolved {
   bool read_only = false;  ///< inside a read-only mount
   bool exists = true;      ///< `name` exists in `parent`
   bool magic = false;      ///< a /proc magic link to a non-path object (pipe, socket): open it as is
+  bool have_stat = false;  ///< `st` holds fstatat(parent, name, AT_SYMLINK_NOFOLLOW)
+  struct stat st {};       ///< valid when have_stat
 };
 
 /// How the last component is treated.
@@ -44,9 +47,10 @@ class GuestRoot {
   /// The host path of the guest root.
   const std::string& root() const noexcept { return root_; }
 
-  /// Resolves `path` for guest thread `tid` (thread group `tgid`) relative to guest directory
-  /// fd `dirfd` (AT_FDCWD for the cwd). Returns 0 and fills `out`, or a positive errno.
-  int resolve(pid_t tid, pid_t tgid, int dirfd, const std::string& path, Follow follow, Resolved& out) const;
+  /// Resolves `path` for guest thread `tid` relative to guest directory fd `dirfd` (AT_FDCWD for
+  /// the cwd). Returns 0 and fills `out`, or a positive errno. Paths with no symlink and no mount
+  /// on the way take one openat2(RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS); the others are walked.
+  int resolve(pid_t tid, int dirfd, const std::string& path, Follow follow, Resolved& out) const;
 
   /// The guest path of host path `host`, or "" when it is outside the root and every mount.
   std::string to_guest(const std::string& host) const;
@@ -54,7 +58,8 @@ class GuestRoot {
   int guest_path_of_fd(pid_t tid, int fd, std::string& out) const;
 
  private:
-  int walk(pid_t tid, pid_t tgid, std::string path, Follow follow, Resolved& out) const;
+  int walk(pid_t tid, std::string path, Follow follow, Resolved& out) const;
+  int fast(const std::string& path, Follow follow, Resolved& out) const;
   const Mount* mount_at(const std::string& guest) const;
 
   std::string root_;

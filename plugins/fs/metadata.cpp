@@ -53,6 +53,15 @@ int read_metadata(int fd, Metadata& out) {
   return 0;
 }
 
+int read_metadata_at(int dirfd, const std::string& name, Metadata& out) {
+  char buf[256];
+  std::string path = fd_path(dirfd) + "/" + name;
+  ssize_t n = lgetxattr(path.c_str(), kMetaXattr, buf, sizeof buf - 1);
+  if (n < 0) return errno == ENOTSUP ? ENODATA : errno;
+  out = Metadata::decode(std::string(buf, static_cast<std::size_t>(n)));
+  return 0;
+}
+
 int write_metadata(int fd, const Metadata& meta) {
   std::string p = fd_path(fd);
   if (meta.empty()) {

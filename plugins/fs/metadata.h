@@ -31,6 +31,8 @@ struct Metadata {
 /// Reads the metadata of the file open as `fd` (any fd, O_PATH included). 0, or ENODATA when
 /// none is stored, or another errno.
 int read_metadata(int fd, Metadata& out);
+/// Reads the metadata of entry `name` in directory `dirfd` in one call (no symlink followed).
+int read_metadata_at(int dirfd, const std::string& name, Metadata& out);
 /// Stores `meta` on the file open as `fd` (removes the attribute when `meta` is empty).
 int write_metadata(int fd, const Metadata& meta);
 
