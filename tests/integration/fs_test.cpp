@@ -104,6 +104,17 @@ TEST(FsPlugin, EscapeAttemptsStayInside) {
   EXPECT_THAT(r.out, Not(HasSubstr("usr")));
 }
 
+TEST(FsPlugin, RenameRaceDoesNotLetDotDotClimbOut) {
+  Rootfs fs("busybox");
+  ASSERT_TRUE(fs.ok()) << fs.error();
+  std::filesystem::copy_file(std::string(GUEST_DIR) + "/guest_race", fs.root() + "/bin/guest_race");
+  // "marker" exists only outside the root, beside it; /marker inside the root does not exist.
+  auto r = run_command({kLx, "exec", "--set", "fs.root=" + fs.root(), "--set", "fs.default_mounts=false", "--",
+                        "/bin/guest_race", "1500"});
+  EXPECT_EQ(r.out, "contained 3000\n") << r.err;
+  EXPECT_EQ(r.status, 0);
+}
+
 TEST(FsPlugin, FilesCreatedLandInTheRoot) {
   Rootfs fs("busybox");
   REQUIRE_ROOTFS(fs);
