@@ -134,6 +134,25 @@ TEST(FsPlugin, FilesCreatedLandInTheRoot) {
   EXPECT_EQ(std::filesystem::read_symlink(fs.root() + "/home/user/link"), "/etc/passwd");
 }
 
+TEST(FsPlugin, UnprivilegedUserWorksInItsOwnTree) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to switch to an unprivileged user";
+  Rootfs fs("busybox");
+  ASSERT_TRUE(fs.ok()) << fs.error();
+  std::string home = fs.root() + "/home/user";
+  ASSERT_EQ(chown(home.c_str(), 65534, 65534), 0);
+  std::vector<std::string> argv = {"/usr/bin/setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"};
+  auto inner = lx_in(fs,
+                     "cd /home/user && mkdir -p d/e && echo data > d/e/f && tar cf t.tar d && mkdir x && "
+                     "cd x && tar xf ../t.tar && cd .. && cp -a d d2 && ln -s /etc/passwd p && cat p && "
+                     "find /home/user | sort && ls -l / | head -3 && echo x > /etc/passwd");
+  argv.insert(argv.end(), inner.begin(), inner.end());
+  auto r = run_command(argv);
+  EXPECT_THAT(r.out, HasSubstr("root:x:0:0"));
+  EXPECT_THAT(r.out, HasSubstr("/home/user/d2/e/f\n/home/user/p\n/home/user/t.tar\n/home/user/x\n"));
+  EXPECT_THAT(r.err, HasSubstr("Permission denied"));  // /etc/passwd belongs to root on the host
+  EXPECT_TRUE(std::filesystem::exists(home + "/x/d/e/f"));
+}
+
 TEST(FsPlugin, ReadOnlyMountRefusesWrites) {
   Rootfs fs("busybox");
   REQUIRE_ROOTFS(fs);
