@@ -30,6 +30,11 @@ on_disabled = "ENOSYS"
 root = "/"
 # Bind /dev, /proc, /sys and /tmp from the host when root is not "/".
 default_mounts = true
+# Where ownership, modes and device numbers the host refuses are kept: "auto" (the
+# user.lxhost.meta xattr, or a sidecar directory where the filesystem has no user xattrs),
+# "xattr" or "sidecar". metadata_dir = "..." overrides the sidecar directory
+# ($XDG_DATA_HOME/lxhost/metadata/<root>).
+metadata = "auto"
 # Bind mounts (repeat the table):
 # [[fs.mount]]
 # host = "/srv/data"

@@ -56,7 +56,9 @@ class FsPlugin final : public sdk::PluginBase {
     using T = sdk::ConfigType;
     return {{"root", T::kString, "host directory that is the guest's / (default \"/\")"},
             {"mount", T::kTableArray, "bind mounts: { host = \"...\", guest = \"...\", read_only = false }"},
-            {"default_mounts", T::kBoolean, "bind /dev, /proc, /sys and /tmp from the host (default true)"}};
+            {"default_mounts", T::kBoolean, "bind /dev, /proc, /sys and /tmp from the host (default true)"},
+            {"metadata", T::kString, "where emulated ownership is kept: auto (xattrs, else sidecar), xattr, sidecar"},
+            {"metadata_dir", T::kString, "sidecar directory (default $XDG_DATA_HOME/lxhost/metadata/<root>)"}};
   }
 
   std::string configure(const sdk::PluginConfig& cfg) noexcept override {
@@ -88,6 +90,23 @@ class FsPlugin final : public sdk::PluginBase {
         }
       }
       if (std::string err = root_.open(root, std::move(mounts)); !err.empty()) return err;
+      std::string mode = cfg.get_string("metadata").value_or("auto");
+      MetadataStore::Mode m = MetadataStore::Mode::kAuto;
+      if (mode == "xattr") m = MetadataStore::Mode::kXattr;
+      else if (mode == "sidecar") m = MetadataStore::Mode::kSidecar;
+      else if (mode != "auto") return "metadata must be auto, xattr or sidecar, not '" + mode + "' (" + cfg.where("metadata") + ")";
+      std::string dir = cfg.get_string("metadata_dir").value_or("");
+      if (dir.empty()) {
+        std::string base;
+        if (const char* x = getenv("XDG_DATA_HOME"); x && *x) base = x;
+        else if (const char* h = getenv("HOME"); h && *h) base = std::string(h) + "/.local/share";
+        else base = "/tmp/lxhost-" + std::to_string(getuid());
+        std::string key = root_.root();
+        for (char& ch : key)
+          if (ch == '/') ch = '_';
+        dir = base + "/lxhost/metadata/" + key;
+      }
+      store_.configure(m, dir);
       register_handlers();
       return {};
     } catch (const std::exception& e) {
@@ -383,7 +402,7 @@ class FsPlugin final : public sdk::PluginBase {
       return fail(errno);
     if (!S_ISLNK(st.st_mode)) {
       Metadata m;
-      if (read_metadata_at(r.parent.get(), r.name.empty() ? "." : r.name, m) == 0) apply_metadata(m, st);
+      if (store_.read_at(r.parent.get(), r.name.empty() ? "." : r.name, m) == 0) apply_metadata(m, st);
     }
     if (int e = c.write(buf, st); e != 0) return fail(e);
     return SyscallResult::value(0);
@@ -407,7 +426,7 @@ class FsPlugin final : public sdk::PluginBase {
     struct stat st;
     if (fstat(fd.get(), &st) != 0) return fail(errno);
     Metadata m;
-    if (read_metadata(fd.get(), m) == 0) apply_metadata(m, st);
+    if (store_.read(fd.get(), m) == 0) apply_metadata(m, st);
     if (int e = c.write(buf, st); e != 0) return fail(e);
     return SyscallResult::value(0);
   }
@@ -425,7 +444,7 @@ class FsPlugin final : public sdk::PluginBase {
         if (::statx(fd.get(), "", AT_EMPTY_PATH | (flags & AT_STATX_SYNC_TYPE), static_cast<unsigned>(c.arg(3)), &stx) != 0)
           return fail(errno);
         Metadata m;
-        if (read_metadata(fd.get(), m) == 0) apply_metadata(m, stx);
+        if (store_.read(fd.get(), m) == 0) apply_metadata(m, stx);
         if (int e = c.write(c.arg(4), stx); e != 0) return fail(e);
         return SyscallResult::value(0);
       }
@@ -440,7 +459,7 @@ class FsPlugin final : public sdk::PluginBase {
     if (::statx(r.parent.get(), r.name.c_str(), sflags, static_cast<unsigned>(c.arg(3)), &stx) != 0) return fail(errno);
     if (!S_ISLNK(stx.stx_mode)) {
       Metadata m;
-      if (read_metadata_at(r.parent.get(), r.name.empty() ? "." : r.name, m) == 0) apply_metadata(m, stx);
+      if (store_.read_at(r.parent.get(), r.name.empty() ? "." : r.name, m) == 0) apply_metadata(m, stx);
     }
     if (int e = c.write(c.arg(4), stx); e != 0) return fail(e);
     return SyscallResult::value(0);
@@ -596,34 +615,34 @@ class FsPlugin final : public sdk::PluginBase {
   }
 
   // Implements chmod(2)/fchmodat(2): native, and in the metadata too when it holds a mode.
-  static int chmod_(const Resolved& r, mode_t mode) {
+  int chmod_(const Resolved& r, mode_t mode) {
     UniqueFd fd = open_entry(r, O_PATH);
     Metadata m;
-    if (fd && read_metadata(fd.get(), m) == 0 && m.mode) {
+    if (fd && store_.read(fd.get(), m) == 0 && m.mode) {
       m.mode = (*m.mode & S_IFMT) | (mode & 07777);
-      if (int e = write_metadata(fd.get(), m); e != 0) return errno = e, -1;
+      if (int e = store_.write(fd.get(), m); e != 0) return errno = e, -1;
       return 0;
     }
     return fchmodat(r.parent.get(), at_name(r), mode, 0);
   }
 
   // Stores the owner change in the metadata of `fd` (-1 leaves a field as it is).
-  static int store_owner(int fd, std::uint64_t uid, std::uint64_t gid) {
+  int store_owner(int fd, std::uint64_t uid, std::uint64_t gid) {
     Metadata m;
-    if (int e = read_metadata(fd, m); e != 0 && e != ENODATA) return e;
+    if (int e = store_.read(fd, m); e != 0 && e != ENODATA) return e;
     if (static_cast<std::uint32_t>(uid) != static_cast<std::uint32_t>(-1)) m.uid = static_cast<uid_t>(uid);
     if (static_cast<std::uint32_t>(gid) != static_cast<std::uint32_t>(-1)) m.gid = static_cast<gid_t>(gid);
-    return write_metadata(fd, m);
+    return store_.write(fd, m);
   }
 
   // Changes ownership natively when the host allows it; otherwise keeps it as metadata.
-  static SyscallResult chown_fd(int fd, std::uint64_t uid, std::uint64_t gid) {
+  SyscallResult chown_fd(int fd, std::uint64_t uid, std::uint64_t gid) {
     if (fchownat(fd, "", static_cast<uid_t>(uid), static_cast<gid_t>(gid), AT_EMPTY_PATH) == 0) {
       Metadata m;
-      if (read_metadata(fd, m) == 0 && (m.uid || m.gid)) {
+      if (store_.read(fd, m) == 0 && (m.uid || m.gid)) {
         m.uid.reset();
         m.gid.reset();
-        write_metadata(fd, m);
+        store_.write(fd, m);
       }
       return SyscallResult::value(0);
     }
@@ -654,7 +673,7 @@ class FsPlugin final : public sdk::PluginBase {
 
   // Implements mknod(2)/mknodat(2): a device node the host refuses becomes an empty file whose
   // metadata says what it is.
-  static int mknod_(const Resolved& r, mode_t mode, dev_t dev, mode_t umask) {
+  int mknod_(const Resolved& r, mode_t mode, dev_t dev, mode_t umask) {
     if (mknodat(r.parent.get(), at_name(r), mode, dev) == 0) return 0;  // the kernel applies the umask
     mode = (mode & S_IFMT) | (mode & 07777 & ~umask);
     if (errno != EPERM || !(S_ISCHR(mode) || S_ISBLK(mode))) return -1;
@@ -663,7 +682,7 @@ class FsPlugin final : public sdk::PluginBase {
     Metadata m;
     m.mode = mode;
     m.rdev = dev;
-    int e = write_metadata(fd, m);
+    int e = store_.write(fd, m);
     close(fd);
     if (e != 0) {
       unlinkat(r.parent.get(), at_name(r), 0);
@@ -832,6 +851,7 @@ class FsPlugin final : public sdk::PluginBase {
   }
 
   GuestRoot root_;
+  MetadataStore store_;
 };
 
 }  // namespace

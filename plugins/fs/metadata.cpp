@@ -7,6 +7,10 @@
 #include <cerrno>
 #include <cstdlib>
 #include <sstream>
+#include <cstdio>
+#include <filesystem>
+#include <fcntl.h>
+#include <unistd.h>
 
 namespace lx::fs {
 namespace {
@@ -48,7 +52,7 @@ Metadata Metadata::decode(const std::string& text) {
 int read_metadata(int fd, Metadata& out) {
   char buf[256];
   ssize_t n = getxattr(fd_path(fd).c_str(), kMetaXattr, buf, sizeof buf - 1);
-  if (n < 0) return errno == ENOTSUP ? ENODATA : errno;
+  if (n < 0) return errno;
   out = Metadata::decode(std::string(buf, static_cast<std::size_t>(n)));
   return 0;
 }
@@ -57,7 +61,7 @@ int read_metadata_at(int dirfd, const std::string& name, Metadata& out) {
   char buf[256];
   std::string path = fd_path(dirfd) + "/" + name;
   ssize_t n = lgetxattr(path.c_str(), kMetaXattr, buf, sizeof buf - 1);
-  if (n < 0) return errno == ENOTSUP ? ENODATA : errno;
+  if (n < 0) return errno;
   out = Metadata::decode(std::string(buf, static_cast<std::size_t>(n)));
   return 0;
 }
@@ -71,6 +75,82 @@ int write_metadata(int fd, const Metadata& meta) {
   std::string v = meta.encode();
   if (setxattr(p.c_str(), kMetaXattr, v.data(), v.size(), 0) != 0) return errno;
   return 0;
+}
+
+std::string MetadataStore::sidecar_file(const struct stat& st) const {
+  return dir_ + "/" + std::to_string(major(st.st_dev)) + "." + std::to_string(minor(st.st_dev)) + "." +
+         std::to_string(st.st_ino);
+}
+
+int MetadataStore::sidecar_read(const struct stat& st, Metadata& out) {
+  FILE* f = std::fopen(sidecar_file(st).c_str(), "re");
+  if (!f) return errno == ENOENT ? ENODATA : errno;
+  char buf[256];
+  std::size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+  std::fclose(f);
+  out = Metadata::decode(std::string(buf, n));
+  return 0;
+}
+
+int MetadataStore::sidecar_write(const struct stat& st, const Metadata& meta) {
+  std::string file = sidecar_file(st);
+  if (meta.empty()) {
+    if (unlink(file.c_str()) != 0 && errno != ENOENT) return errno;
+    return 0;
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(dir_, ec);
+  if (ec) return ec.value();
+  // Written whole, then renamed over the old record: a crash leaves the old or the new one.
+  std::string tmp = file + ".tmp" + std::to_string(getpid());
+  FILE* f = std::fopen(tmp.c_str(), "we");
+  if (!f) return errno;
+  std::string v = meta.encode();
+  bool ok = std::fwrite(v.data(), 1, v.size(), f) == v.size();
+  ok = (std::fclose(f) == 0) && ok;
+  if (!ok || std::rename(tmp.c_str(), file.c_str()) != 0) {
+    int e = errno ? errno : EIO;
+    unlink(tmp.c_str());
+    return e;
+  }
+  return 0;
+}
+
+void MetadataStore::warn_once() {
+  if (warned_.exchange(true)) return;
+  std::fprintf(stderr, "lx: fs: this filesystem has no user extended attributes; ownership metadata is kept in %s\n",
+               dir_.c_str());
+}
+
+int MetadataStore::read(int fd, Metadata& out) {
+  if (mode_ != Mode::kSidecar) {
+    int e = read_metadata(fd, out);
+    if (mode_ == Mode::kXattr || (e != ENOTSUP && e != EOPNOTSUPP)) return e;
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0) return errno;
+  return sidecar_read(st, out);
+}
+
+int MetadataStore::read_at(int dirfd, const std::string& name, Metadata& out) {
+  if (mode_ != Mode::kSidecar) {
+    int e = read_metadata_at(dirfd, name, out);
+    if (mode_ == Mode::kXattr || (e != ENOTSUP && e != EOPNOTSUPP)) return e;
+  }
+  struct stat st;
+  if (fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return errno;
+  return sidecar_read(st, out);
+}
+
+int MetadataStore::write(int fd, const Metadata& meta) {
+  if (mode_ != Mode::kSidecar) {
+    int e = write_metadata(fd, meta);
+    if (mode_ == Mode::kXattr || (e != ENOTSUP && e != EOPNOTSUPP)) return e;
+    warn_once();
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0) return errno;
+  return sidecar_write(st, meta);
 }
 
 void apply_metadata(const Metadata& meta, struct stat& st) {

@@ -1,6 +1,7 @@
 // End-to-end tests of the fs plugin: a busybox rootfs and a dynamic one in plain host
 // directories, run through `lx exec`, as root and as an unprivileged user; escape attempts.
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -236,6 +237,29 @@ TEST(FsMetadata, ChownAndMknodPersistForAnUnprivilegedUser) {
   EXPECT_EQ(st.st_uid, 65534u);
   ASSERT_EQ(stat((home + "/null").c_str(), &st), 0);
   EXPECT_TRUE(S_ISREG(st.st_mode));
+}
+
+TEST(FsMetadata, SidecarStoreWhenXattrsAreNotWanted) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to switch to an unprivileged user";
+  Rootfs fs("busybox");
+  ASSERT_TRUE(fs.ok()) << fs.error();
+  std::string home = fs.root() + "/home/user";
+  std::string sidecar = fs.dir() + "/sidecar";
+  ASSERT_EQ(chown(home.c_str(), 65534, 65534), 0);
+  ASSERT_EQ(chown(fs.dir().c_str(), 65534, 65534), 0);
+  auto as_nobody = [&](const std::string& script) {
+    std::vector<std::string> argv = {"/usr/bin/setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"};
+    auto inner = lx_in(fs, script, {"fs.metadata=sidecar", "fs.metadata_dir=" + sidecar});
+    argv.insert(argv.end(), inner.begin(), inner.end());
+    return run_command(argv);
+  };
+  auto r = as_nobody("cd /home/user && touch f && chown 0:0 f && ls -ln f");
+  EXPECT_THAT(r.out, HasSubstr("-rw-r--r--    1 0        0 ")) << r.err;
+  r = as_nobody("stat -c '%u %g' /home/user/f");
+  EXPECT_EQ(r.out, "0 0\n") << r.err;
+  char buf[64];
+  EXPECT_LT(getxattr((home + "/f").c_str(), "user.lxhost.meta", buf, sizeof buf), 0);  // not in an xattr
+  EXPECT_FALSE(std::filesystem::is_empty(sidecar));
 }
 
 TEST(FsMetadata, RootChownsNatively) {
