@@ -7,6 +7,23 @@
 
 namespace lx::host {
 
+// The interfaces the loaded plugins offer each other.
+class Runtime::Registry final : public sdk::PluginRegistry {
+ public:
+  explicit Registry(const std::vector<FamilyPlugin>& plugins) : plugins_(plugins) {}
+  void* find_interface(std::string_view name) const noexcept override {
+    for (const auto& fp : plugins_)
+      if (void* p = fp.plugin->plugin().query_interface(name)) return p;
+    return nullptr;
+  }
+
+ private:
+  const std::vector<FamilyPlugin>& plugins_;
+};
+
+Runtime::Runtime(const config::Config& config) : config_(config) {}
+Runtime::~Runtime() = default;
+
 Result<std::unique_ptr<Runtime>> Runtime::create(const config::Config& config) {
   std::unique_ptr<Runtime> rt(new Runtime(config));
   rt->search_path_ = config.plugin_search_path();
@@ -30,6 +47,8 @@ Result<std::unique_ptr<Runtime>> Runtime::create(const config::Config& config) {
       return Error::msg(fmt::format("plugin '{}' ({}) refused its config: {}", info.name, *path, err));
     rt->plugins_.push_back(FamilyPlugin{name, std::move(*loaded)});
   }
+  rt->registry_ = std::make_unique<Registry>(rt->plugins_);
+  for (const auto& fp : rt->plugins_) fp.plugin->plugin().connect(*rt->registry_);
   std::vector<std::string> owned;
   for (const auto& fp : rt->plugins_)
     if (!fp.plugin->info().config_table.empty()) owned.push_back(fp.plugin->info().config_table);

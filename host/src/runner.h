@@ -21,6 +21,8 @@ class Runtime {
   /// plugin file or config position and the reason.
   static Result<std::unique_ptr<Runtime>> create(const config::Config& config);
 
+  ~Runtime();
+
   /// The dispatch (policy, handlers, compatibility rows).
   const Dispatch& dispatch() const noexcept { return dispatch_; }
   /// The loaded plugins, by family.
@@ -35,11 +37,13 @@ class Runtime {
                                                       std::function<void(pid_t)> on_guest_start = {}) const;
 
  private:
-  explicit Runtime(const config::Config& config) : config_(config) {}
+  class Registry;
+  explicit Runtime(const config::Config& config);
   config::Config config_;
   std::vector<std::string> search_path_;
   std::vector<FamilyPlugin> plugins_;
   Dispatch dispatch_;
+  std::unique_ptr<Registry> registry_;  // declared after plugins_: destroyed before them
 };
 
 }  // namespace lx::host

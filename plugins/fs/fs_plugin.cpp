@@ -23,6 +23,7 @@
 
 #include <toml++/toml.h>
 
+#include <lxhost/path_resolver.h>
 #include <lxhost/plugin.h>
 
 #include "guest_root.h"
@@ -46,8 +47,13 @@ const char* at_name(const Resolved& r) { return r.name.empty() ? "." : r.name.c_
 
 bool writes(int flags) { return (flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC)); }
 
-class FsPlugin final : public sdk::PluginBase {
+class FsPlugin final : public sdk::PluginBase, private sdk::PathResolver {
  public:
+  void* query_interface(std::string_view name) noexcept override {
+    if (name == sdk::kPathResolverInterface && translating_) return static_cast<sdk::PathResolver*>(this);
+    return nullptr;
+  }
+
   sdk::PluginInfo info() const noexcept override {
     return {"fs", "0.1.0", "fs", "guest root directory, bind mounts, paths resolved in the guest's namespace", "fs"};
   }
@@ -81,6 +87,7 @@ class FsPlugin final : public sdk::PluginBase {
         }
       }
       bool translating = root != "/" || !mounts.empty();
+      translating_ = translating;
       if (!translating) return {};  // the host's own root: nothing to intercept
       if (defaults && root != "/") {
         for (const char* d : {"/dev", "/proc", "/sys", "/tmp"}) {
@@ -516,7 +523,7 @@ class FsPlugin final : public sdk::PluginBase {
   }
 
   // The host path of a resolved entry (for rewriting a TRACE-route call).
-  int host_path(const Resolved& r, int extra_flags, std::string& out) {
+  static int host_path_of(const Resolved& r, int extra_flags, std::string& out) {
     int fd = openat(r.parent.get(), at_name(r), O_PATH | O_CLOEXEC | extra_flags);
     if (fd < 0) return errno;
     char buf[PATH_MAX + 1];
@@ -534,7 +541,7 @@ class FsPlugin final : public sdk::PluginBase {
     if (int e = resolve(c, AT_FDCWD, c.arg(0), Follow::kYes, r); e != 0) return fail(e);
     if (!r.exists) return fail(ENOENT);
     std::string host;
-    if (int e = host_path(r, O_DIRECTORY, host); e != 0) return fail(e);
+    if (int e = host_path_of(r, O_DIRECTORY, host); e != 0) return fail(e);
     std::uint64_t top = c.stack_pointer() - 128;  // below the red zone
     std::uint64_t p = push_string(c, &top, host);
     if (!p) return fail(EFAULT);
@@ -563,24 +570,37 @@ class FsPlugin final : public sdk::PluginBase {
 
   // Implements execve(2) on the TRACE route: the program (and its ELF interpreter) come from
   // the guest root. A dynamic program runs as `<guest interpreter> <program> args...`.
+  // The host program and interpreter execve of guest `path` runs (see PathResolver::exec_paths).
+  int resolve_exec(pid_t tid, int dirfd, const std::string& path, std::string& program, std::string& interp) {
+    Resolved r;
+    if (int e = root_.resolve(tid, dirfd, path, Follow::kYes, r); e != 0) return e;
+    if (!r.exists) return ENOENT;
+    UniqueFd fd(openat(r.parent.get(), at_name(r), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (!fd) return errno;
+    std::string guest_interp = elf_interp(fd.get());
+    char buf[PATH_MAX + 1];
+    ssize_t n = readlink(("/proc/self/fd/" + std::to_string(fd.get())).c_str(), buf, PATH_MAX);
+    if (n < 0) return EACCES;
+    program.assign(buf, static_cast<std::size_t>(n));
+    interp.clear();
+    if (guest_interp.empty()) return 0;
+    Resolved ri;
+    if (int e = root_.resolve(tid, AT_FDCWD, guest_interp, Follow::kYes, ri); e != 0 || !ri.exists) return ENOENT;
+    return host_path_of(ri, 0, interp);
+  }
+
   // For execveat(2) the call becomes execve(2) with the host path (AT_SYMLINK_NOFOLLOW aside).
   SyscallResult exec_(SyscallContext& c, int dirfd, std::uint64_t path_addr, std::uint64_t argv_addr, bool execveat) {
-    Resolved r;
-    if (int e = resolve(c, dirfd, path_addr, Follow::kYes, r); e != 0) return fail(e);
-    if (execveat) {
+    std::string path;
+    if (int e = c.read_string(path_addr, path); e != 0) return fail(e);
+    std::string prog_host, interp_host;
+    if (int e = resolve_exec(c.tid(), dirfd, path, prog_host, interp_host); e != 0) return fail(e);
+    if (execveat) {  // execveat(dirfd, path, argv, envp, flags) → execve(path, argv, envp)
       c.set_nr(SYS_execve);
-      c.set_arg(2, c.arg(3));  // envp
+      c.set_arg(1, argv_addr);
+      c.set_arg(2, c.arg(3));
     }
-    if (!r.exists) return fail(ENOENT);
-    int fd = openat(r.parent.get(), at_name(r), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0) return fail(errno);
-    std::string interp = elf_interp(fd);
-    std::string prog_host;
-    char buf[PATH_MAX + 1];
-    ssize_t n = readlink(("/proc/self/fd/" + std::to_string(fd)).c_str(), buf, PATH_MAX);
-    close(fd);
-    if (n < 0) return fail(EACCES);
-    prog_host.assign(buf, static_cast<std::size_t>(n));
+    const std::string& interp = interp_host;
     std::uint64_t top = c.stack_pointer() - 128;
     if (interp.empty()) {
       std::uint64_t p = push_string(c, &top, prog_host);
@@ -588,11 +608,6 @@ class FsPlugin final : public sdk::PluginBase {
       c.set_arg(0, p);
       return SyscallResult::rewritten();
     }
-    Resolved ri;
-    if (int e = root_.resolve(c.tid(), AT_FDCWD, interp, Follow::kYes, ri); e != 0 || !ri.exists)
-      return fail(ENOENT);
-    std::string interp_host;
-    if (int e = host_path(ri, 0, interp_host); e != 0) return fail(e);
     // argv becomes { interp, program, argv[1], ... }.
     std::vector<std::uint64_t> argv;
     for (std::uint64_t a = argv_addr; a && argv.size() < 65536; a += 8) {
@@ -850,6 +865,38 @@ class FsPlugin final : public sdk::PluginBase {
     return SyscallResult::value(0);
   }
 
+  // PathResolver: the fs family's resolution, for other plugins.
+  int host_path(pid_t tid, int dirfd, const std::string& path, bool follow, std::string& out) noexcept override {
+    try {
+      Resolved r;
+      if (int e = root_.resolve(tid, dirfd, path, follow ? Follow::kYes : Follow::kNo, r); e != 0) return e;
+      std::string dir;
+      Resolved self;
+      self.parent = UniqueFd(fcntl(r.parent.get(), F_DUPFD_CLOEXEC, 0));
+      if (int e = host_path_of(self, 0, dir); e != 0) return e;
+      out = r.name.empty() ? dir : join_path(dir, r.name);
+      return 0;
+    } catch (...) {
+      return ENOMEM;
+    }
+  }
+  std::string guest_path(const std::string& host) noexcept override {
+    try {
+      return root_.to_guest(host);
+    } catch (...) {
+      return {};
+    }
+  }
+  int exec_paths(pid_t tid, int dirfd, const std::string& path, std::string& program,
+                 std::string& interpreter) noexcept override {
+    try {
+      return resolve_exec(tid, dirfd, path, program, interpreter);
+    } catch (...) {
+      return ENOMEM;
+    }
+  }
+
+  bool translating_ = false;
   GuestRoot root_;
   MetadataStore store_;
 };

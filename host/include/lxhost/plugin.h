@@ -119,6 +119,15 @@ class PluginConfig {
   virtual std::string where(std::string_view key) const noexcept = 0;
 };
 
+/// What plugins offer each other through the host: named interfaces (see path_resolver.h).
+class PluginRegistry {
+ public:
+  virtual ~PluginRegistry() = default;
+  /// The interface named `name` that a loaded plugin offers, or nullptr. The pointer stays valid
+  /// while the plugins are loaded; cast it to the interface's type (its header says which).
+  virtual void* find_interface(std::string_view name) const noexcept = 0;
+};
+
 /// The interface every plugin implements. Use PluginBase rather than this directly.
 class Plugin {
  public:
@@ -137,6 +146,13 @@ class Plugin {
   virtual void on_process_start(pid_t tid, pid_t parent) noexcept { (void)tid, (void)parent; }
   /// Called when a guest process or thread is gone.
   virtual void on_process_exit(pid_t tid) noexcept { (void)tid; }
+  /// The interface named `name` this plugin offers other plugins, or nullptr.
+  virtual void* query_interface(std::string_view name) noexcept {
+    (void)name;
+    return nullptr;
+  }
+  /// Called once every plugin is configured, with the registry of their interfaces.
+  virtual void connect(const PluginRegistry& registry) noexcept { (void)registry; }
 };
 
 /// Convenience base: register handlers per syscall with `add`; `handle` dispatches to them and

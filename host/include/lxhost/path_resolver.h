@@ -1,0 +1,30 @@
+// SDK: the path resolution the fs family offers other plugins (the proc family's execve, the
+// net family's AF_UNIX paths), found with PluginRegistry::find_interface(kPathResolverInterface).
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+
+namespace lx::sdk {
+
+/// The name under which the fs plugin offers its PathResolver.
+inline constexpr const char* kPathResolverInterface = "lxhost.fs.path_resolver/1";
+
+/// Guest paths ↔ host paths, in a guest's namespace (root, mounts, symlinks, /proc/self).
+class PathResolver {
+ public:
+  virtual ~PathResolver() = default;
+  /// The host path guest thread `tid` means by `path` relative to its directory fd `dirfd`
+  /// (AT_FDCWD: its cwd), following symlinks when `follow`. The last component need not exist
+  /// (for a socket about to be bound). Returns 0 or a positive errno.
+  virtual int host_path(pid_t tid, int dirfd, const std::string& path, bool follow, std::string& out) noexcept = 0;
+  /// The guest path of host path `host`, or "" when it lies outside the guest's world.
+  virtual std::string guest_path(const std::string& host) noexcept = 0;
+  /// What execve of guest `path` must run on the host: the program, and the guest root's ELF
+  /// interpreter when the program has a PT_INTERP ("" for a static program). 0 or an errno.
+  virtual int exec_paths(pid_t tid, int dirfd, const std::string& path, std::string& program,
+                         std::string& interpreter) noexcept = 0;
+};
+
+}  // namespace lx::sdk

@@ -1,0 +1,86 @@
+// Tests of the fs plugin's PathResolver, the interface other plugins reach through the host.
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include <gtest/gtest.h>
+
+#include <lxhost/path_resolver.h>
+
+#include "runner.h"
+
+namespace lx::host {
+namespace {
+
+class PathResolverTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/lxhost-resolver-test-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    root_ = dir_ + "/root";
+    std::string cmd = std::string(SOURCE_DIR) + "/tests/fixtures/make_rootfs.sh dynamic " + root_;
+    ASSERT_EQ(std::system(cmd.c_str()), 0);
+    std::filesystem::create_symlink("/bin/sh", root_ + "/sh-link");
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  sdk::PathResolver* resolver(std::unique_ptr<Runtime>& rt) {
+    config::Config c;
+    EXPECT_TRUE(c.apply_set("fs.root=" + root_).ok());
+    EXPECT_TRUE(c.apply_set(std::string("plugins.search_path=[\"") + PLUGIN_DIR + "\"]").ok());
+    auto r = Runtime::create(c);
+    if (!r.ok()) {
+      ADD_FAILURE() << r.error().message;
+      return nullptr;
+    }
+    rt = std::move(*r);
+    for (const auto& fp : rt->plugins())
+      if (void* p = fp.plugin->plugin().query_interface(sdk::kPathResolverInterface))
+        return static_cast<sdk::PathResolver*>(p);
+    return nullptr;
+  }
+
+  std::string dir_, root_;
+};
+
+TEST_F(PathResolverTest, FsPluginOffersItWhenTranslating) {
+  std::unique_ptr<Runtime> rt;
+  sdk::PathResolver* pr = resolver(rt);
+  ASSERT_NE(pr, nullptr);
+  std::string out;
+  ASSERT_EQ(pr->host_path(getpid(), AT_FDCWD, "/etc/passwd", true, out), 0);
+  EXPECT_EQ(out, std::filesystem::canonical(root_).string() + "/etc/passwd");
+  ASSERT_EQ(pr->host_path(getpid(), AT_FDCWD, "/../../etc/../etc/passwd", true, out), 0);
+  EXPECT_EQ(out, std::filesystem::canonical(root_).string() + "/etc/passwd");
+  ASSERT_EQ(pr->host_path(getpid(), AT_FDCWD, "/run/new.sock", false, out), ENOENT);  // no /run
+  ASSERT_EQ(pr->host_path(getpid(), AT_FDCWD, "/tmp/new.sock", false, out), 0);      // /tmp is a mount
+  EXPECT_EQ(out, "/tmp/new.sock");
+  EXPECT_EQ(pr->guest_path(std::filesystem::canonical(root_).string() + "/bin/sh"), "/bin/sh");
+  EXPECT_EQ(pr->guest_path("/usr/share"), "");
+}
+
+TEST_F(PathResolverTest, ExecPathsGiveProgramAndTheRootsInterpreter) {
+  std::unique_ptr<Runtime> rt;
+  sdk::PathResolver* pr = resolver(rt);
+  ASSERT_NE(pr, nullptr);
+  std::string prog, interp;
+  ASSERT_EQ(pr->exec_paths(getpid(), AT_FDCWD, "/sh-link", prog, interp), 0);
+  std::string root = std::filesystem::canonical(root_).string();
+  EXPECT_EQ(prog, std::filesystem::canonical(root_ + "/bin/sh").string());
+  EXPECT_EQ(interp.rfind(root + "/", 0), 0u) << interp;  // the rootfs's own ld.so
+  EXPECT_EQ(pr->exec_paths(getpid(), AT_FDCWD, "/nonexistent", prog, interp), ENOENT);
+}
+
+TEST(PathResolver, NotOfferedWithTheHostRoot) {
+  config::Config c;
+  ASSERT_TRUE(c.apply_set(std::string("plugins.search_path=[\"") + PLUGIN_DIR + "\"]").ok());
+  auto rt = Runtime::create(c);
+  ASSERT_TRUE(rt.ok()) << rt.error().message;
+  for (const auto& fp : (*rt)->plugins())
+    EXPECT_EQ(fp.plugin->plugin().query_interface(sdk::kPathResolverInterface), nullptr);
+}
+
+}  // namespace
+}  // namespace lx::host
