@@ -48,8 +48,18 @@ on_disabled = "ENOSYS"
 
 [families.net]
 enabled = true
-plugin = ""
+plugin = "net"
 on_disabled = "ENOSYS"
+
+# The net plugin's own settings. As they are here it intercepts nothing, unless the fs plugin
+# translates paths: then AF_UNIX socket paths are translated too.
+[net]
+# allow_domains = ["unix", "inet", "inet6", "netlink"]   # other domains: EAFNOSUPPORT, in the kernel
+# "any", or "loopback": bind/connect/sendto only to 127.0.0.0/8 and ::1 (EACCES otherwise)
+bind = "any"
+# [[net.port_map]]
+# guest = 80
+# host = 8080
 
 [families.signal]
 enabled = true
