@@ -162,7 +162,8 @@ class NetPlugin final : public sdk::PluginBase {
     on(SYS_bind, "done on behalf: policy, port map, AF_UNIX path", [this](SyscallContext& c) { return bind_(c); });
     on(SYS_connect, "done on behalf: policy, port map, AF_UNIX path", [this](SyscallContext& c) { return connect_(c); });
     on(SYS_sendto, "destination checked and translated", [this](SyscallContext& c) { return sendto_(c); });
-    on(SYS_sendmsg, "destination checked", [this](SyscallContext& c) { return sendmsg_(c); });
+    on(SYS_sendmsg, "destination checked; AF_UNIX path with control data: EOPNOTSUPP",
+       [this](SyscallContext& c) { return sendmsg_(c); });
     on(SYS_getsockname, "guest port / guest path", [this](SyscallContext& c) { return sockname_(c, false); });
     on(SYS_getpeername, "guest port / guest path", [this](SyscallContext& c) { return sockname_(c, true); });
   }
@@ -272,7 +273,9 @@ class NetPlugin final : public sdk::PluginBase {
     return SyscallResult::value(n);
   }
 
-  // Implements sendmsg(2): a destination outside the policy is refused; others run natively.
+  // Implements sendmsg(2): a destination outside the policy is refused; an AF_UNIX path is
+  // translated and the message sent on behalf of the guest (not with control data: the fds in
+  // it are the guest's); other calls run natively.
   SyscallResult sendmsg_(SyscallContext& c) {
     msghdr mh;
     if (int e = c.read(c.arg(1), mh); e != 0) return fail(e);
@@ -281,9 +284,34 @@ class NetPlugin final : public sdk::PluginBase {
     socklen_t sl;
     if (int e = read_addr(c, reinterpret_cast<std::uint64_t>(mh.msg_name), mh.msg_namelen, ss, sl); e != 0)
       return fail(e);
-    if (ss.ss_family == AF_UNIX && paths_) return fail(EOPNOTSUPP);  // not translated yet
-    if (loopback_ && (ss.ss_family == AF_INET || ss.ss_family == AF_INET6) && !is_loopback(ss)) return fail(EACCES);
-    return SyscallResult::continue_native();
+    int t = translate(c, ss, sl, false);
+    if (t > 0) return fail(t);
+    if (t < 0) return SyscallResult::continue_native();
+    if (ss.ss_family != AF_UNIX) {
+      // Checked IP destination: re-sent on behalf with the checked address.
+      if (mh.msg_controllen) return fail(EOPNOTSUPP);
+    } else if (mh.msg_controllen) {
+      return fail(EOPNOTSUPP);  // SCM_RIGHTS to a path-named socket: not translated yet
+    }
+    if (mh.msg_iovlen > 64) return fail(EMSGSIZE);
+    std::vector<iovec> iov(mh.msg_iovlen);
+    if (!iov.empty() && c.read_memory(reinterpret_cast<std::uint64_t>(mh.msg_iov), iov.data(), iov.size() * sizeof(iovec)) != 0)
+      return fail(EFAULT);
+    std::vector<char> data;
+    for (const auto& v : iov) {
+      if (data.size() + v.iov_len > (1u << 20)) return fail(EMSGSIZE);
+      std::size_t at = data.size();
+      data.resize(at + v.iov_len);
+      if (v.iov_len && c.read_memory(reinterpret_cast<std::uint64_t>(v.iov_base), data.data() + at, v.iov_len) != 0)
+        return fail(EFAULT);
+    }
+    int s = guest_socket(c, static_cast<int>(c.arg(0)));
+    if (s < 0) return fail(-s);
+    Fd sock(s);
+    ssize_t n = ::sendto(sock.fd, data.data(), data.size(), static_cast<int>(c.arg(2)) | MSG_DONTWAIT,
+                         reinterpret_cast<sockaddr*>(&ss), sl);
+    if (n < 0) return fail(errno);
+    return SyscallResult::value(n);
   }
 
   // Implements getsockname(2)/getpeername(2): mapped ports and AF_UNIX paths as the guest knows them.
