@@ -63,8 +63,12 @@ bind = "any"
 
 [families.signal]
 enabled = true
-plugin = ""
+plugin = "signal"
 on_disabled = "ENOSYS"
+
+# The signal plugin: kill and friends reach only the instance's processes (ESRCH otherwise).
+[signal]
+confine = true
 
 [driver]
 # Threads serving the NOTIFY route (1..64).

@@ -39,7 +39,7 @@ TEST_F(ConfigTest, DefaultsEnableEveryFamilyAndTheFsPlugin) {
   ASSERT_EQ(f.size(), 8u);
   for (const auto& [name, fc] : f) {
     EXPECT_TRUE(fc.enabled) << name;
-    EXPECT_EQ(fc.plugin, name == "fs" || name == "net" ? name : "") << name;
+    EXPECT_EQ(fc.plugin, name == "fs" || name == "net" || name == "signal" ? name : "") << name;
     EXPECT_FALSE(fc.on_disabled.passthrough);
     EXPECT_EQ(fc.on_disabled.errno_value, ENOSYS);
   }

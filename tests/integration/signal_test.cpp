@@ -1,0 +1,66 @@
+// End-to-end tests of the signal plugin: signals reach only the instance's processes.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "run_command.h"
+
+namespace {
+
+using lx::test::run_command;
+using ::testing::HasSubstr;
+
+const std::string kLx = LX_BIN;
+
+TEST(SignalPlugin, TargetsOutsideTheInstanceDoNotExist) {
+  auto r = run_command({kLx, "exec", "--", "/bin/sh", "-c",
+                        "kill -0 " + std::to_string(getpid()) + "; echo outside=$?; kill -0 $PPID; echo lx=$?; "
+                        "kill -0 $$; echo self=$?"});
+  EXPECT_THAT(r.out, HasSubstr("outside=1\nlx=1\nself=0\n")) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("No such process"));
+}
+
+TEST(SignalPlugin, ChildrenAndJobsAreSignalledAsNatively) {
+  auto r = run_command({kLx, "exec", "--", "/bin/sh", "-c", "sleep 100 & kill $!; wait $!; echo child=$?"});
+  EXPECT_EQ(r.out, "child=143\n") << r.err;
+  if (access("/bin/bash", X_OK) == 0) {
+    auto native = run_command({"/bin/bash", "-c", "sleep 100 & kill %1; wait; echo $?"});
+    auto lx = run_command({kLx, "exec", "--", "/bin/bash", "-c", "sleep 100 & kill %1; wait; echo $?"});
+    EXPECT_EQ(lx.out, native.out);
+    EXPECT_EQ(lx.status, native.status);
+  }
+}
+
+TEST(SignalPlugin, KillMinusOneReachesOnlyTheInstance) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to run both sides as an unprivileged user";
+  // Both the bystander and the guest run as uid 65534, so that a broken confinement could only
+  // ever hit this test's own processes.
+  std::vector<std::string> nobody = {"/usr/bin/setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"};
+  int out = -1;
+  std::vector<std::string> bystander = nobody;
+  bystander.insert(bystander.end(), {"/bin/sh", "-c", "echo up; exec sleep 30"});
+  pid_t by = lx::test::start_command(bystander, &out);
+  ASSERT_EQ(lx::test::read_line(out), "up");
+  std::vector<std::string> guest = nobody;
+  guest.insert(guest.end(), {kLx, "exec", "--", "/bin/sh", "-c", "sleep 100 & kill -TERM -1; wait; echo done"});
+  auto r = run_command(guest);
+  EXPECT_EQ(r.out, "done\n") << r.err;
+  EXPECT_TRUE(lx::test::process_alive(by)) << "kill(-1) inside the instance reached a process outside it";
+  kill(by, SIGKILL);
+  lx::test::wait_for(by);
+  close(out);
+}
+
+TEST(SignalPlugin, ConfineCanBeSwitchedOff) {
+  auto r = run_command({kLx, "exec", "--set", "signal.confine=false", "--", "/bin/sh", "-c",
+                        "kill -0 " + std::to_string(getpid()) + "; echo outside=$?"});
+  EXPECT_EQ(r.out, "outside=0\n") << r.err;
+}
+
+}  // namespace
