@@ -43,8 +43,17 @@ metadata = "auto"
 
 [families.proc]
 enabled = true
-plugin = ""
+plugin = "proc"
 on_disabled = "ENOSYS"
+
+# The proc plugin. As it is here it intercepts nothing.
+[proc]
+# getuid() == 0 and a setuid family that succeeds and stays consistent (like proot -0, fakeroot).
+fake_root = false
+# Processes per instance; fork past it fails with EAGAIN (0: no limit).
+max_processes = 0
+# hostname = "lxhost"      # uname nodename the guest sees
+# release = "6.1.0-lxhost"  # uname release the guest sees
 
 [families.net]
 enabled = true

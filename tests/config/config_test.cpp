@@ -33,13 +33,13 @@ class ConfigTest : public ::testing::Test {
   std::string dir_;
 };
 
-TEST_F(ConfigTest, DefaultsEnableEveryFamilyAndTheFsPlugin) {
+TEST_F(ConfigTest, DefaultsEnableEveryFamilyWithTheFourPlugins) {
   Config c;
   auto f = c.families();
   ASSERT_EQ(f.size(), 8u);
   for (const auto& [name, fc] : f) {
     EXPECT_TRUE(fc.enabled) << name;
-    EXPECT_EQ(fc.plugin, name == "fs" || name == "net" || name == "signal" ? name : "") << name;
+    EXPECT_EQ(fc.plugin, name == "fs" || name == "net" || name == "signal" || name == "proc" ? name : "") << name;
     EXPECT_FALSE(fc.on_disabled.passthrough);
     EXPECT_EQ(fc.on_disabled.errno_value, ENOSYS);
   }

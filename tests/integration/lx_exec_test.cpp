@@ -283,7 +283,8 @@ TEST(LxSyscalls, PrintsCompatibilityTable) {
   EXPECT_THAT(r.out, HasSubstr("getppid"));
   EXPECT_THAT(r.out, HasSubstr("probe"));
   EXPECT_THAT(r.out, HasSubstr("family 'net' disabled"));
-  EXPECT_THAT(r.out, HasSubstr("# family proc    enabled, no plugin loaded: native passthrough"));
+  EXPECT_THAT(r.out, HasSubstr("# family ipc     enabled, no plugin loaded: native passthrough"));
+  EXPECT_THAT(r.out, HasSubstr("# family proc    enabled, plugin 'proc'"));
   EXPECT_THAT(r.out, HasSubstr("# family fs      enabled, plugin 'fs'"));
 }
 

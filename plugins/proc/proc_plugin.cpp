@@ -1,0 +1,262 @@
+// The process family plugin (first part): fake root identity with per-process credentials that
+// the setuid family changes consistently, a per-instance process limit, and the uname
+// personality. (execve is still translated by the fs plugin.)
+#include <linux/sched.h>
+#include <sched.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include <lxhost/plugin.h>
+
+namespace lx::proc {
+namespace {
+
+using sdk::Route;
+using sdk::Support;
+using sdk::SyscallContext;
+using sdk::SyscallResult;
+
+SyscallResult fail(int e) { return SyscallResult::error(e); }
+
+// The emulated credentials of one guest thread.
+struct Creds {
+  std::uint32_t ruid = 0, euid = 0, suid = 0, fsuid = 0;
+  std::uint32_t rgid = 0, egid = 0, sgid = 0, fsgid = 0;
+  std::vector<std::uint32_t> groups;
+};
+
+constexpr std::uint32_t kKeep = static_cast<std::uint32_t>(-1);
+
+class ProcPlugin final : public sdk::PluginBase {
+ public:
+  sdk::PluginInfo info() const noexcept override {
+    return {"proc", "0.1.0", "proc", "fake root identity, process limit, uname personality", "proc"};
+  }
+  std::vector<sdk::ConfigKey> config_keys() const noexcept override {
+    using T = sdk::ConfigType;
+    return {{"fake_root", T::kBoolean, "getuid() == 0; the setuid family succeeds and stays consistent"},
+            {"max_processes", T::kInteger, "processes per instance; fork past it fails with EAGAIN (0: no limit)"},
+            {"hostname", T::kString, "uname nodename the guest sees"},
+            {"release", T::kString, "uname release the guest sees"}};
+  }
+
+  std::string configure(const sdk::PluginConfig& cfg) noexcept override {
+    try {
+      clear_syscalls();
+      fake_root_ = cfg.get_bool("fake_root").value_or(false);
+      max_processes_ = cfg.get_int("max_processes").value_or(0);
+      if (max_processes_ < 0) return "max_processes must be 0 (no limit) or more (" + cfg.where("max_processes") + ")";
+      hostname_ = cfg.get_string("hostname").value_or("");
+      release_ = cfg.get_string("release").value_or("");
+      if (hostname_.size() >= 65 || release_.size() >= 65) return "hostname and release must be shorter than 65 bytes";
+      if (fake_root_) register_identity();
+      if (max_processes_ > 0) {
+        for (int nr : {SYS_fork, SYS_vfork, SYS_clone, SYS_clone3})
+          on(nr, Support::kFull, "limited by [proc] max_processes", [this](SyscallContext& c) { return fork_(c); });
+      }
+      if (!hostname_.empty() || !release_.empty())
+        on(SYS_uname, Support::kFull, "hostname/release from [proc]", [this](SyscallContext& c) { return uname_(c); });
+      return {};
+    } catch (const std::exception& e) {
+      return e.what();
+    }
+  }
+
+  void on_process_start(pid_t tid, pid_t parent) noexcept override {
+    try {
+      std::lock_guard lock(mu_);
+      live_.insert(tid);
+      auto it = creds_.find(parent);
+      creds_[tid] = it != creds_.end() ? it->second : Creds{};
+    } catch (...) {
+    }
+  }
+  void on_process_exit(pid_t tid) noexcept override {
+    std::lock_guard lock(mu_);
+    live_.erase(tid);
+    creds_.erase(tid);
+  }
+
+ private:
+  void on(int nr, Support support, std::string note, Handler h) {
+    sdk::SyscallSpec s;
+    s.nr = nr;
+    s.route = Route::kNotify;
+    s.support = support;
+    s.note = std::move(note);
+    add(std::move(s), std::move(h));
+  }
+
+  Creds& creds_of(pid_t tid) { return creds_[tid]; }  // mu_ held
+
+  void register_identity() {
+    using C = SyscallContext;
+    const Support F = Support::kFull;
+    auto get = [this](std::uint32_t Creds::*field) {
+      return [this, field](C& c) {
+        std::lock_guard lock(mu_);
+        return SyscallResult::value(creds_of(c.tid()).*field);
+      };
+    };
+    on(SYS_getuid, F, "fake root", get(&Creds::ruid));
+    on(SYS_geteuid, F, "fake root", get(&Creds::euid));
+    on(SYS_getgid, F, "fake root", get(&Creds::rgid));
+    on(SYS_getegid, F, "fake root", get(&Creds::egid));
+    on(SYS_getresuid, F, "fake root", [this](C& c) { return getres_(c, true); });
+    on(SYS_getresgid, F, "fake root", [this](C& c) { return getres_(c, false); });
+    on(SYS_setuid, F, "fake root: succeeds, remembered", [this](C& c) {
+      std::lock_guard lock(mu_);
+      Creds& cr = creds_of(c.tid());
+      auto u = static_cast<std::uint32_t>(c.arg(0));
+      if (cr.euid == 0) cr.ruid = cr.suid = u;
+      else if (u != cr.ruid && u != cr.suid) return fail(EPERM);
+      cr.euid = cr.fsuid = u;
+      return SyscallResult::value(0);
+    });
+    on(SYS_setgid, F, "fake root: succeeds, remembered", [this](C& c) {
+      std::lock_guard lock(mu_);
+      Creds& cr = creds_of(c.tid());
+      auto g = static_cast<std::uint32_t>(c.arg(0));
+      if (cr.euid == 0) cr.rgid = cr.sgid = g;
+      else if (g != cr.rgid && g != cr.sgid) return fail(EPERM);
+      cr.egid = cr.fsgid = g;
+      return SyscallResult::value(0);
+    });
+    on(SYS_setreuid, F, "fake root", [this](C& c) { return setres_(c, true, c.arg(0), c.arg(1), kKeep); });
+    on(SYS_setregid, F, "fake root", [this](C& c) { return setres_(c, false, c.arg(0), c.arg(1), kKeep); });
+    on(SYS_setresuid, F, "fake root", [this](C& c) { return setres_(c, true, c.arg(0), c.arg(1), c.arg(2)); });
+    on(SYS_setresgid, F, "fake root", [this](C& c) { return setres_(c, false, c.arg(0), c.arg(1), c.arg(2)); });
+    on(SYS_setfsuid, F, "fake root", [this](C& c) {
+      std::lock_guard lock(mu_);
+      Creds& cr = creds_of(c.tid());
+      std::uint32_t old = cr.fsuid;
+      if (cr.euid == 0) cr.fsuid = static_cast<std::uint32_t>(c.arg(0));
+      return SyscallResult::value(old);
+    });
+    on(SYS_setfsgid, F, "fake root", [this](C& c) {
+      std::lock_guard lock(mu_);
+      Creds& cr = creds_of(c.tid());
+      std::uint32_t old = cr.fsgid;
+      if (cr.euid == 0) cr.fsgid = static_cast<std::uint32_t>(c.arg(0));
+      return SyscallResult::value(old);
+    });
+    on(SYS_getgroups, F, "fake root", [this](C& c) { return getgroups_(c); });
+    on(SYS_setgroups, F, "fake root", [this](C& c) { return setgroups_(c); });
+  }
+
+  // Implements getresuid(2)/getresgid(2).
+  SyscallResult getres_(SyscallContext& c, bool uid) {
+    std::uint32_t v[3];
+    {
+      std::lock_guard lock(mu_);
+      Creds& cr = creds_of(c.tid());
+      v[0] = uid ? cr.ruid : cr.rgid;
+      v[1] = uid ? cr.euid : cr.egid;
+      v[2] = uid ? cr.suid : cr.sgid;
+    }
+    for (int i = 0; i < 3; ++i)
+      if (int e = c.write(c.arg(i), v[i]); e != 0) return fail(e);
+    return SyscallResult::value(0);
+  }
+
+  // Implements setre[ug]id(2)/setres[ug]id(2): root may set anything; others only to their own ids.
+  SyscallResult setres_(SyscallContext& c, bool uid, std::uint64_t r, std::uint64_t e, std::uint64_t s) {
+    std::lock_guard lock(mu_);
+    Creds& cr = creds_of(c.tid());
+    std::uint32_t* f[3] = {uid ? &cr.ruid : &cr.rgid, uid ? &cr.euid : &cr.egid, uid ? &cr.suid : &cr.sgid};
+    std::uint32_t want[3] = {static_cast<std::uint32_t>(r), static_cast<std::uint32_t>(e), static_cast<std::uint32_t>(s)};
+    if (cr.euid != 0)
+      for (auto w : want)
+        if (w != kKeep && w != *f[0] && w != *f[1] && w != *f[2]) return fail(EPERM);
+    for (int i = 0; i < 3; ++i)
+      if (want[i] != kKeep) *f[i] = want[i];
+    if (uid) cr.fsuid = cr.euid;
+    else cr.fsgid = cr.egid;
+    return SyscallResult::value(0);
+  }
+
+  // Implements getgroups(2).
+  SyscallResult getgroups_(SyscallContext& c) {
+    std::vector<std::uint32_t> g;
+    {
+      std::lock_guard lock(mu_);
+      g = creds_of(c.tid()).groups;
+    }
+    auto size = static_cast<int>(c.arg(0));
+    if (size == 0) return SyscallResult::value(static_cast<std::int64_t>(g.size()));
+    if (size < static_cast<int>(g.size())) return fail(EINVAL);
+    if (!g.empty())
+      if (int e = c.write_memory(c.arg(1), g.data(), g.size() * sizeof(std::uint32_t)); e != 0) return fail(e);
+    return SyscallResult::value(static_cast<std::int64_t>(g.size()));
+  }
+
+  // Implements setgroups(2).
+  SyscallResult setgroups_(SyscallContext& c) {
+    auto size = static_cast<std::size_t>(c.arg(0));
+    if (size > 65536) return fail(EINVAL);
+    std::vector<std::uint32_t> g(size);
+    if (size)
+      if (int e = c.read_memory(c.arg(1), g.data(), size * sizeof(std::uint32_t)); e != 0) return fail(e);
+    std::lock_guard lock(mu_);
+    Creds& cr = creds_of(c.tid());
+    if (cr.euid != 0) return fail(EPERM);
+    cr.groups = std::move(g);
+    return SyscallResult::value(0);
+  }
+
+  // Implements the process limit on fork(2), vfork(2), clone(2), clone3(2); threads are not counted.
+  SyscallResult fork_(SyscallContext& c) {
+    std::uint64_t flags = 0;
+    if (c.nr() == SYS_clone) {
+      flags = c.arg(0);
+    } else if (c.nr() == SYS_clone3) {
+      if (int e = c.read(c.arg(0), flags); e != 0) return fail(e);
+    }
+    if (flags & CLONE_THREAD) return SyscallResult::continue_native();
+    std::size_t processes = 0;
+    {
+      std::lock_guard lock(mu_);
+      for (pid_t t : live_)
+        if (access(("/proc/" + std::to_string(t) + "/task").c_str(), F_OK) == 0) ++processes;
+    }
+    if (static_cast<std::int64_t>(processes) >= max_processes_) return fail(EAGAIN);
+    return SyscallResult::continue_native();
+  }
+
+  // Implements uname(2) with the configured hostname and release.
+  SyscallResult uname_(SyscallContext& c) {
+    utsname u;
+    if (::uname(&u) != 0) return fail(errno);
+    if (!hostname_.empty()) {
+      std::memset(u.nodename, 0, sizeof u.nodename);
+      std::memcpy(u.nodename, hostname_.data(), hostname_.size());
+    }
+    if (!release_.empty()) {
+      std::memset(u.release, 0, sizeof u.release);
+      std::memcpy(u.release, release_.data(), release_.size());
+    }
+    if (int e = c.write(c.arg(0), u); e != 0) return fail(e);
+    return SyscallResult::value(0);
+  }
+
+  bool fake_root_ = false;
+  std::int64_t max_processes_ = 0;
+  std::string hostname_, release_;
+  std::mutex mu_;
+  std::unordered_set<pid_t> live_;
+  std::unordered_map<pid_t, Creds> creds_;
+};
+
+}  // namespace
+}  // namespace lx::proc
+
+LXHOST_PLUGIN(lx::proc::ProcPlugin)

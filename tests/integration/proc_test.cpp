@@ -1,0 +1,78 @@
+// End-to-end tests of the proc plugin: fake root identity, the process limit, uname, and a
+// fork/exec loop in a rootfs.
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "run_command.h"
+
+namespace {
+
+using lx::test::run_command;
+using ::testing::HasSubstr;
+
+const std::string kLx = LX_BIN;
+
+std::vector<std::string> as_nobody(std::vector<std::string> argv) {
+  if (geteuid() != 0) return argv;
+  std::vector<std::string> out = {"/usr/bin/setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"};
+  out.insert(out.end(), argv.begin(), argv.end());
+  return out;
+}
+
+TEST(ProcPlugin, DefaultConfigAsksForNothing) {
+  auto r = run_command({kLx, "syscalls"});
+  EXPECT_THAT(r.out, HasSubstr("# family proc    enabled, plugin 'proc'"));
+  for (const char* call : {" getuid ", " clone ", " uname "}) EXPECT_THAT(r.out, ::testing::Not(HasSubstr(call)));
+}
+
+TEST(ProcPlugin, FakeRootIsConsistent) {
+  auto r = run_command(as_nobody({kLx, "exec", "--set", "proc.fake_root=true", "--", "/bin/sh", "-c", "id -u; id -g; id -G"}));
+  EXPECT_EQ(r.out, "0\n0\n0\n") << r.err;
+  // Without it the unprivileged user stays itself.
+  r = run_command(as_nobody({kLx, "exec", "--", "/usr/bin/id", "-u"}));
+  EXPECT_EQ(r.out, geteuid() == 0 ? "65534\n" : std::to_string(geteuid()) + "\n");
+}
+
+TEST(ProcPlugin, SetuidFamilyChangesTheEmulatedIdentity) {
+  if (access("/usr/bin/perl", X_OK) != 0) GTEST_SKIP() << "perl missing";
+  // perl's $< and $> assignments call setresuid/setreuid; the emulated ids follow.
+  auto r = run_command(as_nobody({kLx, "exec", "--set", "proc.fake_root=true", "--", "/usr/bin/perl", "-e",
+                                  "$) = \"100 100\"; $> = 1000; print \"$< $> \", $) + 0, \"\\n\"; "
+                                  "$> = 0; print \"$>\\n\";"}));
+  EXPECT_EQ(r.out, "0 1000 100\n0\n") << r.err;
+}
+
+TEST(ProcPlugin, ForkPastTheLimitFailsWithEagain) {
+  auto r = run_command({kLx, "exec", "--set", "proc.max_processes=3", "--", "/bin/sh", "-c",
+                        "sleep 1 & sleep 1 & sleep 1 & echo three; wait"});
+  EXPECT_THAT(r.err, HasSubstr("Cannot fork"));
+  EXPECT_NE(r.status, 0);
+  r = run_command({kLx, "exec", "--set", "proc.max_processes=10", "--", "/bin/sh", "-c",
+                   "sleep 0.1 & sleep 0.1 & sleep 0.1 & wait; echo ok"});
+  EXPECT_EQ(r.out, "ok\n") << r.err;
+}
+
+TEST(ProcPlugin, UnamePersonality) {
+  auto r = run_command({kLx, "exec", "--set", "proc.hostname=lxbox", "--set", "proc.release=5.15.0-lxhost", "--",
+                        "/bin/uname", "-nr"});
+  EXPECT_EQ(r.out, "lxbox 5.15.0-lxhost\n") << r.err;
+}
+
+TEST(ProcPlugin, ForkExecLoopInARootfs) {
+  char tmpl[] = "/tmp/lxhost-proc-test-XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  ASSERT_EQ(run_command({std::string(SOURCE_DIR) + "/tests/fixtures/make_rootfs.sh", "busybox", dir + "/root"}).status, 0);
+  auto r = run_command({kLx, "exec", "--set", "fs.root=" + dir + "/root", "--", "/bin/sh", "-c",
+                        "i=0; while [ $i -lt 200 ]; do /bin/true; i=$((i+1)); done; echo $i"});
+  EXPECT_EQ(r.out, "200\n") << r.err;
+  EXPECT_EQ(r.status, 0);
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
