@@ -21,6 +21,7 @@ Result<ExitStatus> Driver::run(const LaunchSpec& spec) {
   stats_ = {};
   trace_ = std::make_unique<TraceChannel>(table_, options_.instance, options_.sink, plugins_);
   trace_->set_on_start(options_.on_guest_start);
+  running_.store(trace_.get());
   std::unique_ptr<NotifyChannel> notify;
   auto on_listener = [&](int listener) -> Result<void> {
     notify = std::make_unique<NotifyChannel>(listener, table_, options_.instance, options_.sink);
@@ -34,7 +35,12 @@ Result<ExitStatus> Driver::run(const LaunchSpec& spec) {
     stats_.notifications = notify->served();
   }
   stats_.trace_stops = trace_->trace_stops();
+  running_.store(nullptr);
   return result;
+}
+
+void Driver::end(std::chrono::milliseconds grace) {
+  if (TraceChannel* t = running_.load()) t->end(grace);
 }
 
 }  // namespace lx::driver

@@ -45,6 +45,9 @@ class Driver {
   /// The calling thread becomes the tracer; the guest's processes are its children.
   Result<ExitStatus> run(const LaunchSpec& spec);
 
+  /// Ends the running guest tree (see TraceChannel::end); safe from any thread.
+  void end(std::chrono::milliseconds grace);
+
   /// The compiled filter.
   const BpfProgram& filter() const noexcept { return filter_; }
   /// The pid of the running guest's first process, or 0. Safe from any thread (signal forwarding).
@@ -58,7 +61,8 @@ class Driver {
   std::vector<sdk::Plugin*> plugins_;
   DriverOptions options_;
   DriverStats stats_;
-  std::unique_ptr<TraceChannel> trace_;
+  std::unique_ptr<TraceChannel> trace_;  // set before run() launches; read by end()
+  std::atomic<TraceChannel*> running_{nullptr};
 };
 
 }  // namespace lx::driver

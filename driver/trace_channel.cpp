@@ -18,6 +18,8 @@
 
 #include "driver/syscall_context_impl.h"
 
+#include <chrono>
+
 namespace lx::driver {
 namespace {
 
@@ -104,7 +106,7 @@ Result<ExitStatus> TraceChannel::run(const LaunchSpec& spec, const BpfProgram& f
       if (tid == pid && !main_done) {
         main_done = true;
         main_status = ExitStatus::from_wait_status(status);
-        kill_all();
+        if (!ending_.load()) kill_all();  // a graceful end() leaves the rest to its grace period
         if (!main_execd) {
           // Failed before exec: report what the launcher child said.
           Error e = launcher.child_error();
@@ -116,7 +118,7 @@ Result<ExitStatus> TraceChannel::run(const LaunchSpec& spec, const BpfProgram& f
       }
     } else if (WIFSTOPPED(status)) {
       if (tid == pid && (status >> 16) == PTRACE_EVENT_EXEC) main_execd = true;
-      if (main_done) {
+      if (main_done && !ending_.load()) {
         // Ending the tree: stops no longer matter; SIGKILL is already pending.
         kill(tid, SIGKILL);
         resume(tid);
@@ -130,7 +132,33 @@ Result<ExitStatus> TraceChannel::run(const LaunchSpec& spec, const BpfProgram& f
     }
   }
   main_pid_ = 0;
+  {
+    std::lock_guard lock(end_mu_);
+    finished_ = true;
+  }
+  end_cv_.notify_all();
+  if (end_timer_.joinable()) end_timer_.join();
   return main_status;
+}
+
+void TraceChannel::end(std::chrono::milliseconds grace) {
+  if (ending_.exchange(true)) return;
+  // SIGTERM once per process (not per thread), then SIGKILL for whatever is left after `grace`.
+  std::vector<pid_t> tids;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [tid, t] : tracees_) tids.push_back(tid);
+  }
+  std::vector<pid_t> processes;
+  for (pid_t t : tids)
+    if (thread_group_of(t) == t) processes.push_back(t);
+  for (pid_t p : processes) kill(p, SIGTERM);
+  end_timer_ = std::thread([this, grace] {
+    std::unique_lock lock(end_mu_);
+    if (end_cv_.wait_for(lock, grace, [this] { return finished_; })) return;
+    lock.unlock();
+    kill_all();
+  });
 }
 
 Result<void> TraceChannel::take_listener(Launcher& launcher, const ListenerHandler& on_listener) {

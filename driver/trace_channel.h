@@ -7,6 +7,9 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <thread>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -54,6 +57,10 @@ class TraceChannel {
   /// processes of the tree are then killed. Returns the first process's exit status.
   Result<ExitStatus> run(const LaunchSpec& spec, const BpfProgram& filter, const ListenerHandler& on_listener);
 
+  /// Ends the guest tree from any thread: SIGTERM to every process now, SIGKILL to those left
+  /// after `grace`; run() returns once the last one is gone (daemons included: every process of
+  /// the tree is traced, orphans are reparented to us).
+  void end(std::chrono::milliseconds grace);
   /// Sets a callback run with the first guest pid once it is seized.
   void set_on_start(std::function<void(pid_t)> f) { on_start_ = std::move(f); }
 
@@ -85,6 +92,11 @@ class TraceChannel {
   std::uint64_t trace_stops_ = 0;
   std::function<void(pid_t)> on_start_;
   std::atomic<int> live_{0};
+  std::atomic<bool> ending_{false};
+  std::mutex end_mu_;
+  std::condition_variable end_cv_;
+  bool finished_ = false;  // guarded by end_mu_
+  std::thread end_timer_;
 };
 
 }  // namespace lx::driver

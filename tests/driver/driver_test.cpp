@@ -11,6 +11,8 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <thread>
+#include <functional>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -58,7 +60,8 @@ struct Run {
   DriverStats stats;
 };
 
-Run run_guest(TestPlugin& plugin, std::vector<std::string> argv, bool sync_wakeup = true) {
+Run run_guest(TestPlugin& plugin, std::vector<std::string> argv, bool sync_wakeup = true,
+              std::function<void(Driver&)> during = {}) {
   FilterPolicy policy;
   DispatchTable table;
   for (const auto& s : plugin.syscalls()) {
@@ -76,7 +79,10 @@ Run run_guest(TestPlugin& plugin, std::vector<std::string> argv, bool sync_wakeu
   spec.argv = std::move(argv);
   spec.env = {"PATH=/usr/bin:/bin"};
   Run r;
+  std::thread side;
+  if (during) side = std::thread([&] { during(d); });
   r.status = d.run(spec);
+  if (side.joinable()) side.join();
   dup2(saved, 1);
   close(saved);
   lseek(fd, 0, SEEK_SET);
@@ -199,6 +205,38 @@ TEST(Driver, ExitStatusAndSignalsAreExact) {
   EXPECT_TRUE(r.status->signaled);
   EXPECT_EQ(r.status->signal, SIGTERM);
   EXPECT_EQ(r.status->shell_status(), 143);
+}
+
+TEST(Driver, EndTermsThenKillsEveryProcessDaemonsIncluded) {
+  TestPlugin p;
+  // The main shell leaves on SIGTERM; one daemon (double fork + setsid) dies of SIGTERM, the
+  // other ignores it and must be killed when the grace period is over.
+  std::string script =
+      "trap 'echo main got TERM; exit 7' TERM;"
+      "(setsid sh -c 'sleep 1000' & echo d1 $! ) ;"
+      "(setsid sh -c 'trap \"\" TERM; while :; do sleep 0.05; done' & echo d2 $! );"
+      "echo ready; while :; do sleep 0.05; done";
+  auto start = std::chrono::steady_clock::now();
+  auto r = run_guest(p, {"/bin/sh", "-c", script}, true, [](Driver& d) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));
+    d.end(std::chrono::milliseconds(600));
+  });
+  auto took = std::chrono::steady_clock::now() - start;
+  ASSERT_TRUE(r.status.ok()) << r.status.error().message;
+  EXPECT_EQ(r.status->shell_status(), 7);
+  EXPECT_THAT(r.out, HasSubstr("main got TERM"));
+  EXPECT_GE(took, std::chrono::milliseconds(900));  // waited for the TERM-ignoring daemon
+  for (const char* tag : {"d1 ", "d2 "}) {
+    auto at = r.out.find(tag);
+    ASSERT_NE(at, std::string::npos) << r.out;
+    pid_t daemon = static_cast<pid_t>(std::stol(r.out.substr(at + 3)));
+    std::ifstream stat("/proc/" + std::to_string(daemon) + "/stat");
+    std::string line;
+    std::getline(stat, line);
+    EXPECT_TRUE(line.empty() || line.find(") Z") != std::string::npos) << tag << "still running: " << line;
+  }
+  std::lock_guard l(p.mu);
+  EXPECT_EQ(p.started, p.exited);
 }
 
 TEST(Driver, LaunchFailureIsReportedWithItsCause) {

@@ -262,6 +262,13 @@ TEST(LxExec, ProcessesLeftBehindAreEndedWithTheGuest) {
   EXPECT_FALSE(lx::test::process_alive(daemon)) << "pid " << daemon << " survived lx exec";
 }
 
+TEST(LxExec, DoubleForkedSetsidDaemonIsEndedToo) {
+  auto r = run_command({kLx, "exec", "--", "/bin/sh", "-c", "(setsid sh -c 'sleep 1000' >/dev/null 2>&1 & echo $!)"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  pid_t daemon = static_cast<pid_t>(std::stol(r.out));
+  EXPECT_FALSE(lx::test::process_alive(daemon)) << "daemon " << daemon << " survived lx exec";
+}
+
 TEST(LxExec, UnprivilegedUserGetsTheSameBehaviour) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root to switch to an unprivileged user";
   if (access("/usr/bin/setpriv", X_OK) != 0) GTEST_SKIP() << "setpriv missing";
