@@ -57,6 +57,16 @@ TEST(SignalPlugin, KillMinusOneReachesOnlyTheInstance) {
   close(out);
 }
 
+TEST(SignalDelivery, StaysTransparent) {
+  const std::string guest = std::string(GUEST_DIR) + "/guest_signals";
+  auto native = run_command({guest});
+  ASSERT_EQ(native.status, 0) << native.out;
+  auto r = run_command({kLx, "exec", "--", guest});
+  EXPECT_EQ(r.out, native.out) << r.err;
+  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(r.out, "ok handler\nok sa_restart\nok sigaltstack\nok sigsuspend\nok signalfd\nok stop_cont\nok sigchld\n");
+}
+
 TEST(SignalPlugin, ConfineCanBeSwitchedOff) {
   auto r = run_command({kLx, "exec", "--set", "signal.confine=false", "--", "/bin/sh", "-c",
                         "kill -0 " + std::to_string(getpid()) + "; echo outside=$?"});
