@@ -35,6 +35,15 @@ constexpr bool sorted_and_unique() {
   return true;
 }
 static_assert(sorted_and_unique(), "syscalls_x86_64.def must be sorted by number without duplicates");
+static_assert(kMaxNr < 512, "x32-only numbers (512 and up) do not belong in the x86_64 table");
+
+constexpr bool names_unique() {
+  for (std::size_t i = 0; i < std::size(kTable); ++i)
+    for (std::size_t j = i + 1; j < std::size(kTable); ++j)
+      if (kTable[i].name == kTable[j].name) return false;
+  return true;
+}
+static_assert(names_unique(), "syscalls_x86_64.def must not name two numbers alike");
 
 constexpr std::string_view kFamilyNames[kFamilyCount] = {"fs",     "proc", "net", "signal", "memory",
                                                          "time",   "ipc",  "core", "other"};

@@ -18,6 +18,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -494,6 +496,12 @@ class FsPlugin final : public sdk::PluginBase, private sdk::PathResolver {
     ssize_t n = readlinkat(r.parent.get(), r.name.c_str(), target, PATH_MAX);
     if (n < 0) return fail(errno);
     std::string t(target, static_cast<std::size_t>(n));
+    if (r.name == "exe" && r.guest_path.rfind("/proc/", 0) == 0) {
+      // A dynamic program runs through its interpreter: /proc/<pid>/exe names the program.
+      pid_t pid = static_cast<pid_t>(std::atoi(r.guest_path.c_str() + 6));
+      std::lock_guard lock(exec_mu_);
+      if (auto it = exe_.find(pid); it != exe_.end() && !it->second.empty()) t = it->second;
+    }
     if (r.guest_path.rfind("/proc/", 0) == 0 && !t.empty() && t[0] == '/') {
       std::string g = root_.to_guest(t);
       if (r.name == "root" && r.guest_path.find('/', 6) == r.guest_path.rfind('/')) g = "/";
@@ -571,12 +579,25 @@ class FsPlugin final : public sdk::PluginBase, private sdk::PathResolver {
   // Implements execve(2) on the TRACE route: the program (and its ELF interpreter) come from
   // the guest root. A dynamic program runs as `<guest interpreter> <program> args...`.
   // The host program and interpreter execve of guest `path` runs (see PathResolver::exec_paths).
-  int resolve_exec(pid_t tid, int dirfd, const std::string& path, std::string& program, std::string& interp) {
+  // `guest_program` receives the program's guest path, `shebang` its "#!" line when it is a script.
+  int resolve_exec(pid_t tid, int dirfd, const std::string& path, std::string& program, std::string& interp,
+                   std::string* guest_program = nullptr, std::string* shebang = nullptr) {
     Resolved r;
     if (int e = root_.resolve(tid, dirfd, path, Follow::kYes, r); e != 0) return e;
     if (!r.exists) return ENOENT;
     UniqueFd fd(openat(r.parent.get(), at_name(r), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
     if (!fd) return errno;
+    if (guest_program) *guest_program = r.guest_path;
+    if (shebang) {
+      char head[256];
+      ssize_t k = pread(fd.get(), head, sizeof head - 1, 0);
+      shebang->clear();
+      if (k > 2 && head[0] == '#' && head[1] == '!') {
+        std::string line(head + 2, static_cast<std::size_t>(k - 2));
+        line = line.substr(0, line.find('\n'));
+        *shebang = line;
+      }
+    }
     std::string guest_interp = elf_interp(fd.get());
     char buf[PATH_MAX + 1];
     ssize_t n = readlink(("/proc/self/fd/" + std::to_string(fd.get())).c_str(), buf, PATH_MAX);
@@ -589,45 +610,115 @@ class FsPlugin final : public sdk::PluginBase, private sdk::PathResolver {
     return host_path_of(ri, 0, interp);
   }
 
-  // For execveat(2) the call becomes execve(2) with the host path (AT_SYMLINK_NOFOLLOW aside).
+  // Whether the ELF interpreter at host path `interp` knows --argv0 (glibc >= 2.33), cached.
+  bool interp_has_argv0(const std::string& interp) {
+    std::lock_guard lock(exec_mu_);
+    auto it = argv0_support_.find(interp);
+    if (it != argv0_support_.end()) return it->second;
+    bool has = false;
+    if (FILE* f = std::fopen(interp.c_str(), "re")) {
+      std::vector<char> data(4 << 20);
+      std::size_t n = std::fread(data.data(), 1, data.size(), f);
+      std::fclose(f);
+      static const char kNeedle[] = "--argv0";
+      has = memmem(data.data(), n, kNeedle, sizeof kNeedle - 1) != nullptr;
+    }
+    argv0_support_[interp] = has;
+    return has;
+  }
+
+  // One argv entry of the rewritten call: a pointer already in guest memory, or a new string.
+  struct ArgvItem {
+    std::uint64_t ptr = 0;
+    std::string text;
+  };
+
+  // Implements execve(2)/execveat(2) on the TRACE route. The program comes from the guest root;
+  // "#!" scripts run their interpreter from the guest root too (argv as the kernel builds it:
+  // interpreter, optional argument, script path, arguments); a dynamic program runs as
+  // `<guest root's ELF interpreter> [--argv0 ARGV0] <program> args...`. execveat becomes execve.
   SyscallResult exec_(SyscallContext& c, int dirfd, std::uint64_t path_addr, std::uint64_t argv_addr, bool execveat) {
     std::string path;
     if (int e = c.read_string(path_addr, path); e != 0) return fail(e);
-    std::string prog_host, interp_host;
-    if (int e = resolve_exec(c.tid(), dirfd, path, prog_host, interp_host); e != 0) return fail(e);
+    std::vector<ArgvItem> items;
+    for (std::uint64_t a = argv_addr; a && items.size() < 65536; a += 8) {
+      std::uint64_t p;
+      if (int e = c.read(a, p); e != 0) return fail(e);
+      if (!p) break;
+      items.push_back({p, {}});
+    }
+    std::string prog_host, interp_host, guest_prog, shebang;
+    bool rewritten_argv = false;
+    for (int depth = 0;; ++depth) {
+      if (int e = resolve_exec(c.tid(), depth == 0 ? dirfd : AT_FDCWD, path, prog_host, interp_host, &guest_prog,
+                               &shebang);
+          e != 0)
+        return fail(e);
+      if (shebang.empty()) break;
+      if (depth >= 4) return fail(ELOOP);
+      // "#!interp [arg]": argv becomes { interp, [arg,] script, argv[1], ... }.
+      std::size_t b = shebang.find_first_not_of(" \t");
+      if (b == std::string::npos) return fail(ENOEXEC);
+      std::size_t e = shebang.find_first_of(" \t", b);
+      std::string interp = shebang.substr(b, e == std::string::npos ? std::string::npos : e - b);
+      std::string arg;
+      if (e != std::string::npos) {
+        std::size_t ab = shebang.find_first_not_of(" \t", e);
+        if (ab != std::string::npos) {
+          arg = shebang.substr(ab);
+          while (!arg.empty() && (arg.back() == ' ' || arg.back() == '\t' || arg.back() == '\r')) arg.pop_back();
+        }
+      }
+      std::vector<ArgvItem> next = {{0, interp}};
+      if (!arg.empty()) next.push_back({0, arg});
+      next.push_back({0, path});
+      for (std::size_t i = 1; i < items.size(); ++i) next.push_back(items[i]);
+      items = std::move(next);
+      path = interp;
+      rewritten_argv = true;
+    }
     if (execveat) {  // execveat(dirfd, path, argv, envp, flags) → execve(path, argv, envp)
       c.set_nr(SYS_execve);
       c.set_arg(1, argv_addr);
       c.set_arg(2, c.arg(3));
     }
-    const std::string& interp = interp_host;
+    {
+      std::lock_guard lock(exec_mu_);
+      exe_[c.pid()] = guest_prog;
+    }
     std::uint64_t top = c.stack_pointer() - 128;
-    if (interp.empty()) {
-      std::uint64_t p = push_string(c, &top, prog_host);
-      if (!p) return fail(EFAULT);
-      c.set_arg(0, p);
-      return SyscallResult::rewritten();
+    std::string exec_path = prog_host;
+    if (!interp_host.empty()) {
+      std::vector<ArgvItem> next = {{0, interp_host}};
+      if (!items.empty() && interp_has_argv0(interp_host)) {
+        next.push_back({0, "--argv0"});
+        next.push_back(items[0]);
+      }
+      next.push_back({0, prog_host});
+      for (std::size_t i = 1; i < items.size(); ++i) next.push_back(items[i]);
+      items = std::move(next);
+      exec_path = interp_host;
+      rewritten_argv = true;
     }
-    // argv becomes { interp, program, argv[1], ... }.
-    std::vector<std::uint64_t> argv;
-    for (std::uint64_t a = argv_addr; a && argv.size() < 65536; a += 8) {
-      std::uint64_t p;
-      if (int e = c.read(a, p); e != 0) return fail(e);
-      if (!p) break;
-      argv.push_back(p);
+    std::uint64_t path_p = push_string(c, &top, exec_path);
+    if (!path_p) return fail(EFAULT);
+    c.set_arg(0, path_p);
+    if (!rewritten_argv) return SyscallResult::rewritten();
+    std::vector<std::uint64_t> arr;
+    for (auto& it : items) {
+      if (!it.text.empty() || it.ptr == 0) {
+        it.ptr = push_string(c, &top, it.text);
+        if (!it.ptr) return fail(EFAULT);
+      }
+      arr.push_back(it.ptr);
     }
-    std::uint64_t interp_p = push_string(c, &top, interp_host);
-    std::uint64_t prog_p = push_string(c, &top, prog_host);
-    if (!interp_p || !prog_p) return fail(EFAULT);
-    std::vector<std::uint64_t> nargv = {interp_p, prog_p};
-    for (std::size_t i = 1; i < argv.size(); ++i) nargv.push_back(argv[i]);
-    nargv.push_back(0);
-    std::uint64_t arr = (top - nargv.size() * 8) & ~std::uint64_t{15};
-    if (c.write_memory(arr, nargv.data(), nargv.size() * 8) != 0) return fail(EFAULT);
-    c.set_arg(0, interp_p);
-    c.set_arg(1, arr);
+    arr.push_back(0);
+    std::uint64_t at = (top - arr.size() * 8) & ~std::uint64_t{15};
+    if (c.write_memory(at, arr.data(), arr.size() * 8) != 0) return fail(EFAULT);
+    c.set_arg(1, at);
     return SyscallResult::rewritten();
   }
+
 
   // Implements chmod(2)/fchmodat(2): native, and in the metadata too when it holds a mode.
   int chmod_(const Resolved& r, mode_t mode) {
@@ -896,7 +987,15 @@ class FsPlugin final : public sdk::PluginBase, private sdk::PathResolver {
     }
   }
 
+  void on_process_exit(pid_t tid) noexcept override {
+    std::lock_guard lock(exec_mu_);
+    exe_.erase(tid);
+  }
+
   bool translating_ = false;
+  std::mutex exec_mu_;
+  std::map<pid_t, std::string> exe_;               // guarded by exec_mu_: program of each process
+  std::map<std::string, bool> argv0_support_;      // guarded by exec_mu_
   GuestRoot root_;
   MetadataStore store_;
 };

@@ -3,6 +3,7 @@
 #include <fstream>
 #include <map>
 #include <regex>
+#include <set>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -37,6 +38,18 @@ TEST(SyscallTable, EveryHeaderSyscallHasTheSameNumberAndName) {
   }
 }
 
+TEST(SyscallTable, EveryEntryTheHeaderNamesHasTheHeadersNumber) {
+  auto h = header_numbers();
+  int checked = 0;
+  for (const auto& e : SyscallTable::all()) {
+    auto it = h.find(std::string(e.name));
+    if (it == h.end()) continue;  // newer than the C library's headers
+    EXPECT_EQ(e.nr, it->second) << e.name;
+    ++checked;
+  }
+  EXPECT_GT(checked, 300);
+}
+
 TEST(SyscallTable, EveryNumberUpToTheHeadersMaxHasAnEntryWhenTheHeaderHasOne) {
   auto h = header_numbers();
   std::map<int, std::string> by_nr;
@@ -55,6 +68,59 @@ TEST(SyscallTable, SortedUniqueAndCoversNewerKernels) {
   for (int nr = 335; nr < 424; ++nr) EXPECT_EQ(SyscallTable::find(nr), nullptr) << nr;
 }
 
+TEST(SyscallTable, CoversBothKernelRangesWithoutGaps) {
+  for (int nr = 0; nr <= 334; ++nr) EXPECT_NE(SyscallTable::find(nr), nullptr) << nr;
+  for (int nr = 424; nr <= 469; ++nr) EXPECT_NE(SyscallTable::find(nr), nullptr) << nr;
+  EXPECT_EQ(SyscallTable::all().size(), 335u + 46u);
+}
+
+TEST(SyscallTable, LookupsAgreeWithTheList) {
+  for (const auto& e : SyscallTable::all()) {
+    EXPECT_EQ(SyscallTable::find(e.nr), &e) << e.name;
+    EXPECT_EQ(SyscallTable::find(e.name), &e) << e.name;
+    EXPECT_EQ(SyscallTable::name(e.nr), e.name);
+    EXPECT_EQ(SyscallTable::name(e.nr).data()[e.name.size()], '\0') << e.name;  // usable as a C string
+  }
+  EXPECT_EQ(SyscallTable::name(400), "?");
+  EXPECT_EQ(SyscallTable::name(SyscallTable::max_nr() + 1), "?");
+}
+
+TEST(SyscallTable, ArgumentKindsHaveNoHoles) {
+  for (const auto& e : SyscallTable::all()) {
+    int n = e.arg_count();
+    for (int i = n; i < 6; ++i) EXPECT_EQ(e.args[i], ArgKind::kNone) << e.name << " arg " << i;
+  }
+}
+
+TEST(SyscallTable, CoreFamilyIsExactlyWhatAProcessCannotLiveWithout) {
+  std::set<std::string_view> core;
+  for (const auto& e : SyscallTable::all())
+    if (e.family == Family::kCore) core.insert(e.name);
+  EXPECT_EQ(core, (std::set<std::string_view>{"exit", "exit_group", "rt_sigreturn", "restart_syscall"}));
+}
+
+TEST(SyscallTable, SignalFamilyHoldsTheSignalCalls) {
+  for (const char* n : {"kill", "tkill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo", "pidfd_send_signal",
+                        "rt_sigaction", "rt_sigprocmask", "rt_sigpending", "rt_sigtimedwait", "rt_sigsuspend",
+                        "sigaltstack", "signalfd", "signalfd4", "pause"}) {
+    const SyscallInfo* e = SyscallTable::find(n);
+    ASSERT_NE(e, nullptr) << n;
+    EXPECT_EQ(e->family, Family::kSignal) << n;
+  }
+}
+
+TEST(SyscallTable, PathArgumentsArePaths) {
+  for (const char* n : {"open", "stat", "lstat", "access", "execve", "chdir", "unlink", "mkdir", "truncate"})
+    EXPECT_EQ(SyscallTable::find(n)->args[0], ArgKind::kPath) << n;
+  for (const char* n : {"openat", "newfstatat", "unlinkat", "mkdirat", "execveat", "statx", "faccessat2",
+                        "fchmodat2", "openat2"}) {
+    EXPECT_EQ(SyscallTable::find(n)->args[0], ArgKind::kFd) << n;
+    EXPECT_EQ(SyscallTable::find(n)->args[1], ArgKind::kPath) << n;
+  }
+  EXPECT_EQ(SyscallTable::find("kill")->args[0], ArgKind::kPid);
+  EXPECT_EQ(SyscallTable::find("read")->args[0], ArgKind::kFd);
+}
+
 TEST(SyscallTable, SpotChecks) {
   const SyscallInfo* openat = SyscallTable::find("openat");
   ASSERT_NE(openat, nullptr);
@@ -62,6 +128,7 @@ TEST(SyscallTable, SpotChecks) {
   EXPECT_EQ(openat->args[0], ArgKind::kFd);
   EXPECT_EQ(openat->args[1], ArgKind::kPath);
   EXPECT_EQ(openat->args[2], ArgKind::kFlags);
+  EXPECT_EQ(openat->args[3], ArgKind::kFlags);
   EXPECT_EQ(openat->arg_count(), 4);
   EXPECT_EQ(SyscallTable::find("socket")->family, Family::kNet);
   EXPECT_EQ(SyscallTable::find("kill")->family, Family::kSignal);

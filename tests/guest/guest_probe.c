@@ -7,6 +7,7 @@
  *   guest_probe io_uring          io_uring_setup(1, ...): prints "ok" or the errno name
  *   guest_probe x32               an x32 syscall number: prints the errno name
  *   guest_probe badptr            open() of an unmapped address: prints "ok" or the errno name
+ *   guest_probe execas PATH ARGV0 [ARGS...]   execv(PATH, {ARGV0, ARGS...})
  *   guest_probe pageedge          open("/dev/null") with the path ending at the last byte of a
  *                                 page followed by an unmapped page
  */
@@ -61,6 +62,11 @@ int main(int argc, char** argv) {
     return report(syscall(__NR_io_uring_setup, 1, params));
   }
   if (!strcmp(m, "x32")) return report(syscall(0x40000000 | 39 /* x32 getpid */));
+  if (!strcmp(m, "execas") && argc > 3) {
+    execv(argv[2], argv + 3);
+    printf("execv: %s\n", strerrorname_np(errno));
+    return 127;
+  }
   if (!strcmp(m, "badptr")) return report(open((const char*)16, O_RDONLY));
   if (!strcmp(m, "pageedge")) {
     long page = sysconf(_SC_PAGESIZE);

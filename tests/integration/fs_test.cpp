@@ -181,6 +181,28 @@ TEST(FsPlugin, DynamicBinariesUseTheRootsInterpreter) {
   EXPECT_THAT(r.out, HasSubstr("user:x:1000"));
 }
 
+TEST(FsPlugin, ScriptsRunTheirInterpreterFromTheRoot) {
+  for (const char* kind : {"busybox", "dynamic"}) {
+    Rootfs fs(kind);
+    ASSERT_TRUE(fs.ok()) << fs.error();
+    std::ofstream(fs.root() + "/bin/s.sh") << "#!/bin/sh -e\necho \"script $0 $1 $2\"\n";
+    chmod((fs.root() + "/bin/s.sh").c_str(), 0755);
+    auto r = run_command({kLx, "exec", "--set", "fs.root=" + fs.root(), "--", "/bin/s.sh", "a", "b"});
+    EXPECT_EQ(r.out.substr(0, r.out.find('\n') + 1), "script /bin/s.sh a b\n") << kind << ": " << r.err;
+    EXPECT_EQ(r.status, 0) << kind;
+  }
+}
+
+TEST(FsPlugin, DynamicProgramsKeepArgv0AndExe) {
+  Rootfs fs("dynamic");
+  ASSERT_TRUE(fs.ok()) << fs.error();
+  std::filesystem::copy_file(std::string(GUEST_DIR) + "/guest_probe", fs.root() + "/bin/guest_probe");
+  auto r = run_command({kLx, "exec", "--set", "fs.root=" + fs.root(), "--", "/bin/guest_probe", "execas", "/bin/sh",
+                        "myname", "-c", "echo $0; /bin/ls -l /proc/self/exe"});
+  EXPECT_THAT(r.out, HasSubstr("myname\n")) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("/proc/self/exe -> /bin/ls\n"));
+}
+
 TEST(FsPlugin, UnprivilegedUserRunsTheRootfs) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root to switch to an unprivileged user";
   Rootfs fs("busybox");
