@@ -39,6 +39,11 @@ Result<ExitStatus> Driver::run(const LaunchSpec& spec) {
   return result;
 }
 
+std::vector<ProcessInfo> Driver::processes() const {
+  if (TraceChannel* t = running_.load()) return t->processes();
+  return {};
+}
+
 void Driver::end(std::chrono::milliseconds grace) {
   if (TraceChannel* t = running_.load()) t->end(grace);
 }

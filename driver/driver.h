@@ -48,6 +48,9 @@ class Driver {
   /// Ends the running guest tree (see TraceChannel::end); safe from any thread.
   void end(std::chrono::milliseconds grace);
 
+  /// The running guest's process table (empty when nothing runs); safe from any thread.
+  std::vector<ProcessInfo> processes() const;
+
   /// The compiled filter.
   const BpfProgram& filter() const noexcept { return filter_; }
   /// The pid of the running guest's first process, or 0. Safe from any thread (signal forwarding).

@@ -19,6 +19,7 @@
 #include "driver/syscall_context_impl.h"
 
 #include <chrono>
+#include <map>
 
 namespace lx::driver {
 namespace {
@@ -57,6 +58,43 @@ std::vector<Tracee> TraceChannel::tracees() const {
   std::vector<Tracee> out;
   out.reserve(tracees_.size());
   for (const auto& [tid, t] : tracees_) out.push_back(t);
+  return out;
+}
+
+std::vector<ProcessInfo> TraceChannel::processes() const {
+  std::vector<Tracee> threads = tracees();
+  std::map<pid_t, ProcessInfo> by_pid;
+  for (const auto& t : threads) {
+    pid_t tgid = t.tgid ? t.tgid : thread_group_of(t.tid);
+    auto [it, fresh] = by_pid.try_emplace(tgid);
+    if (!fresh) {
+      ++it->second.threads;
+      continue;
+    }
+    ProcessInfo& p = it->second;
+    p.pid = tgid;
+    if (tgid == t.tid) p.parent = t.parent;
+    std::string base = "/proc/" + std::to_string(tgid);
+    if (FILE* f = std::fopen((base + "/cmdline").c_str(), "re")) {
+      char buf[4096];
+      std::size_t n = std::fread(buf, 1, sizeof buf, f);
+      std::fclose(f);
+      for (std::size_t i = 0; i < n; ++i) p.command += buf[i] ? buf[i] : ' ';
+      while (!p.command.empty() && p.command.back() == ' ') p.command.pop_back();
+    }
+    if (FILE* f = std::fopen((base + "/stat").c_str(), "re")) {
+      char buf[512];
+      std::size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+      std::fclose(f);
+      buf[n] = 0;
+      if (const char* close = std::strrchr(buf, ')'); close && close[1] == ' ') p.state = close[2];
+    }
+  }
+  // A thread created before its leader was seen: fix the parent from the leader's entry.
+  for (const auto& t : threads)
+    if (auto it = by_pid.find(t.tid); it != by_pid.end() && t.parent) it->second.parent = t.parent;
+  std::vector<ProcessInfo> out;
+  for (auto& [pid, p] : by_pid) out.push_back(std::move(p));
   return out;
 }
 

@@ -42,6 +42,15 @@ struct Tracee {
   pid_t parent = 0;   ///< the tracee that created it (0 for the first)
 };
 
+/// One process of the guest tree, as the process table shows it.
+struct ProcessInfo {
+  pid_t pid = 0;        ///< process id (thread group id)
+  pid_t parent = 0;     ///< the guest process that created it (0 for the first)
+  char state = '?';     ///< R, S, D, T, Z, ... from /proc/<pid>/stat
+  int threads = 1;      ///< threads followed in it
+  std::string command;  ///< its command line, arguments separated by spaces
+};
+
 /// Follows one guest tree with ptrace. All ptrace calls happen on the thread that calls run().
 class TraceChannel {
  public:
@@ -68,6 +77,8 @@ class TraceChannel {
   pid_t main_pid() const noexcept { return main_pid_.load(); }
   /// The number of followed guest threads, kept current. Safe from any thread.
   const std::atomic<int>& live_threads() const noexcept { return live_; }
+  /// The process table: every process of the guest tree (threads folded in). Safe from any thread.
+  std::vector<ProcessInfo> processes() const;
   /// A snapshot of the followed threads. Safe from any thread.
   std::vector<Tracee> tracees() const;
   /// Number of PTRACE_EVENT_SECCOMP stops handled.

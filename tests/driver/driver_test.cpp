@@ -239,6 +239,32 @@ TEST(Driver, EndTermsThenKillsEveryProcessDaemonsIncluded) {
   EXPECT_EQ(p.started, p.exited);
 }
 
+TEST(Driver, ProcessTableListsTheTree) {
+  TestPlugin p;
+  std::vector<ProcessInfo> table;
+  auto r = run_guest(p, {"/bin/sh", "-c", "sleep 1000 & (setsid sleep 999 &); sleep 0.5; kill $!"}, true,
+                     [&](Driver& d) {
+                       std::this_thread::sleep_for(std::chrono::milliseconds(250));
+                       table = d.processes();
+                     });
+  ASSERT_TRUE(r.status.ok());
+  std::vector<std::string> commands;
+  pid_t shell = 0;
+  for (const auto& pi : table) {
+    commands.push_back(pi.command);
+    if (pi.command.rfind("/bin/sh -c", 0) == 0) shell = pi.pid;
+  }
+  EXPECT_THAT(commands, ::testing::Contains("sleep 1000"));
+  EXPECT_THAT(commands, ::testing::Contains("sleep 999"));  // the setsid'd daemon is in the table
+  EXPECT_THAT(commands, ::testing::Contains("sleep 0.5"));
+  ASSERT_NE(shell, 0);
+  for (const auto& pi : table)
+    if (pi.command == "sleep 1000") {
+      EXPECT_EQ(pi.parent, shell);
+      EXPECT_EQ(pi.state, 'S');
+    }
+}
+
 TEST(Driver, LaunchFailureIsReportedWithItsCause) {
   TestPlugin p;
   auto r = run_guest(p, {"/nonexistent/program"});
