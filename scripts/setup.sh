@@ -11,6 +11,7 @@ packages=(
   libgtest-dev libgmock-dev              # tests
   busybox-static                         # the tests' static rootfs
   util-linux                             # setpriv: tests run guests as an unprivileged user
+  tmux                                   # tests drive an interactive shell on a terminal
   proot                                  # benchmarks compare against it
 )
 

@@ -67,6 +67,35 @@ TEST(SignalDelivery, StaysTransparent) {
   EXPECT_EQ(r.out, "ok handler\nok sa_restart\nok sigaltstack\nok sigsuspend\nok signalfd\nok stop_cont\nok sigchld\n");
 }
 
+TEST(SignalDelivery, JobControlInAnInteractiveShell) {
+  if (access("/usr/bin/tmux", X_OK) != 0 || access("/bin/bash", X_OK) != 0) GTEST_SKIP() << "tmux or bash missing";
+  std::string session = "lxhost-test-" + std::to_string(getpid());
+  auto tmux = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv = {"/usr/bin/tmux", "-L", session};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_command(argv);
+  };
+  ASSERT_EQ(tmux({"new-session", "-d", "-s", "t", "-x", "100", "-y", "30",
+                  kLx + " exec -- /bin/bash --norc --noprofile -i"}).status, 0);
+  auto keys = [&](std::vector<std::string> k) {
+    std::vector<std::string> args = {"send-keys", "-t", "t"};
+    args.insert(args.end(), k.begin(), k.end());
+    tmux(args);
+    usleep(400000);
+  };
+  usleep(500000);
+  keys({"sleep 100", "Enter"});
+  keys({"C-z"});
+  keys({"jobs", "Enter"});
+  keys({"fg", "Enter"});
+  keys({"C-c"});
+  keys({"echo status=$?", "Enter"});
+  std::string screen = tmux({"capture-pane", "-t", "t", "-p"}).out;
+  tmux({"kill-server"});
+  EXPECT_THAT(screen, HasSubstr("Stopped                 sleep 100\n")) << screen;
+  EXPECT_THAT(screen, HasSubstr("status=130")) << screen;
+}
+
 TEST(SignalPlugin, ConfineCanBeSwitchedOff) {
   auto r = run_command({kLx, "exec", "--set", "signal.confine=false", "--", "/bin/sh", "-c",
                         "kill -0 " + std::to_string(getpid()) + "; echo outside=$?"});
