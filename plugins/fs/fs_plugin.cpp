@@ -1,7 +1,8 @@
 // The filesystem family plugin: a guest root that is a host directory, plus bind mounts.
 // Every path-taking call is resolved in the guest's namespace (GuestRoot) and done on behalf
-// of the guest on the NOTIFY route (opened files are installed with ADDFD); chdir and execve,
-// which must change the guest itself, are rewritten on the TRACE route.
+// of the guest on the NOTIFY route (opened files are installed with ADDFD); chdir, which must
+// change the guest itself, is rewritten on the TRACE route. execve belongs to the proc plugin,
+// which resolves programs and interpreters through the PathResolver this plugin offers.
 // With root "/" and no mounts the plugin asks for no syscalls at all.
 #include <elf.h>
 #include <fcntl.h>
@@ -51,6 +52,8 @@ bool writes(int flags) { return (flags & O_ACCMODE) != O_RDONLY || (flags & (O_C
 
 class FsPlugin final : public sdk::PluginBase, private sdk::PathResolver {
  public:
+  void connect(const sdk::PluginRegistry& registry) noexcept override { registry_ = &registry; }
+
   void* query_interface(std::string_view name) noexcept override {
     if (name == sdk::kPathResolverInterface && translating_) return static_cast<sdk::PathResolver*>(this);
     return nullptr;
@@ -176,8 +179,6 @@ class FsPlugin final : public sdk::PluginBase, private sdk::PathResolver {
     });
     on(SYS_getcwd, N, F, "the guest path of the cwd", [this](SyscallContext& c) { return getcwd_(c); });
     on(SYS_chdir, T, F, "path rewritten to the host directory", [this](SyscallContext& c) { return chdir_(c); });
-    on(SYS_execve, T, P, "static and PT_INTERP binaries from the guest root; #! scripts run the host's interpreter",
-       [this](SyscallContext& c) { return exec_(c, AT_FDCWD, c.arg(0), c.arg(1), false); });
     on(SYS_mkdir, N, F, "", [this](SyscallContext& c) {
       return at_op(c, AT_FDCWD, c.arg(0), Follow::kNo, true, [&](const Resolved& r) {
         return mkdirat(r.parent.get(), at_name(r), static_cast<mode_t>(c.arg(1)));
@@ -311,15 +312,6 @@ class FsPlugin final : public sdk::PluginBase, private sdk::PathResolver {
       on(nr, N, P, "user.lxhost.* is reserved for lxhost's metadata", [this](SyscallContext& c) { return xattr_(c); });
     on(SYS_inotify_add_watch, N, F, "the watch is added to the guest's own inotify instance",
        [this](SyscallContext& c) { return inotify_add_watch_(c); });
-    on(SYS_execveat, T, P, "as execve; AT_EMPTY_PATH runs the fd natively", [this](SyscallContext& c) {
-      int flags = static_cast<int>(c.arg(4));
-      if (flags & AT_EMPTY_PATH) {
-        std::string path;
-        if (int e = c.read_string(c.arg(1), path); e != 0) return fail(e);
-        if (path.empty()) return SyscallResult::continue_native();
-      }
-      return exec_(c, static_cast<int>(c.arg(0)), c.arg(1), c.arg(2), /*execveat=*/true);
-    });
     // Calls that would act on host paths or the host's mount table: refused, as in an
     // unprivileged container.
     for (int nr : {SYS_chroot, SYS_pivot_root, SYS_mount, SYS_umount2, SYS_swapon, SYS_swapoff, SYS_quotactl,
@@ -499,8 +491,11 @@ class FsPlugin final : public sdk::PluginBase, private sdk::PathResolver {
     if (r.name == "exe" && r.guest_path.rfind("/proc/", 0) == 0) {
       // A dynamic program runs through its interpreter: /proc/<pid>/exe names the program.
       pid_t pid = static_cast<pid_t>(std::atoi(r.guest_path.c_str() + 6));
-      std::lock_guard lock(exec_mu_);
-      if (auto it = exe_.find(pid); it != exe_.end() && !it->second.empty()) t = it->second;
+      // Looked up at use: the proc plugin may connect after this one.
+      auto* programs = registry_ ? static_cast<sdk::ProgramNames*>(registry_->find_interface(sdk::kProgramNamesInterface))
+                                 : nullptr;
+      if (programs)
+        if (std::string prog = programs->program_of(pid); !prog.empty()) t = prog;
     }
     if (r.guest_path.rfind("/proc/", 0) == 0 && !t.empty() && t[0] == '/') {
       std::string g = root_.to_guest(t);
@@ -576,28 +571,14 @@ class FsPlugin final : public sdk::PluginBase, private sdk::PathResolver {
     return {};
   }
 
-  // Implements execve(2) on the TRACE route: the program (and its ELF interpreter) come from
-  // the guest root. A dynamic program runs as `<guest interpreter> <program> args...`.
-  // The host program and interpreter execve of guest `path` runs (see PathResolver::exec_paths).
-  // `guest_program` receives the program's guest path, `shebang` its "#!" line when it is a script.
-  int resolve_exec(pid_t tid, int dirfd, const std::string& path, std::string& program, std::string& interp,
-                   std::string* guest_program = nullptr, std::string* shebang = nullptr) {
+  // The host program and interpreter execve of guest `path` runs (see PathResolver::exec_paths;
+  // the proc plugin owns execve and rewrites it with these).
+  int resolve_exec(pid_t tid, int dirfd, const std::string& path, std::string& program, std::string& interp) {
     Resolved r;
     if (int e = root_.resolve(tid, dirfd, path, Follow::kYes, r); e != 0) return e;
     if (!r.exists) return ENOENT;
     UniqueFd fd(openat(r.parent.get(), at_name(r), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
     if (!fd) return errno;
-    if (guest_program) *guest_program = r.guest_path;
-    if (shebang) {
-      char head[256];
-      ssize_t k = pread(fd.get(), head, sizeof head - 1, 0);
-      shebang->clear();
-      if (k > 2 && head[0] == '#' && head[1] == '!') {
-        std::string line(head + 2, static_cast<std::size_t>(k - 2));
-        line = line.substr(0, line.find('\n'));
-        *shebang = line;
-      }
-    }
     std::string guest_interp = elf_interp(fd.get());
     char buf[PATH_MAX + 1];
     ssize_t n = readlink(("/proc/self/fd/" + std::to_string(fd.get())).c_str(), buf, PATH_MAX);
@@ -609,116 +590,6 @@ class FsPlugin final : public sdk::PluginBase, private sdk::PathResolver {
     if (int e = root_.resolve(tid, AT_FDCWD, guest_interp, Follow::kYes, ri); e != 0 || !ri.exists) return ENOENT;
     return host_path_of(ri, 0, interp);
   }
-
-  // Whether the ELF interpreter at host path `interp` knows --argv0 (glibc >= 2.33), cached.
-  bool interp_has_argv0(const std::string& interp) {
-    std::lock_guard lock(exec_mu_);
-    auto it = argv0_support_.find(interp);
-    if (it != argv0_support_.end()) return it->second;
-    bool has = false;
-    if (FILE* f = std::fopen(interp.c_str(), "re")) {
-      std::vector<char> data(4 << 20);
-      std::size_t n = std::fread(data.data(), 1, data.size(), f);
-      std::fclose(f);
-      static const char kNeedle[] = "--argv0";
-      has = memmem(data.data(), n, kNeedle, sizeof kNeedle - 1) != nullptr;
-    }
-    argv0_support_[interp] = has;
-    return has;
-  }
-
-  // One argv entry of the rewritten call: a pointer already in guest memory, or a new string.
-  struct ArgvItem {
-    std::uint64_t ptr = 0;
-    std::string text;
-  };
-
-  // Implements execve(2)/execveat(2) on the TRACE route. The program comes from the guest root;
-  // "#!" scripts run their interpreter from the guest root too (argv as the kernel builds it:
-  // interpreter, optional argument, script path, arguments); a dynamic program runs as
-  // `<guest root's ELF interpreter> [--argv0 ARGV0] <program> args...`. execveat becomes execve.
-  SyscallResult exec_(SyscallContext& c, int dirfd, std::uint64_t path_addr, std::uint64_t argv_addr, bool execveat) {
-    std::string path;
-    if (int e = c.read_string(path_addr, path); e != 0) return fail(e);
-    std::vector<ArgvItem> items;
-    for (std::uint64_t a = argv_addr; a && items.size() < 65536; a += 8) {
-      std::uint64_t p;
-      if (int e = c.read(a, p); e != 0) return fail(e);
-      if (!p) break;
-      items.push_back({p, {}});
-    }
-    std::string prog_host, interp_host, guest_prog, shebang;
-    bool rewritten_argv = false;
-    for (int depth = 0;; ++depth) {
-      if (int e = resolve_exec(c.tid(), depth == 0 ? dirfd : AT_FDCWD, path, prog_host, interp_host, &guest_prog,
-                               &shebang);
-          e != 0)
-        return fail(e);
-      if (shebang.empty()) break;
-      if (depth >= 4) return fail(ELOOP);
-      // "#!interp [arg]": argv becomes { interp, [arg,] script, argv[1], ... }.
-      std::size_t b = shebang.find_first_not_of(" \t");
-      if (b == std::string::npos) return fail(ENOEXEC);
-      std::size_t e = shebang.find_first_of(" \t", b);
-      std::string interp = shebang.substr(b, e == std::string::npos ? std::string::npos : e - b);
-      std::string arg;
-      if (e != std::string::npos) {
-        std::size_t ab = shebang.find_first_not_of(" \t", e);
-        if (ab != std::string::npos) {
-          arg = shebang.substr(ab);
-          while (!arg.empty() && (arg.back() == ' ' || arg.back() == '\t' || arg.back() == '\r')) arg.pop_back();
-        }
-      }
-      std::vector<ArgvItem> next = {{0, interp}};
-      if (!arg.empty()) next.push_back({0, arg});
-      next.push_back({0, path});
-      for (std::size_t i = 1; i < items.size(); ++i) next.push_back(items[i]);
-      items = std::move(next);
-      path = interp;
-      rewritten_argv = true;
-    }
-    if (execveat) {  // execveat(dirfd, path, argv, envp, flags) → execve(path, argv, envp)
-      c.set_nr(SYS_execve);
-      c.set_arg(1, argv_addr);
-      c.set_arg(2, c.arg(3));
-    }
-    {
-      std::lock_guard lock(exec_mu_);
-      exe_[c.pid()] = guest_prog;
-    }
-    std::uint64_t top = c.stack_pointer() - 128;
-    std::string exec_path = prog_host;
-    if (!interp_host.empty()) {
-      std::vector<ArgvItem> next = {{0, interp_host}};
-      if (!items.empty() && interp_has_argv0(interp_host)) {
-        next.push_back({0, "--argv0"});
-        next.push_back(items[0]);
-      }
-      next.push_back({0, prog_host});
-      for (std::size_t i = 1; i < items.size(); ++i) next.push_back(items[i]);
-      items = std::move(next);
-      exec_path = interp_host;
-      rewritten_argv = true;
-    }
-    std::uint64_t path_p = push_string(c, &top, exec_path);
-    if (!path_p) return fail(EFAULT);
-    c.set_arg(0, path_p);
-    if (!rewritten_argv) return SyscallResult::rewritten();
-    std::vector<std::uint64_t> arr;
-    for (auto& it : items) {
-      if (!it.text.empty() || it.ptr == 0) {
-        it.ptr = push_string(c, &top, it.text);
-        if (!it.ptr) return fail(EFAULT);
-      }
-      arr.push_back(it.ptr);
-    }
-    arr.push_back(0);
-    std::uint64_t at = (top - arr.size() * 8) & ~std::uint64_t{15};
-    if (c.write_memory(at, arr.data(), arr.size() * 8) != 0) return fail(EFAULT);
-    c.set_arg(1, at);
-    return SyscallResult::rewritten();
-  }
-
 
   // Implements chmod(2)/fchmodat(2): native, and in the metadata too when it holds a mode.
   int chmod_(const Resolved& r, mode_t mode) {
@@ -987,15 +858,8 @@ class FsPlugin final : public sdk::PluginBase, private sdk::PathResolver {
     }
   }
 
-  void on_process_exit(pid_t tid) noexcept override {
-    std::lock_guard lock(exec_mu_);
-    exe_.erase(tid);
-  }
-
   bool translating_ = false;
-  std::mutex exec_mu_;
-  std::map<pid_t, std::string> exe_;               // guarded by exec_mu_: program of each process
-  std::map<std::string, bool> argv0_support_;      // guarded by exec_mu_
+  const sdk::PluginRegistry* registry_ = nullptr;  // for the proc plugin's ProgramNames
   GuestRoot root_;
   MetadataStore store_;
 };

@@ -1,6 +1,7 @@
-// The process family plugin (first part): fake root identity with per-process credentials that
-// the setuid family changes consistently, a per-instance process limit, and the uname
-// personality. (execve is still translated by the fs plugin.)
+// The process family plugin: execve/execveat of programs in the guest root (through the fs
+// family's PathResolver), fake root identity with per-process credentials that the setuid
+// family changes consistently, a per-instance process limit, and the uname personality.
+#include <fcntl.h>
 #include <linux/sched.h>
 #include <sched.h>
 #include <sys/syscall.h>
@@ -9,13 +10,17 @@
 
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
+#include <lxhost/path_resolver.h>
 #include <lxhost/plugin.h>
+
+#include "exec_rewriter.h"
 
 namespace lx::proc {
 namespace {
@@ -71,6 +76,36 @@ class ProcPlugin final : public sdk::PluginBase {
     }
   }
 
+  void connect(const sdk::PluginRegistry& registry) noexcept override {
+    try {
+      auto* paths = static_cast<sdk::PathResolver*>(registry.find_interface(sdk::kPathResolverInterface));
+      if (!paths) return;  // the host's own root: execve means the same natively
+      exec_ = std::make_unique<ExecRewriter>(*paths);
+      sdk::SyscallSpec s;
+      s.nr = SYS_execve;
+      s.route = Route::kTrace;
+      s.support = Support::kPartial;
+      s.note = "program, #! and ELF interpreters from the guest root; AT_EXECFN names the host path";
+      add(s, [this](SyscallContext& c) { return exec_->rewrite(c, AT_FDCWD, c.arg(0), c.arg(1), false); });
+      s.nr = SYS_execveat;
+      s.note = "as execve; AT_EMPTY_PATH runs the fd natively";
+      add(s, [this](SyscallContext& c) {
+        if (static_cast<int>(c.arg(4)) & AT_EMPTY_PATH) {
+          std::string path;
+          if (int e = c.read_string(c.arg(1), path); e != 0) return fail(e);
+          if (path.empty()) return SyscallResult::continue_native();
+        }
+        return exec_->rewrite(c, static_cast<int>(c.arg(0)), c.arg(1), c.arg(2), true);
+      });
+    } catch (...) {
+    }
+  }
+
+  void* query_interface(std::string_view name) noexcept override {
+    if (name == sdk::kProgramNamesInterface && exec_) return static_cast<sdk::ProgramNames*>(exec_.get());
+    return nullptr;
+  }
+
   void on_process_start(pid_t tid, pid_t parent) noexcept override {
     try {
       std::lock_guard lock(mu_);
@@ -81,6 +116,7 @@ class ProcPlugin final : public sdk::PluginBase {
     }
   }
   void on_process_exit(pid_t tid) noexcept override {
+    if (exec_) exec_->forget(tid);
     std::lock_guard lock(mu_);
     live_.erase(tid);
     creds_.erase(tid);
@@ -248,6 +284,7 @@ class ProcPlugin final : public sdk::PluginBase {
     return SyscallResult::value(0);
   }
 
+  std::unique_ptr<ExecRewriter> exec_;
   bool fake_root_ = false;
   std::int64_t max_processes_ = 0;
   std::string hostname_, release_;

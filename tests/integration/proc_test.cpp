@@ -31,6 +31,24 @@ TEST(ProcPlugin, DefaultConfigAsksForNothing) {
   for (const char* call : {" getuid ", " clone ", " uname "}) EXPECT_THAT(r.out, ::testing::Not(HasSubstr(call)));
 }
 
+TEST(ProcPlugin, OwnsExecveWhenTheFsPluginTranslates) {
+  char tmpl[] = "/tmp/lxhost-proc-test-XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  auto r = run_command({kLx, "syscalls", "--set", "fs.root=" + dir});
+  auto line_of = [&](const std::string& name) {
+    std::size_t at = r.out.find(" " + name + " ");
+    if (at == std::string::npos) return std::string();
+    std::size_t b = r.out.rfind('\n', at) + 1;
+    return r.out.substr(b, r.out.find('\n', at) - b);
+  };
+  for (const char* call : {"execve", "execveat"}) {
+    std::string line = line_of(call);
+    EXPECT_THAT(line, HasSubstr(" proc ")) << r.out;
+    EXPECT_THAT(line, HasSubstr(" trace ")) << r.out;
+  }
+  std::filesystem::remove_all(dir);
+}
+
 TEST(ProcPlugin, FakeRootIsConsistent) {
   auto r = run_command(as_nobody({kLx, "exec", "--set", "proc.fake_root=true", "--", "/bin/sh", "-c", "id -u; id -g; id -G"}));
   EXPECT_EQ(r.out, "0\n0\n0\n") << r.err;

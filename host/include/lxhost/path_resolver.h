@@ -27,4 +27,16 @@ class PathResolver {
                          std::string& interpreter) noexcept = 0;
 };
 
+/// The name under which the proc plugin offers its ProgramNames.
+inline constexpr const char* kProgramNamesInterface = "lxhost.proc.program_names/1";
+
+/// The guest path of the program each guest process runs (what /proc/<pid>/exe must show when the
+/// program runs through its ELF interpreter).
+class ProgramNames {
+ public:
+  virtual ~ProgramNames() = default;
+  /// The guest path of the program process `pid` last exec'd, or "" when not known.
+  virtual std::string program_of(pid_t pid) noexcept = 0;
+};
+
 }  // namespace lx::sdk

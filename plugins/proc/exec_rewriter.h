@@ -1,0 +1,42 @@
+// execve(2)/execveat(2) of a guest whose files live in a guest root: the program, its "#!"
+// interpreter and its ELF interpreter come from the guest root (through the fs family's
+// PathResolver), argv is rebuilt as the kernel would build it, and the call is rewritten on the
+// TRACE route to run the host paths.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include <lxhost/path_resolver.h>
+#include <lxhost/syscall_context.h>
+
+namespace lx::proc {
+
+/// Rewrites execve calls; remembers each process's program for /proc/<pid>/exe.
+class ExecRewriter final : public sdk::ProgramNames {
+ public:
+  /// Resolves paths with `paths` (must outlive this).
+  explicit ExecRewriter(sdk::PathResolver& paths) : paths_(paths) {}
+
+  /// Implements execve(2) (`execveat` false: path, argv) and execveat(2) (true: dirfd, path, argv,
+  /// envp, flags; it becomes execve). Returns rewritten() or an error.
+  sdk::SyscallResult rewrite(sdk::SyscallContext& c, int dirfd, std::uint64_t path_addr, std::uint64_t argv_addr,
+                             bool execveat);
+  std::string program_of(pid_t pid) noexcept override;
+  /// Forgets process `pid`.
+  void forget(pid_t pid) noexcept;
+
+ private:
+  bool interp_has_argv0(const std::string& interp);
+
+  sdk::PathResolver& paths_;
+  std::mutex mu_;
+  std::map<pid_t, std::string> programs_;     // guarded by mu_
+  std::map<std::string, bool> argv0_support_; // guarded by mu_
+};
+
+}  // namespace lx::proc
