@@ -286,6 +286,14 @@ void TraceChannel::handle_stop(pid_t tid, int status) {
         remove_tracee(static_cast<pid_t>(former), 0);
       }
       if (sink_) sink_->on_exec(tid);
+      if (!plugins_.empty()) {
+        // The new image is in place and stopped: plugins may adjust it (e.g. AT_EXECFN).
+        user_regs_struct regs;
+        if (ptrace(PTRACE_GETREGS, tid, 0, &regs) == 0) {
+          TraceContext ctx(tid, tgid_of(tid), regs, instance_);
+          for (auto* p : plugins_) p->on_exec(ctx);
+        }
+      }
       resume(tid);
       return;
     }

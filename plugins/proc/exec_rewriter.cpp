@@ -54,6 +54,32 @@ std::string ExecRewriter::program_of(pid_t pid) noexcept {
 void ExecRewriter::forget(pid_t pid) noexcept {
   std::lock_guard lock(mu_);
   programs_.erase(pid);
+  requested_.erase(pid);
+}
+
+void ExecRewriter::fix_execfn(sdk::SyscallContext& ctx) noexcept {
+  try {
+    std::string want;
+    {
+      std::lock_guard lock(mu_);
+      auto it = requested_.find(ctx.pid());
+      if (it == requested_.end()) return;
+      want = std::move(it->second);
+      requested_.erase(it);
+    }
+    // Find AT_EXECFN in the new image's auxiliary vector.
+    FILE* f = std::fopen(("/proc/" + std::to_string(ctx.pid()) + "/auxv").c_str(), "re");
+    if (!f) return;
+    std::uint64_t kv[2], addr = 0;
+    while (std::fread(kv, sizeof kv, 1, f) == 1 && kv[0] != 0)
+      if (kv[0] == 31 /* AT_EXECFN */) addr = kv[1];
+    std::fclose(f);
+    if (!addr) return;
+    std::string current;
+    if (ctx.read_string(addr, current, 4096) != 0 || current.size() < want.size()) return;
+    ctx.write_memory(addr, want.c_str(), want.size() + 1);
+  } catch (...) {
+  }
 }
 
 bool ExecRewriter::interp_has_argv0(const std::string& interp) {
@@ -106,7 +132,9 @@ SyscallResult ExecRewriter::rewrite(SyscallContext& c, int dirfd, std::uint64_t 
     }
     std::vector<ArgvItem> next = {{0, interp}};
     if (!arg.empty()) next.push_back({0, arg});
-    next.push_back({0, path});
+    // (execveat's dirfd-relative paths become absolute: the interpreter resolves from the cwd.)
+    bool relative_to_dirfd = execveat && dirfd != AT_FDCWD && !path.empty() && path[0] != '/';
+    next.push_back({0, relative_to_dirfd ? paths_.guest_path(prog_host) : path});
     for (std::size_t i = 1; i < items.size(); ++i) next.push_back(items[i]);
     items = std::move(next);
     path = interp;
@@ -121,6 +149,11 @@ SyscallResult ExecRewriter::rewrite(SyscallContext& c, int dirfd, std::uint64_t 
     std::lock_guard lock(mu_);
     programs_[c.pid()] = paths_.guest_path(prog_host);
   }
+  std::string requested;  // AT_EXECFN natively: the file name the guest passed
+  if (c.read_string(path_addr, requested) == 0) {
+    std::lock_guard lock(mu_);
+    requested_[c.pid()] = requested;
+  }
   std::uint64_t top = c.stack_pointer() - 128;  // below the red zone
   std::string exec_path = prog_host;
   if (!interp_host.empty()) {
@@ -130,7 +163,11 @@ SyscallResult ExecRewriter::rewrite(SyscallContext& c, int dirfd, std::uint64_t 
       next.push_back({0, "--argv0"});
       next.push_back(items[0]);
     }
-    next.push_back({0, prog_host});
+    // The program by its guest path: the interpreter opens it through the fs family like any
+    // guest open, and so makes AT_EXECFN and /proc/self/cmdline show what the guest asked for.
+    // (execveat's dirfd-relative paths become absolute: the interpreter resolves from the cwd.)
+    bool relative_to_dirfd = execveat && dirfd != AT_FDCWD && !path.empty() && path[0] != '/';
+    next.push_back({0, relative_to_dirfd ? paths_.guest_path(prog_host) : path});
     for (std::size_t i = 1; i < items.size(); ++i) next.push_back(items[i]);
     items = std::move(next);
     exec_path = interp_host;

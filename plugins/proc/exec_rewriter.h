@@ -27,6 +27,9 @@ class ExecRewriter final : public sdk::ProgramNames {
   sdk::SyscallResult rewrite(sdk::SyscallContext& c, int dirfd, std::uint64_t path_addr, std::uint64_t argv_addr,
                              bool execveat);
   std::string program_of(pid_t pid) noexcept override;
+  /// After the exec of `ctx.pid()`: AT_EXECFN shows the file name the guest passed, as natively
+  /// (it points at the host path the call was rewritten to; overwritten in place when it fits).
+  void fix_execfn(sdk::SyscallContext& ctx) noexcept;
   /// Forgets process `pid`.
   void forget(pid_t pid) noexcept;
 
@@ -36,6 +39,7 @@ class ExecRewriter final : public sdk::ProgramNames {
   sdk::PathResolver& paths_;
   std::mutex mu_;
   std::map<pid_t, std::string> programs_;     // guarded by mu_
+  std::map<pid_t, std::string> requested_;    // guarded by mu_: file name as the guest passed it
   std::map<std::string, bool> argv0_support_; // guarded by mu_
 };
 

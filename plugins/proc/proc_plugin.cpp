@@ -85,7 +85,7 @@ class ProcPlugin final : public sdk::PluginBase {
       s.nr = SYS_execve;
       s.route = Route::kTrace;
       s.support = Support::kPartial;
-      s.note = "program, #! and ELF interpreters from the guest root; AT_EXECFN names the host path";
+      s.note = "program, #! and ELF interpreters from the guest root; argv[0], AT_EXECFN, /proc/self/exe as native";
       add(s, [this](SyscallContext& c) { return exec_->rewrite(c, AT_FDCWD, c.arg(0), c.arg(1), false); });
       s.nr = SYS_execveat;
       s.note = "as execve; AT_EMPTY_PATH runs the fd natively";
@@ -99,6 +99,10 @@ class ProcPlugin final : public sdk::PluginBase {
       });
     } catch (...) {
     }
+  }
+
+  void on_exec(SyscallContext& ctx) noexcept override {
+    if (exec_) exec_->fix_execfn(ctx);
   }
 
   void* query_interface(std::string_view name) noexcept override {

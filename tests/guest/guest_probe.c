@@ -8,6 +8,7 @@
  *   guest_probe x32               an x32 syscall number: prints the errno name
  *   guest_probe badptr            open() of an unmapped address: prints "ok" or the errno name
  *   guest_probe execas PATH ARGV0 [ARGS...]   execv(PATH, {ARGV0, ARGS...})
+ *   guest_probe execfn            prints getauxval(AT_EXECFN)
  *   guest_probe pageedge          open("/dev/null") with the path ending at the last byte of a
  *                                 page followed by an unmapped page
  */
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -66,6 +68,10 @@ int main(int argc, char** argv) {
     execv(argv[2], argv + 3);
     printf("execv: %s\n", strerrorname_np(errno));
     return 127;
+  }
+  if (!strcmp(m, "execfn")) {
+    printf("%s\n", (const char*)getauxval(AT_EXECFN));
+    return 0;
   }
   if (!strcmp(m, "badptr")) return report(open((const char*)16, O_RDONLY));
   if (!strcmp(m, "pageedge")) {

@@ -201,6 +201,19 @@ TEST(FsPlugin, DynamicProgramsKeepArgv0AndExe) {
                         "myname", "-c", "echo $0; /bin/ls -l /proc/self/exe"});
   EXPECT_THAT(r.out, HasSubstr("myname\n")) << r.err;
   EXPECT_THAT(r.out, HasSubstr("/proc/self/exe -> /bin/ls\n"));
+  // AT_EXECFN is the file name the guest passed, not the host path the call became.
+  r = run_command({kLx, "exec", "--set", "fs.root=" + fs.root(), "--", "/bin/sh", "-c",
+                   "/bin/guest_probe execfn; cd /bin && ./guest_probe execfn"});
+  EXPECT_EQ(r.out, "/bin/guest_probe\n./guest_probe\n") << r.err;
+}
+
+TEST(FsPlugin, StaticProgramsSeeTheirFileNameInAtExecfn) {
+  Rootfs fs("busybox");
+  ASSERT_TRUE(fs.ok()) << fs.error();
+  std::filesystem::copy_file(std::string(GUEST_DIR) + "/guest_probe_static", fs.root() + "/bin/guest_probe");
+  auto r = run_command({kLx, "exec", "--set", "fs.root=" + fs.root(), "--", "/bin/sh", "-c",
+                        "/bin/guest_probe execfn; cd /bin && ./guest_probe execfn"});
+  EXPECT_EQ(r.out, "/bin/guest_probe\n./guest_probe\n") << r.err;
 }
 
 TEST(FsPlugin, UnprivilegedUserRunsTheRootfs) {

@@ -153,6 +153,9 @@ class Plugin {
   }
   /// Called once every plugin is configured, with the registry of their interfaces.
   virtual void connect(const PluginRegistry& registry) noexcept { (void)registry; }
+  /// Called when guest process `ctx.pid()` has just exec'd, stopped before its first instruction:
+  /// its new memory can be read and written through `ctx` (nr() is meaningless here).
+  virtual void on_exec(SyscallContext& ctx) noexcept { (void)ctx; }
 };
 
 /// Convenience base: register handlers per syscall with `add`; `handle` dispatches to them and
