@@ -403,10 +403,20 @@ class FsPlugin final : public sdk::PluginBase, private sdk::PathResolver {
       return fail(errno);
     if (!S_ISLNK(st.st_mode)) {
       Metadata m;
+      map_identity(st.st_uid, st.st_gid);
       if (store_.read_at(r.parent.get(), r.name.empty() ? "." : r.name, m) == 0) apply_metadata(m, st);
     }
     if (int e = c.write(buf, st); e != 0) return fail(e);
     return SyscallResult::value(0);
+  }
+
+  // Files without metadata: owners as the proc family's identity shows them (fake root).
+  template <class U, class G>
+  void map_identity(U& uid, G& gid) {
+    auto* id = registry_ ? static_cast<sdk::IdentityMap*>(registry_->find_interface(sdk::kIdentityInterface)) : nullptr;
+    if (!id) return;
+    uid = static_cast<U>(id->guest_uid(uid));
+    gid = static_cast<G>(id->guest_gid(gid));
   }
 
   // An fd (O_PATH or `flags`) of the resolved entry itself.
@@ -427,6 +437,7 @@ class FsPlugin final : public sdk::PluginBase, private sdk::PathResolver {
     struct stat st;
     if (fstat(fd.get(), &st) != 0) return fail(errno);
     Metadata m;
+    map_identity(st.st_uid, st.st_gid);
     if (store_.read(fd.get(), m) == 0) apply_metadata(m, st);
     if (int e = c.write(buf, st); e != 0) return fail(e);
     return SyscallResult::value(0);
@@ -445,6 +456,7 @@ class FsPlugin final : public sdk::PluginBase, private sdk::PathResolver {
         if (::statx(fd.get(), "", AT_EMPTY_PATH | (flags & AT_STATX_SYNC_TYPE), static_cast<unsigned>(c.arg(3)), &stx) != 0)
           return fail(errno);
         Metadata m;
+        map_identity(stx.stx_uid, stx.stx_gid);
         if (store_.read(fd.get(), m) == 0) apply_metadata(m, stx);
         if (int e = c.write(c.arg(4), stx); e != 0) return fail(e);
         return SyscallResult::value(0);
@@ -460,6 +472,7 @@ class FsPlugin final : public sdk::PluginBase, private sdk::PathResolver {
     if (::statx(r.parent.get(), r.name.c_str(), sflags, static_cast<unsigned>(c.arg(3)), &stx) != 0) return fail(errno);
     if (!S_ISLNK(stx.stx_mode)) {
       Metadata m;
+      map_identity(stx.stx_uid, stx.stx_gid);
       if (store_.read_at(r.parent.get(), r.name.empty() ? "." : r.name, m) == 0) apply_metadata(m, stx);
     }
     if (int e = c.write(c.arg(4), stx); e != 0) return fail(e);

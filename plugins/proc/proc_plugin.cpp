@@ -41,7 +41,7 @@ struct Creds {
 
 constexpr std::uint32_t kKeep = static_cast<std::uint32_t>(-1);
 
-class ProcPlugin final : public sdk::PluginBase {
+class ProcPlugin final : public sdk::PluginBase, private sdk::IdentityMap {
  public:
   sdk::PluginInfo info() const noexcept override {
     return {"proc", "0.1.0", "proc", "fake root identity, process limit, uname personality", "proc"};
@@ -107,8 +107,13 @@ class ProcPlugin final : public sdk::PluginBase {
 
   void* query_interface(std::string_view name) noexcept override {
     if (name == sdk::kProgramNamesInterface && exec_) return static_cast<sdk::ProgramNames*>(exec_.get());
+    if (name == sdk::kIdentityInterface && fake_root_) return static_cast<sdk::IdentityMap*>(this);
     return nullptr;
   }
+
+  // IdentityMap: with fake root, the host user's files are root's, as under fakeroot or proot -0.
+  std::uint32_t guest_uid(std::uint32_t uid) noexcept override { return uid == host_uid_ ? 0 : uid; }
+  std::uint32_t guest_gid(std::uint32_t gid) noexcept override { return gid == host_gid_ ? 0 : gid; }
 
   void on_process_start(pid_t tid, pid_t parent) noexcept override {
     try {
@@ -289,6 +294,8 @@ class ProcPlugin final : public sdk::PluginBase {
   }
 
   std::unique_ptr<ExecRewriter> exec_;
+  const std::uint32_t host_uid_ = getuid();
+  const std::uint32_t host_gid_ = getgid();
   bool fake_root_ = false;
   std::int64_t max_processes_ = 0;
   std::string hostname_, release_;

@@ -1,5 +1,6 @@
 // End-to-end tests of the proc plugin: fake root identity, the process limit, uname, and a
 // fork/exec loop in a rootfs.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -55,6 +56,27 @@ TEST(ProcPlugin, FakeRootIsConsistent) {
   // Without it the unprivileged user stays itself.
   r = run_command(as_nobody({kLx, "exec", "--", "/usr/bin/id", "-u"}));
   EXPECT_EQ(r.out, geteuid() == 0 ? "65534\n" : std::to_string(geteuid()) + "\n");
+}
+
+TEST(ProcPlugin, FakeRootIsConsistentWithTheFsMetadata) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to switch to an unprivileged user";
+  char tmpl[] = "/tmp/lxhost-proc-test-XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  chmod(dir.c_str(), 0755);
+  std::string root = dir + "/root";
+  ASSERT_EQ(run_command({std::string(SOURCE_DIR) + "/tests/fixtures/make_rootfs.sh", "busybox", root}).status, 0);
+  ASSERT_EQ(chown((root + "/home/user").c_str(), 65534, 65534), 0);
+  // Under fake root the user's own files are root's; a chown to another owner is kept as metadata.
+  auto r = run_command(as_nobody({kLx, "exec", "--set", "fs.root=" + root, "--set", "proc.fake_root=true", "--",
+                                  "/bin/sh", "-c", "cd /home/user && touch g h && chown 1000:1000 h && ls -ln g h"}));
+  EXPECT_THAT(r.out, HasSubstr("1 0        0                0 ")) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("1 1000     1000             0 "));
+  // Without fake root the user sees itself again, and the chown persists.
+  r = run_command(as_nobody({kLx, "exec", "--set", "fs.root=" + root, "--", "/bin/sh", "-c",
+                             "ls -ln /home/user/g /home/user/h"}));
+  EXPECT_THAT(r.out, HasSubstr("1 65534    65534            0 ")) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("1 1000     1000             0 "));
+  std::filesystem::remove_all(dir);
 }
 
 TEST(ProcPlugin, SetuidFamilyChangesTheEmulatedIdentity) {

@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <string>
 
 namespace lx::sdk {
@@ -37,6 +38,19 @@ class ProgramNames {
   virtual ~ProgramNames() = default;
   /// The guest path of the program process `pid` last exec'd, or "" when not known.
   virtual std::string program_of(pid_t pid) noexcept = 0;
+};
+
+/// The name under which the proc plugin offers its IdentityMap.
+inline constexpr const char* kIdentityInterface = "lxhost.proc.identity/1";
+
+/// How host owners appear in the guest: with fake root, what the host user owns is root's.
+class IdentityMap {
+ public:
+  virtual ~IdentityMap() = default;
+  /// The owner the guest sees for a file the host says `uid` owns.
+  virtual std::uint32_t guest_uid(std::uint32_t uid) noexcept = 0;
+  /// The group the guest sees for a file the host says `gid` owns.
+  virtual std::uint32_t guest_gid(std::uint32_t gid) noexcept = 0;
 };
 
 }  // namespace lx::sdk
