@@ -8,6 +8,8 @@ packages=(
   libboost-dev libboost-filesystem-dev   # Boost.DLL (plugin loading), Boost.Asio (service)
   libtomlplusplus-dev                    # config
   libfmt-dev                             # formatting
+  nlohmann-json3-dev                     # the service's control protocol (JSON frames)
+  libarchive-dev                         # lx install/export: tar, tar.gz, tar.xz, tar.zst
   libgtest-dev libgmock-dev              # tests
   busybox-static                         # the tests' static rootfs
   util-linux                             # setpriv: tests run guests as an unprivileged user
