@@ -6,6 +6,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <grp.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -548,6 +549,34 @@ TEST_F(StoreTest, RecoverRemovesInterruptedInstallsAndUninstalls) {
   EXPECT_TRUE(store.install("half", dir_ / "s.tar").ok());
   // A store that was never used recovers to nothing.
   EXPECT_TRUE(DistroStore(dir_ / "unused").recover().ok());
+}
+
+TEST_F(StoreTest, InstallKilledMidwayNeverShowsAsInstalled) {
+  std::vector<TarEntry> big = {dir("usr", 0755)};
+  for (int i = 0; i < 2000; ++i) big.push_back(file(fmt::format("usr/f{}", i), 0644, std::string(1000, 'a' + i % 26)));
+  write_tar(dir_ / "big.tar.gz", big);
+  DistroStore store(dir_ / "store");
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    // SIGKILL at the first progress report: some entries are extracted, the install is not finished.
+    (void)store.install("big", dir_ / "big.tar.gz", [](const Progress& p) {
+      if (p.entries > 0) kill(getpid(), SIGKILL);
+    });
+    _exit(3);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "status " << status;
+  EXPECT_TRUE(sfs::exists(store.dir() / "distros/.big.partial/rootfs/usr"));
+  EXPECT_FALSE(store.get("big").ok());
+  EXPECT_TRUE(store.list()->empty());
+  EXPECT_EQ(*store.default_name(), "");
+  ASSERT_TRUE(store.recover().ok());
+  EXPECT_FALSE(sfs::exists(store.dir() / "distros/.big.partial"));
+  auto info = store.install("big", dir_ / "big.tar.gz");
+  ASSERT_TRUE(info.ok()) << info.error().message;
+  EXPECT_EQ(info->size_bytes, 2000u * 1000u);
 }
 
 TEST_F(StoreTest, UninstallRemovesRestrictiveTreesAndClearsTheDefault) {
