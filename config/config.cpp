@@ -131,7 +131,15 @@ class LayerChecker {
         if (!r) return r;
       } else if (key == "instance") {
         auto r = table_of(k, v, key, [&](const toml::key& ck, const toml::node& cv, const std::string& path) {
-          if (ck.str() == "linger") return typed<std::string>(ck, cv, path, "a string");
+          if (ck.str() == "linger" || ck.str() == "grace") {
+            if (auto r = typed<std::string>(ck, cv, path, "a string"); !r) return r;
+            auto d = parse_duration(*cv.value<std::string>());
+            if (!d || (ck.str() == "grace" && *d == std::chrono::milliseconds::max()))
+              return fail(cv.source(), fmt::format("'{}' must be a duration such as \"0s\", \"500ms\", \"30s\", \"5m\"{}, not \"{}\"",
+                                                   path, ck.str() == "linger" ? " or \"forever\"" : "",
+                                                   *cv.value<std::string>()));
+            return ok();
+          }
           return unknown(ck, path);
         });
         if (!r) return r;
@@ -185,6 +193,26 @@ class LayerChecker {
 };
 
 }  // namespace
+
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
+  if (text == "forever") return std::chrono::milliseconds::max();
+  std::size_t i = 0;
+  std::uint64_t n = 0;
+  while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
+    n = n * 10 + static_cast<std::uint64_t>(text[i] - '0');
+    if (n > 1'000'000'000ULL) return std::nullopt;
+    ++i;
+  }
+  if (i == 0) return std::nullopt;
+  std::string_view unit = text.substr(i);
+  std::uint64_t ms;
+  if (unit == "ms") ms = n;
+  else if (unit == "s") ms = n * 1000;
+  else if (unit == "m") ms = n * 60'000;
+  else if (unit == "h") ms = n * 3'600'000;
+  else return std::nullopt;
+  return std::chrono::milliseconds(ms);
+}
 
 std::string Position::str() const {
   if (line <= 0 || source.rfind("--set ", 0) == 0) return source;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <optional>
@@ -60,6 +61,9 @@ std::span<const std::string_view> family_names() noexcept;
 std::optional<int> errno_from_name(std::string_view name) noexcept;
 /// The name of errno `e` ("ENOSYS"), or "E<number>" when unknown.
 std::string errno_name(int e);
+/// A duration ("0s", "500ms", "30s", "5m", "1h"); "forever" is milliseconds::max(); nullopt
+/// when malformed.
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
 
 /// A merged configuration.
 class Config {

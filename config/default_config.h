@@ -87,8 +87,11 @@ notify_workers = 2
 sync_wakeup = true
 
 [instance]
-# How long an instance lives on after its last client is gone ("0s": ended at once).
+# How long an instance lives on after its last client is gone: "0s" ends it at once, "30s",
+# "5m" ... keep it that long, "forever" keeps it until `lx terminate` or `lx shutdown`.
 linger = "0s"
+# When an instance ends, its processes get SIGTERM, and SIGKILL after this grace period.
+grace = "2s"
 )toml";
 
 }  // namespace lx::config

@@ -21,6 +21,7 @@ Result<ExitStatus> Driver::run(const LaunchSpec& spec) {
   stats_ = {};
   trace_ = std::make_unique<TraceChannel>(table_, options_.instance, options_.sink, plugins_);
   trace_->set_on_start(options_.on_guest_start);
+  if (options_.on_main_exit) trace_->set_on_main_exit(options_.on_main_exit);
   running_.store(trace_.get());
   std::unique_ptr<NotifyChannel> notify;
   auto on_listener = [&](int listener) -> Result<void> {

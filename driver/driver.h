@@ -25,6 +25,9 @@ struct DriverOptions {
   EventSink* sink = nullptr;         ///< --trace and process events; may be null
   /// Called on the tracer thread with the first guest pid once it is seized (signal forwarding).
   std::function<void(pid_t)> on_guest_start;
+  /// When set, the tree outlives its first process: this gets the first process's status when
+  /// it exits, and run() goes on until the last process is gone or end() ends them.
+  std::function<void(const ExitStatus&)> on_main_exit;
 };
 
 /// What the driver observed while running a guest.

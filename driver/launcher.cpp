@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <linux/seccomp.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -51,6 +52,10 @@ Result<Launcher> Launcher::spawn(const LaunchSpec& spec, const BpfProgram& filte
   envp.push_back(nullptr);
   sock_fprog prog{static_cast<unsigned short>(filter.size()), const_cast<sock_filter*>(filter.data())};
   const char* cwd = spec.cwd.empty() ? nullptr : spec.cwd.c_str();
+  if (spec.stdio.size() > 3) return Error::msg("at most three standard fds");
+  int stdio[3] = {-1, -1, -1};
+  for (std::size_t i = 0; i < spec.stdio.size(); ++i) stdio[i] = spec.stdio[i];
+  bool new_session = spec.new_session;
 
   int go[2], err[2];
   if (pipe2(go, O_CLOEXEC) != 0) return Error::from_errno("pipe2");
@@ -82,6 +87,16 @@ Result<Launcher> Launcher::spawn(const LaunchSpec& spec, const BpfProgram& filte
         sa.sa_flags = 0;
         sigaction(s, &sa, nullptr);
       }
+    }
+    // The standard fds given (a client's terminal or pipes): moved out of the way first, so
+    // that one given as 1 is not overwritten by the dup2 onto 0.
+    int moved[3];
+    for (int i = 0; i < 3; ++i) moved[i] = stdio[i] >= 0 ? fcntl(stdio[i], F_DUPFD_CLOEXEC, 10) : -1;
+    for (int i = 0; i < 3; ++i)
+      if (moved[i] >= 0 && dup2(moved[i], i) < 0) _exit(125);
+    if (new_session) {
+      setsid();
+      if (isatty(0)) ioctl(0, TIOCSCTTY, 0);
     }
     char c;
     if (read(go[0], &c, 1) != 1) _exit(125);  // the parent went away

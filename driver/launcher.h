@@ -18,6 +18,8 @@ struct LaunchSpec {
   std::vector<std::string> argv;  ///< argv[0] is looked up in PATH (from `env`) as execvp does
   std::vector<std::string> env;   ///< the guest's environment
   std::string cwd;                ///< working directory; empty: inherited
+  std::vector<int> stdio;         ///< when set: the fds that become the guest's 0, 1, 2
+  bool new_session = false;       ///< setsid(), and take stdin as controlling terminal if a tty
 };
 
 /// A forked, not yet seized guest process and its handshake pipes.

@@ -133,7 +133,9 @@ Result<ExitStatus> TraceChannel::run(const LaunchSpec& spec, const BpfProgram& f
   ExitStatus main_status;
   for (;;) {
     int status = 0;
-    pid_t tid = waitpid(-1, &status, __WALL);
+    // __WNOTHREAD: only this thread's tracees, so several trace channels (an instance's
+    // launches) can run side by side in one process, each on its own thread.
+    pid_t tid = waitpid(-1, &status, __WALL | __WNOTHREAD);
     if (tid < 0) {
       if (errno == EINTR) continue;
       if (errno == ECHILD) break;
@@ -144,7 +146,8 @@ Result<ExitStatus> TraceChannel::run(const LaunchSpec& spec, const BpfProgram& f
       if (tid == pid && !main_done) {
         main_done = true;
         main_status = ExitStatus::from_wait_status(status);
-        if (!ending_.load()) kill_all();  // a graceful end() leaves the rest to its grace period
+        // A graceful end() leaves the rest to its grace period; a kept tree lives on.
+        if (!ending_.load() && !on_main_exit_) kill_all();
         if (!main_execd) {
           // Failed before exec: report what the launcher child said.
           Error e = launcher.child_error();
@@ -153,10 +156,11 @@ Result<ExitStatus> TraceChannel::run(const LaunchSpec& spec, const BpfProgram& f
             return e;
           }
         }
+        if (on_main_exit_) on_main_exit_(main_status);
       }
     } else if (WIFSTOPPED(status)) {
       if (tid == pid && (status >> 16) == PTRACE_EVENT_EXEC) main_execd = true;
-      if (main_done && !ending_.load()) {
+      if (main_done && !ending_.load() && !on_main_exit_) {
         // Ending the tree: stops no longer matter; SIGKILL is already pending.
         kill(tid, SIGKILL);
         resume(tid);
@@ -190,6 +194,8 @@ void TraceChannel::end(std::chrono::milliseconds grace) {
   std::vector<pid_t> processes;
   for (pid_t t : tids)
     if (thread_group_of(t) == t) processes.push_back(t);
+  std::lock_guard timer_lock(end_mu_);
+  if (finished_) return;  // run() is past its loop: nothing is left to end, nor to join a timer
   for (pid_t p : processes) kill(p, SIGTERM);
   end_timer_ = std::thread([this, grace] {
     std::unique_lock lock(end_mu_);

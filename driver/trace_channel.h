@@ -72,6 +72,10 @@ class TraceChannel {
   void end(std::chrono::milliseconds grace);
   /// Sets a callback run with the first guest pid once it is seized.
   void set_on_start(std::function<void(pid_t)> f) { on_start_ = std::move(f); }
+  /// Keeps following the tree after the first process exits (an instance's daemons live on):
+  /// `f` gets the first process's status at once, and run() returns only when the whole tree is
+  /// gone (see end()).
+  void set_on_main_exit(std::function<void(const ExitStatus&)> f) { on_main_exit_ = std::move(f); }
 
   /// The pid of the guest's first process (0 before launch). Safe from any thread.
   pid_t main_pid() const noexcept { return main_pid_.load(); }
@@ -102,6 +106,7 @@ class TraceChannel {
   std::unordered_map<pid_t, Tracee> tracees_;  // guarded by mu_ for readers; written by the tracer
   std::uint64_t trace_stops_ = 0;
   std::function<void(pid_t)> on_start_;
+  std::function<void(const ExitStatus&)> on_main_exit_;
   std::atomic<int> live_{0};
   std::atomic<bool> ending_{false};
   std::mutex end_mu_;

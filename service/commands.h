@@ -15,4 +15,17 @@ int plugins_command(const std::vector<std::string>& args);
 /// `lx config check [FILE] [--set KEY=VALUE]...` and `lx config default`.
 int config_command(const std::vector<std::string>& args);
 
+/// `lx run [-d DISTRO] [--cd DIR] [--set KEY=VALUE]... [--] [CMD [ARGS...]]` (and `lx` alone).
+int run_command(const std::vector<std::string>& args);
+/// `lx service start|stop|status`.
+int service_command(const std::vector<std::string>& args);
+/// `lx status`: instances and their processes.
+int status_command(const std::vector<std::string>& args);
+/// `lx terminate DISTRO`.
+int terminate_command(const std::vector<std::string>& args);
+/// `lx shutdown`.
+int shutdown_command(const std::vector<std::string>& args);
+/// `lx install|import|export|uninstall|list|default ...`.
+int distro_command(const std::string& verb, const std::vector<std::string>& args);
+
 }  // namespace lx::cli

@@ -60,11 +60,13 @@ Result<std::unique_ptr<Runtime>> Runtime::create(const config::Config& config) {
 }
 
 Result<std::unique_ptr<driver::Driver>> Runtime::make_driver(driver::EventSink* sink, std::string instance,
-                                                             std::function<void(pid_t)> on_guest_start) const {
+                                                             std::function<void(pid_t)> on_guest_start,
+                                                             std::function<void(const driver::ExitStatus&)> on_main_exit) const {
   std::vector<sdk::Plugin*> plugins;
   for (const auto& fp : plugins_) plugins.push_back(&fp.plugin->plugin());
   auto dc = config_.driver();
-  driver::DriverOptions opts{std::move(instance), dc.notify_workers, dc.sync_wakeup, sink, std::move(on_guest_start)};
+  driver::DriverOptions opts{std::move(instance), dc.notify_workers, dc.sync_wakeup, sink, std::move(on_guest_start),
+                             std::move(on_main_exit)};
   try {
     return std::make_unique<driver::Driver>(dispatch_.policy, dispatch_.table, std::move(plugins), opts);
   } catch (const std::exception& e) {

@@ -33,8 +33,10 @@ class Runtime {
   const config::Config& config() const noexcept { return config_; }
 
   /// Makes a driver for this dispatch (the caller runs it and may read main_pid()).
+  /// With `on_main_exit`, the guest tree outlives its first process (see DriverOptions).
   Result<std::unique_ptr<driver::Driver>> make_driver(driver::EventSink* sink, std::string instance = "default",
-                                                      std::function<void(pid_t)> on_guest_start = {}) const;
+                                                      std::function<void(pid_t)> on_guest_start = {},
+                                                      std::function<void(const driver::ExitStatus&)> on_main_exit = {}) const;
 
  private:
   class Registry;

@@ -311,7 +311,8 @@ TEST(LxConfig, CheckPrintsMergedConfig) {
 TEST(LxHelp, HelpAndVersion) {
   auto r = run_command({kLx, "--help"});
   EXPECT_EQ(r.status, 0);
-  EXPECT_THAT(r.out, HasSubstr("exec [OPTIONS] [--] CMD"));
+  EXPECT_THAT(r.out, HasSubstr("exec [--trace] [--] CMD"));
+  EXPECT_THAT(r.out, HasSubstr("run [-d DISTRO]"));
   r = run_command({kLx, "version"});
   EXPECT_THAT(r.out, HasSubstr("plugin ABI 1"));
   r = run_command({kLx, "frobnicate"});

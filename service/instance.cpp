@@ -1,0 +1,414 @@
+// The instance process: one thread per launch runs its guest tree under a driver (each the
+// ptrace tracer of its own tree), the main thread serves the control socket and the clients'
+// connections, reaps orphans reparented to it, and ends everything when told to.
+#include "instance.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <pty.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include "protocol.h"
+#include "runner.h"
+
+namespace lx::service {
+namespace {
+
+using nlohmann::json;
+
+// The exit code `lx` gives when the guest could not be started.
+int exit_code_for(int err) {
+  return err == ENOENT ? 127 : (err == EACCES || err == ENOEXEC || err == EISDIR) ? 126 : 125;
+}
+
+// One `lx run`: its client connection and its guest tree.
+struct Launch {
+  int id = 0;
+  std::mutex conn_mu;  // guards conn writes (tracer thread and main thread)
+  UniqueFd conn;
+  std::unique_ptr<driver::Driver> driver;
+  std::thread thread;
+  std::atomic<pid_t> main_pid{0};
+  std::atomic<bool> main_exited{false};
+  std::atomic<bool> finished{false};
+  bool client_gone = false;  // main thread only
+
+  void send(const json& j, std::span<const int> fds = {}) {
+    std::lock_guard lock(conn_mu);
+    if (conn) (void)send_frame(conn.get(), j, fds);
+  }
+};
+
+// A login shell's program for `user` in the passwd file at `passwd`, or "".
+std::string passwd_field(const std::string& passwd, const std::string& user, int field) {
+  std::ifstream in(passwd);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::vector<std::string> parts;
+    std::size_t start = 0;
+    for (;;) {
+      auto pos = line.find(':', start);
+      parts.push_back(line.substr(start, pos - start));
+      if (pos == std::string::npos) break;
+      start = pos + 1;
+    }
+    if (parts.size() >= 7 && parts[0] == user) return parts[static_cast<std::size_t>(field)];
+  }
+  return "";
+}
+
+bool is_dir(const std::string& p) {
+  struct stat st;
+  return stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+class InstanceProcess {
+ public:
+  explicit InstanceProcess(int control) : control_(control) {}
+
+  int run();
+
+ private:
+  Result<json> init(const json& body);
+  void handle_control(Frame frame);
+  void handle_launch(const json& body, std::vector<UniqueFd> fds);
+  void handle_client(Launch& l);
+  void client_gone(Launch& l);
+  void begin_end();
+  void send_control(const json& j) {
+    if (control_) (void)send_frame(control_.get(), j);
+  }
+  void wake() {
+    std::uint64_t one = 1;
+    (void)!write(wake_.get(), &one, sizeof one);
+  }
+  std::size_t attached() const {
+    std::size_t n = 0;
+    for (const auto& l : launches_)
+      if (!l->client_gone) ++n;
+    return n;
+  }
+  json process_table() const;
+
+  UniqueFd control_;
+  UniqueFd wake_;
+  std::string name_;
+  std::string rootfs_;  // "" or "/": the host root
+  bool fake_root_ = false;
+  std::chrono::milliseconds grace_{2000};
+  std::unique_ptr<host::Runtime> runtime_;
+  std::vector<std::unique_ptr<Launch>> launches_;
+  int next_id_ = 1;
+  int received_ = 0;
+  std::atomic<bool> ending_{false};
+};
+
+Result<json> InstanceProcess::init(const json& body) {
+  name_ = body.value("name", "default");
+  rootfs_ = body.value("rootfs", "");
+  config::Config cfg;
+  if (auto r = cfg.merge_standard_files(body.value("system_config_dir", "/etc/lxhost")); !r) return std::move(r).error();
+  for (const auto& s : body.value("service_sets", std::vector<std::string>{}))
+    if (auto r = cfg.apply_set(s); !r) return std::move(r).error();
+  std::string distro_file = body.value("distro_config", "");
+  if (!distro_file.empty())
+    if (auto r = cfg.merge_file(distro_file, true); !r) return std::move(r).error();
+  for (const auto& s : body.value("root_sets", std::vector<std::string>{}))
+    if (auto r = cfg.apply_set(s); !r) return std::move(r).error();
+  for (const auto& s : body.value("sets", std::vector<std::string>{}))
+    if (auto r = cfg.apply_set(s); !r) return std::move(r).error();
+  std::chrono::milliseconds linger{0};
+  if (const toml::table* t = cfg.table("instance")) {
+    if (auto v = (*t)["linger"].value<std::string>())
+      if (auto d = config::parse_duration(*v)) linger = *d;
+    if (auto v = (*t)["grace"].value<std::string>())
+      if (auto d = config::parse_duration(*v)) grace_ = *d;
+  }
+  if (const toml::table* t = cfg.table("proc"))
+    fake_root_ = (*t)["fake_root"].value_or(false);
+  auto rt = host::Runtime::create(cfg);
+  if (!rt) return std::move(rt).error();
+  runtime_ = std::move(*rt);
+  long long linger_ms = linger == std::chrono::milliseconds::max() ? -1 : static_cast<long long>(linger.count());
+  return json{{"ok", true}, {"pid", getpid()}, {"linger_ms", linger_ms}, {"grace_ms", grace_.count()}};
+}
+
+json InstanceProcess::process_table() const {
+  json out = json::array();
+  for (const auto& l : launches_) {
+    if (!l->driver || l->finished) continue;
+    for (const auto& p : l->driver->processes())
+      out.push_back({{"pid", p.pid}, {"parent", p.parent}, {"state", std::string(1, p.state)},
+                     {"threads", p.threads}, {"command", p.command}, {"launch", l->id}});
+  }
+  return out;
+}
+
+void InstanceProcess::handle_launch(const json& body, std::vector<UniqueFd> fds) {
+  ++received_;
+  if (fds.empty()) return;
+  auto l = std::make_unique<Launch>();
+  l->id = next_id_++;
+  l->conn = std::move(fds[0]);
+  Launch& L = *l;
+  launches_.push_back(std::move(l));
+  auto fail = [&](const std::string& msg, int code) {
+    L.send({{"event", "error"}, {"error", msg}, {"exit", code}});
+    L.finished = true;
+  };
+  if (ending_) return fail(fmt::format("instance '{}' is ending", name_), 125);
+
+  bool distro = !rootfs_.empty() && rootfs_ != "/";
+  driver::LaunchSpec spec;
+  spec.argv = body.value("argv", std::vector<std::string>{});
+  std::vector<std::string> client_env = body.value("env", std::vector<std::string>{});
+  std::string user = fake_root_ || distro ? "root" : "";
+  std::string passwd = (distro ? rootfs_ : std::string()) + "/etc/passwd";
+  std::string home = distro ? passwd_field(passwd, "root", 5) : "";
+  if (distro && home.empty()) home = "/root";
+  if (distro) {
+    // The distro's own environment, with the client's terminal and locale settings.
+    for (const auto& e : client_env) {
+      std::string k = e.substr(0, e.find('='));
+      if (k == "TERM" || k == "COLORTERM" || k == "LANG" || k == "TZ" || k.rfind("LC_", 0) == 0) spec.env.push_back(e);
+    }
+    spec.env.push_back("HOME=" + home);
+    spec.env.push_back("USER=root");
+    spec.env.push_back("LOGNAME=root");
+    spec.env.push_back("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+  } else {
+    spec.env = client_env;
+  }
+  if (spec.argv.empty()) {
+    // A login shell: the user's shell from the guest's passwd, else $SHELL, else /bin/sh.
+    std::string shell = distro ? passwd_field(passwd, "root", 6) : "";
+    if (shell.empty() && !distro)
+      for (const auto& e : client_env)
+        if (e.rfind("SHELL=", 0) == 0) shell = e.substr(6);
+    if (shell.empty()) shell = "/bin/sh";
+    spec.argv = {shell, "-l"};
+    if (distro) spec.env.push_back("SHELL=" + shell);
+  }
+  // The working directory: --cd (a guest path), else the client's own when the guest can see
+  // it, else the home directory.
+  std::string cd = body.value("cd", "");
+  std::string client_cwd = body.value("cwd", "");
+  if (distro) {
+    std::string guest;
+    if (!cd.empty()) guest = cd;
+    else if (client_cwd.rfind(rootfs_ + "/", 0) == 0) guest = client_cwd.substr(rootfs_.size());
+    else guest = is_dir(rootfs_ + home) ? home : "/";
+    if (guest.empty() || guest[0] != '/') guest = (is_dir(rootfs_ + home) ? home : "") + "/" + guest;
+    if (!is_dir(rootfs_ + guest)) return fail(fmt::format("--cd {}: no such directory in '{}'", guest, name_), 125);
+    spec.cwd = rootfs_ + guest;
+    spec.env.push_back("PWD=" + guest);
+  } else {
+    spec.cwd = cd.empty() ? client_cwd : cd;
+    if (!spec.cwd.empty() && !is_dir(spec.cwd)) return fail(fmt::format("--cd {}: no such directory", spec.cwd), 125);
+  }
+
+  // The standard fds: the client's own, or a new pseudo-terminal the client relays.
+  UniqueFd master, slave;
+  std::vector<int> stdio;
+  for (std::size_t i = 1; i < fds.size() && i <= 3; ++i) stdio.push_back(fds[i].get());
+  if (body.value("tty", false)) {
+    int m = -1, s = -1;
+    winsize ws{};
+    ws.ws_row = static_cast<unsigned short>(body.value("rows", 24));
+    ws.ws_col = static_cast<unsigned short>(body.value("cols", 80));
+    if (openpty(&m, &s, nullptr, nullptr, &ws) != 0) return fail(fmt::format("openpty: {}", strerror(errno)), 125);
+    master.reset(m);
+    slave.reset(s);
+    fcntl(m, F_SETFD, FD_CLOEXEC);
+    fcntl(s, F_SETFD, FD_CLOEXEC);
+    bool err_tty = body.value("stderr_tty", true);
+    stdio = {s, s, err_tty || stdio.size() < 3 ? s : stdio[2]};
+  }
+  spec.stdio = stdio;
+  spec.new_session = true;
+
+  Launch* lp = &L;
+  int master_fd = master.get();
+  auto drv = runtime_->make_driver(
+      nullptr, name_,
+      [this, lp, master_fd](pid_t p) {
+        lp->main_pid = p;
+        if (ending_) kill(p, SIGKILL);
+        json started{{"event", "started"}, {"pid", p}};
+        if (master_fd >= 0) {
+          int fds1[1] = {master_fd};
+          lp->send(started, fds1);
+        } else {
+          lp->send(started);
+        }
+      },
+      [lp, this](const driver::ExitStatus& s) {
+        lp->main_exited = true;
+        lp->send({{"event", "exit"}, {"status", s.shell_status()}, {"signal", s.signaled ? s.signal : 0},
+                  {"code", s.signaled ? 0 : s.code}});
+        wake();
+      });
+  if (!drv) return fail(drv.error().message, 125);
+  L.driver = std::move(*drv);
+  // The thread owns what the guest must keep until it is running: its fds.
+  auto keep = std::make_shared<std::vector<UniqueFd>>(std::move(fds));
+  auto keep_pty = std::make_shared<std::pair<UniqueFd, UniqueFd>>(std::move(master), std::move(slave));
+  L.thread = std::thread([this, lp, spec = std::move(spec), keep, keep_pty]() mutable {
+    auto r = lp->driver->run(spec);
+    if (!r) {
+      lp->send({{"event", "error"}, {"error", r.error().message}, {"exit", exit_code_for(r.error().code)}});
+    }
+    keep->clear();
+    keep_pty->first.reset();
+    keep_pty->second.reset();
+    lp->finished = true;
+    wake();
+  });
+}
+
+void InstanceProcess::client_gone(Launch& l) {
+  if (l.client_gone) return;
+  l.client_gone = true;
+  {
+    std::lock_guard lock(l.conn_mu);
+    l.conn.reset();
+  }
+  // Like a terminal hanging up: the guest the client started is told.
+  if (!l.main_exited && l.main_pid > 0) kill(l.main_pid, SIGHUP);
+  if (attached() == 0) {
+    if (control_) send_control({{"event", "idle"}, {"received", received_}});
+    else begin_end();  // lxhostd is gone: nobody else can end us
+  }
+}
+
+void InstanceProcess::handle_client(Launch& l) {
+  auto f = recv_frame(l.conn.get(), 2000);
+  if (!f) return client_gone(l);
+  const json& b = f->body;
+  if (b.value("cmd", "") == "signal") {
+    int sig = b.value("signal", 0);
+    if (sig > 0 && sig < NSIG && !l.main_exited && l.main_pid > 0) kill(l.main_pid, sig);
+  }
+}
+
+void InstanceProcess::begin_end() {
+  if (ending_.exchange(true)) return;
+  for (auto& l : launches_)
+    if (l->driver && !l->finished) l->driver->end(grace_);
+}
+
+void InstanceProcess::handle_control(Frame frame) {
+  const json& b = frame.body;
+  std::string cmd = b.value("cmd", "");
+  if (cmd == "launch") {
+    handle_launch(b.value("request", json::object()), std::move(frame.fds));
+  } else if (cmd == "status") {
+    send_control({{"id", b.value("id", 0)}, {"processes", process_table()}, {"clients", attached()}});
+  } else if (cmd == "end") {
+    begin_end();
+  }
+}
+
+int InstanceProcess::run() {
+  // The launch threads' guests are ptraced by those threads; orphans are reparented to this
+  // (main) thread, which reaps them below.
+  prctl(PR_SET_CHILD_SUBREAPER, 1);
+  signal(SIGPIPE, SIG_IGN);
+  wake_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  auto first = recv_frame(control_.get(), 30000);
+  if (!first) return 1;
+  auto ready = init(first->body.value("init", json::object()));
+  if (!ready) {
+    send_control(error_reply(ready.error().message, ready.error().code));
+    return 1;
+  }
+  send_control(*ready);
+  for (;;) {
+    std::vector<pollfd> pfds;
+    std::vector<Launch*> who;
+    pfds.push_back({wake_.get(), POLLIN, 0});
+    who.push_back(nullptr);
+    if (control_) {
+      pfds.push_back({control_.get(), POLLIN, 0});
+      who.push_back(nullptr);
+    }
+    for (auto& l : launches_)
+      if (!l->client_gone && l->conn) {
+        pfds.push_back({l->conn.get(), POLLIN, 0});
+        who.push_back(l.get());
+      }
+    int n = poll(pfds.data(), pfds.size(), 500);
+    while (waitpid(-1, nullptr, WNOHANG | __WALL | __WNOTHREAD) > 0) {
+    }
+    if (n < 0 && errno != EINTR) return 1;
+    if (n > 0) {
+      if (pfds[0].revents) {
+        std::uint64_t v;
+        (void)!read(wake_.get(), &v, sizeof v);
+      }
+      std::size_t i = 1;
+      if (control_) {
+        if (pfds[1].revents) {
+          auto f = recv_frame(control_.get(), 2000);
+          if (f) {
+            handle_control(std::move(*f));
+          } else {
+            control_.reset();  // lxhostd is gone: end once no client is left
+            if (attached() == 0) begin_end();
+          }
+        }
+        i = 2;
+      }
+      for (; i < pfds.size(); ++i)
+        if (pfds[i].revents && who[i]) handle_client(*who[i]);
+    }
+    // Launches whose tree is gone and whose client left are forgotten.
+    for (auto it = launches_.begin(); it != launches_.end();) {
+      Launch& l = **it;
+      if (l.finished && l.client_gone) {
+        if (l.thread.joinable()) l.thread.join();
+        it = launches_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (ending_) {
+      bool all_done = true;
+      for (auto& l : launches_) all_done = all_done && l->finished;
+      if (all_done) {
+        for (auto& l : launches_)
+          if (l->thread.joinable()) l->thread.join();
+        send_control({{"event", "ended"}});
+        return 0;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+int instance_main(int control) {
+  InstanceProcess p(control);
+  return p.run();
+}
+
+}  // namespace lx::service

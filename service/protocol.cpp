@@ -1,0 +1,146 @@
+// Frames: length-prefixed JSON with SCM_RIGHTS fds, read and written with plain sendmsg/recvmsg.
+#include "protocol.h"
+
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <chrono>
+#include <cstring>
+
+#include <fmt/format.h>
+
+namespace lx::service {
+namespace {
+
+// Waits until `sock` is readable or `deadline` passes (timeout_ms < 0: no deadline).
+Result<void> wait_readable(int sock, int timeout_ms, std::chrono::steady_clock::time_point deadline) {
+  for (;;) {
+    int wait = -1;
+    if (timeout_ms >= 0) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return Error{ETIMEDOUT, "timed out waiting for a frame"};
+      wait = static_cast<int>(left.count());
+    }
+    pollfd p{sock, POLLIN, 0};
+    int r = poll(&p, 1, wait);
+    if (r > 0) return ok();
+    if (r == 0) return Error{ETIMEDOUT, "timed out waiting for a frame"};
+    if (errno != EINTR) return Error::from_errno("poll");
+  }
+}
+
+}  // namespace
+
+Result<void> send_frame(int sock, const nlohmann::json& body, std::span<const int> fds) {
+  if (fds.size() > kMaxFds) return Error::msg("too many fds for one frame");
+  std::string payload = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  if (payload.size() > kMaxFrame) return Error{EMSGSIZE, "frame too large"};
+  std::uint32_t n = static_cast<std::uint32_t>(payload.size());
+  unsigned char header[4] = {static_cast<unsigned char>(n >> 24), static_cast<unsigned char>(n >> 16),
+                             static_cast<unsigned char>(n >> 8), static_cast<unsigned char>(n)};
+  std::string data(reinterpret_cast<char*>(header), 4);
+  data += payload;
+  std::size_t sent = 0;
+  bool fds_sent = fds.empty();
+  while (sent < data.size()) {
+    iovec iov{data.data() + sent, data.size() - sent};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFds)];
+    if (!fds_sent) {
+      msg.msg_control = control;
+      msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
+      cmsghdr* c = CMSG_FIRSTHDR(&msg);
+      c->cmsg_level = SOL_SOCKET;
+      c->cmsg_type = SCM_RIGHTS;
+      c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+      std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
+    }
+    ssize_t w = sendmsg(sock, &msg, MSG_NOSIGNAL);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) {
+        pollfd p{sock, POLLOUT, 0};
+        poll(&p, 1, 1000);
+        continue;
+      }
+      return Error::from_errno("sendmsg");
+    }
+    fds_sent = true;
+    sent += static_cast<std::size_t>(w);
+  }
+  return ok();
+}
+
+Result<Frame> recv_frame(int sock, int timeout_ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms < 0 ? 0 : timeout_ms);
+  Frame frame;
+  unsigned char header[4];
+  std::size_t got = 0;
+  // The header, with any fds that came with the frame.
+  while (got < sizeof header) {
+    if (auto r = wait_readable(sock, timeout_ms, deadline); !r) return std::move(r).error();
+    iovec iov{header + got, sizeof header - got};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFds)];
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    ssize_t r = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+    if (r < 0) {
+      if (errno == EINTR || errno == EAGAIN) continue;
+      return Error::from_errno("recvmsg");
+    }
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+      std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      for (std::size_t i = 0; i < count; ++i) {
+        int fd;
+        std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+        frame.fds.emplace_back(fd);
+      }
+    }
+    if (msg.msg_flags & MSG_CTRUNC) return Error{EBADMSG, "too many fds passed with a frame"};
+    if (r == 0) {
+      if (got == 0) return Error{ECONNRESET, "connection closed"};
+      return Error{EBADMSG, "connection closed in the middle of a frame"};
+    }
+    got += static_cast<std::size_t>(r);
+  }
+  std::uint32_t n = (std::uint32_t{header[0]} << 24) | (std::uint32_t{header[1]} << 16) |
+                    (std::uint32_t{header[2]} << 8) | std::uint32_t{header[3]};
+  if (n > kMaxFrame) return Error{EBADMSG, fmt::format("malformed frame: length {} is over the limit of {}", n, kMaxFrame)};
+  std::string payload(n, '\0');
+  got = 0;
+  while (got < n) {
+    if (auto r = wait_readable(sock, timeout_ms, deadline); !r) return std::move(r).error();
+    ssize_t r = recv(sock, payload.data() + got, n - got, MSG_DONTWAIT);
+    if (r < 0) {
+      if (errno == EINTR || errno == EAGAIN) continue;
+      return Error::from_errno("recv");
+    }
+    if (r == 0) return Error{EBADMSG, "connection closed in the middle of a frame"};
+    got += static_cast<std::size_t>(r);
+  }
+  try {
+    frame.body = nlohmann::json::parse(payload);
+  } catch (const nlohmann::json::exception& e) {
+    return Error{EBADMSG, fmt::format("malformed frame: not JSON ({})", e.what())};
+  }
+  if (!frame.body.is_object()) return Error{EBADMSG, "malformed frame: not a JSON object"};
+  return frame;
+}
+
+nlohmann::json error_reply(const std::string& message, int code) {
+  return nlohmann::json{{"error", message}, {"errno", code}};
+}
+
+std::optional<Error> reply_error(const nlohmann::json& reply) {
+  auto it = reply.find("error");
+  if (it == reply.end() || !it->is_string()) return std::nullopt;
+  return Error{reply.value("errno", 0), it->get<std::string>()};
+}
+
+}  // namespace lx::service

@@ -1,0 +1,236 @@
+// `lx run`: launches a command in an instance through lxhostd. Without a terminal the guest
+// gets lx's own stdin/stdout/stderr; on a terminal the instance opens a pseudo-terminal, whose
+// master lx relays (raw mode), so job control and Ctrl-C work in the guest's own session.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "cli_options.h"
+#include "client.h"
+#include "commands.h"
+#include "protocol.h"
+
+extern char** environ;
+
+namespace lx::cli {
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kRunUsage =
+    "usage: lx run [-d DISTRO] [--cd DIR] [--set KEY=VALUE]... [--] [CMD [ARGS...]]\n"
+    "Runs CMD in the instance of DISTRO (default: the default distro, or the host root when none is\n"
+    "installed), starting lxhostd and the instance when needed. Without CMD: a login shell.\n"
+    "  -d, --distro DISTRO  the installed distro to run in ('lx list')\n"
+    "  --cd DIR             working directory inside the distro (default: home, or the current\n"
+    "                       directory when it lies inside the distro)\n"
+    "  --set KEY=VALUE      config for a new instance (an instance already running with other\n"
+    "                       values must be ended first: 'lx terminate DISTRO')\n"
+    "Exits with CMD's status (128+N when killed by signal N); 125 when lx or the instance failed,\n"
+    "126/127 when CMD cannot be executed / is not found.\n";
+
+int g_sigpipe[2] = {-1, -1};
+
+void on_signal(int sig) {
+  int saved = errno;
+  unsigned char c = static_cast<unsigned char>(sig);
+  (void)!write(g_sigpipe[1], &c, 1);
+  errno = saved;
+}
+
+// Restores the terminal's mode when lx leaves raw mode.
+class RawMode {
+ public:
+  void enter(int fd) {
+    if (tcgetattr(fd, &saved_) != 0) return;
+    termios raw = saved_;
+    cfmakeraw(&raw);
+    if (tcsetattr(fd, TCSANOW, &raw) == 0) fd_ = fd;
+  }
+  void restore() {
+    if (fd_ >= 0) tcsetattr(fd_, TCSANOW, &saved_);
+    fd_ = -1;
+  }
+  ~RawMode() { restore(); }
+
+ private:
+  int fd_ = -1;
+  termios saved_{};
+};
+
+// Copies what is readable on `from` to `to`; false at EOF or error.
+bool pump(int from, int to) {
+  char buf[16384];
+  ssize_t n = read(from, buf, sizeof buf);
+  if (n <= 0) return n < 0 && (errno == EAGAIN || errno == EINTR);
+  for (ssize_t off = 0; off < n;) {
+    ssize_t w = write(to, buf + off, static_cast<std::size_t>(n - off));
+    if (w < 0) {
+      if (errno == EINTR || errno == EAGAIN) continue;
+      return false;
+    }
+    off += w;
+  }
+  return true;
+}
+
+}  // namespace
+
+int run_command(const std::vector<std::string>& args) {
+  ConfigOptions copts;
+  std::string distro, cd;
+  std::size_t i = 0;
+  while (i < args.size()) {
+    auto consumed = parse_config_option(args, i, copts);
+    if (!consumed) {
+      print_error(consumed.error().message);
+      return kExitUsage;
+    }
+    if (*consumed) continue;
+    const std::string& a = args[i];
+    auto value = [&](std::string& out) {
+      if (i + 1 >= args.size()) return false;
+      out = args[i + 1];
+      i += 2;
+      return true;
+    };
+    if (a == "-d" || a == "--distro") {
+      if (!value(distro)) return print_error(fmt::format("run: {} needs a distro name", a)), kExitUsage;
+    } else if (a == "--cd") {
+      if (!value(cd)) return print_error("run: --cd needs a directory"), kExitUsage;
+    } else if (a == "-u" || a == "--user") {
+      print_error("run: -u USER is not available yet: every launch runs as the distro's root (fake root)");
+      return kExitUsage;
+    } else if (a == "--help" || a == "-h") {
+      std::fputs(kRunUsage, stdout);
+      return 0;
+    } else if (a == "--") {
+      ++i;
+      break;
+    } else if (a.size() > 1 && a[0] == '-') {
+      print_error(fmt::format("run: unknown option '{}'", a));
+      std::fputs(kRunUsage, stderr);
+      return kExitUsage;
+    } else {
+      break;
+    }
+  }
+  // --config layers are the client's: they place the service ([service]); the instance reads
+  // the standard files, the distro's file and --set itself.
+  ConfigOptions place{copts.config_files, {}};
+  auto cfg = load_config(place);
+  if (!cfg) return print_error(cfg.error().message), kExitFailure;
+  // --set values are checked here, so a typo is reported before anything starts.
+  for (const auto& s : copts.sets) {
+    config::Config probe;
+    if (auto r = probe.apply_set(s); !r) return print_error(r.error().message), kExitUsage;
+  }
+  auto paths = service::ServicePaths::resolve(*cfg);
+  auto conn = service::connect_daemon(paths, true);
+  if (!conn) return print_error(conn.error().message), kExitFailure;
+
+  bool tty = isatty(0) && isatty(1);
+  json req{{"v", service::kProtocolVersion}, {"cmd", "run"}, {"distro", distro}, {"cd", cd}, {"sets", copts.sets},
+           {"tty", tty}, {"stderr_tty", isatty(2) == 1}};
+  req["argv"] = std::vector<std::string>(args.begin() + static_cast<std::ptrdiff_t>(i), args.end());
+  std::vector<std::string> env;
+  for (char** e = environ; e && *e; ++e) env.emplace_back(*e);
+  req["env"] = env;
+  std::error_code ec;
+  req["cwd"] = std::filesystem::current_path(ec).string();
+  if (tty) {
+    winsize ws{};
+    if (ioctl(1, TIOCGWINSZ, &ws) == 0 && ws.ws_row) {
+      req["rows"] = ws.ws_row;
+      req["cols"] = ws.ws_col;
+    }
+  }
+  if (pipe2(g_sigpipe, O_CLOEXEC | O_NONBLOCK) != 0) return print_error("pipe2 failed"), kExitFailure;
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sa.sa_flags = SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  for (int s : {SIGINT, SIGQUIT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT}) sigaction(s, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  int stdio[3] = {0, 1, 2};
+  if (auto r = service::send_frame(conn->get(), req, stdio); !r) return print_error(r.error().message), kExitFailure;
+
+  RawMode raw;
+  service::UniqueFd master;
+  bool stdin_open = true;
+  for (;;) {
+    std::vector<pollfd> p{{conn->get(), POLLIN, 0}, {g_sigpipe[0], POLLIN, 0}};
+    if (master) {
+      p.push_back({master.get(), POLLIN, 0});
+      if (stdin_open) p.push_back({0, POLLIN, 0});
+    }
+    if (poll(p.data(), p.size(), -1) < 0) {
+      if (errno == EINTR) continue;
+      return print_error("poll failed"), kExitFailure;
+    }
+    if (p[1].revents) {
+      unsigned char sig;
+      while (read(g_sigpipe[0], &sig, 1) == 1) {
+        if (sig == SIGWINCH) {
+          winsize ws{};
+          if (master && ioctl(1, TIOCGWINSZ, &ws) == 0) ioctl(master.get(), TIOCSWINSZ, &ws);
+        } else if (sig == SIGCONT) {
+          if (master) raw.enter(0);  // back from a suspension of lx itself
+        } else {
+          (void)service::send_frame(conn->get(), {{"cmd", "signal"}, {"signal", static_cast<int>(sig)}});
+        }
+      }
+    }
+    if (master && p.size() > 2) {
+      if (p[2].revents & POLLIN) pump(master.get(), 1);
+      if (p.size() > 3 && p[3].revents) {
+        if (!pump(0, master.get())) stdin_open = false;
+      }
+    }
+    if (p[0].revents) {
+      auto f = service::recv_frame(conn->get(), 5000);
+      if (!f) {
+        raw.restore();
+        print_error(fmt::format("the instance ended before the command did (it was ended, or a plugin crashed; "
+                                "see {})", paths.log));
+        return kExitFailure;
+      }
+      const json& b = f->body;
+      std::string ev = b.value("event", "");
+      if (ev == "waiting") {
+        print_error(b.value("message", "waiting"));
+      } else if (ev == "started") {
+        if (!f->fds.empty()) {
+          master = std::move(f->fds[0]);
+          fcntl(master.get(), F_SETFL, O_NONBLOCK);
+          raw.enter(0);
+        }
+      } else if (ev == "exit") {
+        if (master) {
+          // What the guest wrote before it exited is still in the pseudo-terminal.
+          for (int n = 0; n < 1000; ++n) {
+            pollfd q{master.get(), POLLIN, 0};
+            if (poll(&q, 1, 20) <= 0 || !(q.revents & POLLIN) || !pump(master.get(), 1)) break;
+          }
+        }
+        raw.restore();
+        return b.value("status", kExitFailure);
+      } else if (ev == "error" || b.contains("error")) {
+        raw.restore();
+        print_error(b.value("error", "failed"));
+        return b.value("exit", kExitFailure);
+      }
+    }
+  }
+}
+
+}  // namespace lx::cli
