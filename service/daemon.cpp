@@ -263,6 +263,21 @@ void Daemon::Impl::wait_for_op(int conn, const std::string& distro, std::unique_
 
 void Daemon::Impl::do_run(int conn, Frame& req) {
   const json& b = req.body;
+  // Every field is checked here (a wrong type throws: "malformed request"), so the instance
+  // only ever sees well-formed launches.
+  (void)b.value("argv", std::vector<std::string>{});
+  (void)b.value("env", std::vector<std::string>{});
+  (void)b.value("sets", std::vector<std::string>{});
+  (void)b.value("cwd", std::string());
+  (void)b.value("cd", std::string());
+  (void)b.value("tty", false);
+  (void)b.value("stderr_tty", false);
+  (void)b.value("rows", 24);
+  (void)b.value("cols", 80);
+  if (req.fds.size() > 3) {
+    (void)send_frame(conn, error_reply("malformed request: a launch passes at most 3 fds", EBADMSG));
+    return;
+  }
   std::string distro = b.value("distro", "");
   if (distro.empty()) {
     auto d = store_.default_name();
@@ -295,6 +310,7 @@ void Daemon::Impl::do_run(int conn, Frame& req) {
     std::lock_guard lock(mu_);
     (*rec)->launches_sent++;
     (*rec)->idle = false;
+    if (std::getenv("LXHOSTD_DEBUG")) log(fmt::format("launch {} in '{}' (pid {})", (*rec)->launches_sent, name, (*rec)->pid));
   }
   if (auto r = (*rec)->send({{"cmd", "launch"}, {"request", b}}, fds); !r)
     (void)send_frame(conn, error_reply(fmt::format("instance '{}' is gone: {}", name, r.error().message), EPIPE));
@@ -435,6 +451,7 @@ void Daemon::Impl::read_instance(std::shared_ptr<InstanceRec> rec) {
 
 void Daemon::Impl::on_idle(std::shared_ptr<InstanceRec> rec, int received) {
   std::lock_guard lock(mu_);
+  if (std::getenv("LXHOSTD_DEBUG")) log(fmt::format("'{}' idle after {} launches ({} sent)", rec->name, received, rec->launches_sent));
   if (rec->gone || rec->ending || received != rec->launches_sent) return;  // a launch is on its way
   rec->idle = true;
   if (rec->linger_ms < 0) return;  // "forever": until lx terminate
@@ -467,6 +484,7 @@ void Daemon::Impl::do_status(int conn) {
   std::vector<std::pair<std::shared_ptr<InstanceRec>, std::future<json>>> asks;
   {
     std::lock_guard lock(mu_);
+    if (std::getenv("LXHOSTD_DEBUG")) log(fmt::format("status: {} instances", instances_.size()));
     for (auto& [name, rec] : instances_) {
       int id = rec->next_request++;
       auto& p = rec->pending[id];

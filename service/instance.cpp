@@ -247,19 +247,26 @@ void InstanceProcess::handle_launch(const json& body, std::vector<UniqueFd> fds)
   spec.new_session = true;
 
   Launch* lp = &L;
-  int master_fd = master.get();
+  // What the guest's first process inherits at its fork (the client's fds, the pty's slave) is
+  // closed here once it runs, so a reader of the client's pipe sees EOF when the guest's own
+  // copies go, not when the instance ends; the pty master goes to the client.
+  auto held = std::make_shared<std::vector<UniqueFd>>(std::move(fds));
+  held->push_back(std::move(slave));
+  auto master_held = std::make_shared<UniqueFd>(std::move(master));
   auto drv = runtime_->make_driver(
       nullptr, name_,
-      [this, lp, master_fd](pid_t p) {
+      [this, lp, held, master_held](pid_t p) {
         lp->main_pid = p;
         if (ending_) kill(p, SIGKILL);
         json started{{"event", "started"}, {"pid", p}};
-        if (master_fd >= 0) {
-          int fds1[1] = {master_fd};
+        if (*master_held) {
+          int fds1[1] = {master_held->get()};
           lp->send(started, fds1);
         } else {
           lp->send(started);
         }
+        held->clear();
+        master_held->reset();
       },
       [lp, this](const driver::ExitStatus& s) {
         lp->main_exited = true;
@@ -269,17 +276,13 @@ void InstanceProcess::handle_launch(const json& body, std::vector<UniqueFd> fds)
       });
   if (!drv) return fail(drv.error().message, 125);
   L.driver = std::move(*drv);
-  // The thread owns what the guest must keep until it is running: its fds.
-  auto keep = std::make_shared<std::vector<UniqueFd>>(std::move(fds));
-  auto keep_pty = std::make_shared<std::pair<UniqueFd, UniqueFd>>(std::move(master), std::move(slave));
-  L.thread = std::thread([this, lp, spec = std::move(spec), keep, keep_pty]() mutable {
+  L.thread = std::thread([this, lp, spec = std::move(spec), held, master_held]() mutable {
     auto r = lp->driver->run(spec);
     if (!r) {
       lp->send({{"event", "error"}, {"error", r.error().message}, {"exit", exit_code_for(r.error().code)}});
     }
-    keep->clear();
-    keep_pty->first.reset();
-    keep_pty->second.reset();
+    held->clear();
+    master_held->reset();
     lp->finished = true;
     wake();
   });
@@ -370,7 +373,11 @@ int InstanceProcess::run() {
         if (pfds[1].revents) {
           auto f = recv_frame(control_.get(), 2000);
           if (f) {
-            handle_control(std::move(*f));
+            try {
+              handle_control(std::move(*f));
+            } catch (const std::exception& e) {
+              std::fprintf(stderr, "lxhost instance %s: bad control frame: %s\n", name_.c_str(), e.what());
+            }
           } else {
             control_.reset();  // lxhostd is gone: end once no client is left
             if (attached() == 0) begin_end();

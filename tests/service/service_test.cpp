@@ -1,0 +1,533 @@
+// End-to-end tests of lxhostd and `lx`: launches, instances and their life, install state and
+// its serialization, and faults (a crashing plugin, garbage on the socket, a foreign uid).
+// Every test has its own runtime and data directories, so its own daemon.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <grp.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include <fmt/format.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "protocol.h"
+#include "run_command.h"
+
+namespace {
+
+using lx::test::CommandOptions;
+using lx::test::CommandResult;
+using lx::test::process_alive;
+using lx::test::run_command;
+using ::testing::HasSubstr;
+using ::testing::Not;
+namespace fs = std::filesystem;
+
+const std::string kLx = LX_BIN;
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// Waits until `pred` holds, at most `timeout`.
+template <class Pred>
+bool eventually(Pred pred, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return pred();
+}
+
+class Service : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    dir_ = fmt::format("{}/{}.{}", TEST_TMP_DIR, info->name(), getpid());
+    // The socket's path must fit in sockaddr_un: the runtime directory is a short one.
+    static int n = 0;
+    run_ = fmt::format("/tmp/lxsvc.{}.{}", getpid(), n++);
+    fs::remove_all(dir_);
+    fs::remove_all(run_);
+    fs::create_directories(run_);
+    fs::create_directories(dir_ + "/data");
+    fs::create_directories(dir_ + "/config");
+    env_ = {"XDG_RUNTIME_DIR=" + run_, "XDG_DATA_HOME=" + dir_ + "/data", "XDG_CONFIG_HOME=" + dir_ + "/config"};
+  }
+  void TearDown() override {
+    lx({"shutdown"});
+    if (!HasFailure()) {
+      fs::remove_all(dir_);
+      fs::remove_all(run_);
+    }
+  }
+
+  // Runs `lx ARGS...` with this test's service directories.
+  CommandResult lx(std::vector<std::string> args, std::chrono::milliseconds timeout = std::chrono::seconds(60)) {
+    args.insert(args.begin(), kLx);
+    args.insert(args.begin(), prefix_.begin(), prefix_.end());
+    CommandOptions o;
+    o.env_add = env_;
+    o.timeout = timeout;
+    return run_command(args, o);
+  }
+
+  // Starts `lx ARGS...` in the background, stdout and stderr to `out`, stdin from /dev/null.
+  pid_t lx_bg(std::vector<std::string> args, const std::string& out) {
+    args.insert(args.begin(), kLx);
+    args.insert(args.begin(), prefix_.begin(), prefix_.end());
+    pid_t pid = fork();
+    if (pid == 0) {
+      int o = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      int n = open("/dev/null", O_RDONLY);
+      dup2(n, 0);
+      dup2(o, 1);
+      dup2(o, 2);
+      for (const auto& e : env_) putenv(const_cast<char*>(e.c_str()));
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execvp(argv[0], argv.data());
+      _exit(127);
+    }
+    return pid;
+  }
+
+  pid_t daemon_pid() {
+    auto s = lx({"service", "status"});
+    auto pos = s.out.find("(pid ");
+    return pos == std::string::npos ? 0 : std::atoi(s.out.c_str() + pos + 5);
+  }
+
+  std::string socket_path() const { return run_ + "/lxhost/lxhostd.sock"; }
+  std::string log() const { return slurp(run_ + "/lxhost/lxhostd.log"); }
+
+  std::string dir_, run_;
+  std::vector<std::string> env_;
+  std::vector<std::string> prefix_;  // e.g. setpriv, to run lx as another user
+};
+
+TEST_F(Service, RunPassesOutputAndExitStatus) {
+  auto r = lx({"run", "--", "/bin/sh", "-c", "echo hi; echo err >&2; exit 3"});
+  EXPECT_EQ(r.out, "hi\n");
+  EXPECT_EQ(r.err, "err\n");
+  EXPECT_EQ(r.status, 3);
+  r = lx({"run", "--", "/bin/sh", "-c", "kill -TERM $$"});
+  EXPECT_EQ(r.status, 128 + SIGTERM);
+  r = lx({"run", "--", "/no/such/program"});
+  EXPECT_EQ(r.status, 127);
+  EXPECT_THAT(r.err, HasSubstr("No such file or directory"));
+  // stdin is the client's own.
+  CommandOptions o;
+  o.env_add = env_;
+  o.input = "from stdin\n";
+  r = run_command({kLx, "run", "--", "/bin/cat"}, o);
+  EXPECT_EQ(r.out, "from stdin\n");
+  // The environment and working directory are the client's.
+  o.input.clear();
+  o.env_add.push_back("LXTEST_VALUE=42");
+  r = run_command({kLx, "run", "--cd", "/usr", "--", "/bin/sh", "-c", "echo $LXTEST_VALUE $(pwd)"}, o);
+  EXPECT_EQ(r.out, "42 /usr\n");
+}
+
+TEST_F(Service, StartsOnDemandAndOnlyOnePerUser) {
+  EXPECT_THAT(lx({"service", "status"}).out, HasSubstr("not running"));
+  ASSERT_EQ(lx({"run", "--", "/bin/true"}).status, 0);
+  pid_t pid = daemon_pid();
+  ASSERT_GT(pid, 0);
+  EXPECT_TRUE(fs::exists(socket_path()));
+  // A second daemon for the same user refuses to start; the first keeps serving.
+  CommandOptions o;
+  o.env_add = env_;
+  auto second = run_command({LXHOSTD_BIN}, o);
+  EXPECT_EQ(second.status, 3);
+  EXPECT_THAT(second.err, HasSubstr(fmt::format("already running for uid {} (pid {}", getuid(), pid)));
+  EXPECT_EQ(lx({"run", "--", "/bin/true"}).status, 0);
+  EXPECT_EQ(daemon_pid(), pid);
+  EXPECT_EQ(lx({"service", "stop"}).status, 0);
+  EXPECT_TRUE(eventually([&] { return !process_alive(pid); }));
+  EXPECT_FALSE(fs::exists(socket_path()));
+}
+
+TEST_F(Service, TwoClientsShareAnInstanceAndItsDaemonsEndWithTheLast) {
+  std::string a_out = dir_ + "/a.out";
+  pid_t a = lx_bg({"run", "--", "/bin/sh", "-c", "echo A started; sleep 3; echo A done"}, a_out);
+  ASSERT_TRUE(eventually([&] { return slurp(a_out).find("A started") != std::string::npos; }));
+  // B leaves a daemon behind (double fork + setsid) and exits.
+  auto b = lx({"run", "--", "/bin/sh", "-c", "setsid /bin/sleep 300 </dev/null >/dev/null 2>&1 & echo $!"});
+  ASSERT_EQ(b.status, 0) << b.err;
+  pid_t daemon = std::atoi(b.out.c_str());
+  ASSERT_GT(daemon, 0);
+  EXPECT_TRUE(process_alive(daemon)) << "A is still attached: the instance lives on";
+  auto st = lx({"status"});
+  EXPECT_THAT(st.out, HasSubstr("host  (instance pid"));
+  EXPECT_THAT(st.out, HasSubstr("1 client"));
+  EXPECT_THAT(st.out, HasSubstr(fmt::format(" {} ", daemon)));
+  EXPECT_THAT(st.out, HasSubstr("sleep 3"));
+  EXPECT_EQ(lx::test::wait_for(a, std::chrono::seconds(20)), 0);
+  EXPECT_THAT(slurp(a_out), HasSubstr("A done"));
+  // The last client is gone: the instance ends, the daemon with it.
+  EXPECT_TRUE(eventually([&] { return !process_alive(daemon); })) << "daemon " << daemon << " survived its instance";
+  EXPECT_TRUE(eventually([&] { return lx({"status"}).out.find("no instances") != std::string::npos; }));
+}
+
+TEST_F(Service, AClientKilledWithSigkillCountsAsGone) {
+  std::string out = dir_ + "/out";
+  pid_t c = lx_bg({"run", "--", "/bin/sh", "-c",
+                   "setsid /bin/sleep 300 </dev/null >/dev/null 2>&1 & echo daemon=$!; exec /bin/sleep 300"}, out);
+  ASSERT_TRUE(eventually([&] { return slurp(out).find("daemon=") != std::string::npos; }));
+  pid_t daemon = std::atoi(slurp(out).c_str() + slurp(out).find("daemon=") + 7);
+  ASSERT_GT(daemon, 0);
+  ASSERT_TRUE(process_alive(daemon));
+  kill(c, SIGKILL);
+  lx::test::wait_for(c);
+  EXPECT_TRUE(eventually([&] { return !process_alive(daemon); })) << "daemon " << daemon << " survived";
+}
+
+TEST_F(Service, LingerKeepsAnInstanceUntilTerminate) {
+  auto r = lx({"run", "--set", "instance.linger=forever", "--", "/bin/sh", "-c",
+               "setsid /bin/sleep 300 </dev/null >/dev/null 2>&1 & echo $!"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  pid_t daemon = std::atoi(r.out.c_str());
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_TRUE(process_alive(daemon));
+  EXPECT_THAT(lx({"status"}).out, HasSubstr("idle"));
+  // A running instance keeps its config: other --set values are refused with the way out.
+  auto other = lx({"run", "--set", "proc.fake_root=true", "--", "/bin/true"});
+  EXPECT_EQ(other.status, 125);
+  EXPECT_THAT(other.err, HasSubstr("lx terminate host"));
+  EXPECT_EQ(lx({"terminate", "host"}).status, 0);
+  EXPECT_FALSE(process_alive(daemon));
+  auto again = lx({"terminate", "host"});
+  EXPECT_NE(again.status, 0);
+  EXPECT_THAT(again.err, HasSubstr("no instance of 'host' is running"));
+}
+
+TEST_F(Service, ACrashingPluginEndsOneInstanceNotTheService) {
+  ASSERT_EQ(lx({"run", "--", "/bin/true"}).status, 0);
+  pid_t pid = daemon_pid();
+  auto r = lx({"run", "--set", fmt::format("plugins.search_path=[\"{}\"]", CRASHY_PLUGIN_DIR), "--set",
+               "families.other.plugin=crashy", "--", "/usr/bin/perl", "-e", "getppid()"});
+  EXPECT_EQ(r.status, 125);
+  EXPECT_THAT(r.err, HasSubstr("instance ended before the command did"));
+  EXPECT_EQ(daemon_pid(), pid);
+  EXPECT_THAT(log(), HasSubstr("killed by signal 11"));
+  auto next = lx({"run", "--", "/bin/echo", "still serving"});
+  EXPECT_EQ(next.status, 0);
+  EXPECT_EQ(next.out, "still serving\n");
+}
+
+TEST_F(Service, ABadPluginIsRefusedWithItsReason) {
+  auto r = lx({"run", "--set", "families.net.plugin=nosuchplugin", "--", "/bin/true"});
+  EXPECT_EQ(r.status, 125);
+  EXPECT_THAT(r.err, HasSubstr("instance 'host' could not start"));
+  EXPECT_THAT(r.err, HasSubstr("plugin 'nosuchplugin' not found"));
+  EXPECT_EQ(lx({"run", "--", "/bin/true"}).status, 0);
+}
+
+// Sends raw bytes and reads one frame back.
+lx::Result<lx::service::Frame> raw_exchange(const std::string& socket, const std::string& bytes) {
+  lx::service::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strcpy(addr.sun_path, socket.c_str());
+  if (connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return lx::Error::from_errno("connect");
+  (void)!write(fd.get(), bytes.data(), bytes.size());
+  shutdown(fd.get(), SHUT_WR);
+  return lx::service::recv_frame(fd.get(), 15000);
+}
+
+std::string framed(const std::string& payload) {
+  std::uint32_t n = static_cast<std::uint32_t>(payload.size());
+  std::string h = {static_cast<char>(n >> 24), static_cast<char>(n >> 16), static_cast<char>(n >> 8), static_cast<char>(n)};
+  return h + payload;
+}
+
+TEST_F(Service, GarbageOnTheSocketGetsAnErrorAndTheDaemonServesOn) {
+  ASSERT_EQ(lx({"run", "--", "/bin/true"}).status, 0);
+  pid_t pid = daemon_pid();
+  struct Case {
+    std::string bytes, expect;
+  };
+  std::vector<Case> cases = {
+      {"GET / HTTP/1.1\r\n\r\n", "over the limit"},
+      {framed("{not json"), "not JSON"},
+      {framed("[1,2]"), "not a JSON object"},
+      {framed(R"({"v":99,"cmd":"ping"})"), "protocol version 99"},
+      {framed(R"({"v":1,"cmd":"frobnicate"})"), "unknown command 'frobnicate'"},
+      {framed(R"({"v":1,"cmd":"run","argv":"not a list"})"), "malformed request"},
+      {std::string("\0\0\0\x10{\"v\":1", 10), "in the middle of a frame"},
+  };
+  for (const auto& c : cases) {
+    auto f = raw_exchange(socket_path(), c.bytes);
+    ASSERT_TRUE(f) << f.error().message;
+    EXPECT_THAT(f->body.value("error", ""), HasSubstr(c.expect)) << f->body.dump();
+  }
+  auto ok = lx({"run", "--", "/bin/echo", "fine"});
+  EXPECT_EQ(ok.out, "fine\n");
+  EXPECT_EQ(daemon_pid(), pid);
+}
+
+TEST_F(Service, APeerOfAnotherUidIsRefused) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to act as another uid";
+  ASSERT_EQ(lx({"run", "--", "/bin/true"}).status, 0);
+  // Open the way on the filesystem, so that only the daemon's own check stands.
+  chmod(run_.c_str(), 0755);
+  chmod((run_ + "/lxhost").c_str(), 0755);
+  chmod(socket_path().c_str(), 0666);
+  int pipefd[2];
+  ASSERT_EQ(pipe(pipefd), 0);
+  pid_t child = fork();
+  if (child == 0) {
+    close(pipefd[0]);
+    if (setgroups(0, nullptr) != 0 || setgid(65534) != 0 || setuid(65534) != 0) _exit(2);
+    auto f = raw_exchange(socket_path(), framed(R"({"v":1,"cmd":"ping"})"));
+    std::string msg = f ? f->body.value("error", "no error: " + f->body.dump()) : "failed: " + f.error().message;
+    (void)!write(pipefd[1], msg.data(), msg.size());
+    _exit(0);
+  }
+  close(pipefd[1]);
+  std::string msg;
+  char buf[512];
+  for (ssize_t n; (n = read(pipefd[0], buf, sizeof buf)) > 0;) msg.append(buf, static_cast<std::size_t>(n));
+  close(pipefd[0]);
+  waitpid(child, nullptr, 0);
+  EXPECT_THAT(msg, HasSubstr("refused"));
+  EXPECT_THAT(msg, HasSubstr("not uid 65534"));
+  EXPECT_EQ(lx({"run", "--", "/bin/true"}).status, 0);
+}
+
+TEST_F(Service, ConcurrentLaunchesLoseNoExitStatus) {
+  constexpr int kClients = 100;
+  std::vector<pid_t> pids;
+  for (int i = 0; i < kClients; ++i)
+    pids.push_back(lx_bg({"run", "--", "/bin/sh", "-c", fmt::format("exit {}", i % 120)}, "/dev/null"));
+  int right = 0;
+  for (int i = 0; i < kClients; ++i) {
+    int st = lx::test::wait_for(pids[static_cast<std::size_t>(i)], std::chrono::seconds(120));
+    if (st == i % 120) ++right;
+    else ADD_FAILURE() << "client " << i << " exited " << st;
+  }
+  EXPECT_EQ(right, kClients);
+}
+
+TEST_F(Service, InteractiveShellWithJobControl) {
+  if (access("/usr/bin/tmux", X_OK) != 0 || access("/bin/bash", X_OK) != 0) GTEST_SKIP() << "tmux or bash missing";
+  std::string session = "lxhost-svc-" + std::to_string(getpid());
+  auto tmux = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv = {"/usr/bin/tmux", "-L", session};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_command(argv);
+  };
+  std::string envs;
+  for (const auto& e : env_) envs += e + " ";
+  ASSERT_EQ(tmux({"new-session", "-d", "-s", "t", "-x", "100", "-y", "30",
+                  "env " + envs + kLx + " run -- /bin/bash --norc --noprofile -i; echo lx-exit=$?; sleep 60"}).status, 0);
+  auto keys = [&](std::vector<std::string> k) {
+    std::vector<std::string> args = {"send-keys", "-t", "t"};
+    args.insert(args.end(), k.begin(), k.end());
+    tmux(args);
+    usleep(400000);
+  };
+  usleep(800000);
+  keys({"tty; stty size", "Enter"});
+  keys({"sleep 100", "Enter"});
+  keys({"C-z"});
+  keys({"jobs", "Enter"});
+  keys({"fg", "Enter"});
+  keys({"C-c"});
+  keys({"echo status=$?", "Enter"});
+  keys({"exit 5", "Enter"});
+  usleep(500000);
+  std::string screen = tmux({"capture-pane", "-t", "t", "-p"}).out;
+  tmux({"kill-server"});
+  EXPECT_THAT(screen, HasSubstr("/dev/pts/")) << screen;
+  EXPECT_THAT(screen, HasSubstr("30 100")) << screen;
+  EXPECT_THAT(screen, HasSubstr("Stopped                 sleep 100\n")) << screen;
+  EXPECT_THAT(screen, HasSubstr("status=130")) << screen;
+  EXPECT_THAT(screen, HasSubstr("lx-exit=5")) << screen;
+}
+
+// The install state, as our users have it: an unprivileged user (CI runs as root, so the tests
+// drop to uid 65534 with setpriv) installs rootfs tarballs the test builds, runs in them, exports
+// and re-imports them.
+class Distro : public Service {
+ protected:
+  void SetUp() override {
+    Service::SetUp();
+    for (const char* kind : {"busybox", "dynamic"}) {
+      std::string root = dir_ + "/" + kind;
+      auto mk = run_command({"bash", std::string(SOURCE_DIR) + "/tests/fixtures/make_rootfs.sh", kind, root});
+      ASSERT_EQ(mk.status, 0) << mk.err;
+    }
+    // Owners and a device node only root can make: the tarball carries them.
+    std::string bb = dir_ + "/busybox";
+    if (geteuid() == 0) {
+      ASSERT_EQ(chown((bb + "/home/user").c_str(), 1000, 1000), 0);
+      ASSERT_EQ(mknod((bb + "/root/devnode").c_str(), S_IFCHR | 0640, makedev(1, 3)), 0);
+      ASSERT_EQ(chmod((bb + "/root").c_str(), 0700), 0);
+    }
+    for (const char* kind : {"busybox", "dynamic"}) {
+      auto t = run_command({"tar", "--numeric-owner", "-C", dir_ + "/" + kind, "-czf", dir_ + "/" + kind + ".tar.gz", "."});
+      ASSERT_EQ(t.status, 0) << t.err;
+    }
+    if (geteuid() == 0) {
+      // Everything the user needs is theirs; then lx runs as them.
+      for (const auto& d : {dir_ + "/data", dir_ + "/config", run_, dir_})
+        ASSERT_EQ(run_command({"chown", "65534:65534", d}).status, 0);
+      for (const char* f : {"busybox.tar.gz", "dynamic.tar.gz"}) chown((dir_ + "/" + f).c_str(), 65534, 65534);
+      prefix_ = {"setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "env", "HOME=" + dir_};
+    }
+  }
+
+  // `tar -tv` of a tarball with numeric owners, sorted, without times.
+  std::string listing(const std::string& tarball) {
+    auto r = run_command({"sh", "-c", "tar --numeric-owner -tvf '" + tarball + "' | awk '{$4=\"\"; $5=\"\"; print}' | sort"});
+    return r.out;
+  }
+
+  std::string store() const { return dir_ + "/data/lxhost/distros"; }
+};
+
+TEST_F(Distro, InstallRunExportAndReimportAsAnUnprivilegedUser) {
+  auto r = lx({"install", "bb", dir_ + "/busybox.tar.gz"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("installed bb"));
+  EXPECT_THAT(r.out, HasSubstr("the default distro"));
+  auto list = lx({"list"});
+  EXPECT_THAT(list.out, HasSubstr("* bb"));
+  EXPECT_THAT(list.out, HasSubstr("installed"));
+  // Inside, the distro is root's, as in the tarball, though on the host it is the user's.
+  r = lx({"run", "--", "/bin/sh", "-c", "id -u; stat -c '%u %g %n' /bin/busybox /home/user; cd /etc && cat passwd | head -1"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "0\n0 0 /bin/busybox\n" + std::string(geteuid() == 0 ? "1000 1000" : "0 0") +
+                       " /home/user\nroot:x:0:0:root:/root:/bin/sh\n");
+  struct stat host;
+  ASSERT_EQ(stat((store() + "/bb/rootfs/bin/busybox").c_str(), &host), 0);
+  EXPECT_EQ(host.st_uid, geteuid() == 0 ? 65534u : geteuid());
+  if (geteuid() == 0) {
+    r = lx({"run", "--", "/bin/stat", "-c", "%F %t,%T %a", "/root/devnode", "/root"});
+    EXPECT_EQ(r.out, "character special file 1,3 640\ndirectory 0,0 700\n") << r.err;
+  }
+  // chown inside persists across launches and instances.
+  EXPECT_EQ(lx({"run", "--", "/bin/sh", "-c", "touch /tmp/x /f && chown 123:45 /f"}).status, 0);
+  lx({"terminate", "bb"});
+  EXPECT_EQ(lx({"run", "--", "/bin/stat", "-c", "%u %g", "/f"}).out, "123 45\n");
+
+  // Export writes the owners the guest sees; a re-install of it exports identically.
+  std::string out1 = dir_ + "/out1.tar", out2 = dir_ + "/out2.tar.xz", out3 = dir_ + "/out3.tar.zst";
+  r = lx({"export", "bb", out1});
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::string l1 = listing(out1);
+  EXPECT_THAT(l1, HasSubstr("-rwxr-xr-x 0/0"));
+  EXPECT_THAT(l1, HasSubstr("-rw-r--r-- 123/45 0   f\n"));
+  if (geteuid() == 0) {
+    EXPECT_THAT(l1, HasSubstr("drwxr-xr-x 1000/1000"));
+    EXPECT_THAT(l1, HasSubstr("crw-r----- 0/0 1,3"));
+  }
+  ASSERT_EQ(lx({"install", "bb2", out1}).status, 0);
+  ASSERT_EQ(lx({"export", "bb2", out2}).status, 0);
+  EXPECT_EQ(listing(out2), l1);
+  // import of a rootfs directory keeps its ownership metadata too.
+  ASSERT_EQ(lx({"import", "bb3", store() + "/bb2/rootfs"}).status, 0);
+  ASSERT_EQ(lx({"export", "bb3", out3}).status, 0);
+  EXPECT_EQ(listing(out3), l1);
+
+  EXPECT_EQ(lx({"default", "bb2"}).status, 0);
+  EXPECT_THAT(lx({"list"}).out, HasSubstr("* bb2"));
+  EXPECT_EQ(lx({"uninstall", "bb3"}).status, 0);
+  EXPECT_THAT(lx({"list"}).out, Not(HasSubstr("bb3")));
+  EXPECT_FALSE(fs::exists(store() + "/bb3"));
+  r = lx({"run", "-d", "nosuch", "--", "/bin/true"});
+  EXPECT_EQ(r.status, 125);
+  EXPECT_THAT(r.err, HasSubstr("distro 'nosuch' is not installed"));
+}
+
+TEST_F(Distro, ADynamicRootfsRunsItsOwnPrograms) {
+  ASSERT_EQ(lx({"install", "dyn", dir_ + "/dynamic.tar.gz"}).status, 0);
+  auto r = lx({"run", "-d", "dyn", "--", "/bin/sh", "-c", "id -u; ls /; cat /etc/passwd"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("0\n"));
+  EXPECT_THAT(r.out, HasSubstr("etc\n"));
+  EXPECT_THAT(r.out, HasSubstr("root:x:0:0:root:/root:/bin/sh"));
+  // A login shell when no command is given.
+  CommandOptions o;
+  o.env_add = env_;
+  o.input = "echo login=$0 home=$HOME pwd=$(pwd)\n";
+  std::vector<std::string> argv = prefix_;
+  argv.insert(argv.end(), {kLx, "run", "-d", "dyn"});
+  r = run_command(argv, o);
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("home=/root pwd=/root"));
+}
+
+TEST_F(Distro, ALaunchWaitsForAnInstallOfItsDistroAndInstallsRunOneAtATime) {
+  std::string fifo = dir_ + "/slow.tar.gz";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0666), 0);
+  chown(fifo.c_str(), 65534, 65534);
+  pid_t install = lx_bg({"install", "bb", fifo}, dir_ + "/install.out");
+  ASSERT_TRUE(eventually([&] { return lx({"list"}).out.find("installing") != std::string::npos; }))
+      << slurp(dir_ + "/install.out");
+  pid_t run = lx_bg({"run", "-d", "bb", "--", "/bin/echo", "ran"}, dir_ + "/run.out");
+  pid_t second = lx_bg({"install", "dyn", dir_ + "/dynamic.tar.gz"}, dir_ + "/second.out");
+  EXPECT_TRUE(eventually([&] { return slurp(dir_ + "/run.out").find("waiting for the install of 'bb'") != std::string::npos; }));
+  EXPECT_TRUE(eventually([&] { return slurp(dir_ + "/second.out").find("waiting for the install of 'bb'") != std::string::npos; }));
+  EXPECT_TRUE(process_alive(run));
+  // The tarball arrives; the install completes, then the launch runs, and the second install.
+  {
+    std::ifstream in(dir_ + "/busybox.tar.gz", std::ios::binary);
+    std::ofstream out(fifo, std::ios::binary);
+    out << in.rdbuf();
+  }
+  EXPECT_EQ(lx::test::wait_for(install, std::chrono::seconds(60)), 0) << slurp(dir_ + "/install.out");
+  EXPECT_EQ(lx::test::wait_for(run, std::chrono::seconds(60)), 0) << slurp(dir_ + "/run.out");
+  EXPECT_THAT(slurp(dir_ + "/run.out"), HasSubstr("ran\n"));
+  EXPECT_EQ(lx::test::wait_for(second, std::chrono::seconds(60)), 0) << slurp(dir_ + "/second.out");
+  auto list = lx({"list"}).out;
+  EXPECT_THAT(list, HasSubstr("bb "));
+  EXPECT_THAT(list, HasSubstr("dyn "));
+  // Installing a name twice is refused clearly.
+  auto again = lx({"install", "bb", dir_ + "/busybox.tar.gz"});
+  EXPECT_EQ(again.status, 125);
+  EXPECT_THAT(again.err, HasSubstr("already installed"));
+}
+
+TEST_F(Distro, TheDaemonKilledDuringAnInstallLeavesTheListTruthful) {
+  std::string fifo = dir_ + "/slow.tar.gz";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0666), 0);
+  chown(fifo.c_str(), 65534, 65534);
+  pid_t install = lx_bg({"install", "bb", fifo}, dir_ + "/install.out");
+  ASSERT_TRUE(eventually([&] { return lx({"list"}).out.find("installing") != std::string::npos; }));
+  std::string tarball = slurp(dir_ + "/busybox.tar.gz");
+  int w = open(fifo.c_str(), O_WRONLY);
+  ASSERT_GE(w, 0);
+  ASSERT_EQ(write(w, tarball.data(), tarball.size() / 2), static_cast<ssize_t>(tarball.size() / 2));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  pid_t d = daemon_pid();
+  ASSERT_GT(d, 0);
+  kill(d, SIGKILL);
+  close(w);
+  EXPECT_EQ(lx::test::wait_for(install, std::chrono::seconds(30)), 125);
+  EXPECT_THAT(slurp(dir_ + "/install.out"), HasSubstr("closed the connection"));
+  // A new daemon (started on demand) clears what the killed install left; bb is not installed.
+  auto list = lx({"list"});
+  EXPECT_THAT(list.out, Not(HasSubstr("bb")));
+  EXPECT_EQ(lx({"run", "-d", "bb", "--", "/bin/true"}).status, 125);
+  for (const auto& e : fs::directory_iterator(store())) ADD_FAILURE() << "left behind: " << e.path();
+  EXPECT_EQ(lx({"install", "bb", dir_ + "/busybox.tar.gz"}).status, 0);
+  EXPECT_EQ(lx({"run", "-d", "bb", "--", "/bin/echo", "ok"}).out, "ok\n");
+}
+
+}  // namespace
