@@ -113,8 +113,8 @@ Result<ExitStatus> TraceChannel::run(const LaunchSpec& spec, const BpfProgram& f
     return Error::from_errno(fmt::format("ptrace(PTRACE_SEIZE, pid={})", pid), e);
   }
   main_pid_ = pid;
+  add_tracee(pid, 0);  // plugins know the process before the start hook sets anything up for it
   if (on_start_) on_start_(pid);
-  add_tracee(pid, 0);
   if (auto r = launcher.release(); !r) {
     kill(pid, SIGKILL);
     waitpid(pid, nullptr, __WALL);

@@ -270,6 +270,7 @@ void Daemon::Impl::do_run(int conn, Frame& req) {
   (void)b.value("sets", std::vector<std::string>{});
   (void)b.value("cwd", std::string());
   (void)b.value("cd", std::string());
+  (void)b.value("user", std::string());
   (void)b.value("tty", false);
   (void)b.value("stderr_tty", false);
   (void)b.value("rows", 24);

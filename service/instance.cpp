@@ -20,12 +20,15 @@
 #include <cstdio>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <mutex>
 #include <thread>
 #include <vector>
 
 #include <fmt/format.h>
 #include <toml++/toml.h>
+
+#include <lxhost/path_resolver.h>
 
 #include "protocol.h"
 #include "runner.h"
@@ -58,22 +61,62 @@ struct Launch {
   }
 };
 
-// A login shell's program for `user` in the passwd file at `passwd`, or "".
-std::string passwd_field(const std::string& passwd, const std::string& user, int field) {
-  std::ifstream in(passwd);
+// One /etc/passwd entry.
+struct PasswdEntry {
+  std::string name;
+  std::uint32_t uid = 0, gid = 0;
+  std::string home, shell;
+};
+
+std::vector<std::string> split(const std::string& line, char sep) {
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  for (;;) {
+    auto pos = line.find(sep, start);
+    parts.push_back(line.substr(start, pos - start));
+    if (pos == std::string::npos) return parts;
+    start = pos + 1;
+  }
+}
+
+// The entry of `user` (a name, or a numeric uid) in the passwd file at `path`.
+std::optional<PasswdEntry> find_user(const std::string& path, const std::string& user) {
+  std::ifstream in(path);
+  std::string line;
+  bool numeric = !user.empty() && user.find_first_not_of("0123456789") == std::string::npos;
+  while (std::getline(in, line)) {
+    auto f = split(line, ':');
+    if (f.size() < 7) continue;
+    if (f[0] == user || (numeric && f[2] == user)) {
+      try {
+        return PasswdEntry{f[0], static_cast<std::uint32_t>(std::stoul(f[2])), static_cast<std::uint32_t>(std::stoul(f[3])),
+                           f[5], f[6]};
+      } catch (...) {
+        return std::nullopt;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+// `user`'s groups in the group file at `path`: its primary group, then those that list it.
+std::vector<std::uint32_t> groups_of(const std::string& path, const std::string& user, std::uint32_t primary) {
+  std::vector<std::uint32_t> out{primary};
+  std::ifstream in(path);
   std::string line;
   while (std::getline(in, line)) {
-    std::vector<std::string> parts;
-    std::size_t start = 0;
-    for (;;) {
-      auto pos = line.find(':', start);
-      parts.push_back(line.substr(start, pos - start));
-      if (pos == std::string::npos) break;
-      start = pos + 1;
-    }
-    if (parts.size() >= 7 && parts[0] == user) return parts[static_cast<std::size_t>(field)];
+    auto f = split(line, ':');
+    if (f.size() < 4) continue;
+    for (const auto& m : split(f[3], ','))
+      if (m == user) {
+        try {
+          auto g = static_cast<std::uint32_t>(std::stoul(f[2]));
+          if (g != primary) out.push_back(g);
+        } catch (...) {
+        }
+      }
   }
-  return "";
+  return out;
 }
 
 bool is_dir(const std::string& p) {
@@ -181,32 +224,56 @@ void InstanceProcess::handle_launch(const json& body, std::vector<UniqueFd> fds)
   driver::LaunchSpec spec;
   spec.argv = body.value("argv", std::vector<std::string>{});
   std::vector<std::string> client_env = body.value("env", std::vector<std::string>{});
-  std::string user = fake_root_ || distro ? "root" : "";
-  std::string passwd = (distro ? rootfs_ : std::string()) + "/etc/passwd";
-  std::string home = distro ? passwd_field(passwd, "root", 5) : "";
-  if (distro && home.empty()) home = "/root";
+  // Who the launch runs as: the distro's root, or -u USER from the guest's /etc/passwd (the
+  // emulated identity: it needs fake root).
+  std::string etc = (distro ? rootfs_ : std::string()) + "/etc";
+  std::string user = body.value("user", "");
+  std::optional<PasswdEntry> pw;
+  if (!user.empty()) {
+    if (!fake_root_)
+      return fail(fmt::format("-u {}: a launch runs as another user only with the emulated identity "
+                              "([proc] fake_root = true, as in an installed distro)", user), 125);
+    pw = find_user(etc + "/passwd", user);
+    if (!pw) return fail(fmt::format("-u {}: no such user in {}/passwd of '{}'", user, distro ? "the distro's /etc" : "/etc", name_), 125);
+  } else if (distro) {
+    pw = find_user(etc + "/passwd", "root");
+    if (!pw) pw = PasswdEntry{"root", 0, 0, "/root", "/bin/sh"};
+  }
+  std::string home = pw ? pw->home : "";
   if (distro) {
     // The distro's own environment, with the client's terminal and locale settings.
     for (const auto& e : client_env) {
       std::string k = e.substr(0, e.find('='));
       if (k == "TERM" || k == "COLORTERM" || k == "LANG" || k == "TZ" || k.rfind("LC_", 0) == 0) spec.env.push_back(e);
     }
-    spec.env.push_back("HOME=" + home);
-    spec.env.push_back("USER=root");
-    spec.env.push_back("LOGNAME=root");
     spec.env.push_back("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
   } else {
-    spec.env = client_env;
+    for (const auto& e : client_env) {
+      std::string k = e.substr(0, e.find('='));
+      if (!pw || (k != "HOME" && k != "USER" && k != "LOGNAME" && k != "SHELL")) spec.env.push_back(e);
+    }
+  }
+  if (pw) {
+    spec.env.push_back("HOME=" + pw->home);
+    spec.env.push_back("USER=" + pw->name);
+    spec.env.push_back("LOGNAME=" + pw->name);
   }
   if (spec.argv.empty()) {
     // A login shell: the user's shell from the guest's passwd, else $SHELL, else /bin/sh.
-    std::string shell = distro ? passwd_field(passwd, "root", 6) : "";
+    std::string shell = pw ? pw->shell : "";
     if (shell.empty() && !distro)
       for (const auto& e : client_env)
         if (e.rfind("SHELL=", 0) == 0) shell = e.substr(6);
     if (shell.empty()) shell = "/bin/sh";
     spec.argv = {shell, "-l"};
-    if (distro) spec.env.push_back("SHELL=" + shell);
+  }
+  if (pw) spec.env.push_back("SHELL=" + (pw->shell.empty() ? std::string("/bin/sh") : pw->shell));
+  std::vector<std::uint32_t> groups;
+  sdk::LaunchIdentity* identity = nullptr;
+  if (!user.empty()) {
+    groups = groups_of(etc + "/group", pw->name, pw->gid);
+    identity = static_cast<sdk::LaunchIdentity*>(runtime_->find_interface(sdk::kLaunchIdentityInterface));
+    if (!identity) return fail(fmt::format("-u {}: the loaded proc plugin cannot start a launch as another user", user), 125);
   }
   // The working directory: --cd (a guest path), else the client's own when the guest can see
   // it, else the home directory.
@@ -222,7 +289,7 @@ void InstanceProcess::handle_launch(const json& body, std::vector<UniqueFd> fds)
     spec.cwd = rootfs_ + guest;
     spec.env.push_back("PWD=" + guest);
   } else {
-    spec.cwd = cd.empty() ? client_cwd : cd;
+    spec.cwd = !cd.empty() ? cd : (!user.empty() && is_dir(home)) ? home : client_cwd;
     if (!spec.cwd.empty() && !is_dir(spec.cwd)) return fail(fmt::format("--cd {}: no such directory", spec.cwd), 125);
   }
 
@@ -255,9 +322,10 @@ void InstanceProcess::handle_launch(const json& body, std::vector<UniqueFd> fds)
   auto master_held = std::make_shared<UniqueFd>(std::move(master));
   auto drv = runtime_->make_driver(
       nullptr, name_,
-      [this, lp, held, master_held](pid_t p) {
+      [this, lp, held, master_held, identity, pw, groups](pid_t p) {
         lp->main_pid = p;
         if (ending_) kill(p, SIGKILL);
+        if (identity && identity->set_identity(p, pw->uid, pw->gid, groups.data(), groups.size()) != 0) kill(p, SIGKILL);
         json started{{"event", "started"}, {"pid", p}};
         if (*master_held) {
           int fds1[1] = {master_held->get()};

@@ -19,7 +19,7 @@ through the per-user service lxhostd (started on demand). 'lx' alone opens a log
 default distro (the host root when none is installed).
 
 Running:
-  run [-d DISTRO] [--cd DIR] [--set KEY=VALUE]... [--] [CMD [ARGS...]]
+  run [-d DISTRO] [-u USER] [--cd DIR] [--set KEY=VALUE]... [--] [CMD [ARGS...]]
                       run CMD in the distro's instance (a login shell without CMD); exits
                       with CMD's status (128+N when killed by signal N)
   exec [--trace] [--] CMD [ARGS...]

@@ -26,10 +26,12 @@ namespace {
 using nlohmann::json;
 
 constexpr const char* kRunUsage =
-    "usage: lx run [-d DISTRO] [--cd DIR] [--set KEY=VALUE]... [--] [CMD [ARGS...]]\n"
+    "usage: lx run [-d DISTRO] [-u USER] [--cd DIR] [--set KEY=VALUE]... [--] [CMD [ARGS...]]\n"
     "Runs CMD in the instance of DISTRO (default: the default distro, or the host root when none is\n"
     "installed), starting lxhostd and the instance when needed. Without CMD: a login shell.\n"
     "  -d, --distro DISTRO  the installed distro to run in ('lx list')\n"
+    "  -u, --user USER      run as USER (name or uid) of the distro's /etc/passwd, with its\n"
+    "                       groups, home and shell (the emulated identity: [proc] fake_root)\n"
     "  --cd DIR             working directory inside the distro (default: home, or the current\n"
     "                       directory when it lies inside the distro)\n"
     "  --set KEY=VALUE      config for a new instance (an instance already running with other\n"
@@ -86,7 +88,7 @@ bool pump(int from, int to) {
 
 int run_command(const std::vector<std::string>& args) {
   ConfigOptions copts;
-  std::string distro, cd;
+  std::string distro, cd, user;
   std::size_t i = 0;
   while (i < args.size()) {
     auto consumed = parse_config_option(args, i, copts);
@@ -107,8 +109,7 @@ int run_command(const std::vector<std::string>& args) {
     } else if (a == "--cd") {
       if (!value(cd)) return print_error("run: --cd needs a directory"), kExitUsage;
     } else if (a == "-u" || a == "--user") {
-      print_error("run: -u USER is not available yet: every launch runs as the distro's root (fake root)");
-      return kExitUsage;
+      if (!value(user)) return print_error(fmt::format("run: {} needs a user name", a)), kExitUsage;
     } else if (a == "--help" || a == "-h") {
       std::fputs(kRunUsage, stdout);
       return 0;
@@ -138,7 +139,7 @@ int run_command(const std::vector<std::string>& args) {
   if (!conn) return print_error(conn.error().message), kExitFailure;
 
   bool tty = isatty(0) && isatty(1);
-  json req{{"v", service::kProtocolVersion}, {"cmd", "run"}, {"distro", distro}, {"cd", cd}, {"sets", copts.sets},
+  json req{{"v", service::kProtocolVersion}, {"cmd", "run"}, {"distro", distro}, {"cd", cd}, {"user", user}, {"sets", copts.sets},
            {"tty", tty}, {"stderr_tty", isatty(2) == 1}};
   req["argv"] = std::vector<std::string>(args.begin() + static_cast<std::ptrdiff_t>(i), args.end());
   std::vector<std::string> env;

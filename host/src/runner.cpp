@@ -59,6 +59,10 @@ Result<std::unique_ptr<Runtime>> Runtime::create(const config::Config& config) {
   return rt;
 }
 
+void* Runtime::find_interface(std::string_view name) const noexcept {
+  return registry_ ? registry_->find_interface(name) : nullptr;
+}
+
 Result<std::unique_ptr<driver::Driver>> Runtime::make_driver(driver::EventSink* sink, std::string instance,
                                                              std::function<void(pid_t)> on_guest_start,
                                                              std::function<void(const driver::ExitStatus&)> on_main_exit) const {

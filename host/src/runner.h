@@ -29,6 +29,8 @@ class Runtime {
   const std::vector<FamilyPlugin>& plugins() const noexcept { return plugins_; }
   /// The plugin search path used (config's, then the built-in directory).
   const std::vector<std::string>& search_path() const noexcept { return search_path_; }
+  /// An interface a loaded plugin offers (sdk::kLaunchIdentityInterface, ...), or nullptr.
+  void* find_interface(std::string_view name) const noexcept;
   /// The config it was made from.
   const config::Config& config() const noexcept { return config_; }
 

@@ -181,12 +181,16 @@ class FsPlugin final : public sdk::PluginBase, private sdk::PathResolver {
     on(SYS_chdir, T, F, "path rewritten to the host directory", [this](SyscallContext& c) { return chdir_(c); });
     on(SYS_mkdir, N, F, "", [this](SyscallContext& c) {
       return at_op(c, AT_FDCWD, c.arg(0), Follow::kNo, true, [&](const Resolved& r) {
-        return mkdirat(r.parent.get(), at_name(r), static_cast<mode_t>(c.arg(1)));
+        int rc = mkdirat(r.parent.get(), at_name(r), static_cast<mode_t>(c.arg(1)));
+        if (rc == 0) own_new_at(c, r);
+        return rc;
       });
     });
     on(SYS_mkdirat, N, F, "", [this](SyscallContext& c) {
       return at_op(c, static_cast<int>(c.arg(0)), c.arg(1), Follow::kNo, true, [&](const Resolved& r) {
-        return mkdirat(r.parent.get(), at_name(r), static_cast<mode_t>(c.arg(2)));
+        int rc = mkdirat(r.parent.get(), at_name(r), static_cast<mode_t>(c.arg(2)));
+        if (rc == 0) own_new_at(c, r);
+        return rc;
       });
     });
     on(SYS_unlink, N, F, "", [this](SyscallContext& c) {
@@ -235,13 +239,17 @@ class FsPlugin final : public sdk::PluginBase, private sdk::PathResolver {
     on(SYS_mknod, N, P, "device nodes emulated as empty files with metadata when the host refuses",
        [this](SyscallContext& c) {
          return at_op(c, AT_FDCWD, c.arg(0), Follow::kNo, true, [&](const Resolved& r) {
-           return mknod_(r, static_cast<mode_t>(c.arg(1)), static_cast<dev_t>(c.arg(2)), guest_umask(c.tid()));
+           int rc = mknod_(r, static_cast<mode_t>(c.arg(1)), static_cast<dev_t>(c.arg(2)), guest_umask(c.tid()));
+           if (rc == 0) own_new_at(c, r);
+           return rc;
          });
        });
     on(SYS_mknodat, N, P, "device nodes emulated as empty files with metadata when the host refuses",
        [this](SyscallContext& c) {
          return at_op(c, static_cast<int>(c.arg(0)), c.arg(1), Follow::kNo, true, [&](const Resolved& r) {
-           return mknod_(r, static_cast<mode_t>(c.arg(2)), static_cast<dev_t>(c.arg(3)), guest_umask(c.tid()));
+           int rc = mknod_(r, static_cast<mode_t>(c.arg(2)), static_cast<dev_t>(c.arg(3)), guest_umask(c.tid()));
+           if (rc == 0) own_new_at(c, r);
+           return rc;
          });
        });
     on(SYS_truncate, N, F, "", [this](SyscallContext& c) {
@@ -381,6 +389,7 @@ class FsPlugin final : public sdk::PluginBase, private sdk::PathResolver {
     if (nofollow) host_flags |= O_NOFOLLOW;
     int fd = openat(r.parent.get(), at_name(r), host_flags, static_cast<mode_t>(mode));
     if (fd < 0) return fail(errno);
+    if (!r.exists) own_new(c, fd);
     SyscallResult res = c.install_fd(fd, static_cast<unsigned>(flags) & O_CLOEXEC);
     close(fd);
     return res;
@@ -408,6 +417,24 @@ class FsPlugin final : public sdk::PluginBase, private sdk::PathResolver {
     }
     if (int e = c.write(buf, st); e != 0) return fail(e);
     return SyscallResult::value(0);
+  }
+
+  // A file the guest just created is its emulated user's (fsuid/fsgid), kept as metadata, when
+  // that user is not root (whose files the host user's own files already are).
+  void own_new(SyscallContext& c, int fd) {
+    auto* cr = registry_ ? static_cast<sdk::Credentials*>(registry_->find_interface(sdk::kCredentialsInterface)) : nullptr;
+    std::uint32_t uid = 0, gid = 0;
+    if (!cr || !cr->fs_identity(c.tid(), uid, gid) || (uid == 0 && gid == 0)) return;
+    Metadata m;
+    if (store_.read(fd, m) != 0) m = Metadata{};
+    m.uid = uid;
+    m.gid = gid;
+    store_.write(fd, m);
+  }
+  void own_new_at(SyscallContext& c, const Resolved& r) {
+    if (!registry_ || !registry_->find_interface(sdk::kCredentialsInterface)) return;
+    UniqueFd fd = open_entry(r, O_PATH | O_NOFOLLOW);
+    if (fd) own_new(c, fd.get());
   }
 
   // Files without metadata: owners as the proc family's identity shows them (fake root).

@@ -41,7 +41,8 @@ struct Creds {
 
 constexpr std::uint32_t kKeep = static_cast<std::uint32_t>(-1);
 
-class ProcPlugin final : public sdk::PluginBase, private sdk::IdentityMap {
+class ProcPlugin final : public sdk::PluginBase, private sdk::IdentityMap, private sdk::LaunchIdentity,
+                         private sdk::Credentials {
  public:
   sdk::PluginInfo info() const noexcept override {
     return {"proc", "0.1.0", "proc", "fake root identity, process limit, uname personality", "proc"};
@@ -108,12 +109,37 @@ class ProcPlugin final : public sdk::PluginBase, private sdk::IdentityMap {
   void* query_interface(std::string_view name) noexcept override {
     if (name == sdk::kProgramNamesInterface && exec_) return static_cast<sdk::ProgramNames*>(exec_.get());
     if (name == sdk::kIdentityInterface && fake_root_) return static_cast<sdk::IdentityMap*>(this);
+    if (name == sdk::kLaunchIdentityInterface && fake_root_) return static_cast<sdk::LaunchIdentity*>(this);
+    if (name == sdk::kCredentialsInterface && fake_root_) return static_cast<sdk::Credentials*>(this);
     return nullptr;
   }
 
   // IdentityMap: with fake root, the host user's files are root's, as under fakeroot or proot -0.
   std::uint32_t guest_uid(std::uint32_t uid) noexcept override { return uid == host_uid_ ? 0 : uid; }
   std::uint32_t guest_gid(std::uint32_t gid) noexcept override { return gid == host_gid_ ? 0 : gid; }
+
+  // LaunchIdentity: `lx run -u USER` starts the launch's first process as USER.
+  int set_identity(pid_t pid, std::uint32_t uid, std::uint32_t gid, const std::uint32_t* groups,
+                   std::size_t ngroups) noexcept override {
+    try {
+      Creds c{uid, uid, uid, uid, gid, gid, gid, gid, std::vector<std::uint32_t>(groups, groups + ngroups)};
+      std::lock_guard lock(mu_);
+      creds_[pid] = std::move(c);
+      return 0;
+    } catch (...) {
+      return ENOMEM;
+    }
+  }
+
+  // Credentials: who a guest thread is on files, for the owners of the files it creates.
+  bool fs_identity(pid_t tid, std::uint32_t& uid, std::uint32_t& gid) noexcept override {
+    std::lock_guard lock(mu_);
+    auto it = creds_.find(tid);
+    if (it == creds_.end()) return false;
+    uid = it->second.fsuid;
+    gid = it->second.fsgid;
+    return true;
+  }
 
   void on_process_start(pid_t tid, pid_t parent) noexcept override {
     try {

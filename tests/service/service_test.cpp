@@ -473,6 +473,32 @@ TEST_F(Distro, ADynamicRootfsRunsItsOwnPrograms) {
   EXPECT_THAT(r.out, HasSubstr("home=/root pwd=/root"));
 }
 
+TEST_F(Distro, RunAsAUserOfTheDistroWithTheDistrosOwnConfig) {
+  ASSERT_EQ(lx({"install", "bb", dir_ + "/busybox.tar.gz"}).status, 0);
+  {
+    std::ofstream cfg(store() + "/bb/lxhost.toml");
+    cfg << "[proc]\nhostname = \"bb-host\"\n";
+  }
+  auto r = lx({"run", "-u", "user", "--", "/bin/sh", "-c",
+               "id -u; id -G; echo $HOME $USER; pwd; hostname; touch ~/mine; mkdir ~/dir; stat -c '%u %g' ~/mine ~/dir"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "1000\n1000\n/home/user user\n/home/user\nbb-host\n1000 1000\n1000 1000\n");
+  // What the user created stays theirs, seen from another launch as root.
+  EXPECT_EQ(lx({"run", "--", "/bin/stat", "-c", "%u %g", "/home/user/mine"}).out, "1000 1000\n");
+  r = lx({"run", "-u", "nosuch", "--", "/bin/true"});
+  EXPECT_EQ(r.status, 125);
+  EXPECT_THAT(r.err, HasSubstr("-u nosuch: no such user"));
+  // A mistake in the distro's config names its place.
+  lx({"terminate", "bb"});
+  {
+    std::ofstream cfg(store() + "/bb/lxhost.toml");
+    cfg << "[proc]\nhostnam = \"x\"\n";
+  }
+  r = lx({"run", "--", "/bin/true"});
+  EXPECT_EQ(r.status, 125);
+  EXPECT_THAT(r.err, HasSubstr("bb/lxhost.toml:2:1"));
+}
+
 TEST_F(Distro, ALaunchWaitsForAnInstallOfItsDistroAndInstallsRunOneAtATime) {
   std::string fifo = dir_ + "/slow.tar.gz";
   ASSERT_EQ(mkfifo(fifo.c_str(), 0666), 0);

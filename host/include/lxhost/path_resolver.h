@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -51,6 +52,30 @@ class IdentityMap {
   virtual std::uint32_t guest_uid(std::uint32_t uid) noexcept = 0;
   /// The group the guest sees for a file the host says `gid` owns.
   virtual std::uint32_t guest_gid(std::uint32_t gid) noexcept = 0;
+};
+
+/// The name under which the proc plugin offers its LaunchIdentity (with fake root only).
+inline constexpr const char* kLaunchIdentityInterface = "lxhost.proc.launch_identity/1";
+
+/// The identity a launch starts with (`lx run -u USER`), set by the host before the guest runs.
+class LaunchIdentity {
+ public:
+  virtual ~LaunchIdentity() = default;
+  /// Makes process `pid` (seized, not yet running) start as `uid`/`gid` with the supplementary
+  /// groups `groups[0..ngroups)`. Returns 0 or an errno.
+  virtual int set_identity(pid_t pid, std::uint32_t uid, std::uint32_t gid, const std::uint32_t* groups,
+                           std::size_t ngroups) noexcept = 0;
+};
+
+/// The name under which the proc plugin offers its Credentials (with fake root only).
+inline constexpr const char* kCredentialsInterface = "lxhost.proc.credentials/1";
+
+/// The emulated identity a guest thread acts with on files (its fsuid and fsgid).
+class Credentials {
+ public:
+  virtual ~Credentials() = default;
+  /// Sets `uid` and `gid` to the fsuid and fsgid of guest thread `tid`; false when unknown.
+  virtual bool fs_identity(pid_t tid, std::uint32_t& uid, std::uint32_t& gid) noexcept = 0;
 };
 
 }  // namespace lx::sdk

@@ -1,0 +1,63 @@
+#!/bin/bash
+# Service benchmark (issue 6): `lx run -- /bin/true` through a warm lxhostd and a warm instance
+# (an instance kept alive by a second client), against native /bin/true and `lx exec`, medians
+# of RUNS runs; then CLIENTS concurrent `lx run` clients, each exiting with its own status,
+# counting the statuses that came back right.
+# usage: bench/service_bench.sh [BUILD_DIR] [RUNS] [CLIENTS]     (default build, 31, 100)
+set -euo pipefail
+build=$(cd "${1:-build}" && pwd)
+runs=${2:-31}
+clients=${3:-100}
+lx=$build/bin/lx
+work=$(mktemp -d /tmp/lxsb-XXXXXX)
+export XDG_RUNTIME_DIR=$work/run XDG_DATA_HOME=$work/data
+mkdir -p "$XDG_RUNTIME_DIR"
+cleanup() {
+  "$lx" shutdown >/dev/null 2>&1 || true
+  [ -n "${holder:-}" ] && kill "$holder" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+median_us() {
+  local times=()
+  for _ in $(seq "$runs"); do
+    local t0 t1
+    t0=$(date +%s%N)
+    "$@" </dev/null >/dev/null 2>&1
+    t1=$(date +%s%N)
+    times+=($(( (t1 - t0) / 1000 )))
+  done
+  printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+}
+
+# Warm: the daemon runs, and a long client keeps the host instance alive between launches.
+"$lx" run -- /bin/sleep 100000 </dev/null >/dev/null 2>&1 &
+holder=$!
+for _ in $(seq 50); do "$lx" status 2>/dev/null | grep -q "sleep 100000" && break; sleep 0.1; done
+native=$(median_us /bin/true)
+exec_us=$(median_us "$lx" exec -- /bin/true)
+run_us=$(median_us "$lx" run -- /bin/true)
+echo "lxhost service benchmark: /bin/true, median of $runs runs (warm daemon and instance)"
+ms() { awk -v a="$1" -v b="${2:-0}" 'BEGIN {printf "%.2f", (a-b)/1000}'; }
+printf '%-22s %10s %14s\n' runner "ms" "ms over native"
+printf '%-22s %10s %14s\n' native "$(ms "$native")" -
+printf '%-22s %10s %14s\n' "lx exec" "$(ms "$exec_us")" "$(ms "$exec_us" "$native")"
+printf '%-22s %10s %14s\n' "lx run (warm)" "$(ms "$run_us")" "$(ms "$run_us" "$native")"
+
+# Concurrency: CLIENTS clients at once, client i exits with i % 120.
+t0=$(date +%s%N)
+pids=()
+for i in $(seq 0 $((clients - 1))); do
+  "$lx" run -- /bin/sh -c "exit $((i % 120))" </dev/null >/dev/null 2>&1 &
+  pids+=($!)
+done
+right=0
+for i in $(seq 0 $((clients - 1))); do
+  st=0
+  wait "${pids[$i]}" || st=$?
+  [ "$st" -eq $((i % 120)) ] && right=$((right + 1))
+done
+t1=$(date +%s%N)
+echo "$clients concurrent lx run clients: $right of $clients exit statuses right, $(( (t1 - t0) / 1000000 )) ms in all"
+[ "$right" -eq "$clients" ]
