@@ -2,6 +2,7 @@
 #include "driver/launcher.h"
 
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <linux/seccomp.h>
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -56,6 +57,7 @@ Result<Launcher> Launcher::spawn(const LaunchSpec& spec, const BpfProgram& filte
   int stdio[3] = {-1, -1, -1};
   for (std::size_t i = 0; i < spec.stdio.size(); ++i) stdio[i] = spec.stdio[i];
   bool new_session = spec.new_session;
+  bool only_stdio = spec.only_stdio;
 
   int go[2], err[2];
   if (pipe2(go, O_CLOEXEC) != 0) return Error::from_errno("pipe2");
@@ -94,6 +96,7 @@ Result<Launcher> Launcher::spawn(const LaunchSpec& spec, const BpfProgram& filte
     for (int i = 0; i < 3; ++i) moved[i] = stdio[i] >= 0 ? fcntl(stdio[i], F_DUPFD_CLOEXEC, 10) : -1;
     for (int i = 0; i < 3; ++i)
       if (moved[i] >= 0 && dup2(moved[i], i) < 0) _exit(125);
+    if (only_stdio) syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC);
     if (new_session) {
       setsid();
       if (isatty(0)) ioctl(0, TIOCSCTTY, 0);

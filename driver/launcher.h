@@ -20,6 +20,7 @@ struct LaunchSpec {
   std::string cwd;                ///< working directory; empty: inherited
   std::vector<int> stdio;         ///< when set: the fds that become the guest's 0, 1, 2
   bool new_session = false;       ///< setsid(), and take stdin as controlling terminal if a tty
+  bool only_stdio = false;        ///< the guest inherits fds 0, 1, 2 only (every other is closed at exec)
 };
 
 /// A forked, not yet seized guest process and its handshake pipes.

@@ -102,6 +102,7 @@ class Daemon::Impl {
                  std::chrono::milliseconds timeout);
   void wait_for_op(int conn, const std::string& distro, std::unique_lock<std::mutex>& lock);
   void shutdown_all();
+  void stop();
 
   DaemonOptions opts_;
   store::DistroStore store_;
@@ -162,7 +163,10 @@ int Daemon::Impl::run() {
   signals.async_wait([this](const boost::system::error_code& ec, int sig) {
     if (ec) return;
     log(fmt::format("{}: ending every instance and exiting", strsignal(sig)));
-    std::thread([this] { shutdown_all(); }).detach();
+    std::thread([this] {
+      shutdown_all();
+      stop();
+    }).detach();
   });
   accept();
   io_.run();
@@ -538,7 +542,9 @@ void Daemon::Impl::shutdown_all() {
     all.push_back(rec);
   }
   for (auto& rec : all) wait_gone(lock, rec, std::chrono::milliseconds(rec->grace_ms) + std::chrono::seconds(10));
-  lock.unlock();
+}
+
+void Daemon::Impl::stop() {
   asio::post(io_, [this] {
     boost::system::error_code ec;
     if (acceptor_) acceptor_->close(ec);
@@ -549,6 +555,7 @@ void Daemon::Impl::shutdown_all() {
 void Daemon::Impl::do_shutdown(int conn) {
   shutdown_all();
   (void)send_frame(conn, {{"ok", true}});
+  stop();
 }
 
 void Daemon::Impl::do_list(int conn) {

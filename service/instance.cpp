@@ -119,6 +119,12 @@ std::vector<std::uint32_t> groups_of(const std::string& path, const std::string&
   return out;
 }
 
+// Debug lines (LXHOSTD_DEBUG=1) on stderr, which is lxhostd's log.
+void debug(const std::string& line) {
+  static const bool on = std::getenv("LXHOSTD_DEBUG") != nullptr;
+  if (on) std::fprintf(stderr, "lxhost instance[%d]: %s\n", getpid(), line.c_str());
+}
+
 bool is_dir(const std::string& p) {
   struct stat st;
   return stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
@@ -208,6 +214,7 @@ json InstanceProcess::process_table() const {
 
 void InstanceProcess::handle_launch(const json& body, std::vector<UniqueFd> fds) {
   ++received_;
+  debug(fmt::format("launch {} received with {} fds", next_id_, fds.size()));
   if (fds.empty()) return;
   auto l = std::make_unique<Launch>();
   l->id = next_id_++;
@@ -312,6 +319,7 @@ void InstanceProcess::handle_launch(const json& body, std::vector<UniqueFd> fds)
   }
   spec.stdio = stdio;
   spec.new_session = true;
+  spec.only_stdio = true;
 
   Launch* lp = &L;
   // What the guest's first process inherits at its fork (the client's fds, the pty's slave) is
@@ -323,6 +331,7 @@ void InstanceProcess::handle_launch(const json& body, std::vector<UniqueFd> fds)
   auto drv = runtime_->make_driver(
       nullptr, name_,
       [this, lp, held, master_held, identity, pw, groups](pid_t p) {
+        debug(fmt::format("launch {}: started pid {}", lp->id, p));
         lp->main_pid = p;
         if (ending_) kill(p, SIGKILL);
         if (identity && identity->set_identity(p, pw->uid, pw->gid, groups.data(), groups.size()) != 0) kill(p, SIGKILL);
@@ -337,6 +346,7 @@ void InstanceProcess::handle_launch(const json& body, std::vector<UniqueFd> fds)
         master_held->reset();
       },
       [lp, this](const driver::ExitStatus& s) {
+        debug(fmt::format("launch {}: pid {} exited with {}", lp->id, lp->main_pid.load(), s.shell_status()));
         lp->main_exited = true;
         lp->send({{"event", "exit"}, {"status", s.shell_status()}, {"signal", s.signaled ? s.signal : 0},
                   {"code", s.signaled ? 0 : s.code}});
@@ -364,6 +374,7 @@ void InstanceProcess::client_gone(Launch& l) {
     l.conn.reset();
   }
   // Like a terminal hanging up: the guest the client started is told.
+  debug(fmt::format("launch {}: client gone (main {})", l.id, l.main_exited ? "exited" : "running"));
   if (!l.main_exited && l.main_pid > 0) kill(l.main_pid, SIGHUP);
   if (attached() == 0) {
     if (control_) send_control({{"event", "idle"}, {"received", received_}});
@@ -400,9 +411,10 @@ void InstanceProcess::handle_control(Frame frame) {
 }
 
 int InstanceProcess::run() {
-  // The launch threads' guests are ptraced by those threads; orphans are reparented to this
-  // (main) thread, which reaps them below.
+  // Orphaned guest processes (daemons) are reparented to this process, and stay traced (and
+  // reaped) by their launch's thread.
   prctl(PR_SET_CHILD_SUBREAPER, 1);
+  fcntl(control_.get(), F_SETFD, FD_CLOEXEC);
   signal(SIGPIPE, SIG_IGN);
   wake_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   auto first = recv_frame(control_.get(), 30000);
@@ -427,9 +439,9 @@ int InstanceProcess::run() {
         pfds.push_back({l->conn.get(), POLLIN, 0});
         who.push_back(l.get());
       }
+    // No reaping here: an orphan reparented to this thread is traced by a launch thread of the
+    // same process, so that thread's wait reaps it (a wait here would steal its ptrace stops).
     int n = poll(pfds.data(), pfds.size(), 500);
-    while (waitpid(-1, nullptr, WNOHANG | __WALL | __WNOTHREAD) > 0) {
-    }
     if (n < 0 && errno != EINTR) return 1;
     if (n > 0) {
       if (pfds[0].revents) {
