@@ -9,7 +9,7 @@
 
 #include "base/result.h"
 #include "service_paths.h"
-#include "unique_fd.h"
+#include "base/unique_fd.h"
 
 namespace lx::service {
 

@@ -11,7 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/result.h"
-#include "unique_fd.h"
+#include "base/unique_fd.h"
 
 namespace lx::service {
 

@@ -166,7 +166,7 @@ int run_command(const std::vector<std::string>& args) {
   if (auto r = service::send_frame(conn->get(), req, stdio); !r) return print_error(r.error().message), kExitFailure;
 
   RawMode raw;
-  service::UniqueFd master;
+  UniqueFd master;
   bool stdin_open = true;
   for (;;) {
     std::vector<pollfd> p{{conn->get(), POLLIN, 0}, {g_sigpipe[0], POLLIN, 0}};

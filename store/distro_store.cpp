@@ -15,7 +15,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "plugins/fs/unique_fd.h"
+#include "base/unique_fd.h"
 #include "store/file_ops.h"
 #include "store/rootfs_reader.h"
 #include "store/rootfs_writer.h"
@@ -24,7 +24,6 @@
 namespace lx::store {
 namespace {
 
-using fs::UniqueFd;
 
 constexpr const char* kInstalled = "installed";
 

@@ -13,12 +13,11 @@
 
 #include <fmt/format.h>
 
-#include "plugins/fs/unique_fd.h"
+#include "base/unique_fd.h"
 
 namespace lx::store {
 namespace {
 
-using fs::UniqueFd;
 
 Error errno_error(const std::string& what, const std::filesystem::path& path, int code = errno) {
   return Error{code, fmt::format("{} {}: {}", what, path.string(), std::strerror(code))};

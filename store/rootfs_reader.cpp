@@ -13,12 +13,11 @@
 
 #include <fmt/format.h>
 
-#include "plugins/fs/unique_fd.h"
+#include "base/unique_fd.h"
 
 namespace lx::store {
 namespace {
 
-using fs::UniqueFd;
 
 Error walk_error(const std::filesystem::path& root, const std::string& rel, const std::string& what, int code = errno) {
   return Error{code, fmt::format("{} {}: {}", what, (rel.empty() ? root : root / rel).string(), std::strerror(code))};

@@ -14,7 +14,6 @@
 namespace lx::store {
 namespace {
 
-using fs::UniqueFd;
 
 Error entry_error(const std::string& path, const std::string& what, int code = errno) {
   return Error{code, fmt::format("entry '{}': {}: {}", path, what, std::strerror(code))};

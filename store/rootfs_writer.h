@@ -15,7 +15,7 @@
 
 #include "base/result.h"
 #include "plugins/fs/metadata.h"
-#include "plugins/fs/unique_fd.h"
+#include "base/unique_fd.h"
 #include "store/fs_entry.h"
 
 namespace lx::store {
@@ -56,14 +56,14 @@ class RootfsWriter {
   };
 
   RootfsWriter() = default;
-  Result<fs::UniqueFd> open_parent(const std::string& path, bool create, std::string& leaf);
-  Result<fs::UniqueFd> open_dir(const std::string& path, bool create, const std::string& entry);
+  Result<UniqueFd> open_parent(const std::string& path, bool create, std::string& leaf);
+  Result<UniqueFd> open_dir(const std::string& path, bool create, const std::string& entry);
   Result<void> make_room(int parent, const std::string& leaf, const FsEntry& e);
   Result<void> label(int fd, const FsEntry& e, mode_t real_mode, bool emulated, bool native_owner);
   void defer_dir(const std::string& path, mode_t perms, const struct timespec* mtime);
   mode_t real_perms(const FsEntry& e) const;
 
-  fs::UniqueFd root_;
+  UniqueFd root_;
   fs::MetadataStore meta_;
   bool privileged_ = false;
   std::uint64_t data_bytes_ = 0;

@@ -15,12 +15,11 @@
 
 #include <fmt/format.h>
 
-#include "plugins/fs/unique_fd.h"
+#include "base/unique_fd.h"
 
 namespace lx::store {
 namespace {
 
-using fs::UniqueFd;
 
 struct ReadDeleter {
   void operator()(struct archive* a) const { archive_read_free(a); }

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "run_command.h"
+#include "tmux_session.h"
 
 namespace {
 
@@ -68,30 +69,17 @@ TEST(SignalDelivery, StaysTransparent) {
 }
 
 TEST(SignalDelivery, JobControlInAnInteractiveShell) {
-  if (access("/usr/bin/tmux", X_OK) != 0 || access("/bin/bash", X_OK) != 0) GTEST_SKIP() << "tmux or bash missing";
-  std::string session = "lxhost-test-" + std::to_string(getpid());
-  auto tmux = [&](std::vector<std::string> args) {
-    std::vector<std::string> argv = {"/usr/bin/tmux", "-L", session};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return run_command(argv);
-  };
-  ASSERT_EQ(tmux({"new-session", "-d", "-s", "t", "-x", "100", "-y", "30",
-                  kLx + " exec -- /bin/bash --norc --noprofile -i"}).status, 0);
-  auto keys = [&](std::vector<std::string> k) {
-    std::vector<std::string> args = {"send-keys", "-t", "t"};
-    args.insert(args.end(), k.begin(), k.end());
-    tmux(args);
-    usleep(400000);
-  };
+  if (!lx::test::TmuxSession::available()) GTEST_SKIP() << "tmux or bash missing";
+  lx::test::TmuxSession t(kLx + " exec -- /bin/bash --norc --noprofile -i");
+  ASSERT_TRUE(t.started());
   usleep(500000);
-  keys({"sleep 100", "Enter"});
-  keys({"C-z"});
-  keys({"jobs", "Enter"});
-  keys({"fg", "Enter"});
-  keys({"C-c"});
-  keys({"echo status=$?", "Enter"});
-  std::string screen = tmux({"capture-pane", "-t", "t", "-p"}).out;
-  tmux({"kill-server"});
+  t.keys({"sleep 100", "Enter"});
+  t.keys({"C-z"});
+  t.keys({"jobs", "Enter"});
+  t.keys({"fg", "Enter"});
+  t.keys({"C-c"});
+  t.keys({"echo status=$?", "Enter"});
+  std::string screen = t.screen();
   EXPECT_THAT(screen, HasSubstr("Stopped                 sleep 100\n")) << screen;
   EXPECT_THAT(screen, HasSubstr("status=130")) << screen;
 }

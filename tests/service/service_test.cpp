@@ -22,6 +22,7 @@
 
 #include "protocol.h"
 #include "run_command.h"
+#include "tmux_session.h"
 
 namespace {
 
@@ -239,7 +240,7 @@ TEST_F(Service, ABadPluginIsRefusedWithItsReason) {
 
 // Sends raw bytes and reads one frame back.
 lx::Result<lx::service::Frame> raw_exchange(const std::string& socket, const std::string& bytes) {
-  lx::service::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  lx::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   std::strcpy(addr.sun_path, socket.c_str());
@@ -324,35 +325,21 @@ TEST_F(Service, ConcurrentLaunchesLoseNoExitStatus) {
 }
 
 TEST_F(Service, InteractiveShellWithJobControl) {
-  if (access("/usr/bin/tmux", X_OK) != 0 || access("/bin/bash", X_OK) != 0) GTEST_SKIP() << "tmux or bash missing";
-  std::string session = "lxhost-svc-" + std::to_string(getpid());
-  auto tmux = [&](std::vector<std::string> args) {
-    std::vector<std::string> argv = {"/usr/bin/tmux", "-L", session};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return run_command(argv);
-  };
+  if (!lx::test::TmuxSession::available()) GTEST_SKIP() << "tmux or bash missing";
   std::string envs;
   for (const auto& e : env_) envs += e + " ";
-  ASSERT_EQ(tmux({"new-session", "-d", "-s", "t", "-x", "100", "-y", "30",
-                  "env " + envs + kLx + " run -- /bin/bash --norc --noprofile -i; echo lx-exit=$?; sleep 60"}).status, 0);
-  auto keys = [&](std::vector<std::string> k) {
-    std::vector<std::string> args = {"send-keys", "-t", "t"};
-    args.insert(args.end(), k.begin(), k.end());
-    tmux(args);
-    usleep(400000);
-  };
+  lx::test::TmuxSession t("env " + envs + kLx + " run -- /bin/bash --norc --noprofile -i; echo lx-exit=$?; sleep 60");
+  ASSERT_TRUE(t.started());
   usleep(800000);
-  keys({"tty; stty size", "Enter"});
-  keys({"sleep 100", "Enter"});
-  keys({"C-z"});
-  keys({"jobs", "Enter"});
-  keys({"fg", "Enter"});
-  keys({"C-c"});
-  keys({"echo status=$?", "Enter"});
-  keys({"exit 5", "Enter"});
-  usleep(500000);
-  std::string screen = tmux({"capture-pane", "-t", "t", "-p"}).out;
-  tmux({"kill-server"});
+  t.keys({"tty; stty size", "Enter"});
+  t.keys({"sleep 100", "Enter"});
+  t.keys({"C-z"});
+  t.keys({"jobs", "Enter"});
+  t.keys({"fg", "Enter"});
+  t.keys({"C-c"});
+  t.keys({"echo status=$?", "Enter"});
+  t.keys({"exit 5", "Enter"}, 900);
+  std::string screen = t.screen();
   EXPECT_THAT(screen, HasSubstr("/dev/pts/")) << screen;
   EXPECT_THAT(screen, HasSubstr("30 100")) << screen;
   EXPECT_THAT(screen, HasSubstr("Stopped                 sleep 100\n")) << screen;

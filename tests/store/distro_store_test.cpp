@@ -26,7 +26,7 @@
 #include <gtest/gtest.h>
 
 #include "plugins/fs/metadata.h"
-#include "plugins/fs/unique_fd.h"
+#include "base/unique_fd.h"
 
 namespace lx::store {
 namespace {
@@ -237,7 +237,7 @@ struct stat guest_stat(const DistroStore& store, const std::string& distro, cons
   if (S_ISLNK(st.st_mode)) return st;
   fs::MetadataStore meta;
   meta.configure(fs::MetadataStore::Mode::kAuto, store.metadata_dir(distro).string());
-  fs::UniqueFd fd(::open(p.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  UniqueFd fd(::open(p.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
   fs::Metadata m;
   if (fd && meta.read(fd.get(), m) == 0) fs::apply_metadata(m, st);
   return st;
@@ -354,7 +354,7 @@ std::string unprivileged_round_trip(const sfs::path& dir, const sfs::path& tarba
   if (lstat((store.rootfs("debian") / "bin/su").c_str(), &st) != 0 || st.st_uid != kNobody) bad << "bin/su is not really nobody's; ";
   if (st.st_mode & 06000) bad << "bin/su has real set-id bits; ";
   fs::Metadata m;
-  fs::UniqueFd fd(::open((store.rootfs("debian") / "bin/su").c_str(), O_PATH | O_CLOEXEC));
+  UniqueFd fd(::open((store.rootfs("debian") / "bin/su").c_str(), O_PATH | O_CLOEXEC));
   fs::MetadataStore meta;
   meta.configure(fs::MetadataStore::Mode::kAuto, store.metadata_dir("debian").string());
   if (meta.read(fd.get(), m) != 0 || !m.uid || *m.uid != 0 || !m.mode || *m.mode != (S_IFREG | 04755))
