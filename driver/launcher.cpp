@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -58,6 +59,14 @@ Result<Launcher> Launcher::spawn(const LaunchSpec& spec, const BpfProgram& filte
   for (std::size_t i = 0; i < spec.stdio.size(); ++i) stdio[i] = spec.stdio[i];
   bool new_session = spec.new_session;
   bool only_stdio = spec.only_stdio;
+  bool set_signals = spec.set_signals;
+  std::uint64_t ignored = 0;
+  sigset_t blocked;
+  sigemptyset(&blocked);
+  for (int sig : spec.ignored_signals)
+    if (sig > 0 && sig <= 64 && sig != SIGKILL && sig != SIGSTOP) ignored |= 1ULL << (sig - 1);
+  for (int sig : spec.blocked_signals)
+    if (sig > 0 && sig <= 64) sigaddset(&blocked, sig);
 
   int go[2], err[2];
   if (pipe2(go, O_CLOEXEC) != 0) return Error::from_errno("pipe2");
@@ -101,6 +110,21 @@ Result<Launcher> Launcher::spawn(const LaunchSpec& spec, const BpfProgram& filte
       setsid();
       if (isatty(0)) ioctl(0, TIOCSCTTY, 0);
     }
+    if (set_signals) {
+      // The client's dispositions: through the raw syscall, which also reaches the signals
+      // glibc keeps for itself.
+      struct {
+        void (*handler)(int);
+        unsigned long flags;
+        void (*restorer)();
+        std::uint64_t mask;
+      } ksa{};
+      for (int sig = 1; sig <= 64; ++sig) {
+        if (sig == SIGKILL || sig == SIGSTOP) continue;
+        ksa.handler = (ignored >> (sig - 1)) & 1 ? SIG_IGN : SIG_DFL;
+        syscall(SYS_rt_sigaction, sig, &ksa, nullptr, sizeof ksa.mask);
+      }
+    }
     char c;
     if (read(go[0], &c, 1) != 1) _exit(125);  // the parent went away
     close(go[0]);
@@ -115,6 +139,7 @@ Result<Launcher> Launcher::spawn(const LaunchSpec& spec, const BpfProgram& filte
     }
     if (fd < 0) child_fail(err[1], 3, errno);
     close(static_cast<int>(fd));
+    if (set_signals) sigprocmask(SIG_SETMASK, &blocked, nullptr);
     execvpe(argv[0], argv.data(), envp.data());
     child_fail(err[1], 4, errno);
   }

@@ -21,6 +21,11 @@ struct LaunchSpec {
   std::vector<int> stdio;         ///< when set: the fds that become the guest's 0, 1, 2
   bool new_session = false;       ///< setsid(), and take stdin as controlling terminal if a tty
   bool only_stdio = false;        ///< the guest inherits fds 0, 1, 2 only (every other is closed at exec)
+  /// When set, the guest starts with exactly these signals ignored and these blocked (as the
+  /// client that asked for the launch had them), instead of inheriting ours.
+  bool set_signals = false;
+  std::vector<int> ignored_signals;  ///< with set_signals: ignored (SIG_IGN); every other SIG_DFL
+  std::vector<int> blocked_signals;  ///< with set_signals: the signal mask
 };
 
 /// A forked, not yet seized guest process and its handshake pipes.

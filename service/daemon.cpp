@@ -275,6 +275,8 @@ void Daemon::Impl::do_run(int conn, Frame& req) {
   (void)b.value("cwd", std::string());
   (void)b.value("cd", std::string());
   (void)b.value("user", std::string());
+  (void)b.value("ignored_signals", std::vector<int>{});
+  (void)b.value("blocked_signals", std::vector<int>{});
   (void)b.value("tty", false);
   (void)b.value("stderr_tty", false);
   (void)b.value("rows", 24);

@@ -320,6 +320,9 @@ void InstanceProcess::handle_launch(const json& body, std::vector<UniqueFd> fds)
   spec.stdio = stdio;
   spec.new_session = true;
   spec.only_stdio = true;
+  spec.set_signals = true;
+  spec.ignored_signals = body.value("ignored_signals", std::vector<int>{});
+  spec.blocked_signals = body.value("blocked_signals", std::vector<int>{});
 
   Launch* lp = &L;
   // What the guest's first process inherits at its fork (the client's fds, the pty's slave) is
@@ -415,7 +418,6 @@ int InstanceProcess::run() {
   // reaped) by their launch's thread.
   prctl(PR_SET_CHILD_SUBREAPER, 1);
   fcntl(control_.get(), F_SETFD, FD_CLOEXEC);
-  signal(SIGPIPE, SIG_IGN);
   wake_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   auto first = recv_frame(control_.get(), 30000);
   if (!first) return 1;

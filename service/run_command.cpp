@@ -154,6 +154,18 @@ int run_command(const std::vector<std::string>& args) {
       req["cols"] = ws.ws_col;
     }
   }
+  // The command starts with the signals ignored and blocked that lx itself got (nohup, a shell's
+  // background job), as a program lx exec'd would.
+  std::vector<int> ignored, blocked;
+  sigset_t mask;
+  sigprocmask(SIG_SETMASK, nullptr, &mask);
+  for (int s = 1; s < SIGRTMIN; ++s) {
+    struct sigaction old {};
+    if (s != SIGKILL && s != SIGSTOP && sigaction(s, nullptr, &old) == 0 && old.sa_handler == SIG_IGN) ignored.push_back(s);
+    if (sigismember(&mask, s) == 1) blocked.push_back(s);
+  }
+  req["ignored_signals"] = ignored;
+  req["blocked_signals"] = blocked;
   if (pipe2(g_sigpipe, O_CLOEXEC | O_NONBLOCK) != 0) return print_error("pipe2 failed"), kExitFailure;
   struct sigaction sa {};
   sa.sa_handler = on_signal;

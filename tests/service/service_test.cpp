@@ -141,6 +141,17 @@ TEST_F(Service, RunPassesOutputAndExitStatus) {
   o.env_add.push_back("LXTEST_VALUE=42");
   r = run_command({kLx, "run", "--cd", "/usr", "--", "/bin/sh", "-c", "echo $LXTEST_VALUE $(pwd)"}, o);
   EXPECT_EQ(r.out, "42 /usr\n");
+  // Signal dispositions are the client's (nohup-style ignoring included), not the instance's.
+  auto native = run_command({"/bin/grep", "SigIgn", "/proc/self/status"}, o);
+  r = run_command({kLx, "run", "--", "/bin/grep", "SigIgn", "/proc/self/status"}, o);
+  EXPECT_EQ(r.out, native.out);
+  native = run_command({"/bin/sh", "-c", "trap '' HUP INT; exec /bin/grep SigIgn /proc/self/status"}, o);
+  EXPECT_NE(native.out, r.out);
+  r = run_command({"/bin/sh", "-c", "trap '' HUP INT; exec " + kLx + " run -- /bin/grep SigIgn /proc/self/status"}, o);
+  EXPECT_EQ(r.out, native.out);
+  r = run_command({kLx, "run", "--", "/bin/sh", "-c", "yes | head -1"}, o);
+  EXPECT_EQ(r.out, "y\n");
+  EXPECT_EQ(r.status, 0);
 }
 
 TEST_F(Service, StartsOnDemandAndOnlyOnePerUser) {
