@@ -1,0 +1,56 @@
+#!/bin/bash
+# Distro benchmark: a real distro rootfs (e.g. made by `debootstrap --variant=buildd bookworm
+# DIR`) imported into a private lxhost store, then `find /usr` and `dpkg -l` (fork/exec + many
+# small reads) natively on the host path, through `lx run` (warm instance), and under
+# `proot -R`; medians of RUNS runs, printed as ratios.
+# usage: bench/distro_bench.sh ROOTFS_DIR [BUILD_DIR] [RUNS]     (default build, 5)
+set -euo pipefail
+src=${1:?usage: bench/distro_bench.sh ROOTFS_DIR [BUILD_DIR] [RUNS]}
+build=$(cd "${2:-build}" && pwd)
+runs=${3:-5}
+lx=$build/bin/lx
+work=$(mktemp -d /tmp/lxdb-XXXXXX)
+export XDG_RUNTIME_DIR=$work/run XDG_DATA_HOME=$work/data
+mkdir -p "$XDG_RUNTIME_DIR"
+cleanup() {
+  "$lx" shutdown >/dev/null 2>&1 || true
+  [ -n "${holder:-}" ] && kill "$holder" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+"$lx" import bench "$src" >/dev/null
+root=$work/data/lxhost/distros/bench/rootfs
+"$lx" run -d bench -- /bin/sleep 100000 </dev/null >/dev/null 2>&1 &
+holder=$!
+
+median_ms() {
+  local times=()
+  for _ in $(seq "$runs"); do
+    local t0 t1
+    t0=$(date +%s%N)
+    "$@" </dev/null >/dev/null 2>&1
+    t1=$(date +%s%N)
+    times+=($(( (t1 - t0) / 1000 )))
+  done
+  printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%.1f", a[int((NR+1)/2)]/1000}'
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f", a/b}'; }
+entries=$(find "$root/usr" | wc -l)
+echo "lxhost distro benchmark: $(cat "$root/etc/debian_version" 2>/dev/null || echo "?") rootfs, /usr has $entries entries; median of $runs runs (ms)"
+printf '%-12s %10s %10s %10s %11s %11s\n' task native "lx run" proot "lx/native" "proot/lx"
+for task in find dpkg; do
+  if [ $task = find ]; then
+    n=$(median_ms find "$root/usr")
+    l=$(median_ms "$lx" run -d bench -- find /usr)
+    p=-
+    command -v proot >/dev/null && p=$(median_ms proot -R "$root" find /usr)
+  else
+    n=$(median_ms chroot "$root" dpkg -l 2>/dev/null || echo -)
+    [ "$(id -u)" = 0 ] || n=-
+    l=$(median_ms "$lx" run -d bench -- dpkg -l)
+    p=-
+    command -v proot >/dev/null && p=$(median_ms proot -R "$root" dpkg -l)
+  fi
+  printf '%-12s %10s %10s %10s %11s %11s\n' "$task" "$n" "$l" "$p" \
+    "$([ "$n" = - ] && echo - || ratio "$l" "$n")" "$([ "$p" = - ] && echo - || ratio "$p" "$l")"
+done
