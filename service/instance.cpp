@@ -15,6 +15,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -205,9 +206,17 @@ json InstanceProcess::process_table() const {
   json out = json::array();
   for (const auto& l : launches_) {
     if (!l->driver || l->finished) continue;
-    for (const auto& p : l->driver->processes())
+    for (const auto& p : l->driver->processes()) {
+      // A program run through its ELF interpreter is shown by its own command line.
+      std::string raw = p.command;
+      std::replace(raw.begin(), raw.end(), ' ', '\0');
+      std::string command = sdk::native_cmdline(raw + '\0');
+      if (command == raw + '\0') command = p.command;
+      else std::replace(command.begin(), command.end(), '\0', ' ');
+      while (!command.empty() && command.back() == ' ') command.pop_back();
       out.push_back({{"pid", p.pid}, {"parent", p.parent}, {"state", std::string(1, p.state)},
-                     {"threads", p.threads}, {"command", p.command}, {"launch", l->id}});
+                     {"threads", p.threads}, {"command", command}, {"launch", l->id}});
+    }
   }
   return out;
 }

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/inotify.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/xattr.h>
@@ -21,6 +22,8 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <optional>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -387,12 +390,39 @@ class FsPlugin final : public sdk::PluginBase, private sdk::PathResolver {
     int host_flags = (flags | O_CLOEXEC) & ~O_NOFOLLOW;
     if (!r.magic) host_flags |= O_NOFOLLOW;  // resolved already: a symlink here is a race
     if (nofollow) host_flags |= O_NOFOLLOW;
+    if (r.exists && r.name == "cmdline" && (flags & O_ACCMODE) == O_RDONLY && is_proc_cmdline(r.guest_path))
+      if (std::optional<SyscallResult> res = open_cmdline(c, r, flags)) return *res;
     int fd = openat(r.parent.get(), at_name(r), host_flags, static_cast<mode_t>(mode));
     if (fd < 0) return fail(errno);
     if (!r.exists) own_new(c, fd);
     SyscallResult res = c.install_fd(fd, static_cast<unsigned>(flags) & O_CLOEXEC);
     close(fd);
     return res;
+  }
+
+  // Whether `guest` is /proc/<pid>/cmdline or /proc/<pid>/task/<tid>/cmdline.
+  static bool is_proc_cmdline(const std::string& guest) {
+    static const std::regex re("^/proc/[0-9]+(/task/[0-9]+)?/cmdline$");
+    return std::regex_match(guest, re);
+  }
+
+  // Opens /proc/<pid>/cmdline as the guest would see it natively: a program the proc family runs
+  // through its ELF interpreter shows its own command line, not the interpreter's (ps, pgrep).
+  // nullopt: nothing to change, open the real file.
+  std::optional<SyscallResult> open_cmdline(SyscallContext& c, const Resolved& r, int flags) {
+    UniqueFd real(openat(r.parent.get(), r.name.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!real) return std::nullopt;
+    std::string raw;
+    char buf[4096];
+    for (ssize_t n; (n = read(real.get(), buf, sizeof buf)) > 0;) raw.append(buf, static_cast<std::size_t>(n));
+    std::string fixed = sdk::native_cmdline(raw);
+    if (fixed == raw) return std::nullopt;
+    UniqueFd mem(memfd_create("cmdline", MFD_CLOEXEC));
+    if (!mem) return std::nullopt;
+    if (write(mem.get(), fixed.data(), fixed.size()) != static_cast<ssize_t>(fixed.size()) ||
+        lseek(mem.get(), 0, SEEK_SET) != 0)
+      return std::nullopt;
+    return c.install_fd(mem.get(), static_cast<unsigned>(flags) & O_CLOEXEC);
   }
 
   // Implements stat(2), lstat(2), newfstatat(2).

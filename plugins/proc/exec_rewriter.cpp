@@ -6,7 +6,11 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <vector>
 
 namespace lx::proc {
@@ -55,6 +59,34 @@ void ExecRewriter::forget(pid_t pid) noexcept {
   std::lock_guard lock(mu_);
   programs_.erase(pid);
   requested_.erase(pid);
+}
+
+ExecRewriter::~ExecRewriter() {
+  if (links_dir_.empty()) return;
+  for (const auto& [key, link] : links_) unlink(link.c_str());
+  for (const auto& [interp, i] : interp_index_) rmdir((links_dir_ + "/" + std::to_string(i)).c_str());
+  rmdir(links_dir_.c_str());
+}
+
+std::string ExecRewriter::named_interp(const std::string& interp, const std::string& name) {
+  if (name.empty() || name == "." || name == ".." || name.size() > 200) return interp;
+  std::lock_guard lock(mu_);
+  std::string key = interp + '\0' + name;
+  if (auto it = links_.find(key); it != links_.end()) return it->second;
+  if (links_dir_.empty()) {
+    // Private (mkdtemp: 0700, a new name), so nobody else can plant a link in it.
+    const char* tmp = std::getenv("TMPDIR");
+    std::string tmpl = std::string(tmp && *tmp ? tmp : "/tmp") + "/lxhost-exec-XXXXXX";
+    if (!mkdtemp(tmpl.data())) return interp;
+    links_dir_ = tmpl;
+  }
+  auto [it, added] = interp_index_.try_emplace(interp, static_cast<int>(interp_index_.size()));
+  std::string dir = links_dir_ + "/" + std::to_string(it->second);
+  if (added && mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return interp;
+  std::string link = dir + "/" + name;
+  if (symlink(interp.c_str(), link.c_str()) != 0 && errno != EEXIST) return interp;
+  links_.emplace(key, link);
+  return link;
 }
 
 void ExecRewriter::fix_execfn(sdk::SyscallContext& ctx) noexcept {
@@ -170,7 +202,9 @@ SyscallResult ExecRewriter::rewrite(SyscallContext& c, int dirfd, std::uint64_t 
     next.push_back({0, relative_to_dirfd ? paths_.guest_path(prog_host) : path});
     for (std::size_t i = 1; i < items.size(); ++i) next.push_back(items[i]);
     items = std::move(next);
-    exec_path = interp_host;
+    // Natively the process is named after the exec'd file (comm: ps, pidof, pgrep, killall),
+    // so the interpreter runs through a link named like the program.
+    exec_path = named_interp(interp_host, requested.substr(requested.rfind('/') + 1));
     rewritten_argv = true;
   }
   std::uint64_t path_p = push_string(c, &top, exec_path);

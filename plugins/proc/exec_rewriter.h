@@ -21,6 +21,8 @@ class ExecRewriter final : public sdk::ProgramNames {
  public:
   /// Resolves paths with `paths` (must outlive this).
   explicit ExecRewriter(sdk::PathResolver& paths) : paths_(paths) {}
+  /// Removes the private directory of interpreter links.
+  ~ExecRewriter() override;
 
   /// Implements execve(2) (`execveat` false: path, argv) and execveat(2) (true: dirfd, path, argv,
   /// envp, flags; it becomes execve). Returns rewritten() or an error.
@@ -35,11 +37,15 @@ class ExecRewriter final : public sdk::ProgramNames {
 
  private:
   bool interp_has_argv0(const std::string& interp);
+  std::string named_interp(const std::string& interp, const std::string& name);
 
   sdk::PathResolver& paths_;
   std::mutex mu_;
   std::map<pid_t, std::string> programs_;     // guarded by mu_
   std::map<pid_t, std::string> requested_;    // guarded by mu_: file name as the guest passed it
+  std::string links_dir_;                       // guarded by mu_: private dir of interpreter links
+  std::map<std::string, std::string> links_;    // guarded by mu_: interp + '\0' + name -> link
+  std::map<std::string, int> interp_index_;     // guarded by mu_
   std::map<std::string, bool> argv0_support_; // guarded by mu_
 };
 

@@ -207,6 +207,21 @@ TEST(FsPlugin, DynamicProgramsKeepArgv0AndExe) {
   EXPECT_EQ(r.out, "/bin/guest_probe\n./guest_probe\n") << r.err;
 }
 
+TEST(FsPlugin, DynamicProgramsHaveTheirOwnNameAndCommandLineInProc) {
+  Rootfs fs("dynamic");
+  ASSERT_TRUE(fs.ok()) << fs.error();
+  // What ps, pidof and pgrep read: comm (also in stat) and cmdline, as for a native process.
+  auto r = run_command({kLx, "exec", "--set", "fs.root=" + fs.root(), "--", "/bin/sh", "-c",
+                        "cat /proc/$$/comm; cat /proc/self/comm; cat /proc/$$/cmdline; echo; cat /proc/self/cmdline; "
+                        "echo; cat /proc/self/stat"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out.substr(0, 7), "sh\ncat\n") << r.out;
+  EXPECT_THAT(r.out, HasSubstr(std::string("\n/bin/sh\0-c\0cat /proc/$$/comm;", 30)));
+  EXPECT_THAT(r.out, HasSubstr(std::string("\ncat\0/proc/self/cmdline\0\n", 25)));
+  EXPECT_THAT(r.out, HasSubstr(" (cat) "));
+  EXPECT_THAT(r.out, ::testing::Not(HasSubstr("ld-linux")));
+}
+
 TEST(FsPlugin, StaticProgramsSeeTheirFileNameInAtExecfn) {
   Rootfs fs("busybox");
   ASSERT_TRUE(fs.ok()) << fs.error();

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace lx::sdk {
 
@@ -40,6 +41,27 @@ class ProgramNames {
   /// The guest path of the program process `pid` last exec'd, or "" when not known.
   virtual std::string program_of(pid_t pid) noexcept = 0;
 };
+
+/// The command line a program run through its ELF interpreter has natively: the proc family
+/// runs it as `INTERP --argv0 ARGV0 PROGRAM ARGS...`, which is what /proc/<pid>/cmdline holds;
+/// this gives back `ARGV0 ARGS...` (NUL-separated, as in /proc). Any other command line is
+/// returned unchanged.
+inline std::string native_cmdline(const std::string& raw) {
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  while (start < raw.size()) {
+    std::size_t end = raw.find('\0', start);
+    if (end == std::string::npos) end = raw.size();
+    parts.push_back(raw.substr(start, end - start));
+    start = end + 1;
+  }
+  if (parts.size() < 4 || parts[1] != "--argv0") return raw;
+  std::string interp = parts[0].substr(parts[0].rfind('/') + 1);
+  if (interp.rfind("ld-", 0) != 0 && interp.rfind("ld.so", 0) != 0) return raw;
+  std::string out = parts[2] + '\0';
+  for (std::size_t i = 4; i < parts.size(); ++i) out += parts[i] + '\0';
+  return out;
+}
 
 /// The name under which the proc plugin offers its IdentityMap.
 inline constexpr const char* kIdentityInterface = "lxhost.proc.identity/1";
