@@ -12,6 +12,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -23,6 +24,27 @@
 
 namespace lx::driver {
 namespace {
+
+// The tracee that created `tid`, for a new tracee whose first stop came before its creator's
+// clone/fork event: its thread group leader for a thread, else its parent process (0 when
+// unknown). Plugins inherit per-process state (credentials) from it.
+pid_t creator_of(pid_t tid) noexcept {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/status", tid);
+  FILE* f = std::fopen(path, "re");
+  if (!f) return 0;
+  char line[256];
+  pid_t tgid = tid, ppid = 0;
+  while (std::fgets(line, sizeof line, f)) {
+    if (std::strncmp(line, "Tgid:", 5) == 0) tgid = static_cast<pid_t>(std::atoi(line + 5));
+    else if (std::strncmp(line, "PPid:", 5) == 0) {
+      ppid = static_cast<pid_t>(std::atoi(line + 5));
+      break;
+    }
+  }
+  std::fclose(f);
+  return tgid != tid ? tgid : ppid;
+}
 
 constexpr unsigned long kTraceOptions = PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE |
                                         PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACEEXEC |
@@ -262,7 +284,14 @@ void TraceChannel::handle_stop(pid_t tid, int status) {
     known = tracees_.count(tid) != 0;
   }
   // A new child's first stop can arrive before its parent's fork event.
-  if (!known) add_tracee(tid, 0);
+  if (!known) {
+    pid_t creator = creator_of(tid);
+    {
+      std::lock_guard lock(mu_);
+      if (!tracees_.count(creator)) creator = 0;
+    }
+    add_tracee(tid, creator);
+  }
   switch (event) {
     case PTRACE_EVENT_SECCOMP:
       handle_seccomp_stop(tid);

@@ -1,6 +1,7 @@
 // Metadata: encoding, xattr storage through /proc/self/fd, and the stat overlay.
 #include "metadata.h"
 
+#include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 
@@ -16,6 +17,22 @@ namespace lx::fs {
 namespace {
 
 std::string fd_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
+
+// User extended attributes need read (get) or write (set) permission on the file itself. A file
+// the host user owns but keeps without it (dpkg creates files with mode 0 before it chowns
+// them) gets `bit` for the length of `op`, then its mode back.
+template <class Op>
+int with_owner_access(int fd, mode_t bit, Op op) {
+  int e = op();
+  if (e != EACCES) return e;
+  struct stat st;
+  if (fstat(fd, &st) != 0 || st.st_uid != geteuid() || S_ISLNK(st.st_mode) || (st.st_mode & bit)) return e;
+  std::string p = fd_path(fd);
+  if (chmod(p.c_str(), (st.st_mode & 07777) | bit) != 0) return e;
+  e = op();
+  chmod(p.c_str(), st.st_mode & 07777);
+  return e;
+}
 
 }  // namespace
 
@@ -51,8 +68,12 @@ Metadata Metadata::decode(const std::string& text) {
 
 int read_metadata(int fd, Metadata& out) {
   char buf[256];
-  ssize_t n = getxattr(fd_path(fd).c_str(), kMetaXattr, buf, sizeof buf - 1);
-  if (n < 0) return errno;
+  ssize_t n = -1;
+  int e = with_owner_access(fd, S_IRUSR, [&] {
+    n = getxattr(fd_path(fd).c_str(), kMetaXattr, buf, sizeof buf - 1);
+    return n < 0 ? errno : 0;
+  });
+  if (e != 0) return e;
   out = Metadata::decode(std::string(buf, static_cast<std::size_t>(n)));
   return 0;
 }
@@ -61,6 +82,14 @@ int read_metadata_at(int dirfd, const std::string& name, Metadata& out) {
   char buf[256];
   std::string path = fd_path(dirfd) + "/" + name;
   ssize_t n = lgetxattr(path.c_str(), kMetaXattr, buf, sizeof buf - 1);
+  if (n < 0 && errno == EACCES) {
+    // No read permission on the file itself: through an fd, with the owner's access restored.
+    int fd = openat(dirfd, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return EACCES;
+    int e = read_metadata(fd, out);
+    close(fd);
+    return e;
+  }
   if (n < 0) return errno;
   out = Metadata::decode(std::string(buf, static_cast<std::size_t>(n)));
   return 0;
@@ -69,12 +98,10 @@ int read_metadata_at(int dirfd, const std::string& name, Metadata& out) {
 int write_metadata(int fd, const Metadata& meta) {
   std::string p = fd_path(fd);
   if (meta.empty()) {
-    if (removexattr(p.c_str(), kMetaXattr) != 0 && errno != ENODATA) return errno;
-    return 0;
+    return with_owner_access(fd, S_IWUSR, [&] { return removexattr(p.c_str(), kMetaXattr) != 0 && errno != ENODATA ? errno : 0; });
   }
   std::string v = meta.encode();
-  if (setxattr(p.c_str(), kMetaXattr, v.data(), v.size(), 0) != 0) return errno;
-  return 0;
+  return with_owner_access(fd, S_IWUSR, [&] { return setxattr(p.c_str(), kMetaXattr, v.data(), v.size(), 0) != 0 ? errno : 0; });
 }
 
 std::string MetadataStore::sidecar_file(const struct stat& st) const {

@@ -69,6 +69,12 @@ int main(int argc, char** argv) {
     printf("execv: %s\n", strerrorname_np(errno));
     return 127;
   }
+  if (!strcmp(m, "setuid") && argc > 3) {  // setuid UID CMD [ARGS...]: drop to UID, then exec
+    unsigned id = (unsigned)atoi(argv[2]);
+    if (setgid(id) != 0 || setuid(id) != 0) return report(-1);
+    execv(argv[3], argv + 3);
+    return report(-1);
+  }
   if (!strcmp(m, "execfn")) {
     printf("%s\n", (const char*)getauxval(AT_EXECFN));
     return 0;

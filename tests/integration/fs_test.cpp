@@ -245,6 +245,22 @@ TEST(FsPlugin, UnprivilegedUserRunsTheRootfs) {
   unlink("/tmp/nobody-was-here");
 }
 
+TEST(FsPlugin, OwnersOfFilesWithoutOwnerPermissionsPersist) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to switch to an unprivileged user";
+  Rootfs fs("busybox");
+  REQUIRE_ROOTFS(fs);
+  // dpkg creates files with mode 0 and chowns them before chmod: the metadata is written (and
+  // read) although the host user has no permission on the file itself.
+  auto inner = lx_in(fs, "cd /tmp && touch f && chmod 000 f && chown 5:6 f && stat -c '%u %g %a' f && "
+                         "mkdir d && chmod 000 d && chown 7:8 d && stat -c '%u %g %a' d && chmod 755 d f && "
+                         "stat -c '%u %g %a' d f",
+                     {"fs.default_mounts=false"});
+  std::vector<std::string> argv = {"/usr/bin/setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"};
+  argv.insert(argv.end(), inner.begin(), inner.end());
+  auto r = run_command(argv);
+  EXPECT_EQ(r.out, "5 6 0\n7 8 0\n7 8 755\n5 6 755\n") << r.err;
+}
+
 TEST(FsPlugin, BadRootIsRefused) {
   auto r = run_command({kLx, "exec", "--set", "fs.root=/nonexistent/rootfs", "--", "/bin/true"});
   EXPECT_EQ(r.status, 125);

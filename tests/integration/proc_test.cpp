@@ -88,6 +88,20 @@ TEST(ProcPlugin, SetuidFamilyChangesTheEmulatedIdentity) {
   EXPECT_EQ(r.out, "0 1000 100\n0\n") << r.err;
 }
 
+TEST(ProcPlugin, ChildrenInheritTheEmulatedIdentity) {
+  if (access("/usr/bin/perl", X_OK) != 0) GTEST_SKIP() << "perl missing";
+  // After setuid, every child is the new user too, however its first ptrace stop and its
+  // parent's fork event are ordered (su, login and daemons drop privileges, then fork or exec;
+  // dash vforks, and a vfork child's first stop often comes before its parent's event).
+  auto r = run_command(as_nobody({kLx, "exec", "--set", "proc.fake_root=true", "--", "/usr/bin/perl", "-e",
+                                  "$( = $) = 1000; $< = $> = 1000; "
+                                  "for (1..20) { if (!fork) { exec '/usr/bin/id', '-u' } wait } "
+                                  "exec '/bin/sh', '-c', 'for i in $(seq 20); do /usr/bin/id -u; done'"}));
+  std::string want;
+  for (int i = 0; i < 40; ++i) want += "1000\n";
+  EXPECT_EQ(r.out, want) << r.err;
+}
+
 TEST(ProcPlugin, ForkPastTheLimitFailsWithEagain) {
   auto r = run_command({kLx, "exec", "--set", "proc.max_processes=3", "--", "/bin/sh", "-c",
                         "sleep 1 & sleep 1 & sleep 1 & echo three; wait"});
