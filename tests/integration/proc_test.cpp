@@ -102,6 +102,15 @@ TEST(ProcPlugin, ChildrenInheritTheEmulatedIdentity) {
   EXPECT_EQ(r.out, want) << r.err;
 }
 
+TEST(ProcPlugin, ChildrenOfASetuidProgramAreItsNewUser) {
+  // A C program drops to 1000 with setgid/setuid, then execs dash, which vforks each command.
+  auto r = run_command(as_nobody({kLx, "exec", "--set", "proc.fake_root=true", "--", std::string(GUEST_DIR) + "/guest_probe",
+                                  "setuid", "1000", "/bin/sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do /usr/bin/id -u; done"}));
+  std::string want;
+  for (int i = 0; i < 10; ++i) want += "1000\n";
+  EXPECT_EQ(r.out, want) << r.err;
+}
+
 TEST(ProcPlugin, ForkPastTheLimitFailsWithEagain) {
   auto r = run_command({kLx, "exec", "--set", "proc.max_processes=3", "--", "/bin/sh", "-c",
                         "sleep 1 & sleep 1 & sleep 1 & echo three; wait"});
