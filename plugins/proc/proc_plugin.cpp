@@ -2,13 +2,16 @@
 // family's PathResolver), fake root identity with per-process credentials that the setuid
 // family changes consistently, a per-instance process limit, and the uname personality.
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/sched.h>
 #include <sched.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -37,6 +40,31 @@ struct Creds {
   std::uint32_t ruid = 0, euid = 0, suid = 0, fsuid = 0;
   std::uint32_t rgid = 0, egid = 0, sgid = 0, fsgid = 0;
   std::vector<std::uint32_t> groups;
+  // Capabilities (capabilities(7)): root's are all of them, as natively.
+  std::uint64_t cap_eff = ~0ULL, cap_prm = ~0ULL, cap_inh = 0;
+  bool keepcaps = false;
+};
+
+// The capability sets a thread has after its uids changed from `old` (capabilities(7), "Effect
+// of user ID changes on capabilities").
+void fix_caps_after_uid_change(const Creds& old, Creds& cr) {
+  bool had_root = old.ruid == 0 || old.euid == 0 || old.suid == 0;
+  bool has_root = cr.ruid == 0 || cr.euid == 0 || cr.suid == 0;
+  if (had_root && !has_root && !cr.keepcaps) cr.cap_prm = cr.cap_eff = 0;
+  if (old.euid == 0 && cr.euid != 0) cr.cap_eff = 0;
+  if (old.euid != 0 && cr.euid == 0) cr.cap_eff = cr.cap_prm;
+}
+
+bool capable(const Creds& cr, int cap) { return (cr.cap_eff >> cap) & 1; }
+
+// The linux/capability.h ABI of capget/capset.
+constexpr std::uint32_t kCapV1 = 0x19980330, kCapV2 = 0x20071026, kCapV3 = 0x20080522;
+struct CapHeader {
+  std::uint32_t version;
+  int pid;
+};
+struct CapData {
+  std::uint32_t effective, permitted, inheritable;
 };
 
 constexpr std::uint32_t kKeep = static_cast<std::uint32_t>(-1);
@@ -59,6 +87,11 @@ class ProcPlugin final : public sdk::PluginBase, private sdk::IdentityMap, priva
     try {
       clear_syscalls();
       fake_root_ = cfg.get_bool("fake_root").value_or(false);
+      if (FILE* f = std::fopen("/proc/sys/kernel/cap_last_cap", "re")) {
+        int last = 0;
+        if (std::fscanf(f, "%d", &last) == 1 && last > 0 && last < 64) all_caps_ = (1ULL << (last + 1)) - 1;
+        std::fclose(f);
+      }
       max_processes_ = cfg.get_int("max_processes").value_or(0);
       if (max_processes_ < 0) return "max_processes must be 0 (no limit) or more (" + cfg.where("max_processes") + ")";
       hostname_ = cfg.get_string("hostname").value_or("");
@@ -103,6 +136,16 @@ class ProcPlugin final : public sdk::PluginBase, private sdk::IdentityMap, priva
   }
 
   void on_exec(SyscallContext& ctx) noexcept override {
+    if (fake_root_) {
+      // Capabilities across execve for root (capabilities(7)): a root uid gets the full
+      // permitted set, effective if the effective uid is root; others get none. keepcaps resets.
+      std::lock_guard lock(mu_);
+      Creds& cr = creds_of(ctx.tid());
+      bool root = cr.ruid == 0 || cr.euid == 0;
+      cr.cap_prm = root ? ~0ULL : 0;
+      cr.cap_eff = cr.euid == 0 ? cr.cap_prm : 0;
+      cr.keepcaps = false;
+    }
     if (exec_) exec_->fix_execfn(ctx);
   }
 
@@ -123,6 +166,7 @@ class ProcPlugin final : public sdk::PluginBase, private sdk::IdentityMap, priva
                    std::size_t ngroups) noexcept override {
     try {
       Creds c{uid, uid, uid, uid, gid, gid, gid, gid, std::vector<std::uint32_t>(groups, groups + ngroups)};
+      if (uid != 0) c.cap_eff = c.cap_prm = 0;
       std::lock_guard lock(mu_);
       creds_[pid] = std::move(c);
       return 0;
@@ -188,16 +232,18 @@ class ProcPlugin final : public sdk::PluginBase, private sdk::IdentityMap, priva
       std::lock_guard lock(mu_);
       Creds& cr = creds_of(c.tid());
       auto u = static_cast<std::uint32_t>(c.arg(0));
-      if (cr.euid == 0) cr.ruid = cr.suid = u;
+      Creds old = cr;
+      if (capable(cr, CAP_SETUID)) cr.ruid = cr.suid = u;
       else if (u != cr.ruid && u != cr.suid) return fail(EPERM);
       cr.euid = cr.fsuid = u;
+      fix_caps_after_uid_change(old, cr);
       return SyscallResult::value(0);
     });
     on(SYS_setgid, F, "fake root: succeeds, remembered", [this](C& c) {
       std::lock_guard lock(mu_);
       Creds& cr = creds_of(c.tid());
       auto g = static_cast<std::uint32_t>(c.arg(0));
-      if (cr.euid == 0) cr.rgid = cr.sgid = g;
+      if (capable(cr, CAP_SETGID)) cr.rgid = cr.sgid = g;
       else if (g != cr.rgid && g != cr.sgid) return fail(EPERM);
       cr.egid = cr.fsgid = g;
       return SyscallResult::value(0);
@@ -209,19 +255,95 @@ class ProcPlugin final : public sdk::PluginBase, private sdk::IdentityMap, priva
     on(SYS_setfsuid, F, "fake root", [this](C& c) {
       std::lock_guard lock(mu_);
       Creds& cr = creds_of(c.tid());
-      std::uint32_t old = cr.fsuid;
-      if (cr.euid == 0) cr.fsuid = static_cast<std::uint32_t>(c.arg(0));
+      std::uint32_t old = cr.fsuid, u = static_cast<std::uint32_t>(c.arg(0));
+      if (capable(cr, CAP_SETUID) || u == cr.ruid || u == cr.euid || u == cr.suid) cr.fsuid = u;
       return SyscallResult::value(old);
     });
     on(SYS_setfsgid, F, "fake root", [this](C& c) {
       std::lock_guard lock(mu_);
       Creds& cr = creds_of(c.tid());
-      std::uint32_t old = cr.fsgid;
-      if (cr.euid == 0) cr.fsgid = static_cast<std::uint32_t>(c.arg(0));
+      std::uint32_t old = cr.fsgid, g = static_cast<std::uint32_t>(c.arg(0));
+      if (capable(cr, CAP_SETGID) || g == cr.rgid || g == cr.egid || g == cr.sgid) cr.fsgid = g;
       return SyscallResult::value(old);
     });
     on(SYS_getgroups, F, "fake root", [this](C& c) { return getgroups_(c); });
     on(SYS_setgroups, F, "fake root", [this](C& c) { return setgroups_(c); });
+    on(SYS_capget, F, "fake root: the emulated capability sets", [this](C& c) { return capget_(c); });
+    on(SYS_capset, F, "fake root: the emulated capability sets", [this](C& c) { return capset_(c); });
+    on(SYS_prctl, Support::kPartial, "fake root: PR_SET_KEEPCAPS/PR_GET_KEEPCAPS emulated; the rest native",
+       [this](C& c) { return prctl_(c); });
+  }
+
+  // Implements capget(2) with the emulated sets.
+  SyscallResult capget_(SyscallContext& c) {
+    CapHeader h;
+    if (int e = c.read(c.arg(0), h); e != 0) return fail(e);
+    if (h.version != kCapV1 && h.version != kCapV2 && h.version != kCapV3) {
+      h.version = kCapV3;
+      if (int e = c.write(c.arg(0), h); e != 0) return fail(e);
+      return c.arg(1) ? fail(EINVAL) : SyscallResult::value(0);
+    }
+    if (!c.arg(1)) return SyscallResult::value(0);
+    if (h.pid < 0) return fail(EINVAL);
+    CapData d[2]{};
+    {
+      std::lock_guard lock(mu_);
+      pid_t who = h.pid == 0 ? c.tid() : h.pid;
+      auto it = creds_.find(who);
+      if (it == creds_.end()) return fail(ESRCH);
+      const Creds& cr = it->second;
+      std::uint64_t eff = cr.cap_eff & all_caps_, prm = cr.cap_prm & all_caps_, inh = cr.cap_inh & all_caps_;
+      d[0] = {static_cast<std::uint32_t>(eff), static_cast<std::uint32_t>(prm), static_cast<std::uint32_t>(inh)};
+      d[1] = {static_cast<std::uint32_t>(eff >> 32), static_cast<std::uint32_t>(prm >> 32),
+              static_cast<std::uint32_t>(inh >> 32)};
+    }
+    std::size_t n = h.version == kCapV1 ? 1 : 2;
+    if (int e = c.write_memory(c.arg(1), d, n * sizeof(CapData)); e != 0) return fail(e);
+    return SyscallResult::value(0);
+  }
+
+  // Implements capset(2) on the emulated sets (of the calling thread only).
+  SyscallResult capset_(SyscallContext& c) {
+    CapHeader h;
+    if (int e = c.read(c.arg(0), h); e != 0) return fail(e);
+    if (h.version != kCapV1 && h.version != kCapV2 && h.version != kCapV3) {
+      h.version = kCapV3;
+      (void)c.write(c.arg(0), h);
+      return fail(EINVAL);
+    }
+    if (h.pid != 0 && h.pid != c.tid()) return fail(EPERM);
+    CapData d[2]{};
+    std::size_t n = h.version == kCapV1 ? 1 : 2;
+    if (int e = c.read_memory(c.arg(1), d, n * sizeof(CapData)); e != 0) return fail(e);
+    auto join = [](std::uint32_t lo, std::uint32_t hi) { return (static_cast<std::uint64_t>(hi) << 32) | lo; };
+    std::uint64_t eff = join(d[0].effective, d[1].effective) & all_caps_;
+    std::uint64_t prm = join(d[0].permitted, d[1].permitted) & all_caps_;
+    std::uint64_t inh = join(d[0].inheritable, d[1].inheritable) & all_caps_;
+    std::lock_guard lock(mu_);
+    Creds& cr = creds_of(c.tid());
+    std::uint64_t old_prm = cr.cap_prm & all_caps_;
+    if ((prm & ~old_prm) || (eff & ~prm)) return fail(EPERM);
+    if ((inh & ~(cr.cap_inh | old_prm)) && !capable(cr, CAP_SETPCAP)) return fail(EPERM);
+    cr.cap_eff = eff;
+    cr.cap_prm = prm;
+    cr.cap_inh = inh;
+    return SyscallResult::value(0);
+  }
+
+  // Implements prctl(2) for the options that concern the emulated identity.
+  SyscallResult prctl_(SyscallContext& c) {
+    int option = static_cast<int>(c.arg(0));
+    if (option == PR_GET_KEEPCAPS) {
+      std::lock_guard lock(mu_);
+      return SyscallResult::value(creds_of(c.tid()).keepcaps ? 1 : 0);
+    }
+    if (option == PR_SET_KEEPCAPS) {
+      if (c.arg(1) > 1) return fail(EINVAL);
+      std::lock_guard lock(mu_);
+      creds_of(c.tid()).keepcaps = c.arg(1) == 1;
+      return SyscallResult::value(0);
+    }
+    return SyscallResult::continue_native();
   }
 
   // Implements getresuid(2)/getresgid(2).
@@ -245,13 +367,18 @@ class ProcPlugin final : public sdk::PluginBase, private sdk::IdentityMap, priva
     Creds& cr = creds_of(c.tid());
     std::uint32_t* f[3] = {uid ? &cr.ruid : &cr.rgid, uid ? &cr.euid : &cr.egid, uid ? &cr.suid : &cr.sgid};
     std::uint32_t want[3] = {static_cast<std::uint32_t>(r), static_cast<std::uint32_t>(e), static_cast<std::uint32_t>(s)};
-    if (cr.euid != 0)
+    if (!capable(cr, uid ? CAP_SETUID : CAP_SETGID))
       for (auto w : want)
         if (w != kKeep && w != *f[0] && w != *f[1] && w != *f[2]) return fail(EPERM);
+    Creds old = cr;
     for (int i = 0; i < 3; ++i)
       if (want[i] != kKeep) *f[i] = want[i];
-    if (uid) cr.fsuid = cr.euid;
-    else cr.fsgid = cr.egid;
+    if (uid) {
+      cr.fsuid = cr.euid;
+      fix_caps_after_uid_change(old, cr);
+    } else {
+      cr.fsgid = cr.egid;
+    }
     return SyscallResult::value(0);
   }
 
@@ -279,7 +406,7 @@ class ProcPlugin final : public sdk::PluginBase, private sdk::IdentityMap, priva
       if (int e = c.read_memory(c.arg(1), g.data(), size * sizeof(std::uint32_t)); e != 0) return fail(e);
     std::lock_guard lock(mu_);
     Creds& cr = creds_of(c.tid());
-    if (cr.euid != 0) return fail(EPERM);
+    if (!capable(cr, CAP_SETGID)) return fail(EPERM);
     cr.groups = std::move(g);
     return SyscallResult::value(0);
   }
@@ -323,6 +450,7 @@ class ProcPlugin final : public sdk::PluginBase, private sdk::IdentityMap, priva
   const std::uint32_t host_uid_ = getuid();
   const std::uint32_t host_gid_ = getgid();
   bool fake_root_ = false;
+  std::uint64_t all_caps_ = (1ULL << (CAP_LAST_CAP + 1)) - 1;  // what this kernel knows
   std::int64_t max_processes_ = 0;
   std::string hostname_, release_;
   std::mutex mu_;

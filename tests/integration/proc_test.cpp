@@ -111,6 +111,19 @@ TEST(ProcPlugin, ChildrenOfASetuidProgramAreItsNewUser) {
   EXPECT_EQ(r.out, want) << r.err;
 }
 
+TEST(ProcPlugin, CapabilitiesFollowTheEmulatedIdentity) {
+  // setpriv keeps its capabilities across setresuid (PR_SET_KEEPCAPS, capget/capset), then
+  // changes groups: as natively for root.
+  auto r = run_command(as_nobody({kLx, "exec", "--set", "proc.fake_root=true", "--", "/usr/bin/setpriv", "--reuid",
+                                  "1000", "--regid", "1000", "--clear-groups", "/bin/sh", "-c", "id -u; id -g"}));
+  EXPECT_EQ(r.out, "1000\n1000\n") << r.err;
+  if (access("/usr/bin/perl", X_OK) != 0) return;
+  // Without keepcaps, dropping every root uid drops the capabilities: the gid stays.
+  r = run_command(as_nobody({kLx, "exec", "--set", "proc.fake_root=true", "--", "/usr/bin/perl", "-e",
+                             "$< = $> = 1000; $( = 5; print $( + 0, \" \", ($! ? \"refused\" : \"allowed\"), \"\\n\";"}));
+  EXPECT_EQ(r.out, "0 refused\n") << r.err;
+}
+
 TEST(ProcPlugin, ForkPastTheLimitFailsWithEagain) {
   auto r = run_command({kLx, "exec", "--set", "proc.max_processes=3", "--", "/bin/sh", "-c",
                         "sleep 1 & sleep 1 & sleep 1 & echo three; wait"});
