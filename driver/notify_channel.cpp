@@ -111,6 +111,12 @@ void NotifyChannel::run(bool primary) noexcept {
   sigemptyset(&wake);
   sigaddset(&wake, wake_signal());
   pthread_sigmask(SIG_UNBLOCK, &wake, nullptr);
+  // A handler writing on the guest's behalf to a pipe or socket whose reader is gone gets EPIPE,
+  // never a SIGPIPE that would end this whole process (an instance: every guest in it).
+  sigset_t pipe;
+  sigemptyset(&pipe);
+  sigaddset(&pipe, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
 
   seccomp_notif req;
   seccomp_notif_resp resp;

@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -176,6 +177,13 @@ class NetPlugin final : public sdk::PluginBase {
     return c.read_memory(addr, &ss, len);
   }
 
+  // A send done on the guest's behalf failed with `err`: with EPIPE the guest thread also gets
+  // SIGPIPE, as natively, unless it passed MSG_NOSIGNAL (ours always does: never this process).
+  static SyscallResult send_failed(SyscallContext& c, int err, int guest_flags) {
+    if (err == EPIPE && !(guest_flags & MSG_NOSIGNAL)) syscall(SYS_tgkill, c.pid(), c.tid(), SIGPIPE);
+    return fail(err);
+  }
+
   // The guest's socket `fd`, as an fd of ours (the same open socket).
   static int guest_socket(SyscallContext& c, int fd) {
     Fd pidfd(static_cast<int>(syscall(SYS_pidfd_open, c.pid(), 0)));
@@ -267,9 +275,9 @@ class NetPlugin final : public sdk::PluginBase {
     int s = guest_socket(c, static_cast<int>(c.arg(0)));
     if (s < 0) return fail(-s);
     Fd sock(s);
-    ssize_t n = ::sendto(sock.fd, buf.data(), len, static_cast<int>(c.arg(3)) | MSG_DONTWAIT,
+    ssize_t n = ::sendto(sock.fd, buf.data(), len, static_cast<int>(c.arg(3)) | MSG_DONTWAIT | MSG_NOSIGNAL,
                          reinterpret_cast<sockaddr*>(&ss), sl);
-    if (n < 0) return fail(errno);
+    if (n < 0) return send_failed(c, errno, static_cast<int>(c.arg(3)));
     return SyscallResult::value(n);
   }
 
@@ -308,9 +316,9 @@ class NetPlugin final : public sdk::PluginBase {
     int s = guest_socket(c, static_cast<int>(c.arg(0)));
     if (s < 0) return fail(-s);
     Fd sock(s);
-    ssize_t n = ::sendto(sock.fd, data.data(), data.size(), static_cast<int>(c.arg(2)) | MSG_DONTWAIT,
+    ssize_t n = ::sendto(sock.fd, data.data(), data.size(), static_cast<int>(c.arg(2)) | MSG_DONTWAIT | MSG_NOSIGNAL,
                          reinterpret_cast<sockaddr*>(&ss), sl);
-    if (n < 0) return fail(errno);
+    if (n < 0) return send_failed(c, errno, static_cast<int>(c.arg(2)));
     return SyscallResult::value(n);
   }
 

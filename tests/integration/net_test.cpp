@@ -63,6 +63,23 @@ TEST(NetPlugin, LoopbackOnlyRefusesOtherAddressesBeforeAnyPacket) {
   EXPECT_EQ(r.out, "ECONNREFUSED\n") << r.err;  // allowed, and nobody listens there
 }
 
+TEST(NetPlugin, ABrokenPipeOnASendDoneOnBehalfIsTheGuestsSigpipe) {
+  if (access("/usr/bin/perl", X_OK) != 0) GTEST_SKIP() << "perl missing";
+  // sendto with an address goes through the loopback policy, on the guest's behalf: a peer that
+  // is gone gives the guest EPIPE and its SIGPIPE, as natively, and never signals lx itself.
+  const char* script =
+      "use Socket; use Time::HiRes qw(sleep);"
+      "socket(my $l, PF_INET, SOCK_STREAM, 0); bind($l, pack_sockaddr_in(0, inet_aton('127.0.0.1'))); listen($l, 1);"
+      "my $addr = getsockname($l); socket(my $c, PF_INET, SOCK_STREAM, 0); connect($c, $addr); accept(my $a, $l);"
+      "close($a); close($l); $SIG{PIPE} = sub { print qq(sigpipe\n) };"
+      "for (1..20) { if (!defined send($c, 'x', 0, $addr)) { print 'err=', $!+0, qq(\n); last } sleep 0.05 }";
+  auto native = run_command({"/usr/bin/perl", "-e", script});
+  ASSERT_EQ(native.out, "sigpipe\nerr=32\n");
+  auto r = run_command({kLx, "exec", "--set", "net.bind=loopback", "--", "/usr/bin/perl", "-e", script});
+  EXPECT_EQ(r.out, native.out) << r.err;
+  EXPECT_EQ(r.status, 0);
+}
+
 TEST(NetPlugin, PortMappedGuestServerIsReachableFromTheHost) {
   int host_port = 20000 + getpid() % 20000;
   std::vector<std::string> argv;
