@@ -500,6 +500,7 @@ TEST_F(StoreTest, CorruptArchiveFailsClearlyAndLeavesNothing) {
       {"garbage.tar.gz", std::string(4096, '\x5a'), "Unrecognized archive format"},
       {"truncated.tar.gz", bytes.substr(0, bytes.size() / 2), ""},
       {"empty.tar", "", "no entries"},
+      {"text.tar", "garbage\n", "Unrecognized archive format"},  // not read as an mtree listing
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
