@@ -74,7 +74,10 @@ Result<void> TarArchive::extract(const std::filesystem::path& tarball, RootfsWri
   std::unique_ptr<struct archive, ReadDeleter> a(archive_read_new());
   if (!a) return Error{ENOMEM, "cannot create a libarchive reader"};
   archive_read_support_filter_all(a.get());
-  archive_read_support_format_tar(a.get());  // tarballs only (format_all would read a text file as mtree)
+  // Tarballs only (format_all would read a text file as an mtree listing); an empty file is
+  // recognized, to say that it holds no entries.
+  archive_read_support_format_tar(a.get());
+  archive_read_support_format_empty(a.get());
   struct stat st;
   if (::stat(tarball.c_str(), &st) != 0) return Error{errno, std::strerror(errno)};
   if (S_ISDIR(st.st_mode)) return Error{EISDIR, "is a directory, not an archive"};
