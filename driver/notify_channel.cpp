@@ -58,37 +58,82 @@ bool NotifyChannel::enable_sync_wakeup() noexcept {
   return sync_wakeup_;
 }
 
-Result<void> NotifyChannel::start(int workers) {
-  install_wake_handler();
+// A handler may block (opening a FIFO waits for the other end, a lock, a slow device): after
+// this long (one to two periods) with calls waiting, another worker takes them, up to
+// kMaxWorkers in all.
+constexpr std::chrono::milliseconds kStall{20};
+constexpr int kMaxWorkers = 64;
+
+bool NotifyChannel::spawn_worker(bool primary) {
   // Workers take no process signals but the wake-up: those belong to the main thread.
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, &old);
+  bool ok = true;
+  running_.fetch_add(1);
   try {
-    for (int i = 0; i < workers; ++i) {
-      running_.fetch_add(1);
-      bool primary = i == 0;
-      workers_.emplace_back([this, primary] {
-        run(primary);
-        running_.fetch_sub(1);
-      });
-    }
-  } catch (const std::exception& e) {
-    running_.fetch_sub(1);  // the thread that failed to start
-    pthread_sigmask(SIG_SETMASK, &old, nullptr);
-    stop();
-    return Error::msg(std::string("starting NOTIFY workers failed: ") + e.what());
+    workers_.emplace_back([this, primary] {
+      run(primary);
+      running_.fetch_sub(1);
+    });
+    worker_count_.fetch_add(1);
+  } catch (const std::exception&) {
+    running_.fetch_sub(1);
+    ok = false;
   }
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  return ok;
+}
+
+Result<void> NotifyChannel::start(int workers) {
+  install_wake_handler();
+  for (int i = 0; i < workers; ++i) {
+    if (!spawn_worker(i == 0)) {
+      stop();
+      return Error::msg("starting NOTIFY workers failed");
+    }
+  }
+  try {
+    watcher_ = std::thread([this] { watch(); });
+  } catch (const std::exception& e) {
+    stop();
+    return Error::msg(std::string("starting the NOTIFY watcher failed: ") + e.what());
+  }
   return ok();
 }
 
+// While the primary is stuck in a handler and calls are waiting, hands them to helpers, starting
+// new ones when every helper is stuck too: blocking handlers never stall the guest tree.
+void NotifyChannel::watch() noexcept {
+  std::unique_lock lock(mu_);
+  std::uint64_t seen = 0;
+  while (!stopping_.load()) {
+    watcher_cv_.wait_for(lock, kStall, [&] { return stopping_.load(); });
+    if (stopping_.load()) break;
+    // Stalled: the primary has been in the same handler since the last look (kStall ago).
+    std::uint64_t serving = primary_serving_.load(std::memory_order_relaxed);
+    bool stalled = serving != 0 && serving == seen;
+    seen = serving;
+    if (!stalled || helper_requests_ > 0) continue;
+    pollfd p{listener_, POLLIN, 0};
+    if (poll(&p, 1, 0) <= 0 || !(p.revents & POLLIN)) continue;
+    int helpers = worker_count_.load() - 1;
+    if (busy_helpers_.load() >= helpers) {
+      if (worker_count_.load() >= kMaxWorkers || !spawn_worker(false)) continue;
+    }
+    ++helper_requests_;
+    helper_cv_.notify_one();
+  }
+}
+
 void NotifyChannel::stop() noexcept {
-  if (workers_.empty()) return;
   {
     std::lock_guard lock(mu_);
     stopping_.store(true);
   }
+  watcher_cv_.notify_all();
+  if (watcher_.joinable()) watcher_.join();  // no worker starts after this
+  if (workers_.empty()) return;
   helper_cv_.notify_all();
   // A signal sent before a worker enters the ioctl is lost, so keep sending until all are out.
   // (pthread_kill on an exited but not yet joined thread is valid.)
@@ -140,7 +185,8 @@ void NotifyChannel::run(bool primary) noexcept {
       break;  // listener unusable
     }
     // Only with several guest threads can more calls be waiting: a single thread waits for us.
-    if (primary && workers_.size() > 1 && (!guest_threads_ || guest_threads_->load(std::memory_order_relaxed) > 1)) {
+    if (primary && worker_count_.load(std::memory_order_relaxed) > 1 &&
+        (!guest_threads_ || guest_threads_->load(std::memory_order_relaxed) > 1)) {
       // More notifications waiting? Then let a helper take the next one while we serve this.
       pollfd p{listener_, POLLIN, 0};
       if (poll(&p, 1, 0) > 0 && (p.revents & POLLIN)) {
@@ -151,7 +197,12 @@ void NotifyChannel::run(bool primary) noexcept {
         helper_cv_.notify_one();
       }
     }
+    // The primary marks which call it serves (the watcher sees a stall as the same mark twice).
+    if (primary) primary_serving_.store(req.id | 1, std::memory_order_relaxed);
+    else busy_helpers_.fetch_add(1);
     serve(req, resp);
+    if (primary) primary_serving_.store(0, std::memory_order_relaxed);
+    else busy_helpers_.fetch_sub(1);
     served_.fetch_add(1, std::memory_order_relaxed);
   }
 }

@@ -42,6 +42,8 @@ class NotifyChannel {
  private:
   void run(bool primary) noexcept;
   void serve(seccomp_notif& req, seccomp_notif_resp& resp) noexcept;
+  void watch() noexcept;
+  bool spawn_worker(bool primary);
 
   int listener_;
   const DispatchTable& table_;
@@ -55,7 +57,12 @@ class NotifyChannel {
   std::condition_variable helper_cv_;
   int helper_requests_ = 0;
   const std::atomic<int>* guest_threads_ = nullptr;  // guarded by mu_: helpers asked to take one notification each
-  std::vector<std::thread> workers_;
+  std::vector<std::thread> workers_;              // grows only on the watcher thread (or in start)
+  std::atomic<int> worker_count_{0};
+  std::atomic<int> busy_helpers_{0};              // helpers inside a handler
+  std::atomic<std::uint64_t> primary_serving_{0};  // id|1 of the call the primary serves; 0: none
+  std::thread watcher_;
+  std::condition_variable watcher_cv_;
 };
 
 }  // namespace lx::driver

@@ -4,6 +4,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -259,6 +260,20 @@ TEST(FsPlugin, OwnersOfFilesWithoutOwnerPermissionsPersist) {
   argv.insert(argv.end(), inner.begin(), inner.end());
   auto r = run_command(argv);
   EXPECT_EQ(r.out, "5 6 0\n7 8 0\n7 8 755\n5 6 755\n") << r.err;
+}
+
+TEST(FsPlugin, BlockingOpensDoNotStallTheGuest) {
+  Rootfs fs("busybox");
+  REQUIRE_ROOTFS(fs);
+  // Each reader's open of a FIFO blocks (on the guest's behalf) until its writer comes: more of
+  // them than NOTIFY workers must not keep the writers' opens from being served.
+  auto r = run_command(lx_in(fs, "for i in 1 2 3 4 5 6; do mkfifo /f$i; (cat /f$i &); done; sleep 0.2; "
+                                 "for i in 1 2 3 4 5 6; do echo $i > /f$i; done; sleep 0.5"),
+                       {.timeout = std::chrono::seconds(30)});
+  EXPECT_FALSE(r.timed_out);
+  std::string out = r.out;
+  std::sort(out.begin(), out.end());
+  EXPECT_EQ(out, "\n\n\n\n\n\n123456") << r.out << r.err;
 }
 
 TEST(FsPlugin, BadRootIsRefused) {
