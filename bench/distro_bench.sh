@@ -9,31 +9,11 @@ src=${1:?usage: bench/distro_bench.sh ROOTFS_DIR [BUILD_DIR] [RUNS]}
 build=$(cd "${2:-build}" && pwd)
 runs=${3:-5}
 lx=$build/bin/lx
-work=$(mktemp -d /tmp/lxdb-XXXXXX)
-export XDG_RUNTIME_DIR=$work/run XDG_DATA_HOME=$work/data
-mkdir -p "$XDG_RUNTIME_DIR"
-cleanup() {
-  "$lx" shutdown >/dev/null 2>&1 || true
-  [ -n "${holder:-}" ] && kill "$holder" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+. "$(dirname "$0")/service_env.sh"
 "$lx" import bench "$src" >/dev/null
 root=$work/data/lxhost/distros/bench/rootfs
-"$lx" run -d bench -- /bin/sleep 100000 </dev/null >/dev/null 2>&1 &
-holder=$!
-
-median_ms() {
-  local times=()
-  for _ in $(seq "$runs"); do
-    local t0 t1
-    t0=$(date +%s%N)
-    "$@" </dev/null >/dev/null 2>&1
-    t1=$(date +%s%N)
-    times+=($(( (t1 - t0) / 1000 )))
-  done
-  printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%.1f", a[int((NR+1)/2)]/1000}'
-}
+keep_warm -d bench
+median_ms() { awk -v us="$(median_us "$@")" 'BEGIN {printf "%.1f", us/1000}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f", a/b}'; }
 entries=$(find "$root/usr" | wc -l)
 echo "lxhost distro benchmark: $(cat "$root/etc/debian_version" 2>/dev/null || echo "?") rootfs, /usr has $entries entries; median of $runs runs (ms)"

@@ -9,32 +9,10 @@ build=$(cd "${1:-build}" && pwd)
 runs=${2:-31}
 clients=${3:-100}
 lx=$build/bin/lx
-work=$(mktemp -d /tmp/lxsb-XXXXXX)
-export XDG_RUNTIME_DIR=$work/run XDG_DATA_HOME=$work/data
-mkdir -p "$XDG_RUNTIME_DIR"
-cleanup() {
-  "$lx" shutdown >/dev/null 2>&1 || true
-  [ -n "${holder:-}" ] && kill "$holder" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-median_us() {
-  local times=()
-  for _ in $(seq "$runs"); do
-    local t0 t1
-    t0=$(date +%s%N)
-    "$@" </dev/null >/dev/null 2>&1
-    t1=$(date +%s%N)
-    times+=($(( (t1 - t0) / 1000 )))
-  done
-  printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
-}
+. "$(dirname "$0")/service_env.sh"
 
 # Warm: the daemon runs, and a long client keeps the host instance alive between launches.
-"$lx" run -- /bin/sleep 100000 </dev/null >/dev/null 2>&1 &
-holder=$!
-for _ in $(seq 50); do "$lx" status 2>/dev/null | grep -q "sleep 100000" && break; sleep 0.1; done
+keep_warm
 native=$(median_us /bin/true)
 exec_us=$(median_us "$lx" exec -- /bin/true)
 run_us=$(median_us "$lx" run -- /bin/true)
