@@ -102,6 +102,19 @@ Result<void> NotifyChannel::start(int workers) {
   return ok();
 }
 
+// A handler is about to block: a helper (an idle one, else a new one) takes the next call.
+void NotifyChannel::hand_over() noexcept {
+  std::lock_guard lock(mu_);
+  if (stopping_.load()) return;
+  int helpers = worker_count_.load() - 1;
+  // busy_helpers_ counts the calling helper too; the primary is not counted.
+  if (busy_helpers_.load() + helper_requests_ >= helpers) {
+    if (worker_count_.load() >= kMaxWorkers || !spawn_worker(false)) return;
+  }
+  ++helper_requests_;
+  helper_cv_.notify_one();
+}
+
 // While the primary is stuck in a handler and calls are waiting, hands them to helpers, starting
 // new ones when every helper is stuck too: blocking handlers never stall the guest tree.
 void NotifyChannel::watch() noexcept {
@@ -209,7 +222,7 @@ void NotifyChannel::run(bool primary) noexcept {
 
 void NotifyChannel::serve(seccomp_notif& req, seccomp_notif_resp& resp) noexcept {
   const DispatchEntry& entry = table_.at(req.data.nr);
-  NotifyContext ctx(req, listener_, instance_);
+  NotifyContext ctx(req, listener_, instance_, [this] { hand_over(); });
   SyscallEvent ev;
   if (sink_) {
     ev.tid = static_cast<pid_t>(req.pid);

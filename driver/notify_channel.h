@@ -43,6 +43,7 @@ class NotifyChannel {
   void run(bool primary) noexcept;
   void serve(seccomp_notif& req, seccomp_notif_resp& resp) noexcept;
   void watch() noexcept;
+  void hand_over() noexcept;
   bool spawn_worker(bool primary);
 
   int listener_;

@@ -5,6 +5,7 @@
 #include <linux/seccomp.h>
 #include <sys/user.h>
 
+#include <functional>
 #include <string>
 
 #include <lxhost/syscall_context.h>
@@ -25,8 +26,10 @@ pid_t thread_group_of(pid_t tid) noexcept;
 class NotifyContext final : public sdk::SyscallContext {
  public:
   /// Wraps `req`, received on `listener`, for instance `instance`.
-  NotifyContext(const seccomp_notif& req, int listener, const std::string& instance) noexcept
-      : req_(req), listener_(listener), instance_(instance), mem_(static_cast<pid_t>(req.pid)) {}
+  NotifyContext(const seccomp_notif& req, int listener, const std::string& instance,
+                std::function<void()> on_will_block = {}) noexcept
+      : req_(req), listener_(listener), instance_(instance), mem_(static_cast<pid_t>(req.pid)),
+        on_will_block_(std::move(on_will_block)) {}
 
   int nr() const noexcept override { return req_.data.nr; }
   const char* name() const noexcept override;
@@ -44,6 +47,9 @@ class NotifyContext final : public sdk::SyscallContext {
   int set_arg(int, std::uint64_t) noexcept override { return EINVAL; }
   int set_nr(int) noexcept override { return EINVAL; }
   std::uint64_t stack_pointer() const noexcept override { return 0; }
+  void will_block() noexcept override {
+    if (on_will_block_) on_will_block_();
+  }
 
   /// The notification id.
   std::uint64_t id() const noexcept { return req_.id; }
@@ -53,6 +59,7 @@ class NotifyContext final : public sdk::SyscallContext {
   int listener_;
   const std::string& instance_;
   GuestMemory mem_;
+  std::function<void()> on_will_block_;
   mutable pid_t tgid_ = 0;
 };
 

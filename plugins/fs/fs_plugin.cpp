@@ -392,6 +392,14 @@ class FsPlugin final : public sdk::PluginBase, private sdk::PathResolver {
     if (nofollow) host_flags |= O_NOFOLLOW;
     if (r.exists && r.name == "cmdline" && (flags & O_ACCMODE) == O_RDONLY && is_proc_cmdline(r.guest_path))
       if (std::optional<SyscallResult> res = open_cmdline(c, r, flags)) return *res;
+    if (r.exists && !(flags & O_NONBLOCK)) {
+      // Opening a FIFO waits for its other end, which the guest may be about to open.
+      struct stat st;
+      bool fifo = r.have_stat && !r.name.empty() ? S_ISFIFO(r.st.st_mode)
+                                                 : fstatat(r.parent.get(), r.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                                                       S_ISFIFO(st.st_mode);
+      if (fifo) c.will_block();
+    }
     int fd = openat(r.parent.get(), at_name(r), host_flags, static_cast<mode_t>(mode));
     if (fd < 0) return fail(errno);
     if (!r.exists) own_new(c, fd);

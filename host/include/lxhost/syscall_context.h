@@ -132,6 +132,11 @@ class SyscallContext {
   /// TRACE only: the guest thread's stack pointer (0 on NOTIFY), e.g. to place a rewritten path
   /// below the red zone before pointing an argument at it.
   virtual std::uint64_t stack_pointer() const noexcept = 0;
+
+  /// NOTIFY only: says that this handler is about to block (opening a FIFO waits for its other
+  /// end): another worker takes the guest's next calls at once, so the one that would unblock
+  /// this one is not left waiting behind it. Harmless to call when it then does not block.
+  virtual void will_block() noexcept {}
 };
 
 }  // namespace lx::sdk
