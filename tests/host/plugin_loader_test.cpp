@@ -41,7 +41,7 @@ TEST(PluginLoader, RefusesOtherAbiBeforeCallingTheFactory) {
   // The bad plugin's factory aborts: reaching it would kill this test.
   auto l = load_plugin(std::string(BROKEN_PLUGIN_DIR) + "/lxhost-badabi.so");
   ASSERT_FALSE(l.ok());
-  EXPECT_THAT(l.error().message, HasSubstr("was built for plugin ABI 42, but this lxhost has ABI 1"));
+  EXPECT_THAT(l.error().message, HasSubstr("was built for plugin ABI 43, but this lxhost has ABI 2"));
 }
 
 TEST(PluginLoader, RefusesLibraryWithoutPluginExports) {

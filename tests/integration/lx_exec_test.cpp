@@ -314,7 +314,7 @@ TEST(LxHelp, HelpAndVersion) {
   EXPECT_THAT(r.out, HasSubstr("exec [--trace] [--] CMD"));
   EXPECT_THAT(r.out, HasSubstr("run [-d DISTRO]"));
   r = run_command({kLx, "version"});
-  EXPECT_THAT(r.out, HasSubstr("plugin ABI 1"));
+  EXPECT_THAT(r.out, HasSubstr("plugin ABI 2"));
   r = run_command({kLx, "frobnicate"});
   EXPECT_EQ(r.status, 2);
 }

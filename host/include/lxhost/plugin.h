@@ -23,7 +23,7 @@
 namespace lx::sdk {
 
 /// The plugin ABI version. Bump on any change to a class or struct in the SDK headers.
-inline constexpr std::uint32_t kAbiVersion = 1;
+inline constexpr std::uint32_t kAbiVersion = 2;
 
 /// How completely a plugin implements a syscall (printed by `lx syscalls`).
 enum class Support : std::uint8_t {
