@@ -198,7 +198,7 @@ TEST(LxExec, BadAbiPluginIsRefusedWithOneLine) {
   auto r = run_command({kLx, "exec", "--set", fmt::format("plugins.search_path=[\"{}\"]", BROKEN_PLUGIN_DIR), "--set",
                         "families.other.plugin=badabi", "--", "/bin/true"});
   EXPECT_EQ(r.status, 125);
-  EXPECT_THAT(r.err, HasSubstr("lxhost-badabi.so' was built for plugin ABI 42"));
+  EXPECT_THAT(r.err, HasSubstr("lxhost-badabi.so' was built for plugin ABI 43"));
   expect_one_line(r);
 }
 
