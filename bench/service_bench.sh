@@ -23,6 +23,25 @@ printf '%-22s %10s %14s\n' native "$(ms "$native")" -
 printf '%-22s %10s %14s\n' "lx exec" "$(ms "$exec_us")" "$(ms "$exec_us" "$native")"
 printf '%-22s %10s %14s\n' "lx run (warm)" "$(ms "$run_us")" "$(ms "$run_us" "$native")"
 
+# Memory: resident size of the daemon and of the instance (plugins loaded, one launch running),
+# then of the instance with CLIENTS launches of `sleep` running at once.
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+daemon_pid=$("$lx" service status | awk '/pid/ {gsub(/[()]/, ""); print $NF; exit}')
+instance_pid=$("$lx" status | awk '/instance pid/ {for (i = 1; i <= NF; i++) if ($i == "pid") {gsub(/,/, "", $(i+1)); print $(i+1); exit}}')
+echo "memory: lxhostd $(rss_kib "$daemon_pid") KiB, instance with 1 launch $(rss_kib "$instance_pid") KiB"
+sleepers=()
+for _ in $(seq "$clients"); do
+  "$lx" run -- /bin/sleep 30 </dev/null >/dev/null 2>&1 &
+  sleepers+=($!)
+done
+for _ in $(seq 100); do
+  [ "$("$lx" status | grep -c '/bin/sleep 30')" -ge "$clients" ] && break
+  sleep 0.1
+done
+echo "memory: instance with $((clients + 1)) launches $(rss_kib "$instance_pid") KiB ($(ls /proc/"$instance_pid"/task | wc -l) threads)"
+kill "${sleepers[@]}" 2>/dev/null || true
+wait "${sleepers[@]}" 2>/dev/null || true
+
 # Concurrency: CLIENTS clients at once, client i exits with i % 120.
 t0=$(date +%s%N)
 pids=()
