@@ -528,6 +528,20 @@ TEST_F(Distro, ALaunchWaitsForAnInstallOfItsDistroAndInstallsRunOneAtATime) {
   EXPECT_THAT(again.err, HasSubstr("already installed"));
 }
 
+TEST_F(Distro, UninstallEndsTheRunningInstanceFirst) {
+  ASSERT_EQ(lx({"install", "bb", dir_ + "/busybox.tar.gz"}).status, 0);
+  std::string out = dir_ + "/run.out";
+  pid_t client = lx_bg({"run", "-d", "bb", "--", "/bin/sh", "-c", "echo up; exec sleep 300"}, out);
+  ASSERT_TRUE(eventually([&] { return slurp(out).find("up") != std::string::npos; }));
+  auto r = lx({"uninstall", "bb"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("ending the running instance of 'bb'"));
+  // The command was ended (SIGTERM: 143), its client told, and the distro is gone.
+  EXPECT_EQ(lx::test::wait_for(client, std::chrono::seconds(20)), 128 + SIGTERM) << slurp(out);
+  EXPECT_FALSE(fs::exists(store() + "/bb"));
+  EXPECT_THAT(lx({"list"}).out, Not(HasSubstr("bb")));
+}
+
 TEST_F(Distro, TheDaemonKilledDuringAnInstallLeavesTheListTruthful) {
   std::string fifo = dir_ + "/slow.tar.gz";
   ASSERT_EQ(mkfifo(fifo.c_str(), 0666), 0);
