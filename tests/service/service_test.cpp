@@ -208,6 +208,19 @@ TEST_F(Service, AClientKilledWithSigkillCountsAsGone) {
   EXPECT_TRUE(eventually([&] { return !process_alive(daemon); })) << "daemon " << daemon << " survived";
 }
 
+TEST_F(Service, SigtermToTheDaemonEndsEveryInstanceAndItself) {
+  std::string out = dir_ + "/run.out";
+  pid_t client = lx_bg({"run", "--", "/bin/sh", "-c", "echo up; exec sleep 300"}, out);
+  ASSERT_TRUE(eventually([&] { return slurp(out).find("up") != std::string::npos; }));
+  pid_t d = daemon_pid();
+  ASSERT_GT(d, 0);
+  kill(d, SIGTERM);
+  EXPECT_EQ(lx::test::wait_for(client, std::chrono::seconds(20)), 128 + SIGTERM) << slurp(out);
+  EXPECT_TRUE(eventually([&] { return !process_alive(d); }));
+  EXPECT_FALSE(fs::exists(socket_path()));
+  EXPECT_THAT(log(), HasSubstr("Terminated: ending every instance and exiting"));
+}
+
 TEST_F(Service, LingerKeepsAnInstanceUntilTerminate) {
   auto r = lx({"run", "--set", "instance.linger=forever", "--", "/bin/sh", "-c",
                "setsid /bin/sleep 300 </dev/null >/dev/null 2>&1 & echo $!"});
