@@ -214,3 +214,30 @@ TEST_F(ConfigTest, ErrnoNames) {
 
 }  // namespace
 }  // namespace lx::config
+
+namespace {
+
+TEST(ConfigDuration, ParsesUnitsAndForever) {
+  using std::chrono::milliseconds;
+  EXPECT_EQ(lx::config::parse_duration("0s"), milliseconds(0));
+  EXPECT_EQ(lx::config::parse_duration("500ms"), milliseconds(500));
+  EXPECT_EQ(lx::config::parse_duration("30s"), milliseconds(30000));
+  EXPECT_EQ(lx::config::parse_duration("5m"), milliseconds(300000));
+  EXPECT_EQ(lx::config::parse_duration("2h"), milliseconds(7200000));
+  EXPECT_EQ(lx::config::parse_duration("forever"), milliseconds::max());
+  for (const char* bad : {"", "s", "5", "5x", "-1s", "1.5s", "5 s"})
+    EXPECT_FALSE(lx::config::parse_duration(bad).has_value()) << bad;
+}
+
+TEST(ConfigDuration, InstanceDurationsAreCheckedWithTheirPlace) {
+  lx::config::Config c;
+  auto r = c.merge_string("[instance]\nlinger = \"5x\"\n", "d.toml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.error().message, ::testing::HasSubstr("d.toml:2:10"));
+  EXPECT_THAT(r.error().message, ::testing::HasSubstr("'instance.linger' must be a duration"));
+  // grace cannot be forever; linger can.
+  EXPECT_FALSE(c.merge_string("[instance]\ngrace = \"forever\"\n", "g.toml").ok());
+  EXPECT_TRUE(c.merge_string("[instance]\nlinger = \"forever\"\ngrace = \"500ms\"\n", "ok.toml").ok());
+}
+
+}  // namespace
