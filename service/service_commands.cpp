@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 
 #include <fmt/format.h>
@@ -21,6 +22,7 @@ using nlohmann::json;
 struct VerbArgs {
   ConfigOptions copts;
   std::vector<std::string> positional;
+  bool json = false;  // --json (status, list): the daemon's answer as JSON, for scripts
 };
 
 Result<VerbArgs> parse_verb(const std::vector<std::string>& args, const char* usage, bool& help) {
@@ -34,6 +36,11 @@ Result<VerbArgs> parse_verb(const std::vector<std::string>& args, const char* us
       std::fputs(usage, stdout);
       help = true;
       return v;
+    }
+    if (args[i] == "--json" && std::strstr(usage, "--json")) {
+      v.json = true;
+      ++i;
+      continue;
     }
     if (args[i].size() > 1 && args[i][0] == '-') return Error::msg(fmt::format("unknown option '{}'\n{}", args[i], usage));
     v.positional.push_back(args[i++]);
@@ -168,7 +175,8 @@ int service_command(const std::vector<std::string>& args) {
 }
 
 int status_command(const std::vector<std::string>& args) {
-  constexpr const char* usage = "usage: lx status\nLists the running instances and their processes.\n";
+  constexpr const char* usage =
+      "usage: lx status [--json]\nLists the running instances and their processes (--json: as JSON, for scripts).\n";
   bool help;
   auto v = parse_verb(args, usage, help);
   if (!v) return print_error(v.error().message), kExitUsage;
@@ -176,12 +184,16 @@ int status_command(const std::vector<std::string>& args) {
   auto r = call(*v, {{"cmd", "status"}}, false);
   if (!r) {
     if (r.error().code == ENOENT || r.error().code == ECONNREFUSED) {
-      std::puts("lxhostd is not running: no instances");
+      std::puts(v->json ? "[]" : "lxhostd is not running: no instances");
       return 0;
     }
     return fail(r.error());
   }
   const auto& inst = (*r)["instances"];
+  if (v->json) {
+    std::puts(inst.dump(2).c_str());
+    return 0;
+  }
   if (inst.empty()) std::puts("no instances running");
   for (const auto& i : inst) {
     std::printf("%s  (instance pid %d, %s, %d client%s, root %s)\n", i.value("name", "").c_str(), i.value("pid", 0),
@@ -228,7 +240,8 @@ int distro_command(const std::string& verb, const std::vector<std::string>& args
                             : verb == "export" ? "usage: lx export NAME FILE.tar[.gz|.xz|.zst]\n"
                                                  "Writes NAME's rootfs to a tarball with the owners and modes it has inside.\n"
                             : verb == "uninstall" ? "usage: lx uninstall NAME\nEnds NAME's instance and removes the distro.\n"
-                            : verb == "list"   ? "usage: lx list\nLists the installed distros: name, state, size, default.\n"
+                            : verb == "list"   ? "usage: lx list [--json]\nLists the installed distros: name, state, size, default "
+                                                 "(--json: all that is known, as JSON).\n"
                                                : "usage: lx default [NAME]\nShows, or sets, the default distro.\n";
   bool help;
   auto v = parse_verb(args, usage.c_str(), help);
@@ -242,6 +255,10 @@ int distro_command(const std::string& verb, const std::vector<std::string>& args
     auto r = call(*v, {{"cmd", "list"}}, true);
     if (!r) return fail(r.error());
     const auto& ds = (*r)["distros"];
+    if (v->json) {
+      std::puts(ds.dump(2).c_str());
+      return 0;
+    }
     if (ds.empty()) {
       std::puts("no distros installed ('lx install NAME FILE.tar' installs one; 'lx run' uses the host root)");
       return 0;

@@ -188,6 +188,14 @@ TEST_F(Service, TwoClientsShareAnInstanceAndItsDaemonsEndWithTheLast) {
   EXPECT_THAT(st.out, HasSubstr("1 client"));
   EXPECT_THAT(st.out, HasSubstr(fmt::format(" {} ", daemon)));
   EXPECT_THAT(st.out, HasSubstr("sleep 3"));
+  // The same, for scripts.
+  auto js = nlohmann::json::parse(lx({"status", "--json"}).out);
+  ASSERT_EQ(js.size(), 1u) << js.dump();
+  EXPECT_EQ(js[0]["name"], "host");
+  EXPECT_EQ(js[0]["clients"], 1);
+  bool listed = false;
+  for (const auto& p : js[0]["processes"]) listed = listed || p["pid"] == daemon;
+  EXPECT_TRUE(listed) << js.dump();
   EXPECT_EQ(lx::test::wait_for(a, std::chrono::seconds(20)), 0);
   EXPECT_THAT(slurp(a_out), HasSubstr("A done"));
   // The last client is gone: the instance ends, the daemon with it.
@@ -420,6 +428,12 @@ TEST_F(Distro, InstallRunExportAndReimportAsAnUnprivilegedUser) {
   auto list = lx({"list"});
   EXPECT_THAT(list.out, HasSubstr("* bb"));
   EXPECT_THAT(list.out, HasSubstr("installed"));
+  auto js = nlohmann::json::parse(lx({"list", "--json"}).out);
+  ASSERT_EQ(js.size(), 1u);
+  EXPECT_EQ(js[0]["name"], "bb");
+  EXPECT_EQ(js[0]["state"], "installed");
+  EXPECT_EQ(js[0]["default"], true);
+  EXPECT_GT(js[0]["size"].get<std::uint64_t>(), 1000000u);
   // Inside, the distro is root's, as in the tarball, though on the host it is the user's.
   r = lx({"run", "--", "/bin/sh", "-c", "id -u; stat -c '%u %g %n' /bin/busybox /home/user; cd /etc && cat passwd | head -1"});
   ASSERT_EQ(r.status, 0) << r.err;
