@@ -24,7 +24,7 @@ Running:
                       with CMD's status (128+N when killed by signal N)
   exec [--trace] [--] CMD [ARGS...]
                       run CMD directly under the driver, without the service
-  status              the running instances and their processes
+  status [--json]     the running instances and their processes
   terminate DISTRO    end DISTRO's instance ('host': the host root's)
   shutdown            end every instance and stop lxhostd
   service start|stop|status
@@ -35,7 +35,7 @@ Distros (kept in $XDG_DATA_HOME/lxhost, ~/.local/share/lxhost):
   import NAME DIR                       install a copy of a rootfs directory
   export NAME FILE.tar[.gz|.xz|.zst]    write a distro back to a tarball, with its owners
   uninstall NAME                        remove a distro
-  list                                  installed distros: name, state, size, default
+  list [--json]                         installed distros: name, state, size, default
   default [NAME]                        show or set the default distro
 
 Inspecting:
