@@ -101,6 +101,7 @@ std::vector<ProcessInfo> TraceChannel::processes() const {
       char buf[4096];
       std::size_t n = std::fread(buf, 1, sizeof buf, f);
       std::fclose(f);
+      p.cmdline.assign(buf, n);
       for (std::size_t i = 0; i < n; ++i) p.command += buf[i] ? buf[i] : ' ';
       while (!p.command.empty() && p.command.back() == ' ') p.command.pop_back();
     }

@@ -49,6 +49,7 @@ struct ProcessInfo {
   char state = '?';     ///< R, S, D, T, Z, ... from /proc/<pid>/stat
   int threads = 1;      ///< threads followed in it
   std::string command;  ///< its command line, arguments separated by spaces
+  std::string cmdline;  ///< the same as /proc/<pid>/cmdline has it (NUL-terminated arguments)
 };
 
 /// Follows one guest tree with ptrace. All ptrace calls happen on the thread that calls run().

@@ -76,32 +76,9 @@ void install_forwarding() {
 int exec_command(const std::vector<std::string>& args) {
   ConfigOptions copts;
   bool trace = false;
-  std::size_t i = 0;
-  while (i < args.size()) {
-    auto consumed = parse_config_option(args, i, copts);
-    if (!consumed) {
-      print_error(consumed.error().message);
-      return kExitUsage;
-    }
-    if (*consumed) continue;
-    const std::string& a = args[i];
-    if (a == "--trace") {
-      trace = true;
-      ++i;
-    } else if (a == "--help" || a == "-h") {
-      std::fputs(kExecUsage, stdout);
-      return 0;
-    } else if (a == "--") {
-      ++i;
-      break;
-    } else if (a.size() > 1 && a[0] == '-') {
-      print_error(fmt::format("exec: unknown option '{}'", a));
-      std::fputs(kExecUsage, stderr);
-      return kExitUsage;
-    } else {
-      break;
-    }
-  }
+  auto cmd = parse_command_options(args, "exec", kExecUsage, copts, {{{"--trace"}, nullptr, &trace, ""}});
+  if (!cmd) return kExitUsage;
+  std::size_t i = *cmd;
   if (i >= args.size()) {
     print_error("exec: no command given");
     std::fputs(kExecUsage, stderr);

@@ -1,6 +1,5 @@
 // `lx syscalls`, `lx plugins`, `lx config`: inspecting what the config and plugins make of the
 // syscall table.
-#include <algorithm>
 #include <cstdio>
 
 #include <fmt/format.h>
@@ -12,36 +11,6 @@
 
 namespace lx::cli {
 namespace {
-
-// Parses config options and the given flags; other arguments are positional. Returns false
-// after printing an error.
-bool parse(const std::vector<std::string>& args, ConfigOptions& copts, std::vector<std::string> flags,
-           std::vector<std::string>& seen_flags, std::vector<std::string>& positional, const char* usage) {
-  std::size_t i = 0;
-  while (i < args.size()) {
-    auto consumed = parse_config_option(args, i, copts);
-    if (!consumed) {
-      print_error(consumed.error().message);
-      return false;
-    }
-    if (*consumed) continue;
-    const std::string& a = args[i++];
-    if (a == "--help" || a == "-h") {
-      std::fputs(usage, stdout);
-      std::exit(0);
-    }
-    if (std::find(flags.begin(), flags.end(), a) != flags.end()) {
-      seen_flags.push_back(a);
-    } else if (a.size() > 1 && a[0] == '-') {
-      print_error(fmt::format("unknown option '{}'", a));
-      std::fputs(usage, stderr);
-      return false;
-    } else {
-      positional.push_back(a);
-    }
-  }
-  return true;
-}
 
 Result<std::unique_ptr<host::Runtime>> load_runtime(const ConfigOptions& copts) {
   auto cfg = load_config(copts);
@@ -58,7 +27,7 @@ int syscalls_command(const std::vector<std::string>& args) {
       "Without --all, only syscalls not simply passed through natively are listed.\n";
   ConfigOptions copts;
   std::vector<std::string> flags, pos;
-  if (!parse(args, copts, {"--all"}, flags, pos, usage)) return kExitUsage;
+  if (!parse_arguments(args, copts, {"--all"}, flags, pos, usage)) return kExitUsage;
   if (!pos.empty()) {
     print_error(fmt::format("syscalls: unexpected argument '{}'", pos[0]));
     return kExitUsage;
@@ -93,7 +62,7 @@ int plugins_command(const std::vector<std::string>& args) {
       "Lists the plugins the config loads, with their families, files and config keys.\n";
   ConfigOptions copts;
   std::vector<std::string> flags, pos;
-  if (!parse(args, copts, {}, flags, pos, usage)) return kExitUsage;
+  if (!parse_arguments(args, copts, {}, flags, pos, usage)) return kExitUsage;
   auto rt = load_runtime(copts);
   if (!rt) {
     print_error(rt.error().message);
@@ -137,7 +106,7 @@ int config_command(const std::vector<std::string>& args) {
   }
   ConfigOptions copts;
   std::vector<std::string> flags, pos;
-  if (!parse(rest, copts, {}, flags, pos, usage)) return kExitUsage;
+  if (!parse_arguments(rest, copts, {}, flags, pos, usage)) return kExitUsage;
   if (pos.size() > 1) {
     print_error("config check: at most one FILE");
     return kExitUsage;

@@ -208,11 +208,8 @@ json InstanceProcess::process_table() const {
     if (!l->driver || l->finished) continue;
     for (const auto& p : l->driver->processes()) {
       // A program run through its ELF interpreter is shown by its own command line.
-      std::string raw = p.command;
-      std::replace(raw.begin(), raw.end(), ' ', '\0');
-      std::string command = sdk::native_cmdline(raw + '\0');
-      if (command == raw + '\0') command = p.command;
-      else std::replace(command.begin(), command.end(), '\0', ' ');
+      std::string command = sdk::native_cmdline(p.cmdline);
+      std::replace(command.begin(), command.end(), '\0', ' ');
       while (!command.empty() && command.back() == ' ') command.pop_back();
       out.push_back({{"pid", p.pid}, {"parent", p.parent}, {"state", std::string(1, p.state)},
                      {"threads", p.threads}, {"command", command}, {"launch", l->id}});

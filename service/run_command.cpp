@@ -89,41 +89,12 @@ bool pump(int from, int to) {
 int run_command(const std::vector<std::string>& args) {
   ConfigOptions copts;
   std::string distro, cd, user;
-  std::size_t i = 0;
-  while (i < args.size()) {
-    auto consumed = parse_config_option(args, i, copts);
-    if (!consumed) {
-      print_error(consumed.error().message);
-      return kExitUsage;
-    }
-    if (*consumed) continue;
-    const std::string& a = args[i];
-    auto value = [&](std::string& out) {
-      if (i + 1 >= args.size()) return false;
-      out = args[i + 1];
-      i += 2;
-      return true;
-    };
-    if (a == "-d" || a == "--distro") {
-      if (!value(distro)) return print_error(fmt::format("run: {} needs a distro name", a)), kExitUsage;
-    } else if (a == "--cd") {
-      if (!value(cd)) return print_error("run: --cd needs a directory"), kExitUsage;
-    } else if (a == "-u" || a == "--user") {
-      if (!value(user)) return print_error(fmt::format("run: {} needs a user name", a)), kExitUsage;
-    } else if (a == "--help" || a == "-h") {
-      std::fputs(kRunUsage, stdout);
-      return 0;
-    } else if (a == "--") {
-      ++i;
-      break;
-    } else if (a.size() > 1 && a[0] == '-') {
-      print_error(fmt::format("run: unknown option '{}'", a));
-      std::fputs(kRunUsage, stderr);
-      return kExitUsage;
-    } else {
-      break;
-    }
-  }
+  auto cmd = parse_command_options(args, "run", kRunUsage, copts,
+                                   {{{"-d", "--distro"}, &distro, nullptr, "needs a distro name"},
+                                    {{"--cd"}, &cd, nullptr, "needs a directory"},
+                                    {{"-u", "--user"}, &user, nullptr, "needs a user name"}});
+  if (!cmd) return kExitUsage;
+  std::size_t i = *cmd;
   // --config layers are the client's: they place the service ([service]); the instance reads
   // the standard files, the distro's file and --set itself.
   ConfigOptions place{copts.config_files, {}};

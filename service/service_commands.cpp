@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -25,26 +26,14 @@ struct VerbArgs {
   bool json = false;  // --json (status, list): the daemon's answer as JSON, for scripts
 };
 
-Result<VerbArgs> parse_verb(const std::vector<std::string>& args, const char* usage, bool& help) {
+// Parses a verb's arguments (accepting --json when `json_flag`); nullopt after printing an error.
+std::optional<VerbArgs> parse_verb(const std::vector<std::string>& args, const char* usage, bool json_flag = false) {
   VerbArgs v;
-  help = false;
-  for (std::size_t i = 0; i < args.size();) {
-    auto consumed = parse_config_option(args, i, v.copts);
-    if (!consumed) return std::move(consumed).error();
-    if (*consumed) continue;
-    if (args[i] == "--help" || args[i] == "-h") {
-      std::fputs(usage, stdout);
-      help = true;
-      return v;
-    }
-    if (args[i] == "--json" && std::strstr(usage, "--json")) {
-      v.json = true;
-      ++i;
-      continue;
-    }
-    if (args[i].size() > 1 && args[i][0] == '-') return Error::msg(fmt::format("unknown option '{}'\n{}", args[i], usage));
-    v.positional.push_back(args[i++]);
-  }
+  std::vector<std::string> flags;
+  std::vector<std::string> accepted;
+  if (json_flag) accepted.push_back("--json");
+  if (!parse_arguments(args, v.copts, accepted, flags, v.positional, usage)) return std::nullopt;
+  v.json = !flags.empty();
   return v;
 }
 
@@ -131,10 +120,8 @@ int service_command(const std::vector<std::string>& args) {
       "  stop    end every instance and stop lxhostd\n"
       "  status  whether lxhostd runs, its pid and socket\n"
       "Run 'lxhostd' itself to keep it in the foreground, for debugging.\n";
-  bool help;
-  auto v = parse_verb(args, usage, help);
-  if (!v) return print_error(v.error().message), kExitUsage;
-  if (help) return 0;
+  auto v = parse_verb(args, usage);
+  if (!v) return kExitUsage;
   if (v->positional.size() != 1) return std::fputs(usage, stderr), kExitUsage;
   auto paths = paths_for(*v);
   if (!paths) return fail(paths.error());
@@ -177,10 +164,8 @@ int service_command(const std::vector<std::string>& args) {
 int status_command(const std::vector<std::string>& args) {
   constexpr const char* usage =
       "usage: lx status [--json]\nLists the running instances and their processes (--json: as JSON, for scripts).\n";
-  bool help;
-  auto v = parse_verb(args, usage, help);
-  if (!v) return print_error(v.error().message), kExitUsage;
-  if (help) return 0;
+  auto v = parse_verb(args, usage, true);
+  if (!v) return kExitUsage;
   auto r = call(*v, {{"cmd", "status"}}, false);
   if (!r) {
     if (r.error().code == ENOENT || r.error().code == ECONNREFUSED) {
@@ -211,10 +196,8 @@ int terminate_command(const std::vector<std::string>& args) {
   constexpr const char* usage =
       "usage: lx terminate DISTRO\nEnds the instance of DISTRO ('host' for the host root): SIGTERM to its processes,\n"
       "SIGKILL after the grace period ([instance] grace).\n";
-  bool help;
-  auto v = parse_verb(args, usage, help);
-  if (!v) return print_error(v.error().message), kExitUsage;
-  if (help) return 0;
+  auto v = parse_verb(args, usage);
+  if (!v) return kExitUsage;
   if (v->positional.size() != 1) return std::fputs(usage, stderr), kExitUsage;
   auto r = call(*v, {{"cmd", "terminate"}, {"distro", v->positional[0]}}, false);
   if (!r) return fail(r.error());
@@ -223,10 +206,8 @@ int terminate_command(const std::vector<std::string>& args) {
 
 int shutdown_command(const std::vector<std::string>& args) {
   constexpr const char* usage = "usage: lx shutdown\nEnds every instance and stops lxhostd.\n";
-  bool help;
-  auto v = parse_verb(args, usage, help);
-  if (!v) return print_error(v.error().message), kExitUsage;
-  if (help) return 0;
+  auto v = parse_verb(args, usage);
+  if (!v) return kExitUsage;
   auto r = call(*v, {{"cmd", "shutdown"}}, false);
   if (!r && r.error().code != ENOENT && r.error().code != ECONNREFUSED) return fail(r.error());
   return 0;
@@ -243,10 +224,8 @@ int distro_command(const std::string& verb, const std::vector<std::string>& args
                             : verb == "list"   ? "usage: lx list [--json]\nLists the installed distros: name, state, size, default "
                                                  "(--json: all that is known, as JSON).\n"
                                                : "usage: lx default [NAME]\nShows, or sets, the default distro.\n";
-  bool help;
-  auto v = parse_verb(args, usage.c_str(), help);
-  if (!v) return print_error(v.error().message), kExitUsage;
-  if (help) return 0;
+  auto v = parse_verb(args, usage.c_str(), verb == "list");
+  if (!v) return kExitUsage;
   const auto& pos = v->positional;
   std::size_t want = verb == "list" ? 0 : (verb == "uninstall") ? 1 : verb == "default" ? pos.size() : 2;
   if (pos.size() != want || (verb == "default" && pos.size() > 1)) return std::fputs(usage.c_str(), stderr), kExitUsage;

@@ -184,6 +184,7 @@ int GuestRoot::fast(const std::string& path, Follow follow, Resolved& out) const
 }
 
 int GuestRoot::walk(pid_t tid, std::string path, Follow follow, Resolved& out) const {
+  out.have_stat = false;
   pid_t tgid = 0;  // read only when /proc/self needs it
   std::vector<Level> levels;
   auto dup_fd = [](int fd) { return UniqueFd(fcntl(fd, F_DUPFD_CLOEXEC, 0)); };
@@ -224,8 +225,8 @@ int GuestRoot::walk(pid_t tid, std::string path, Follow follow, Resolved& out) c
     }
     Level& dir = levels.back();
     if (last && follow == Follow::kNo && !trailing_slash) {
-      struct stat st;
-      out.exists = fstatat(dir.fd.get(), c.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+      out.exists = fstatat(dir.fd.get(), c.c_str(), &out.st, AT_SYMLINK_NOFOLLOW) == 0;
+      out.have_stat = out.exists;
       out.parent = dup_fd(dir.fd.get());
       out.name = c;
       out.guest_path = guest;
@@ -282,6 +283,8 @@ int GuestRoot::walk(pid_t tid, std::string path, Follow follow, Resolved& out) c
     if (last) {
       if (trailing_slash && !S_ISDIR(st.st_mode)) return ENOTDIR;
       out.exists = true;
+      out.st = st;  // fstat of the O_PATH|O_NOFOLLOW fd: what fstatat(parent, name, nofollow) says
+      out.have_stat = true;
       out.parent = dup_fd(dir.fd.get());
       out.name = c;
       out.guest_path = guest;
