@@ -1,0 +1,124 @@
+// Test support: unprivileged users and staging of the build tree (see unprivileged.h).
+#include "unprivileged.h"
+
+#include <grp.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <system_error>
+
+namespace lx::test {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr uid_t kNobody = 65534;
+constexpr const char* kSetpriv = "/usr/bin/setpriv";
+
+std::string tmp_root() {
+  const char* t = std::getenv("TMPDIR");
+  return t && *t ? t : "/tmp";
+}
+
+// Whether uid/gid 65534 can reach `path` with `mode` (R_OK|X_OK), asked of the kernel by a child.
+bool nobody_can_access(const std::string& path, int mode) {
+  pid_t pid = fork();
+  if (pid < 0) return false;
+  if (pid == 0) {
+    if (setgroups(0, nullptr) != 0 || setgid(kNobody) != 0 || setuid(kNobody) != 0) _exit(2);
+    _exit(access(path.c_str(), mode) == 0 ? 0 : 1);
+  }
+  int st = 0;
+  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+// The staging directory: created on first use, removed when the process exits.
+class Stage {
+ public:
+  const std::string& dir() {
+    if (!dir_) dir_ = std::make_unique<TempDir>("lxhost-stage", 0755);
+    return dir_->path();
+  }
+  std::mutex mu;
+
+ private:
+  std::unique_ptr<TempDir> dir_;
+};
+Stage& stage() {
+  static Stage s;
+  return s;
+}
+
+void copy_in(const fs::path& from, const fs::path& to) {
+  fs::create_directories(to.parent_path());
+  for (fs::path p = to.parent_path(); p.string().size() > stage().dir().size(); p = p.parent_path())
+    fs::permissions(p, fs::perms(0755));
+  if (fs::exists(to)) return;
+  fs::copy(from, to, fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+  // Everything the other user executes or reads: world-readable, directories and programs searchable.
+  auto open_up = [](const fs::path& p) {
+    auto st = fs::symlink_status(p);
+    if (fs::is_symlink(st)) return;
+    bool exec = fs::is_directory(st) || (st.permissions() & fs::perms::owner_exec) != fs::perms::none;
+    fs::permissions(p, fs::perms(exec ? 0755 : 0644));
+  };
+  open_up(to);
+  if (fs::is_directory(to))
+    for (const auto& e : fs::recursive_directory_iterator(to)) open_up(e.path());
+}
+
+}  // namespace
+
+bool can_switch_user() { return geteuid() == 0 && access(kSetpriv, X_OK) == 0; }
+
+uid_t unprivileged_uid() { return can_switch_user() ? kNobody : geteuid(); }
+gid_t unprivileged_gid() { return can_switch_user() ? kNobody : getegid(); }
+
+std::vector<std::string> as_unprivileged(std::vector<std::string> argv) {
+  if (!can_switch_user()) return argv;
+  std::vector<std::string> out = {kSetpriv, "--reuid", "65534", "--regid", "65534", "--clear-groups"};
+  out.insert(out.end(), argv.begin(), argv.end());
+  return out;
+}
+
+std::string reachable(const std::string& path) {
+  if (!can_switch_user()) return path;
+  if (nobody_can_access(path, R_OK | X_OK) || nobody_can_access(path, R_OK)) return path;
+  fs::path build = fs::path(LXHOST_BUILD_DIR).lexically_normal();
+  fs::path p = fs::path(path).lexically_normal();
+  auto rel = p.lexically_relative(build);
+  if (rel.empty() || rel.native().rfind("..", 0) == 0)
+    throw std::runtime_error("reachable(): " + path + " is not in the build tree " + build.string() +
+                             ", and uid 65534 cannot reach it");
+  std::lock_guard lock(stage().mu);
+  fs::path root = stage().dir();
+  if (rel == "bin/lx" || rel == "bin/lxhostd") {
+    for (const char* f : {"bin/lx", "bin/lxhostd", "lib/lxhost"})
+      if (fs::exists(build / f)) copy_in(build / f, root / f);
+  } else {
+    copy_in(p, root / rel);
+  }
+  return (root / rel).string();
+}
+
+TempDir::TempDir(const char* prefix, unsigned mode) {
+  std::string tmpl = tmp_root() + "/" + prefix + ".XXXXXX";
+  if (!mkdtemp(tmpl.data())) throw std::system_error(errno, std::generic_category(), "mkdtemp " + tmpl);
+  path_ = tmpl;
+  if (chmod(path_.c_str(), mode) != 0) throw std::system_error(errno, std::generic_category(), "chmod " + path_);
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  fs::remove_all(path_, ec);
+}
+
+}  // namespace lx::test
