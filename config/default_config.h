@@ -24,7 +24,7 @@ enabled = true
 plugin = "fs"
 on_disabled = "ENOSYS"
 
-# The fs plugin's own settings. With root = "/" and no mounts it intercepts nothing.
+# The fs plugin's own settings. With root = "/", no mounts and proc = "host" it intercepts nothing.
 [fs]
 # Host directory that is the guest's "/".
 root = "/"
@@ -35,6 +35,9 @@ default_mounts = true
 # "xattr" or "sidecar". metadata_dir = "..." overrides the sidecar directory
 # ($XDG_DATA_HOME/lxhost/metadata/<root>).
 metadata = "auto"
+# What the guest's /proc shows: "instance" (its own processes only: any other pid does not
+# exist, as in WSL) or "host" (every process of the host the user may see).
+proc = "instance"
 # Bind mounts (repeat the table):
 # [[fs.mount]]
 # host = "/srv/data"

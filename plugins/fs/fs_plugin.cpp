@@ -3,9 +3,14 @@
 // of the guest on the NOTIFY route (opened files are installed with ADDFD); chdir, which must
 // change the guest itself, is rewritten on the TRACE route. execve belongs to the proc plugin,
 // which resolves programs and interpreters through the PathResolver this plugin offers.
-// With root "/" and no mounts the plugin asks for no syscalls at all.
+// The guest's /proc shows its instance only ([fs] proc = "instance", the default): /proc/<pid>
+// of any other process does not exist, wherever a procfs is reached, and listing /proc shows
+// the instance's pids. With root "/" and no mounts that still takes every path call (resolved
+// and done on behalf, as with a guest root, with nothing translated); with proc = "host" too,
+// the plugin asks for no syscalls at all.
 #include <elf.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <linux/openat2.h>
 #include <sys/inotify.h>
 #include <sys/mman.h>
@@ -25,6 +30,7 @@
 #include <optional>
 #include <regex>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include <toml++/toml.h>
@@ -72,12 +78,16 @@ class FsPlugin final : public sdk::PluginBase, private sdk::PathResolver {
             {"mount", T::kTableArray, "bind mounts: { host = \"...\", guest = \"...\", read_only = false }"},
             {"default_mounts", T::kBoolean, "bind /dev, /proc, /sys and /tmp from the host (default true)"},
             {"metadata", T::kString, "where emulated ownership is kept: auto (xattrs, else sidecar), xattr, sidecar"},
-            {"metadata_dir", T::kString, "sidecar directory (default $XDG_DATA_HOME/lxhost/metadata/<root>)"}};
+            {"metadata_dir", T::kString, "sidecar directory (default $XDG_DATA_HOME/lxhost/metadata/<root>)"},
+            {"proc", T::kString, "what the guest's /proc shows: instance (its own processes only, default) or host"}};
   }
 
   std::string configure(const sdk::PluginConfig& cfg) noexcept override {
     try {
       clear_syscalls();
+      host_root_ = proc_view_ = false;
+      root_.set_membership({});
+      own_umask_ = guest_umask(getpid());
       std::string root = cfg.get_string("root").value_or("/");
       if (root.empty() || root[0] != '/') return "root must be an absolute path, not '" + root + "' (" + cfg.where("root") + ")";
       std::vector<Mount> mounts;
@@ -94,9 +104,23 @@ class FsPlugin final : public sdk::PluginBase, private sdk::PathResolver {
           mounts.push_back(std::move(mount));
         }
       }
+      std::string proc = cfg.get_string("proc").value_or("instance");
+      if (proc != "instance" && proc != "host")
+        return "proc must be instance or host, not '" + proc + "' (" + cfg.where("proc") + ")";
       bool translating = root != "/" || !mounts.empty();
       translating_ = translating;
-      if (!translating) return {};  // the host's own root: nothing to intercept
+      proc_view_ = proc == "instance";
+      if (proc_view_) root_.set_membership([this](pid_t pid) { return member(pid); });
+      if (!translating) {
+        if (proc == "host") return {};  // the host's own root and its /proc: nothing to intercept
+        // The host's root, with the instance's /proc: every path call is resolved and done on
+        // behalf of the guest (never checked and then let through: the guest could rewrite the
+        // path in between), with nothing translated and no ownership emulated.
+        if (std::string err = root_.open("/", {}); !err.empty()) return err;
+        host_root_ = true;
+        register_handlers();
+        return {};
+      }
       if (defaults && root != "/") {
         for (const char* d : {"/dev", "/proc", "/sys", "/tmp"}) {
           bool configured = false;
@@ -129,8 +153,43 @@ class FsPlugin final : public sdk::PluginBase, private sdk::PathResolver {
     }
   }
 
+  void on_process_start(pid_t tid, pid_t) noexcept override {
+    try {
+      std::lock_guard lock(members_mu_);
+      members_.insert(tid);
+    } catch (...) {
+    }
+  }
+  void on_process_exit(pid_t tid) noexcept override {
+    std::lock_guard lock(members_mu_);
+    members_.erase(tid);
+  }
+
  private:
+  // Whether process or thread `pid` belongs to the instance.
+  bool member(pid_t pid) {
+    std::lock_guard lock(members_mu_);
+    return members_.count(pid) != 0;
+  }
+
+  // Calls that take no path: with the host's root there is nothing to do for them.
+  static bool fd_only(int nr) {
+    switch (nr) {
+      case SYS_getcwd:
+      case SYS_fstat:
+      case SYS_fchown:
+      case SYS_fgetxattr:
+      case SYS_fsetxattr:
+      case SYS_flistxattr:
+      case SYS_fremovexattr:
+        return true;
+      default:
+        return false;
+    }
+  }
+
   void on(int nr, Route route, Support support, std::string note, Handler h) {
+    if (host_root_ && fd_only(nr)) return;
     sdk::SyscallSpec s;
     s.nr = nr;
     s.route = route;
@@ -185,6 +244,7 @@ class FsPlugin final : public sdk::PluginBase, private sdk::PathResolver {
     on(SYS_mkdir, N, F, "", [this](SyscallContext& c) {
       return at_op(c, AT_FDCWD, c.arg(0), Follow::kNo, true, [&](const Resolved& r) {
         int rc = mkdirat(r.parent.get(), at_name(r), static_cast<mode_t>(c.arg(1)));
+        if (rc == 0) apply_umask(c, open_entry(r, O_PATH | O_NOFOLLOW).get(), static_cast<mode_t>(c.arg(1)));
         if (rc == 0) own_new_at(c, r);
         return rc;
       });
@@ -192,6 +252,7 @@ class FsPlugin final : public sdk::PluginBase, private sdk::PathResolver {
     on(SYS_mkdirat, N, F, "", [this](SyscallContext& c) {
       return at_op(c, static_cast<int>(c.arg(0)), c.arg(1), Follow::kNo, true, [&](const Resolved& r) {
         int rc = mkdirat(r.parent.get(), at_name(r), static_cast<mode_t>(c.arg(2)));
+        if (rc == 0) apply_umask(c, open_entry(r, O_PATH | O_NOFOLLOW).get(), static_cast<mode_t>(c.arg(2)));
         if (rc == 0) own_new_at(c, r);
         return rc;
       });
@@ -323,6 +384,12 @@ class FsPlugin final : public sdk::PluginBase, private sdk::PathResolver {
       on(nr, N, P, "user.lxhost.* is reserved for lxhost's metadata", [this](SyscallContext& c) { return xattr_(c); });
     on(SYS_inotify_add_watch, N, F, "the watch is added to the guest's own inotify instance",
        [this](SyscallContext& c) { return inotify_add_watch_(c); });
+    if (proc_view_) {
+      on(SYS_getdents64, N, F, "read on behalf of the guest; a procfs root lists the instance's pids only",
+         [this](SyscallContext& c) { return getdents_(c, true); });
+      on(SYS_getdents, N, F, "read on behalf of the guest; a procfs root lists the instance's pids only",
+         [this](SyscallContext& c) { return getdents_(c, false); });
+    }
     // Calls that would act on host paths or the host's mount table: refused, as in an
     // unprivileged container.
     for (int nr : {SYS_chroot, SYS_pivot_root, SYS_mount, SYS_umount2, SYS_swapon, SYS_swapoff, SYS_quotactl,
@@ -387,6 +454,7 @@ class FsPlugin final : public sdk::PluginBase, private sdk::PathResolver {
     if (!r.exists && !(flags & O_CREAT)) return fail(ENOENT);
     if (r.read_only && writes(flags)) return fail(EROFS);
     if (!c.still_valid()) return fail(EINTR);
+    if ((flags & O_PATH) && r.exists) return open_path_(c, r, flags);
     int host_flags = (flags | O_CLOEXEC) & ~O_NOFOLLOW;
     if (!r.magic) host_flags |= O_NOFOLLOW;  // resolved already: a symlink here is a race
     if (nofollow) host_flags |= O_NOFOLLOW;
@@ -402,10 +470,53 @@ class FsPlugin final : public sdk::PluginBase, private sdk::PathResolver {
     }
     int fd = openat(r.parent.get(), at_name(r), host_flags, static_cast<mode_t>(mode));
     if (fd < 0) return fail(errno);
+    if (!r.exists) apply_umask(c, fd, static_cast<mode_t>(mode));
     if (!r.exists) own_new(c, fd);
     SyscallResult res = c.install_fd(fd, static_cast<unsigned>(flags) & O_CLOEXEC);
     close(fd);
     return res;
+  }
+
+  // Implements open(2) with O_PATH. The kernel installs no O_PATH file in another process (ADDFD
+  // refuses it), so a directory or regular file the guest may read is given to it opened for
+  // reading, the same object. Anything else runs natively, with the host's root only and only
+  // when no other thread or process shares the guest's memory (none could rewrite the path
+  // between the resolution and the kernel's); otherwise EBADF, what the kernel says to ADDFD.
+  SyscallResult open_path_(SyscallContext& c, const Resolved& r, int flags) {
+    int how = O_PATH | O_CLOEXEC | (flags & O_DIRECTORY) | (r.magic ? 0 : O_NOFOLLOW);
+    UniqueFd p(openat(r.parent.get(), at_name(r), how));
+    if (!p) return fail(errno);
+    struct stat st;
+    if (fstat(p.get(), &st) != 0) return fail(errno);
+    if (S_ISDIR(st.st_mode) || S_ISREG(st.st_mode)) {
+      UniqueFd fd(::open(("/proc/self/fd/" + std::to_string(p.get())).c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+      if (fd) return c.install_fd(fd.get(), static_cast<unsigned>(flags) & O_CLOEXEC);
+    }
+    if (host_root_ && sole_user_of_memory(c)) return SyscallResult::continue_native();
+    return fail(EBADF);
+  }
+
+  // Whether guest process `c.pid()` has one thread and shares its memory with no other member.
+  bool sole_user_of_memory(SyscallContext& c) {
+    FILE* f = std::fopen(("/proc/" + std::to_string(c.pid()) + "/status").c_str(), "re");
+    if (!f) return false;
+    char line[128];
+    bool one = false;
+    while (std::fgets(line, sizeof line, f))
+      if (std::strncmp(line, "Threads:", 8) == 0) {
+        one = std::atoi(line + 8) == 1;
+        break;
+      }
+    std::fclose(f);
+    if (!one) return false;
+    std::vector<pid_t> others;
+    {
+      std::lock_guard lock(members_mu_);
+      others.assign(members_.begin(), members_.end());
+    }
+    for (pid_t o : others)
+      if (o != c.pid() && syscall(SYS_kcmp, c.pid(), o, 0 /* KCMP_VM */, 0, 0) == 0) return false;
+    return true;
   }
 
   // Whether `guest` is /proc/<pid>/cmdline or /proc/<pid>/task/<tid>/cmdline.
@@ -448,7 +559,7 @@ class FsPlugin final : public sdk::PluginBase, private sdk::PathResolver {
     if (r.have_stat && !r.name.empty()) st = r.st;
     else if (fstatat(r.parent.get(), r.name.c_str(), &st, r.name.empty() ? AT_EMPTY_PATH : AT_SYMLINK_NOFOLLOW) != 0)
       return fail(errno);
-    if (!S_ISLNK(st.st_mode)) {
+    if (!S_ISLNK(st.st_mode) && !host_root_) {
       Metadata m;
       map_identity(st.st_uid, st.st_gid);
       if (store_.read_at(r.parent.get(), r.name.empty() ? "." : r.name, m) == 0) apply_metadata(m, st);
@@ -460,6 +571,7 @@ class FsPlugin final : public sdk::PluginBase, private sdk::PathResolver {
   // A file the guest just created is its emulated user's (fsuid/fsgid), kept as metadata, when
   // that user is not root (whose files the host user's own files already are).
   void own_new(SyscallContext& c, int fd) {
+    if (host_root_) return;
     auto* cr = registry_ ? static_cast<sdk::Credentials*>(registry_->find_interface(sdk::kCredentialsInterface)) : nullptr;
     std::uint32_t uid = 0, gid = 0;
     if (!cr || !cr->fs_identity(c.tid(), uid, gid) || (uid == 0 && gid == 0)) return;
@@ -470,7 +582,7 @@ class FsPlugin final : public sdk::PluginBase, private sdk::PathResolver {
     store_.write(fd, m);
   }
   void own_new_at(SyscallContext& c, const Resolved& r) {
-    if (!registry_ || !registry_->find_interface(sdk::kCredentialsInterface)) return;
+    if (host_root_ || !registry_ || !registry_->find_interface(sdk::kCredentialsInterface)) return;
     UniqueFd fd = open_entry(r, O_PATH | O_NOFOLLOW);
     if (fd) own_new(c, fd.get());
   }
@@ -502,8 +614,8 @@ class FsPlugin final : public sdk::PluginBase, private sdk::PathResolver {
     struct stat st;
     if (fstat(fd.get(), &st) != 0) return fail(errno);
     Metadata m;
-    map_identity(st.st_uid, st.st_gid);
-    if (store_.read(fd.get(), m) == 0) apply_metadata(m, st);
+    if (!host_root_) map_identity(st.st_uid, st.st_gid);
+    if (!host_root_ && store_.read(fd.get(), m) == 0) apply_metadata(m, st);
     if (int e = c.write(buf, st); e != 0) return fail(e);
     return SyscallResult::value(0);
   }
@@ -521,8 +633,8 @@ class FsPlugin final : public sdk::PluginBase, private sdk::PathResolver {
         if (::statx(fd.get(), "", AT_EMPTY_PATH | (flags & AT_STATX_SYNC_TYPE), static_cast<unsigned>(c.arg(3)), &stx) != 0)
           return fail(errno);
         Metadata m;
-        map_identity(stx.stx_uid, stx.stx_gid);
-        if (store_.read(fd.get(), m) == 0) apply_metadata(m, stx);
+        if (!host_root_) map_identity(stx.stx_uid, stx.stx_gid);
+        if (!host_root_ && store_.read(fd.get(), m) == 0) apply_metadata(m, stx);
         if (int e = c.write(c.arg(4), stx); e != 0) return fail(e);
         return SyscallResult::value(0);
       }
@@ -535,7 +647,7 @@ class FsPlugin final : public sdk::PluginBase, private sdk::PathResolver {
     struct statx stx;
     int sflags = (flags & AT_STATX_SYNC_TYPE) | (r.name.empty() ? AT_EMPTY_PATH : AT_SYMLINK_NOFOLLOW);
     if (::statx(r.parent.get(), r.name.c_str(), sflags, static_cast<unsigned>(c.arg(3)), &stx) != 0) return fail(errno);
-    if (!S_ISLNK(stx.stx_mode)) {
+    if (!S_ISLNK(stx.stx_mode) && !host_root_) {
       Metadata m;
       map_identity(stx.stx_uid, stx.stx_gid);
       if (store_.read_at(r.parent.get(), r.name.empty() ? "." : r.name, m) == 0) apply_metadata(m, stx);
@@ -566,6 +678,7 @@ class FsPlugin final : public sdk::PluginBase, private sdk::PathResolver {
     ssize_t n = readlinkat(r.parent.get(), r.name.c_str(), target, PATH_MAX);
     if (n < 0) return fail(errno);
     std::string t(target, static_cast<std::size_t>(n));
+    if (!r.link.empty()) t = r.link;  // /proc/self, /proc/thread-self: the guest's own
     if (r.name == "exe" && r.guest_path.rfind("/proc/", 0) == 0) {
       // A dynamic program runs through its interpreter: /proc/<pid>/exe names the program.
       pid_t pid = static_cast<pid_t>(std::atoi(r.guest_path.c_str() + 6));
@@ -673,7 +786,7 @@ class FsPlugin final : public sdk::PluginBase, private sdk::PathResolver {
   int chmod_(const Resolved& r, mode_t mode) {
     UniqueFd fd = open_entry(r, O_PATH);
     Metadata m;
-    if (fd && store_.read(fd.get(), m) == 0 && m.mode) {
+    if (fd && !host_root_ && store_.read(fd.get(), m) == 0 && m.mode) {
       m.mode = (*m.mode & S_IFMT) | (mode & 07777);
       if (int e = store_.write(fd.get(), m); e != 0) return errno = e, -1;
       return 0;
@@ -701,7 +814,7 @@ class FsPlugin final : public sdk::PluginBase, private sdk::PathResolver {
       }
       return SyscallResult::value(0);
     }
-    if (errno != EPERM) return fail(errno);
+    if (errno != EPERM || host_root_) return fail(errno);
     int e = store_owner(fd, uid, gid);
     if (e == EPERM || e == ENOTSUP) return SyscallResult::value(0);  // symlinks carry no user xattrs
     return e ? fail(e) : SyscallResult::value(0);
@@ -731,7 +844,7 @@ class FsPlugin final : public sdk::PluginBase, private sdk::PathResolver {
   int mknod_(const Resolved& r, mode_t mode, dev_t dev, mode_t umask) {
     if (mknodat(r.parent.get(), at_name(r), mode, dev) == 0) return 0;  // the kernel applies the umask
     mode = (mode & S_IFMT) | (mode & 07777 & ~umask);
-    if (errno != EPERM || !(S_ISCHR(mode) || S_ISBLK(mode))) return -1;
+    if (errno != EPERM || host_root_ || !(S_ISCHR(mode) || S_ISBLK(mode))) return -1;
     int fd = openat(r.parent.get(), at_name(r), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
     if (fd < 0) return -1;
     Metadata m;
@@ -745,6 +858,18 @@ class FsPlugin final : public sdk::PluginBase, private sdk::PathResolver {
       return -1;
     }
     return 0;
+  }
+
+  // A file created on behalf of the guest got this process's umask: gives it the guest's instead
+  // (only the permission bits; what the directory passes on, such as setgid, stays).
+  void apply_umask(SyscallContext& c, int fd, mode_t requested) {
+    if (fd < 0) return;
+    mode_t um = guest_umask(c.tid());
+    if (um == own_umask_) return;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || S_ISLNK(st.st_mode)) return;
+    mode_t want = (st.st_mode & 07000) | (requested & 0777 & ~um);
+    if ((st.st_mode & 07777) != want) chmod(("/proc/self/fd/" + std::to_string(fd)).c_str(), want);
   }
 
   // The umask of guest thread `tid` (022 when unreadable).
@@ -875,6 +1000,61 @@ class FsPlugin final : public sdk::PluginBase, private sdk::PathResolver {
     return SyscallResult::value(wd);
   }
 
+  // Guest fd `gfd` itself (the same open file, sharing its offset), taken with pidfd_getfd.
+  static UniqueFd take_fd(SyscallContext& c, int gfd) {
+    UniqueFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, c.pid(), 0)));
+    if (!pidfd) return {};
+    return UniqueFd(static_cast<int>(syscall(SYS_pidfd_getfd, pidfd.get(), gfd, 0)));
+  }
+
+  // Removes from the records data[0..n) of getdents64 (`is64`) or getdents the numeric names of
+  // processes outside the instance; returns the new length.
+  std::size_t drop_strangers(char* data, std::size_t n, bool is64) {
+    std::size_t name_at = is64 ? 19 : 18;
+    std::size_t in = 0, out = 0;
+    while (in + name_at < n) {
+      unsigned short reclen;
+      std::memcpy(&reclen, data + in + 16, sizeof reclen);
+      if (reclen == 0 || in + reclen > n) break;
+      const char* name = data + in + name_at;
+      std::size_t len = strnlen(name, reclen - name_at);
+      bool numeric = len > 0;
+      for (std::size_t i = 0; i < len && numeric; ++i) numeric = name[i] >= '0' && name[i] <= '9';
+      bool keep = !numeric || (len <= 10 && member(static_cast<pid_t>(std::atoll(std::string(name, len).c_str()))));
+      if (keep) {
+        if (out != in) std::memmove(data + out, data + in, reclen);
+        out += reclen;
+      }
+      in += reclen;
+    }
+    return out;
+  }
+
+  // Implements getdents64(2) and getdents(2): read on behalf of the guest from its own open
+  // directory (so that no other file can take its place between a check and the read); in a
+  // procfs root only the instance's pids show. Never 0 while entries remain.
+  SyscallResult getdents_(SyscallContext& c, bool is64) {
+    std::size_t count = std::min<std::size_t>(static_cast<unsigned>(c.arg(2)), std::size_t{1} << 20);
+    UniqueFd fd = take_fd(c, static_cast<int>(c.arg(0)));
+    if (!fd) return fail(EBADF);
+    struct stat st;
+    bool proc_root = fstat(fd.get(), &st) == 0 && S_ISDIR(st.st_mode) && st.st_ino == 1 && [&] {
+      struct statfs sf;
+      return fstatfs(fd.get(), &sf) == 0 && sf.f_type == PROC_SUPER_MAGIC;
+    }();
+    std::vector<char> data(std::max<std::size_t>(count, 1));
+    for (;;) {
+      long n = syscall(is64 ? SYS_getdents64 : SYS_getdents, fd.get(), data.data(), count);
+      if (n < 0) return fail(errno);
+      if (n == 0) return SyscallResult::value(0);
+      std::size_t len = static_cast<std::size_t>(n);
+      if (proc_root) len = drop_strangers(data.data(), len, is64);
+      if (len == 0) continue;  // only strangers in this batch: read on
+      if (int e = c.write_memory(c.arg(1), data.data(), len); e != 0) return fail(e);
+      return SyscallResult::value(static_cast<std::int64_t>(len));
+    }
+  }
+
   // Implements symlink(2), symlinkat(2): the target is stored as the guest wrote it.
   SyscallResult symlink_(SyscallContext& c, std::uint64_t target_addr, int dirfd, std::uint64_t addr) {
     std::string target;
@@ -937,6 +1117,11 @@ class FsPlugin final : public sdk::PluginBase, private sdk::PathResolver {
   }
 
   bool translating_ = false;
+  bool host_root_ = false;  // the host's root, resolved only for the instance's /proc
+  bool proc_view_ = false;  // [fs] proc = "instance"
+  mode_t own_umask_ = 022;  // this process's umask, which the host applies to what it creates
+  std::mutex members_mu_;
+  std::unordered_set<pid_t> members_;  // the instance's processes and threads
   const sdk::PluginRegistry* registry_ = nullptr;  // for the proc plugin's ProgramNames
   GuestRoot root_;
   MetadataStore store_;

@@ -4,8 +4,10 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
+#include <linux/magic.h>
 #include <linux/openat2.h>
 #include <sys/syscall.h>
 
@@ -39,12 +41,42 @@ int read_link(int dirfd, const char* name, std::string& out) {
   return 0;
 }
 
-// A directory level of the walk: its fd, its guest path, and whether it is read-only.
+// A directory level of the walk: its fd, its guest path, whether it is read-only, and where it
+// lies in procfs.
 struct Level {
   UniqueFd fd;
   std::string guest;
   bool read_only;
+  dev_t dev = 0;
+  bool procfs = false;     // a directory of a procfs mount
+  bool proc_root = false;  // the root of a procfs mount (where the pids are)
 };
+
+constexpr ino_t kProcRootIno = 1;
+
+bool is_procfs(int fd) {
+  struct statfs sf;
+  return fstatfs(fd, &sf) == 0 && sf.f_type == PROC_SUPER_MAGIC;
+}
+
+// Fills the procfs fields of `level`, whose directory `st` describes; `parent` is the level it
+// was reached from (nullptr for the root and mount levels): a filesystem type is asked only when
+// the device changes.
+void classify(Level& level, const struct stat& st, const Level* parent) {
+  level.dev = st.st_dev;
+  level.procfs = parent && parent->dev == st.st_dev ? parent->procfs : is_procfs(level.fd.get());
+  level.proc_root = level.procfs && st.st_ino == kProcRootIno;
+}
+
+// The pid a /proc entry names: -1 when the name is not a number, 0 for a number no pid has.
+pid_t pid_name(const std::string& name) {
+  if (name.empty()) return -1;
+  for (char ch : name)
+    if (ch < '0' || ch > '9') return -1;
+  if (name.size() > 10) return 0;
+  long long v = std::atoll(name.c_str());
+  return v > 0x7fffffff ? 0 : static_cast<pid_t>(v);
+}
 
 // The thread group of `tid`, from /proc/<tid>/status (`tid` when unreadable).
 pid_t thread_group(pid_t tid) {
@@ -85,6 +117,7 @@ std::string GuestRoot::open(const std::string& root, std::vector<Mount> mounts) 
     if (!m.fd) return "mount host '" + m.host + "': " + std::string(strerror(errno));
     mounts_.push_back(std::move(m));
   }
+  host_root_ = root_ == "/" && mounts_.empty();
   return {};
 }
 
@@ -143,28 +176,39 @@ int GuestRoot::resolve(pid_t tid, int dirfd, const std::string& path, Follow fol
 
 int GuestRoot::fast(const std::string& path, Follow follow, Resolved& out) const {
   if (path.size() > 1 && path.back() == '/') return -1;  // trailing slash: the walk handles it
-  // Lexically normal form; without symlinks (refused below) it is what the kernel resolves.
+  // The kernel walks the components as they are (`..` included: with no symlink on the way,
+  // refused below, it goes up from the directory it is in, as Linux does); the guest path is the
+  // lexically normal form, which is then exact. A path that reaches a mount point is walked.
+  for (const auto& m : mounts_)
+    if (m.guest == "/") return -1;
   std::vector<std::string> comps;
+  std::vector<std::string> norm_comps;
+  std::string norm;
   for (auto& c : split(path)) {
     if (c == ".") continue;
     if (c == "..") {
-      if (!comps.empty()) comps.pop_back();
-      continue;
+      if (!norm_comps.empty()) norm_comps.pop_back();
+    } else {
+      norm_comps.push_back(c);
+      norm.clear();
+      for (const auto& n : norm_comps) norm += "/" + n;
+      if (mount_at(norm)) return -1;
     }
     comps.push_back(std::move(c));
   }
-  if (comps.empty()) return -1;
-  std::string norm;
-  for (const auto& c : comps) norm += "/" + c;
-  for (const auto& m : mounts_)
-    if (m.guest == "/" || norm == m.guest || norm.rfind(m.guest + "/", 0) == 0) return -1;
+  if (comps.empty() || comps.back() == ".." || norm_comps.empty()) return -1;
+  norm.clear();
+  for (const auto& n : norm_comps) norm += "/" + n;
   std::string parent = ".";
   for (std::size_t i = 0; i + 1 < comps.size(); ++i) parent += "/" + comps[i];
   open_how how{};
   how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
-  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  // A guest root's own mounts are crossed by the walk; the host's root crosses the host's.
+  if (!host_root_) how.resolve |= RESOLVE_NO_XDEV;
   UniqueFd dir(static_cast<int>(syscall(SYS_openat2, root_fd_.get(), parent.c_str(), &how, sizeof how)));
   if (!dir) return errno == ELOOP || errno == EXDEV || errno == ENOSYS || errno == EAGAIN ? -1 : errno;
+  if (host_root_ && member_ && is_procfs(dir.get())) return -1;  // the walk decides what /proc shows
   const std::string& last = comps.back();
   out.have_stat = false;
   if (fstatat(dir.get(), last.c_str(), &out.st, AT_SYMLINK_NOFOLLOW) != 0) {
@@ -185,19 +229,26 @@ int GuestRoot::fast(const std::string& path, Follow follow, Resolved& out) const
 
 int GuestRoot::walk(pid_t tid, std::string path, Follow follow, Resolved& out) const {
   out.have_stat = false;
+  out.link.clear();
   pid_t tgid = 0;  // read only when /proc/self needs it
   std::vector<Level> levels;
   auto dup_fd = [](int fd) { return UniqueFd(fcntl(fd, F_DUPFD_CLOEXEC, 0)); };
+  // A level for a directory fd reached without a stat (the root, a mount).
+  auto push_level = [&](int fd, const std::string& guest, bool read_only) {
+    Level l{dup_fd(fd), guest, read_only};
+    struct stat st;
+    if (l.fd && fstat(l.fd.get(), &st) == 0) classify(l, st, nullptr);
+    levels.push_back(std::move(l));
+  };
   auto reset_to_root = [&] {
     levels.clear();
-    if (const Mount* m = mount_at("/")) levels.push_back({dup_fd(m->fd.get()), "/", m->read_only});
-    else levels.push_back({dup_fd(root_fd_.get()), "/", false});
+    if (const Mount* m = mount_at("/")) push_level(m->fd.get(), "/", m->read_only);
+    else push_level(root_fd_.get(), "/", false);
   };
   reset_to_root();
   bool trailing_slash = path.size() > 1 && path.back() == '/';
   std::deque<std::string> pending = split(path);
   int links = 0;
-  const Mount* proc = mount_at("/proc");
   while (!pending.empty()) {
     std::string c = std::move(pending.front());
     pending.pop_front();
@@ -206,21 +257,32 @@ int GuestRoot::walk(pid_t tid, std::string path, Follow follow, Resolved& out) c
       if (levels.size() > 1) levels.pop_back();
       continue;
     }
-    // /proc/self and /proc/thread-self mean the guest, not this plugin's process.
-    if (proc && levels.back().guest == "/proc") {
-      if ((c == "self" || c == "thread-self") && tgid == 0) tgid = thread_group(tid);
-      if (c == "self") {
-        c = std::to_string(tgid);
-      } else if (c == "thread-self") {
-        c = std::to_string(tgid);
-        pending.push_front(std::to_string(tid));
-        pending.push_front("task");
+    if (levels.back().proc_root) {
+      // /proc/self and /proc/thread-self mean the guest, not this plugin's process.
+      if (c == "self" || c == "thread-self") {
+        if (tgid == 0) tgid = thread_group(tid);
+        std::string target = std::to_string(tgid);
+        if (c == "thread-self") target += "/task/" + std::to_string(tid);
+        if (pending.empty() && follow == Follow::kNo && !trailing_slash) {
+          out.link = target;  // the link itself: readlink says what it means for the guest
+        } else {
+          c = std::to_string(tgid);
+          if (target != c) {
+            pending.push_front(std::to_string(tid));
+            pending.push_front("task");
+          }
+        }
+      }
+      // The guest's /proc shows its instance: any other process does not exist.
+      if (member_) {
+        pid_t pid = pid_name(c);
+        if (pid == 0 || (pid > 0 && !member_(pid))) return ENOENT;
       }
     }
     bool last = pending.empty();
     std::string guest = join_path(levels.back().guest, c);
     if (const Mount* m = mount_at(guest)) {
-      levels.push_back({dup_fd(m->fd.get()), guest, m->read_only});
+      push_level(m->fd.get(), guest, m->read_only);
       continue;
     }
     Level& dir = levels.back();
@@ -252,17 +314,21 @@ int GuestRoot::walk(pid_t tid, std::string path, Follow follow, Resolved& out) c
       if (++links > kMaxSymlinks) return ELOOP;
       std::string target;
       if (int e = read_link(fd.get(), "", target); e != 0) return e;
-      bool in_proc = proc && dir.guest.rfind("/proc/", 0) == 0;
+      // Below a procfs root every link is a magic link (/proc/self, /proc/net are ordinary ones).
+      bool in_proc = dir.procfs && !dir.proc_root;
       if (in_proc) {
         // Magic links: root is the guest root; cwd, exe and fd/N point at host paths.
-        if (c == "root" && dir.guest.find('/', 6) == std::string::npos) {
+        bool unnamed = target.rfind("/memfd:", 0) == 0 ||
+                       (target.size() > 10 && target.compare(target.size() - 10, 10, " (deleted)") == 0);
+        if (c == "root" && levels.size() >= 2 && levels[levels.size() - 2].proc_root) {
           target = "/";
-        } else if (!target.empty() && target[0] == '/') {
+        } else if (!target.empty() && target[0] == '/' && !(unnamed && last)) {
           std::string g = to_guest(target);
           if (g.empty()) return EACCES;  // outside the guest's world
           target = g;
         } else if (last) {
-          // pipe:[…], socket:[…], anon_inode:…: opened through the magic link itself.
+          // pipe:[…], socket:[…], anon_inode:…, a memfd, a deleted file: no path leads there;
+          // opened through the magic link itself.
           out.exists = true;
           out.parent = dup_fd(dir.fd.get());
           out.name = c;
@@ -292,7 +358,9 @@ int GuestRoot::walk(pid_t tid, std::string path, Follow follow, Resolved& out) c
       return 0;
     }
     if (!S_ISDIR(st.st_mode)) return ENOTDIR;
-    levels.push_back({std::move(fd), guest, dir.read_only});
+    Level next{std::move(fd), guest, dir.read_only};
+    classify(next, st, &dir);
+    levels.push_back(std::move(next));
   }
   // The path names a directory level itself ("/", "a/..", a mount point).
   out.exists = true;

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <cstring>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -33,7 +34,11 @@ struct Resolved {
   bool magic = false;      ///< a /proc magic link to a non-path object (pipe, socket): open it as is
   bool have_stat = false;  ///< `st` holds fstatat(parent, name, AT_SYMLINK_NOFOLLOW)
   struct stat st {};       ///< valid when have_stat
+  std::string link;        ///< /proc/self or /proc/thread-self not followed: its target for the guest
 };
+
+/// Whether a pid or tid belongs to the guest's instance (what its /proc may show).
+using Membership = std::function<bool(pid_t)>;
 
 /// How the last component is treated.
 enum class Follow { kYes, kNo };
@@ -46,6 +51,10 @@ class GuestRoot {
 
   /// The host path of the guest root.
   const std::string& root() const noexcept { return root_; }
+
+  /// Hides /proc/<pid> (any procfs mount, wherever it is reached) of every pid for which
+  /// `member` is false: resolving it gives ENOENT. Empty: every pid shows.
+  void set_membership(Membership member) { member_ = std::move(member); }
 
   /// Resolves `path` for guest thread `tid` relative to guest directory fd `dirfd` (AT_FDCWD for
   /// the cwd). Returns 0 and fills `out`, or a positive errno. Paths with no symlink and no mount
@@ -63,6 +72,8 @@ class GuestRoot {
   const Mount* mount_at(const std::string& guest) const;
 
   std::string root_;
+  Membership member_;
+  bool host_root_ = false;  // root_ is "/" with no mounts: the fast path may cross mounts
   UniqueFd root_fd_;
   std::vector<Mount> mounts_;
 };

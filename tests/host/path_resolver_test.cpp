@@ -73,6 +73,58 @@ TEST_F(PathResolverTest, ExecPathsGiveProgramAndTheRootsInterpreter) {
   EXPECT_EQ(pr->exec_paths(getpid(), AT_FDCWD, "/nonexistent", prog, interp), ENOENT);
 }
 
+TEST_F(PathResolverTest, DotDotAfterASymlinkGoesUpFromItsTarget) {
+  // As Linux does, component by component: /w/lk/.. is /a/b, the parent of the link's target.
+  std::filesystem::create_directories(root_ + "/a/b/c");
+  std::filesystem::create_directories(root_ + "/a/etc");
+  std::filesystem::create_directories(root_ + "/w");
+  std::filesystem::create_symlink("/a/b/c", root_ + "/w/lk");
+  std::filesystem::create_symlink("../a/b/c", root_ + "/w/rel");
+  std::filesystem::create_symlink("/tmp", root_ + "/w/tmp");  // /tmp is a mount
+  std::unique_ptr<Runtime> rt;
+  sdk::PathResolver* pr = resolver(rt);
+  ASSERT_NE(pr, nullptr);
+  std::string root = std::filesystem::canonical(root_).string();
+  std::string out;
+  ASSERT_EQ(pr->host_path(getpid(), AT_FDCWD, "/w/lk/../c", true, out), 0);
+  EXPECT_EQ(out, root + "/a/b/c");
+  ASSERT_EQ(pr->host_path(getpid(), AT_FDCWD, "/w/lk/../../etc/passwd", false, out), 0);
+  EXPECT_EQ(out, root + "/a/etc/passwd");
+  ASSERT_EQ(pr->host_path(getpid(), AT_FDCWD, "/w/rel/../c", true, out), 0);
+  EXPECT_EQ(out, root + "/a/b/c");
+  ASSERT_EQ(pr->host_path(getpid(), AT_FDCWD, "/w/lk/../../../../../../../etc/passwd", true, out), 0);
+  EXPECT_EQ(out, root + "/etc/passwd");  // never above the guest root
+  ASSERT_EQ(pr->host_path(getpid(), AT_FDCWD, "/w/tmp/../etc/passwd", true, out), 0);
+  EXPECT_EQ(out, root + "/etc/passwd");  // out of a mount: its guest parent
+  // Without a symlink, `..` needs the directory it leaves, as in the kernel.
+  EXPECT_EQ(pr->host_path(getpid(), AT_FDCWD, "/nonexistent/../etc/passwd", true, out), ENOENT);
+  EXPECT_EQ(pr->host_path(getpid(), AT_FDCWD, "/etc/passwd/../passwd", true, out), ENOTDIR);
+}
+
+TEST_F(PathResolverTest, ProcShowsTheInstanceOnly) {
+  std::unique_ptr<Runtime> rt;
+  sdk::PathResolver* pr = resolver(rt);
+  ASSERT_NE(pr, nullptr);
+  sdk::Plugin* fs = nullptr;
+  for (const auto& fp : rt->plugins())
+    if (fp.plugin->plugin().query_interface(sdk::kPathResolverInterface)) fs = &fp.plugin->plugin();
+  ASSERT_NE(fs, nullptr);
+  std::string out, self = std::to_string(getpid());
+  // This process is not a member yet: its /proc entry does not exist for the guest.
+  EXPECT_EQ(pr->host_path(getpid(), AT_FDCWD, "/proc/" + self + "/status", true, out), ENOENT);
+  EXPECT_EQ(pr->host_path(getpid(), AT_FDCWD, "/proc/self/status", true, out), ENOENT);
+  fs->on_process_start(getpid(), 0);
+  ASSERT_EQ(pr->host_path(getpid(), AT_FDCWD, "/proc/self/status", true, out), 0);
+  EXPECT_EQ(out, "/proc/" + self + "/status");
+  ASSERT_EQ(pr->host_path(getpid(), AT_FDCWD, "/proc//./" + self + "/status", true, out), 0);
+  EXPECT_EQ(pr->host_path(getpid(), AT_FDCWD, "/proc/1/status", true, out), ENOENT);
+  EXPECT_EQ(pr->host_path(getpid(), AT_FDCWD, "/proc/self/../1/status", true, out), ENOENT);
+  EXPECT_EQ(pr->host_path(getpid(), AT_FDCWD, "/proc/self/root/proc/1", false, out), ENOENT);
+  ASSERT_EQ(pr->host_path(getpid(), AT_FDCWD, "/proc/loadavg", true, out), 0);
+  fs->on_process_exit(getpid());
+  EXPECT_EQ(pr->host_path(getpid(), AT_FDCWD, "/proc/self/status", true, out), ENOENT);
+}
+
 TEST(PathResolver, NotOfferedWithTheHostRoot) {
   config::Config c;
   ASSERT_TRUE(c.apply_set(std::string("plugins.search_path=[\"") + PLUGIN_DIR + "\"]").ok());
