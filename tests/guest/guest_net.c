@@ -13,6 +13,8 @@
  *   guest_net dgram-recv MODE PATH  binds PATH, a child binds PATH.c and sends "x" to it;
  *                                  receives with MODE (recvfrom, recvmsg, recvmmsg) and prints
  *                                  "from SOURCE" (the source path the call reported)
+ *   guest_net dgram-recv-only PATH  binds PATH, prints "ready", then receives one datagram
+ *                                  with recvfrom and prints "from SOURCE"
  *   guest_net accept MODE PATH     a stream server at PATH, a client bound at PATH.c connects;
  *                                  MODE accept or accept4 (SOCK_CLOEXEC|SOCK_NONBLOCK): prints
  *                                  "peer PATH" and, for accept4, the new fd's flags
@@ -371,6 +373,12 @@ int main(int argc, char** argv) {
     waitpid(p, NULL, 0);
     unlink(peer);
     return r;
+  }
+  if (!strcmp(argv[1], "dgram-recv-only") && argc > 2) {
+    int s = dgram_bound(argv[2]);
+    if (s < 0) return report(-1);
+    printf("ready\n");
+    return recv_mode("recvfrom", s);
   }
   if (!strcmp(argv[1], "accept") && argc > 3) {
     int s = socket(AF_UNIX, SOCK_STREAM, 0);
