@@ -1,8 +1,13 @@
 // Plugin loading: find, open, ABI check, create.
 #include "plugin_loader.h"
 
+#include <pwd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <system_error>
 
@@ -15,21 +20,81 @@ LoadedPlugin::LoadedPlugin(boost::dll::shared_library lib, sdk::Plugin* object, 
 
 LoadedPlugin::~LoadedPlugin() { object_.reset(); }
 
+namespace {
+
+// Why `file` cannot be used as a plugin, in a few words; "" when it is a readable regular file.
+// Sets *denied when the reason is a permission refusal.
+std::string why_not(const std::string& file, bool* denied) {
+  namespace fs = std::filesystem;
+  struct stat st;
+  if (stat(file.c_str(), &st) == 0) {
+    if (!S_ISREG(st.st_mode)) return "not a regular file";
+    if (access(file.c_str(), R_OK) == 0) return "";
+    int e = errno;
+    *denied = e == EACCES;
+    return fmt::format("{}: cannot read {}", e == EACCES ? "permission denied" : std::strerror(e),
+                       fs::path(file).filename().string());
+  }
+  int e = errno;
+  fs::path dir = fs::path(file).parent_path();
+  if (e == EACCES) {
+    // The first directory on the way that cannot be searched.
+    *denied = true;
+    fs::path prefix;
+    for (const auto& part : dir) {
+      prefix /= part;
+      if (access(prefix.c_str(), X_OK) != 0 && errno == EACCES)
+        return fmt::format("permission denied: cannot search {}", prefix.string());
+    }
+    return "permission denied";
+  }
+  if (e == ENOENT || e == ENOTDIR) {
+    struct stat ds;
+    if (stat(dir.c_str(), &ds) != 0) return errno == ENOTDIR ? "a parent is not a directory" : "no such directory";
+    if (!S_ISDIR(ds.st_mode)) return "not a directory";
+    return "no such file";
+  }
+  return std::strerror(e);
+}
+
+// The current user, for messages about permissions.
+std::string who() {
+  uid_t uid = geteuid();
+  if (const passwd* pw = getpwuid(uid)) return fmt::format("uid {} ({})", uid, pw->pw_name);
+  return fmt::format("uid {}", uid);
+}
+
+}  // namespace
+
 Result<std::string> find_plugin(const std::string& name, const std::vector<std::string>& search_path) {
   namespace fs = std::filesystem;
-  std::error_code ec;
+  bool denied = false;
   if (name.find('/') != std::string::npos) {
-    if (!fs::exists(name, ec)) return Error{ENOENT, fmt::format("plugin file '{}' does not exist", name)};
-    return name;
+    std::string why = why_not(name, &denied);
+    if (why.empty()) return name;
+    if (denied) return Error{EACCES, fmt::format("plugin file '{}': {} for {}", name, why, who())};
+    if (why == "no such file" || why == "no such directory" || why == "a parent is not a directory")
+      return Error{ENOENT, fmt::format("plugin file '{}' does not exist ({})", name, why)};
+    return Error{EINVAL, fmt::format("plugin file '{}': {}", name, why)};
   }
-  std::string searched;
+  std::string file = fmt::format("lxhost-{}.so", name);
+  std::string looked;
+  std::vector<std::string> seen;
   for (const auto& dir : search_path) {
-    fs::path p = fs::path(dir) / fmt::format("lxhost-{}.so", name);
-    if (fs::exists(p, ec)) return p.string();
-    searched += (searched.empty() ? "" : ", ") + dir;
+    if (std::find(seen.begin(), seen.end(), dir) != seen.end()) continue;
+    seen.push_back(dir);
+    fs::path p = fs::path(dir) / file;
+    bool d = false;
+    std::string why = why_not(p.string(), &d);
+    if (why.empty()) return p.string();
+    denied = denied || d;
+    looked += fmt::format("{}{} ({})", looked.empty() ? "" : ", ", dir, why);
   }
-  return Error{ENOENT, fmt::format("plugin '{}' not found (looked for lxhost-{}.so in: {})", name, name,
-                                   searched.empty() ? "<empty search path>" : searched)};
+  if (looked.empty()) looked = "<empty search path>";
+  if (denied)
+    return Error{EACCES, fmt::format("plugin '{}' cannot be loaded: permission denied for {}; looked for {} in: {}",
+                                     name, who(), file, looked)};
+  return Error{ENOENT, fmt::format("plugin '{}' not found (looked for {} in: {})", name, file, looked)};
 }
 
 Result<std::shared_ptr<LoadedPlugin>> load_plugin(const std::string& path) {
@@ -56,10 +121,16 @@ Result<std::shared_ptr<LoadedPlugin>> load_plugin(const std::string& path) {
 std::string builtin_plugin_dir() {
   std::error_code ec;
   auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (ec) return LXHOST_INSTALL_PLUGIN_DIR;
-  auto dir = exe.parent_path().parent_path() / "lib" / "lxhost" / "plugins";
-  if (std::filesystem::is_directory(dir, ec)) return dir.lexically_normal().string();
-  return LXHOST_INSTALL_PLUGIN_DIR;
+  if (ec) return install_plugin_dir();
+  return (exe.parent_path().parent_path() / "lib" / "lxhost" / "plugins").lexically_normal().string();
+}
+
+std::string install_plugin_dir() { return LXHOST_INSTALL_PLUGIN_DIR; }
+
+std::vector<std::string> default_plugin_dirs() {
+  std::vector<std::string> dirs = {builtin_plugin_dir()};
+  if (install_plugin_dir() != dirs.front()) dirs.push_back(install_plugin_dir());
+  return dirs;
 }
 
 }  // namespace lx::host

@@ -37,14 +37,24 @@ class LoadedPlugin {
   std::string path_;
 };
 
-/// The file a plugin name resolves to: a path if `name` contains '/', else the first
-/// `<dir>/lxhost-<name>.so` that exists in `search_path`. Error lists the searched places.
+/// The file a plugin name resolves to: a path if `name` contains '/', else the first readable
+/// `<dir>/lxhost-<name>.so` in `search_path`. The error lists every place looked and why each
+/// failed; when one of them was refused (a directory that cannot be searched, a file that cannot
+/// be read) it is EACCES and says "permission denied" first, naming the refusing directory or file.
 Result<std::string> find_plugin(const std::string& name, const std::vector<std::string>& search_path);
 
 /// Loads the plugin library at `path`: checks its ABI version first, then creates the object.
 Result<std::shared_ptr<LoadedPlugin>> load_plugin(const std::string& path);
 
-/// The directory of built-in plugins: <dir of the running executable>/../lib/lxhost/plugins.
+/// The directory of built-in plugins: <dir of the running executable>/../lib/lxhost/plugins,
+/// whether or not it exists or can be reached (the install dir if the executable is unknown).
 std::string builtin_plugin_dir();
+
+/// The directory plugins are installed to (<prefix>/lib/lxhost/plugins).
+std::string install_plugin_dir();
+
+/// Where plugins are looked for after the config's search path: builtin_plugin_dir(), then
+/// install_plugin_dir() when it is another directory.
+std::vector<std::string> default_plugin_dirs();
 
 }  // namespace lx::host

@@ -27,7 +27,7 @@ Runtime::~Runtime() = default;
 Result<std::unique_ptr<Runtime>> Runtime::create(const config::Config& config) {
   std::unique_ptr<Runtime> rt(new Runtime(config));
   rt->search_path_ = config.plugin_search_path();
-  rt->search_path_.push_back(builtin_plugin_dir());
+  for (auto& dir : default_plugin_dirs()) rt->search_path_.push_back(std::move(dir));
 
   for (const auto& [name, fc] : config.families()) {
     if (!fc.enabled || fc.plugin.empty()) continue;

@@ -27,7 +27,7 @@ class Runtime {
   const Dispatch& dispatch() const noexcept { return dispatch_; }
   /// The loaded plugins, by family.
   const std::vector<FamilyPlugin>& plugins() const noexcept { return plugins_; }
-  /// The plugin search path used (config's, then the built-in directory).
+  /// The plugin search path used (config's, then the built-in and the install directory).
   const std::vector<std::string>& search_path() const noexcept { return search_path_; }
   /// An interface a loaded plugin offers (sdk::kLaunchIdentityInterface, ...), or nullptr.
   void* find_interface(std::string_view name) const noexcept;

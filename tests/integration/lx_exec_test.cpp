@@ -14,23 +14,31 @@
 #include <gtest/gtest.h>
 
 #include "run_command.h"
+#include "unprivileged.h"
 
 namespace {
 
+using lx::test::as_unprivileged;
 using lx::test::CommandOptions;
 using lx::test::CommandResult;
+using lx::test::reachable;
 using lx::test::run_command;
+using lx::test::TempDir;
+using lx::test::unprivileged_uid;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
 const std::string kLx = LX_BIN;
 const std::string kGuest = GUEST_DIR;
 
-std::string probe_path() { return fmt::format("plugins.search_path=[\"{}\"]", TEST_PLUGIN_DIR); }
+std::string probe_path(const std::string& dir = TEST_PLUGIN_DIR) {
+  return fmt::format("plugins.search_path=[\"{}\"]", dir);
+}
 
 // lx exec with the probe plugin loaded for the "other" family, plus extra --set options.
-std::vector<std::string> exec_probe(std::vector<std::string> sets, std::vector<std::string> cmd, bool trace = false) {
-  std::vector<std::string> argv = {kLx, "exec", "--set", probe_path(), "--set", "families.other.plugin=probe"};
+std::vector<std::string> exec_probe(std::vector<std::string> sets, std::vector<std::string> cmd, bool trace = false,
+                                    const std::string& lx = kLx, const std::string& plugin_dir = TEST_PLUGIN_DIR) {
+  std::vector<std::string> argv = {lx, "exec", "--set", probe_path(plugin_dir), "--set", "families.other.plugin=probe"};
   for (auto& s : sets) argv.insert(argv.end(), {"--set", s});
   if (trace) argv.push_back("--trace");
   argv.push_back("--");
@@ -45,23 +53,12 @@ void expect_one_line(const CommandResult& r) {
   EXPECT_EQ(e.find('\n'), std::string::npos) << "expected one line, got:\n" << r.err;
 }
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/lxhost-test-XXXXXX";
-    path_ = mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-  std::string write(const std::string& name, const std::string& content) const {
-    std::string p = path_ + "/" + name;
-    std::ofstream(p) << content;
-    return p;
-  }
-
- private:
-  std::string path_;
-};
+// Writes `content` to `dir`/`name` and returns its path.
+std::string write(const TempDir& dir, const std::string& name, const std::string& content) {
+  std::string p = dir / name;
+  std::ofstream(p) << content;
+  return p;
+}
 
 TEST(LxExec, ShellEchoAndExitCode) {
   auto r = run_command({kLx, "exec", "--", "/bin/sh", "-c", "echo hi; exit 3"});
@@ -116,8 +113,9 @@ TEST(LxExec, NoCommandIsUsageError) {
 }
 
 TEST(LxExec, DisabledNetFamilyFailsInKernelWithEnosys) {
-  auto r = run_command({kLx, "exec", "--set", "families.net.enabled=false", "--trace", "--",
-                        kGuest + "/guest_probe", "socket"});
+  // Without the fs plugin (which notifies every path call), nothing at all is intercepted.
+  auto r = run_command({kLx, "exec", "--set", "families.net.enabled=false", "--set", "families.fs.plugin=\"\"",
+                        "--trace", "--", kGuest + "/guest_probe", "socket"});
   EXPECT_EQ(r.out, "ENOSYS\n");
   // Decided in the kernel: listed as a kernel rule, and never seen as an intercepted call.
   EXPECT_THAT(r.err, HasSubstr("in kernel: socket -> errno(ENOSYS)"));
@@ -169,13 +167,18 @@ TEST(LxExec, ProbeErrnoRouteIsDecidedInKernel) {
   EXPECT_THAT(r.err, HasSubstr("in kernel: getppid -> errno(EPERM)"));
 }
 
+// With probe.magic_path the probe claims open/openat, which the fs plugin claims too: it takes
+// the fs plugin's place.
+const std::string kNoFsPlugin = "families.fs.plugin=\"\"";
+
 TEST(LxExec, ProbeInstallsFdWithAddfd) {
-  auto r = run_command(exec_probe({"probe.magic_path=/lxhost/magic", "probe.magic_content=from the plugin"},
+  auto r = run_command(exec_probe({kNoFsPlugin, "probe.magic_path=/lxhost/magic", "probe.magic_content=from the plugin"},
                                   {kGuest + "/guest_probe", "cat", "/lxhost/magic"}, true));
   EXPECT_EQ(r.out, "from the plugin") << r.err;
   EXPECT_THAT(r.err, HasSubstr("openat(AT_FDCWD, \"/lxhost/magic\""));
   // Other paths still open natively.
-  r = run_command(exec_probe({"probe.magic_path=/lxhost/magic"}, {kGuest + "/guest_probe", "cat", "/proc/self/comm"}));
+  r = run_command(exec_probe({kNoFsPlugin, "probe.magic_path=/lxhost/magic"},
+                             {kGuest + "/guest_probe", "cat", "/proc/self/comm"}));
   EXPECT_EQ(r.out, "guest_probe\n") << r.err;
 }
 
@@ -190,8 +193,11 @@ TEST(LxExec, ProbeTraceRouteRewritesRegisters) {
 
 TEST(LxExec, IoUringClosedWhenFsIsTranslated) {
   // The probe plugin routes openat through NOTIFY: io_uring could bypass it, so it is closed.
-  auto r = run_command(exec_probe({"probe.magic_path=/lxhost/magic"}, {kGuest + "/guest_probe", "io_uring"}));
-  EXPECT_EQ(r.out, "ENOSYS\n");
+  auto r = run_command(exec_probe({kNoFsPlugin, "probe.magic_path=/lxhost/magic"}, {kGuest + "/guest_probe", "io_uring"}));
+  EXPECT_EQ(r.out, "ENOSYS\n") << r.err;
+  // The fs plugin translates every path call, with the host's root too.
+  r = run_command({kLx, "exec", "--", kGuest + "/guest_probe", "io_uring"});
+  EXPECT_EQ(r.out, "ENOSYS\n") << r.err;
 }
 
 TEST(LxExec, BadAbiPluginIsRefusedWithOneLine) {
@@ -235,7 +241,7 @@ TEST(LxExec, UnknownPluginKeyIsRefusedWithPosition) {
 
 TEST(LxExec, ConfigTypoNamesFileLineColumn) {
   TempDir d;
-  std::string f = d.write("bad.toml", "# a comment\n[families.net]\nenabeld = false\n");
+  std::string f = write(d, "bad.toml", "# a comment\n[families.net]\nenabeld = false\n");
   auto r = run_command({kLx, "exec", "--config", f, "--", "/bin/true"});
   EXPECT_EQ(r.status, 125);
   EXPECT_THAT(r.err, HasSubstr(f + ":3:1"));
@@ -270,17 +276,42 @@ TEST(LxExec, DoubleForkedSetsidDaemonIsEndedToo) {
 }
 
 TEST(LxExec, UnprivilegedUserGetsTheSameBehaviour) {
-  if (geteuid() != 0) GTEST_SKIP() << "needs root to switch to an unprivileged user";
-  if (access("/usr/bin/setpriv", X_OK) != 0) GTEST_SKIP() << "setpriv missing";
-  std::vector<std::string> argv = {"/usr/bin/setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"};
-  auto inner = exec_probe({"probe.getppid_value=4242"}, {kGuest + "/guest_probe", "getppid"});
-  argv.insert(argv.end(), inner.begin(), inner.end());
-  auto r = run_command(argv);
+  auto r = run_command(as_unprivileged(exec_probe({"probe.getppid_value=4242"},
+                                                  {reachable(kGuest + "/guest_probe"), "getppid"}, false,
+                                                  reachable(kLx), reachable(TEST_PLUGIN_DIR))));
   EXPECT_EQ(r.out, "4242\n") << r.err;
   EXPECT_EQ(r.status, 0);
-  auto id = run_command({"/usr/bin/setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", kLx, "exec",
-                         "--", "/usr/bin/id", "-u"});
-  EXPECT_EQ(id.out, "65534\n") << id.err;
+  auto id = run_command(as_unprivileged({reachable(kLx), "exec", "--", "/usr/bin/id", "-u"}));
+  EXPECT_EQ(id.out, std::to_string(unprivileged_uid()) + "\n") << id.err;
+}
+
+TEST(LxExec, UnreachablePluginDirIsPermissionDeniedNotNotFound) {
+  if (unprivileged_uid() == 0) GTEST_SKIP() << "root without setpriv: no unprivileged user to check permissions";
+  namespace fs = std::filesystem;
+  if (fs::exists(std::string(LXHOST_INSTALL_PLUGIN_DIR) + "/lxhost-fs.so"))
+    GTEST_SKIP() << "lxhost is installed in " << LXHOST_INSTALL_PLUGIN_DIR << ": the loader would take its plugins";
+  // An lx with its plugins next to it, as installed, in a directory the user may enter...
+  TempDir d("lxhost-exec-test", 0755);
+  fs::create_directories(d / "bin");
+  fs::create_directories(d / "lib");
+  fs::copy(kLx, d / "bin/lx");
+  fs::copy(fs::path(kLx).parent_path().parent_path() / "lib/lxhost", d / "lib/lxhost", fs::copy_options::recursive);
+  for (const char* p : {"bin", "lib", "lib/lxhost", "lib/lxhost/plugins"}) fs::permissions(d / p, fs::perms(0755));
+  std::vector<std::string> argv = as_unprivileged({d / "bin/lx", "exec", "--", "/bin/sh", "-c", "echo ran"});
+  auto r = run_command(argv);
+  ASSERT_EQ(r.out, "ran\n") << r.err;
+  // ...then with lib/ closed to it: the message says why and lists every place looked.
+  fs::permissions(d / "lib", fs::perms(geteuid() == 0 ? 0700 : 0000));
+  r = run_command(argv);
+  fs::permissions(d / "lib", fs::perms(0755));
+  EXPECT_EQ(r.status, 125);
+  EXPECT_EQ(r.out, "");
+  EXPECT_THAT(r.err, HasSubstr("' cannot be loaded: permission denied for uid " +
+                               std::to_string(unprivileged_uid())));
+  EXPECT_THAT(r.err, HasSubstr(d / "lib/lxhost/plugins (permission denied: cannot search " + d / "lib" + ")"));
+  EXPECT_THAT(r.err, HasSubstr(std::string(LXHOST_INSTALL_PLUGIN_DIR) + " ("));
+  EXPECT_THAT(r.err, Not(HasSubstr("not found")));
+  expect_one_line(r);
 }
 
 TEST(LxSyscalls, PrintsCompatibilityTable) {
@@ -297,12 +328,12 @@ TEST(LxSyscalls, PrintsCompatibilityTable) {
 
 TEST(LxConfig, CheckPrintsMergedConfig) {
   TempDir d;
-  std::string f = d.write("ok.toml", "[families.net]\nenabled = false\n");
+  std::string f = write(d, "ok.toml", "[families.net]\nenabled = false\n");
   auto r = run_command({kLx, "config", "check", f, "--set", "driver.notify_workers=3"});
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("notify_workers = 3"));
   EXPECT_THAT(r.out, HasSubstr("enabled = false"));
-  std::string bad = d.write("bad.toml", "[driver]\nnotify_workers = \"many\"\n");
+  std::string bad = write(d, "bad.toml", "[driver]\nnotify_workers = \"many\"\n");
   r = run_command({kLx, "config", "check", bad});
   EXPECT_EQ(r.status, 1);
   EXPECT_THAT(r.err, HasSubstr(bad + ":2:"));
