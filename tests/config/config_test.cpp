@@ -11,6 +11,7 @@
 #include <toml++/toml.h>
 
 #include "config/config.h"
+#include "unprivileged.h"
 
 namespace lx::config {
 namespace {
@@ -19,18 +20,13 @@ using ::testing::HasSubstr;
 
 class ConfigTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/lxhost-config-test-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
   std::string write(const std::string& name, const std::string& text) {
-    std::string p = dir_ + "/" + name;
+    std::string p = dir_ / name;
     std::filesystem::create_directories(std::filesystem::path(p).parent_path());
     std::ofstream(p) << text;
     return p;
   }
-  std::string dir_;
+  test::TempDir dir_{"lxhost-config-test"};
 };
 
 TEST_F(ConfigTest, DefaultsEnableEveryFamilyWithTheFourPlugins) {
@@ -184,24 +180,24 @@ TEST_F(ConfigTest, ArraysOfTablesAreReplacedWhole) {
 TEST_F(ConfigTest, StandardFilesAreLayeredAndOptional) {
   write("etc/lxhost.toml", "[driver]\nnotify_workers = 3\nsync_wakeup = false\n");
   write("xdg/lxhost/lxhost.toml", "[driver]\nnotify_workers = 6\n");
-  setenv("XDG_CONFIG_HOME", (dir_ + "/xdg").c_str(), 1);
+  setenv("XDG_CONFIG_HOME", (dir_ / "xdg").c_str(), 1);
   Config c;
-  ASSERT_TRUE(c.merge_standard_files(dir_ + "/etc").ok());
+  ASSERT_TRUE(c.merge_standard_files(dir_ / "etc").ok());
   EXPECT_EQ(c.driver().notify_workers, 6);
   EXPECT_FALSE(c.driver().sync_wakeup);
-  setenv("XDG_CONFIG_HOME", (dir_ + "/nowhere").c_str(), 1);
+  setenv("XDG_CONFIG_HOME", (dir_ / "nowhere").c_str(), 1);
   Config d;
-  EXPECT_TRUE(d.merge_standard_files(dir_ + "/nothing").ok());
+  EXPECT_TRUE(d.merge_standard_files(dir_ / "nothing").ok());
   unsetenv("XDG_CONFIG_HOME");
 }
 
 TEST_F(ConfigTest, MissingRequiredFileNamesIt) {
   Config c;
-  auto r = c.merge_file(dir_ + "/absent.toml");
+  auto r = c.merge_file(dir_ / "absent.toml");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, ENOENT);
-  EXPECT_THAT(r.error().message, HasSubstr(dir_ + "/absent.toml' does not exist"));
-  EXPECT_TRUE(c.merge_file(dir_ + "/absent.toml", true).ok());
+  EXPECT_THAT(r.error().message, HasSubstr(dir_ / "absent.toml' does not exist"));
+  EXPECT_TRUE(c.merge_file(dir_ / "absent.toml", true).ok());
 }
 
 TEST_F(ConfigTest, ErrnoNames) {

@@ -1,6 +1,7 @@
 // Tests of the Driver with in-process plugins against real guest processes: NOTIFY and TRACE
 // routes, guest memory bounds, fd installation, process tracking, launch failures.
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -71,8 +72,7 @@ Run run_guest(TestPlugin& plugin, std::vector<std::string> argv, bool sync_wakeu
   DriverOptions opts;
   opts.sync_wakeup = sync_wakeup;
   Driver d(policy, table, {&plugin}, opts);
-  char tmpl[] = "/tmp/lxhost-driver-test-XXXXXX";
-  int fd = mkstemp(tmpl);
+  int fd = memfd_create("guest-stdout", MFD_CLOEXEC);  // no file anywhere
   int saved = dup(1);
   dup2(fd, 1);
   LaunchSpec spec;
@@ -90,7 +90,6 @@ Run run_guest(TestPlugin& plugin, std::vector<std::string> argv, bool sync_wakeu
   ssize_t n;
   while ((n = read(fd, buf, sizeof buf)) > 0) r.out.append(buf, static_cast<std::size_t>(n));
   close(fd);
-  unlink(tmpl);
   r.stats = d.stats();
   return r;
 }

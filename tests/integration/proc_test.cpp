@@ -3,7 +3,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -11,19 +10,25 @@
 #include <gtest/gtest.h>
 
 #include "run_command.h"
+#include "unprivileged.h"
 
 namespace {
 
+using lx::test::as_unprivileged;
+using lx::test::reachable;
 using lx::test::run_command;
+using lx::test::TempDir;
+using lx::test::unprivileged_gid;
+using lx::test::unprivileged_uid;
 using ::testing::HasSubstr;
 
 const std::string kLx = LX_BIN;
+const std::string kGuest = GUEST_DIR;
 
-std::vector<std::string> as_nobody(std::vector<std::string> argv) {
-  if (geteuid() != 0) return argv;
-  std::vector<std::string> out = {"/usr/bin/setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"};
-  out.insert(out.end(), argv.begin(), argv.end());
-  return out;
+// `lx ARGS...` run as the unprivileged user (lx staged where that user can reach it).
+std::vector<std::string> lx_unprivileged(std::vector<std::string> args) {
+  args.insert(args.begin(), reachable(kLx));
+  return as_unprivileged(std::move(args));
 }
 
 TEST(ProcPlugin, DefaultConfigAsksForNothing) {
@@ -33,9 +38,8 @@ TEST(ProcPlugin, DefaultConfigAsksForNothing) {
 }
 
 TEST(ProcPlugin, OwnsExecveWhenTheFsPluginTranslates) {
-  char tmpl[] = "/tmp/lxhost-proc-test-XXXXXX";
-  std::string dir = mkdtemp(tmpl);
-  auto r = run_command({kLx, "syscalls", "--set", "fs.root=" + dir});
+  TempDir dir;
+  auto r = run_command({kLx, "syscalls", "--set", "fs.root=" + dir.path()});
   auto line_of = [&](const std::string& name) {
     std::size_t at = r.out.find(" " + name + " ");
     if (at == std::string::npos) return std::string();
@@ -47,42 +51,42 @@ TEST(ProcPlugin, OwnsExecveWhenTheFsPluginTranslates) {
     EXPECT_THAT(line, HasSubstr(" proc ")) << r.out;
     EXPECT_THAT(line, HasSubstr(" trace ")) << r.out;
   }
-  std::filesystem::remove_all(dir);
 }
 
 TEST(ProcPlugin, FakeRootIsConsistent) {
-  auto r = run_command(as_nobody({kLx, "exec", "--set", "proc.fake_root=true", "--", "/bin/sh", "-c", "id -u; id -g; id -G"}));
+  auto r = run_command(lx_unprivileged({"exec", "--set", "proc.fake_root=true", "--", "/bin/sh", "-c", "id -u; id -g; id -G"}));
   EXPECT_EQ(r.out, "0\n0\n0\n") << r.err;
   // Without it the unprivileged user stays itself.
-  r = run_command(as_nobody({kLx, "exec", "--", "/usr/bin/id", "-u"}));
-  EXPECT_EQ(r.out, geteuid() == 0 ? "65534\n" : std::to_string(geteuid()) + "\n");
+  r = run_command(lx_unprivileged({"exec", "--", "/bin/sh", "-c", "id -u; id -g"}));
+  EXPECT_EQ(r.out, std::to_string(unprivileged_uid()) + "\n" + std::to_string(unprivileged_gid()) + "\n") << r.err;
 }
 
 TEST(ProcPlugin, FakeRootIsConsistentWithTheFsMetadata) {
-  if (geteuid() != 0) GTEST_SKIP() << "needs root to switch to an unprivileged user";
-  char tmpl[] = "/tmp/lxhost-proc-test-XXXXXX";
-  std::string dir = mkdtemp(tmpl);
-  chmod(dir.c_str(), 0755);
-  std::string root = dir + "/root";
-  ASSERT_EQ(run_command({std::string(SOURCE_DIR) + "/tests/fixtures/make_rootfs.sh", "busybox", root}).status, 0);
-  ASSERT_EQ(chown((root + "/home/user").c_str(), 65534, 65534), 0);
+  TempDir dir("lxhost-proc-test", 0755);
+  std::string root = dir / "root";
+  auto made = run_command({std::string(SOURCE_DIR) + "/tests/fixtures/make_rootfs.sh", "busybox", root});
+  ASSERT_EQ(made.status, 0) << made.err;
+  ASSERT_EQ(chown((root + "/home/user").c_str(), unprivileged_uid(), unprivileged_gid()), 0);
   // Under fake root the user's own files are root's; a chown to another owner is kept as metadata.
-  auto r = run_command(as_nobody({kLx, "exec", "--set", "fs.root=" + root, "--set", "proc.fake_root=true", "--",
-                                  "/bin/sh", "-c", "cd /home/user && touch g h && chown 1000:1000 h && ls -ln g h"}));
-  EXPECT_THAT(r.out, HasSubstr("1 0        0                0 ")) << r.err;
-  EXPECT_THAT(r.out, HasSubstr("1 1000     1000             0 "));
+  auto r = run_command(lx_unprivileged({"exec", "--set", "fs.root=" + root, "--set", "proc.fake_root=true", "--",
+                                        "/bin/sh", "-c",
+                                        "cd /home/user && touch g h && chown 1000:1000 h && stat -c '%n %u:%g' g h"}));
+  EXPECT_EQ(r.out, "g 0:0\nh 1000:1000\n") << r.err;
   // Without fake root the user sees itself again, and the chown persists.
-  r = run_command(as_nobody({kLx, "exec", "--set", "fs.root=" + root, "--", "/bin/sh", "-c",
-                             "ls -ln /home/user/g /home/user/h"}));
-  EXPECT_THAT(r.out, HasSubstr("1 65534    65534            0 ")) << r.err;
-  EXPECT_THAT(r.out, HasSubstr("1 1000     1000             0 "));
-  std::filesystem::remove_all(dir);
+  r = run_command(lx_unprivileged({"exec", "--set", "fs.root=" + root, "--", "/bin/sh", "-c",
+                                   "cd /home/user && stat -c '%n %u:%g' g h"}));
+  EXPECT_EQ(r.out, "g " + std::to_string(unprivileged_uid()) + ":" + std::to_string(unprivileged_gid()) + "\nh 1000:1000\n")
+      << r.err;
+  // The host file is really the unprivileged user's, untouched by the emulated chown.
+  struct stat st {};
+  ASSERT_EQ(stat((root + "/home/user/h").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, unprivileged_uid());
 }
 
 TEST(ProcPlugin, SetuidFamilyChangesTheEmulatedIdentity) {
   if (access("/usr/bin/perl", X_OK) != 0) GTEST_SKIP() << "perl missing";
   // perl's $< and $> assignments call setresuid/setreuid; the emulated ids follow.
-  auto r = run_command(as_nobody({kLx, "exec", "--set", "proc.fake_root=true", "--", "/usr/bin/perl", "-e",
+  auto r = run_command(lx_unprivileged({"exec", "--set", "proc.fake_root=true", "--", "/usr/bin/perl", "-e",
                                   "$) = \"100 100\"; $> = 1000; print \"$< $> \", $) + 0, \"\\n\"; "
                                   "$> = 0; print \"$>\\n\";"}));
   EXPECT_EQ(r.out, "0 1000 100\n0\n") << r.err;
@@ -93,7 +97,7 @@ TEST(ProcPlugin, ChildrenInheritTheEmulatedIdentity) {
   // After setuid, every child is the new user too, however its first ptrace stop and its
   // parent's fork event are ordered (su, login and daemons drop privileges, then fork or exec;
   // dash vforks, and a vfork child's first stop often comes before its parent's event).
-  auto r = run_command(as_nobody({kLx, "exec", "--set", "proc.fake_root=true", "--", "/usr/bin/perl", "-e",
+  auto r = run_command(lx_unprivileged({"exec", "--set", "proc.fake_root=true", "--", "/usr/bin/perl", "-e",
                                   "$( = $) = 1000; $< = $> = 1000; "
                                   "for (1..20) { if (!fork) { exec '/usr/bin/id', '-u' } wait } "
                                   "exec '/bin/sh', '-c', 'for i in $(seq 20); do /usr/bin/id -u; done'"}));
@@ -104,7 +108,7 @@ TEST(ProcPlugin, ChildrenInheritTheEmulatedIdentity) {
 
 TEST(ProcPlugin, ChildrenOfASetuidProgramAreItsNewUser) {
   // A C program drops to 1000 with setgid/setuid, then execs dash, which vforks each command.
-  auto r = run_command(as_nobody({kLx, "exec", "--set", "proc.fake_root=true", "--", std::string(GUEST_DIR) + "/guest_probe",
+  auto r = run_command(lx_unprivileged({"exec", "--set", "proc.fake_root=true", "--", reachable(kGuest + "/guest_probe"),
                                   "setuid", "1000", "/bin/sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do /usr/bin/id -u; done"}));
   std::string want;
   for (int i = 0; i < 10; ++i) want += "1000\n";
@@ -114,12 +118,12 @@ TEST(ProcPlugin, ChildrenOfASetuidProgramAreItsNewUser) {
 TEST(ProcPlugin, CapabilitiesFollowTheEmulatedIdentity) {
   // setpriv keeps its capabilities across setresuid (PR_SET_KEEPCAPS, capget/capset), then
   // changes groups: as natively for root.
-  auto r = run_command(as_nobody({kLx, "exec", "--set", "proc.fake_root=true", "--", "/usr/bin/setpriv", "--reuid",
+  auto r = run_command(lx_unprivileged({"exec", "--set", "proc.fake_root=true", "--", "/usr/bin/setpriv", "--reuid",
                                   "1000", "--regid", "1000", "--clear-groups", "/bin/sh", "-c", "id -u; id -g"}));
   EXPECT_EQ(r.out, "1000\n1000\n") << r.err;
   if (access("/usr/bin/perl", X_OK) != 0) return;
   // Without keepcaps, dropping every root uid drops the capabilities: the gid stays.
-  r = run_command(as_nobody({kLx, "exec", "--set", "proc.fake_root=true", "--", "/usr/bin/perl", "-e",
+  r = run_command(lx_unprivileged({"exec", "--set", "proc.fake_root=true", "--", "/usr/bin/perl", "-e",
                              "$< = $> = 1000; $( = 5; print $( + 0, \" \", ($! ? \"refused\" : \"allowed\"), \"\\n\";"}));
   EXPECT_EQ(r.out, "0 refused\n") << r.err;
 }
@@ -141,14 +145,13 @@ TEST(ProcPlugin, UnamePersonality) {
 }
 
 TEST(ProcPlugin, ForkExecLoopInARootfs) {
-  char tmpl[] = "/tmp/lxhost-proc-test-XXXXXX";
-  std::string dir = mkdtemp(tmpl);
-  ASSERT_EQ(run_command({std::string(SOURCE_DIR) + "/tests/fixtures/make_rootfs.sh", "busybox", dir + "/root"}).status, 0);
-  auto r = run_command({kLx, "exec", "--set", "fs.root=" + dir + "/root", "--", "/bin/sh", "-c",
+  TempDir dir;
+  auto made = run_command({std::string(SOURCE_DIR) + "/tests/fixtures/make_rootfs.sh", "busybox", dir / "root"});
+  ASSERT_EQ(made.status, 0) << made.err;
+  auto r = run_command({kLx, "exec", "--set", "fs.root=" + dir / "root", "--", "/bin/sh", "-c",
                         "i=0; while [ $i -lt 200 ]; do /bin/true; i=$((i+1)); done; echo $i"});
   EXPECT_EQ(r.out, "200\n") << r.err;
   EXPECT_EQ(r.status, 0);
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -40,17 +40,25 @@ bool nobody_can_access(const std::string& path, int mode) {
   return WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
 
-// The staging directory: created on first use, removed when the process exits.
+// The staging directory: created on first use, removed when the process that made it exits
+// (not by a forked child that happens to call exit()).
 class Stage {
  public:
+  ~Stage() {
+    if (dir_ && owner_ != getpid()) (void)dir_.release();  // leaked on purpose: the owner removes it
+  }
   const std::string& dir() {
-    if (!dir_) dir_ = std::make_unique<TempDir>("lxhost-stage", 0755);
+    if (!dir_) {
+      dir_ = std::make_unique<TempDir>("lxhost-stage", 0755);
+      owner_ = getpid();
+    }
     return dir_->path();
   }
   std::mutex mu;
 
  private:
   std::unique_ptr<TempDir> dir_;
+  pid_t owner_ = 0;
 };
 Stage& stage() {
   static Stage s;
@@ -91,16 +99,19 @@ std::vector<std::string> as_unprivileged(std::vector<std::string> argv) {
 
 std::string reachable(const std::string& path) {
   if (!can_switch_user()) return path;
-  if (nobody_can_access(path, R_OK | X_OK) || nobody_can_access(path, R_OK)) return path;
   fs::path build = fs::path(LXHOST_BUILD_DIR).lexically_normal();
   fs::path p = fs::path(path).lexically_normal();
   auto rel = p.lexically_relative(build);
+  bool is_lx = rel == "bin/lx" || rel == "bin/lxhostd";
+  // lx and lxhostd load their plugins from ../lib/lxhost/plugins: that must be reachable too.
+  bool plugins_ok = !is_lx || nobody_can_access((build / "lib/lxhost/plugins").string(), R_OK | X_OK);
+  if (plugins_ok && (nobody_can_access(path, R_OK | X_OK) || nobody_can_access(path, R_OK))) return path;
   if (rel.empty() || rel.native().rfind("..", 0) == 0)
     throw std::runtime_error("reachable(): " + path + " is not in the build tree " + build.string() +
                              ", and uid 65534 cannot reach it");
   std::lock_guard lock(stage().mu);
   fs::path root = stage().dir();
-  if (rel == "bin/lx" || rel == "bin/lxhostd") {
+  if (is_lx) {
     for (const char* f : {"bin/lx", "bin/lxhostd", "lib/lxhost"})
       if (fs::exists(build / f)) copy_in(build / f, root / f);
   } else {
