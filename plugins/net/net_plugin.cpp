@@ -26,6 +26,7 @@
 #include <cstddef>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -511,14 +512,17 @@ class NetPlugin final : public sdk::PluginBase {
     if (flags & kMsgCmsgCompat) return -EINVAL;
     bool stream = s.type == SOCK_STREAM;
     bool waitall = stream && (flags & MSG_WAITALL) && !(flags & MSG_PEEK);
-    bool blocking = !s.nonblocking && !(flags & MSG_DONTWAIT);
+    // MSG_ERRQUEUE never waits.
+    bool blocking = !s.nonblocking && !(flags & (MSG_DONTWAIT | MSG_ERRQUEUE));
     int timeout = blocking ? socket_timeout_ms(s.fd.get(), SO_RCVTIMEO) : 0;
-    std::vector<char> buf(std::min(total, kMaxMessage));
+    // Not zeroed: a large buffer costs only the pages the kernel fills.
+    std::size_t size = std::min(total, kMaxMessage);
+    std::unique_ptr<char[]> buf(new char[size ? size : 1]);
     std::size_t got = 0;
     std::int64_t result = 0;
     bool first = true, told = false;
     for (;;) {
-      iovec v{buf.data() + got, buf.size() - got};
+      iovec v{buf.get() + got, size - got};
       msghdr h{};
       h.msg_iov = &v;
       h.msg_iovlen = 1;
@@ -543,7 +547,7 @@ class NetPlugin final : public sdk::PluginBase {
           break;
         }
         got += static_cast<std::size_t>(n);
-        if (n == 0 || !waitall || got == buf.size()) {
+        if (n == 0 || !waitall || got == size) {
           result = static_cast<std::int64_t>(got);
           break;
         }
@@ -564,8 +568,9 @@ class NetPlugin final : public sdk::PluginBase {
       result = static_cast<std::int64_t>(got);
       break;
     }
-    std::size_t copy = std::min<std::size_t>(static_cast<std::size_t>(result), buf.size());
-    if (int e = scatter(c, iov, buf.data(), copy); e != 0) return -e;
+    // With MSG_TRUNC a stream socket discards the data: the guest's buffer stays as it was.
+    std::size_t copy = stream && (flags & MSG_TRUNC) ? 0 : std::min<std::size_t>(static_cast<std::size_t>(result), size);
+    if (int e = scatter(c, iov, buf.get(), copy); e != 0) return -e;
     return result;
   }
 
