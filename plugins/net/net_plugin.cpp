@@ -285,7 +285,9 @@ class NetPlugin final : public sdk::PluginBase {
     bool addr_calls = loopback_ || !ports_.empty() || paths_;
     if (!addr_calls) return;  // default: nothing on the NOTIFY or TRACE routes
     const Support F = Support::kFull, P = Support::kPartial;
-    on(SYS_bind, P, "on behalf: policy, port map; an AF_UNIX path bound by its translated host path",
+    on(SYS_bind, P,
+       "on behalf: policy, port map; an AF_UNIX path bound by its translated host path (a directory swapped "
+       "for a symlink during the call is followed)",
        [this](SyscallContext& c) { return bind_(c); });
     on(SYS_connect, P,
        "on behalf: policy, port map, AF_UNIX path translated and pinned; SO_PEERCRED names the instance",
@@ -298,8 +300,9 @@ class NetPlugin final : public sdk::PluginBase {
        [this](SyscallContext& c) { return sendmsg_(c); });
     on(SYS_sendmmsg, P, "as sendmsg, message by message; msg_len and the count as natively",
        [this](SyscallContext& c) { return sendmmsg_(c); });
-    on(SYS_recvfrom, F,
-       "no address: native, in the kernel; an AF_UNIX or port-mapped socket's source in guest terms (on behalf)",
+    on(SYS_recvfrom, P,
+       "no address: native, in the kernel; else an AF_UNIX or port-mapped socket's source in guest terms (on "
+       "behalf; its blocking wait ends on the thread's signals, or the process's when it has one thread)",
        [this](SyscallContext& c) { return recvfrom_(c); }, native_when_null(4));
     on(SYS_recvmsg, P,
        "source in guest terms (on behalf); an AF_UNIX call asking for control data too runs natively "
@@ -307,9 +310,11 @@ class NetPlugin final : public sdk::PluginBase {
        [this](SyscallContext& c) { return recvmsg_(c); });
     on(SYS_recvmmsg, P, "as recvmsg, message by message; timeout checked after each message as natively",
        [this](SyscallContext& c) { return recvmmsg_(c); });
-    on(SYS_accept, F, "no address: native, in the kernel; else the peer in guest terms, fd installed with ADDFD",
+    on(SYS_accept, P,
+       "no address: native, in the kernel; else the peer in guest terms, fd installed with ADDFD (two threads "
+       "accepting at once on a blocking socket can leave one waiting past its signals)",
        [this](SyscallContext& c) { return accept_(c, false); }, native_when_null(1));
-    on(SYS_accept4, F, "as accept; SOCK_CLOEXEC and SOCK_NONBLOCK kept",
+    on(SYS_accept4, P, "as accept; SOCK_CLOEXEC and SOCK_NONBLOCK kept",
        [this](SyscallContext& c) { return accept_(c, true); }, native_when_null(1));
     on(SYS_getsockname, F, "guest port / guest path; a path outside the guest's world shows unnamed",
        [this](SyscallContext& c) { return sockname_(c, false); });

@@ -45,6 +45,7 @@
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static int report(int r) {
@@ -284,6 +285,33 @@ static int errors(void) {
   CASE("recvfrom", recvfrom(ab, buf, sizeof buf, MSG_DONTWAIT, (struct sockaddr*)&from, &fl));
   CASE("recvfrom empty", recvfrom(ab, buf, sizeof buf, MSG_DONTWAIT, (struct sockaddr*)&from, &fl));
   CASE("recvmsg bad msghdr", recvmsg(ab, bad, MSG_DONTWAIT));
+  // MSG_PEEK leaves the datagram; MSG_TRUNC gives its real length.
+  sendto(ab, "p", 1, 0, (struct sockaddr*)&abs, abs_len);
+  CASE("recvfrom MSG_PEEK", recvfrom(ab, buf, sizeof buf, MSG_DONTWAIT | MSG_PEEK, (struct sockaddr*)&from, &fl));
+  CASE("recvfrom after the peek", recvfrom(ab, buf, sizeof buf, MSG_DONTWAIT, (struct sockaddr*)&from, &fl));
+  sendto(ab, "abc", 3, 0, (struct sockaddr*)&abs, abs_len);
+  CASE("recvfrom 1 byte MSG_TRUNC", recvfrom(ab, buf, 1, MSG_DONTWAIT | MSG_TRUNC, (struct sockaddr*)&from, &fl));
+  // recvmmsg with more entries than UIO_MAXIOV, each asking for the source.
+  static struct mmsghdr rm[1100];
+  static struct sockaddr_un rn[1100];
+  static char rb[1100][4];
+  static struct iovec ri[1100];
+  for (int i = 0; i < 1100; ++i) {
+    ri[i].iov_base = rb[i];
+    ri[i].iov_len = sizeof rb[i];
+    rm[i].msg_hdr.msg_iov = &ri[i];
+    rm[i].msg_hdr.msg_iovlen = 1;
+    rm[i].msg_hdr.msg_name = &rn[i];
+    rm[i].msg_hdr.msg_namelen = sizeof rn[i];
+  }
+  CASE("recvmmsg bad timeout", recvmmsg(ab, rm, 1100, MSG_DONTWAIT, bad));
+  sendto(ab, "1", 1, 0, (struct sockaddr*)&abs, abs_len);
+  sendto(ab, "22", 2, 0, (struct sockaddr*)&abs, abs_len);
+  CASE("recvmmsg vlen 2^31", recvmmsg(ab, rm, 1u << 31, MSG_DONTWAIT, NULL));
+  printf("lengths %u %u, source %s\n", rm[0].msg_len, rm[1].msg_len,
+         rm[0].msg_hdr.msg_namelen == abs_len && !memcmp(&rn[0], &abs, abs_len) ? "abstract" : "other");
+  struct timespec ts = {5, 0};
+  CASE("recvmmsg empty", recvmmsg(ab, rm, 4, MSG_DONTWAIT, &ts));
   return 0;
 }
 
