@@ -15,6 +15,8 @@ packages=(
   util-linux                             # setpriv: tests run guests as an unprivileged user
   tmux                                   # tests drive an interactive shell on a terminal
   proot                                  # benchmarks compare against it
+  clang libclang-rt-14-dev               # fuzz/: libFuzzer and ASan/UBSan runtimes (clang's
+                                         # recommends, which --no-install-recommends leaves out)
 )
 
 missing=()

@@ -210,17 +210,18 @@ void Daemon::Impl::serve(UniqueFd conn) {
     }
     return;
   }
+  // Only the fields a command reads, checked and bounded, go further (and to an instance).
+  auto checked = check_request(req->body, req->fds.size());
+  if (!checked) {
+    log(fmt::format("pid {}: bad request: {}", cred.pid, checked.error().message));
+    (void)send_frame(conn.get(), error_reply(checked.error().message, checked.error().code));
+    return;
+  }
+  req->body = std::move(*checked);
   try {
-    int v = req->body.value("v", 0);
-    if (v != kProtocolVersion) {
-      (void)send_frame(conn.get(), error_reply(fmt::format("protocol version {} is not supported (lxhostd speaks {}); "
-                                                           "restart the service with 'lx service stop'", v, kProtocolVersion),
-                                               EPROTO));
-      return;
-    }
     dispatch(conn.get(), *req);
   } catch (const std::exception& e) {
-    // Wrong types in a request (nlohmann throws): an error reply, and the daemon goes on.
+    // Not expected after check_request; the daemon goes on.
     (void)send_frame(conn.get(), error_reply(fmt::format("malformed request: {}", e.what()), EBADMSG));
   }
 }
@@ -266,25 +267,7 @@ void Daemon::Impl::wait_for_op(int conn, const std::string& distro, std::unique_
 }
 
 void Daemon::Impl::do_run(int conn, Frame& req) {
-  const json& b = req.body;
-  // Every field is checked here (a wrong type throws: "malformed request"), so the instance
-  // only ever sees well-formed launches.
-  (void)b.value("argv", std::vector<std::string>{});
-  (void)b.value("env", std::vector<std::string>{});
-  (void)b.value("sets", std::vector<std::string>{});
-  (void)b.value("cwd", std::string());
-  (void)b.value("cd", std::string());
-  (void)b.value("user", std::string());
-  (void)b.value("ignored_signals", std::vector<int>{});
-  (void)b.value("blocked_signals", std::vector<int>{});
-  (void)b.value("tty", false);
-  (void)b.value("stderr_tty", false);
-  (void)b.value("rows", 24);
-  (void)b.value("cols", 80);
-  if (req.fds.size() > 3) {
-    (void)send_frame(conn, error_reply("malformed request: a launch passes at most 3 fds", EBADMSG));
-    return;
-  }
+  const json& b = req.body;  // checked by check_request: every field is there, with its type
   std::string distro = b.value("distro", "");
   if (distro.empty()) {
     auto d = store_.default_name();

@@ -392,13 +392,22 @@ void InstanceProcess::client_gone(Launch& l) {
 }
 
 void InstanceProcess::handle_client(Launch& l) {
+  // recv_frame bounds the frame; a frame over a bound or not a request gets an error reply
+  // naming why, and the client is hung up on (its guest gets SIGHUP, as from a terminal).
   auto f = recv_frame(l.conn.get(), 2000);
-  if (!f) return client_gone(l);
-  const json& b = f->body;
-  if (b.value("cmd", "") == "signal") {
-    int sig = b.value("signal", 0);
-    if (sig > 0 && sig < NSIG && !l.main_exited && l.main_pid > 0) kill(l.main_pid, sig);
+  if (!f) {
+    if (f.error().code != ECONNRESET) l.send(error_reply("malformed request: " + f.error().message, f.error().code));
+    return client_gone(l);
   }
+  const json& b = f->body;
+  auto cmd = b.find("cmd");
+  auto sig = b.find("signal");
+  if (cmd == b.end() || *cmd != "signal" || sig == b.end() || !sig->is_number_integer() || !f->fds.empty()) {
+    l.send(error_reply("malformed request: a launch's client sends only {\"cmd\": \"signal\", \"signal\": N}", EBADMSG));
+    return client_gone(l);
+  }
+  long long s = sig->get<long long>();
+  if (s > 0 && s < NSIG && !l.main_exited && l.main_pid > 0) kill(l.main_pid, static_cast<int>(s));
 }
 
 void InstanceProcess::begin_end() {
@@ -411,7 +420,17 @@ void InstanceProcess::handle_control(Frame frame) {
   const json& b = frame.body;
   std::string cmd = b.value("cmd", "");
   if (cmd == "launch") {
-    handle_launch(b.value("request", json::object()), std::move(frame.fds));
+    // lxhostd checked the request (check_request) and forwards only that; checked again here,
+    // so nothing reaches a launch unchecked. The first fd is the client's connection.
+    auto req = check_request(b.value("request", json::object()), frame.fds.empty() ? 0 : frame.fds.size() - 1);
+    if (!req) {
+      ++received_;
+      if (!frame.fds.empty())
+        (void)send_frame(frame.fds[0].get(), {{"event", "error"}, {"error", req.error().message}, {"exit", 125}});
+      if (attached() == 0) send_control({{"event", "idle"}, {"received", received_}});
+      return;
+    }
+    handle_launch(*req, std::move(frame.fds));
   } else if (cmd == "status") {
     send_control({{"id", b.value("id", 0)}, {"processes", process_table()}, {"clients", attached()}});
   } else if (cmd == "end") {
@@ -420,8 +439,19 @@ void InstanceProcess::handle_control(Frame frame) {
 }
 
 int InstanceProcess::run() {
-  // Orphaned guest processes (daemons) are reparented to this process, and stay traced (and
-  // reaped) by their launch's thread.
+  // Orphaned guest processes (daemons) are reparented to this process (to its main thread, the
+  // kernel's pick), and stay traced (and reaped) by their launch's thread. What that thread
+  // does not reap: a zombie the tracer already saw exit, whose guest parent then exits without
+  // waiting (a fork bomb's shells): it comes to the main thread as an untraced zombie. The
+  // main thread must not wait (a wait here would steal ptrace stops of the tracees, see below),
+  // so the kernel reaps for it: with SA_NOCLDWAIT no untraced child of this process stays a
+  // zombie, while a traced one still reports its exit to its tracer (ptrace is exempt). Flags
+  // are cleared at exec: guests do not inherit it.
+  struct sigaction reap {};
+  reap.sa_handler = SIG_DFL;
+  reap.sa_flags = SA_NOCLDWAIT;
+  sigemptyset(&reap.sa_mask);
+  sigaction(SIGCHLD, &reap, nullptr);
   prctl(PR_SET_CHILD_SUBREAPER, 1);
   fcntl(control_.get(), F_SETFD, FD_CLOEXEC);
   wake_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));

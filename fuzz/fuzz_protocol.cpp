@@ -1,0 +1,122 @@
+// libFuzzer target for the control protocol, on the path a hostile client reaches: the bytes of
+// one frame through recv_frame() (length prefix, fds, bounds, JSON) and check_request(), exactly
+// as lxhostd's connection thread calls them; then what an accepted run request becomes on its
+// way to the instance (dumped, read again by the instance's recv_frame, checked again).
+// Input: first byte 0 = the rest is the raw stream; otherwise the rest is a payload, sent with
+// its correct length prefix and (first byte - 1) % 5 fds.
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "protocol.h"
+
+namespace {
+
+using lx::service::Frame;
+using nlohmann::json;
+
+// Dies (a finding) when `v` breaks a bound decode_payload() promises.
+void check_bounded(const json& v) {
+  std::vector<std::pair<const json*, std::size_t>> todo{{&v, 1}};
+  while (!todo.empty()) {
+    auto [j, depth] = todo.back();
+    todo.pop_back();
+    if ((j->is_array() || j->is_object()) && (depth > lx::service::kMaxDepth || j->size() > lx::service::kMaxItems)) {
+      std::fprintf(stderr, "bound broken: depth %zu, %zu members\n", depth, j->size());
+      std::abort();
+    }
+    if (j->is_string() && j->get_ref<const std::string&>().size() > lx::service::kMaxString) {
+      std::fprintf(stderr, "bound broken: string of %zu bytes\n", j->get_ref<const std::string&>().size());
+      std::abort();
+    }
+    if (j->is_object())
+      for (auto it = j->begin(); it != j->end(); ++it) {
+        if (it.key().size() > lx::service::kMaxString) std::abort();
+        todo.emplace_back(&it.value(), depth + 1);
+      }
+    else if (j->is_array())
+      for (const auto& e : *j) todo.emplace_back(&e, depth + 1);
+  }
+}
+
+// Sends `stream` with `nfds` fds on one end of a socket pair and receives a frame on the other,
+// as lxhostd does. The stream is small enough (-max_len) to fit the socket's buffer.
+lx::Result<Frame> receive(const std::string& stream, int nfds) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) std::abort();
+  lx::UniqueFd a(sv[0]), b(sv[1]);
+  std::vector<int> fds(static_cast<std::size_t>(nfds), sv[0]);
+  if (!stream.empty()) {
+    // The first byte carries the fds, the rest follows.
+    msghdr msg{};
+    iovec iov{const_cast<char*>(stream.data()), stream.size()};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 8)];
+    if (nfds > 0) {
+      msg.msg_control = control;
+      msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
+      cmsghdr* c = CMSG_FIRSTHDR(&msg);
+      c->cmsg_level = SOL_SOCKET;
+      c->cmsg_type = SCM_RIGHTS;
+      c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+      std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
+    }
+    if (sendmsg(sv[0], &msg, MSG_NOSIGNAL | MSG_DONTWAIT) != static_cast<ssize_t>(stream.size())) std::abort();
+  }
+  shutdown(sv[0], SHUT_WR);
+  return lx::service::recv_frame(b.get(), 1000);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  signal(SIGPIPE, SIG_IGN);
+  return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  if (size == 0) return 0;
+  std::string rest(reinterpret_cast<const char*>(data) + 1, size - 1);
+  std::string stream;
+  int nfds = 0;
+  if (data[0] == 0) {
+    stream = rest;
+  } else {
+    nfds = (data[0] - 1) % 5;
+    auto n = static_cast<std::uint32_t>(rest.size());
+    stream = {static_cast<char>(n >> 24), static_cast<char>(n >> 16), static_cast<char>(n >> 8), static_cast<char>(n)};
+    stream += rest;
+  }
+  auto frame = receive(stream, nfds);
+  if (!frame) return 0;
+  check_bounded(frame->body);
+  // lxhostd's connection thread.
+  auto req = lx::service::check_request(frame->body, frame->fds.size());
+  if (!req) {
+    (void)lx::service::error_reply(req.error().message, req.error().code).dump();
+    return 0;
+  }
+  // What an accepted request becomes: forwarded to the instance, which must read and accept it.
+  json launch{{"cmd", "launch"}, {"request", *req}};
+  std::string payload = launch.dump(-1, ' ', false, json::error_handler_t::replace);
+  auto again = lx::service::decode_payload(payload);
+  if (!again) {
+    std::fprintf(stderr, "the instance refuses what lxhostd accepted: %s\n", again.error().message.c_str());
+    std::abort();
+  }
+  auto inner = lx::service::check_request((*again)["request"], 0);
+  if (!inner || *inner != *req) {
+    std::fprintf(stderr, "a checked request does not check again the same\n");
+    std::abort();
+  }
+  return 0;
+}
