@@ -462,6 +462,7 @@ class NetPlugin final : public sdk::PluginBase {
     std::vector<char> buf;
     std::size_t sent = 0;
     bool first = true, told = false, spun = false;
+    int pause_us = 1000;
     while (first || sent < m.total) {
       std::size_t want = stream ? std::min(kChunk, m.total - sent) : m.total;
       buf.resize(want);
@@ -483,6 +484,7 @@ class NetPlugin final : public sdk::PluginBase {
         ssize_t n = ::sendmsg(s.fd.get(), &h, flags | MSG_DONTWAIT | MSG_NOSIGNAL);
         if (n >= 0) {
           first = spun = false;
+          pause_us = 1000;
           if (!stream) return n;
           off += static_cast<std::size_t>(n);
           sent += static_cast<std::size_t>(n);
@@ -495,8 +497,9 @@ class NetPlugin final : public sdk::PluginBase {
         WaitEnd w;
         if (spun) {
           // Ready by poll yet refused again (an unconnected datagram socket's receiver is full):
-          // look again shortly.
-          usleep(2000);
+          // look again shortly, less often the longer it lasts.
+          usleep(pause_us);
+          pause_us = std::min(pause_us * 2, 20000);
           w = !c.still_valid() ? WaitEnd::kGone : signal_pending(c.tid()) ? WaitEnd::kSignal : WaitEnd::kReady;
         } else {
           w = wait_socket(c, s.fd.get(), POLLOUT, timeout);

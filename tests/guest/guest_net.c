@@ -26,6 +26,8 @@
  *                                  inet socket; prints "sent S"
  *   guest_net errors               bad pointers and bogus lengths on sendmsg/sendmmsg/recvmsg
  *                                  over a socketpair and an abstract socket: one line per case
+ *   guest_net send-signal PATH     fills the datagram socket it binds at PATH, then a blocking
+ *                                  sendmsg to it: prints "full EAGAIN" and EINTR (from SIGALRM)
  *   guest_net recv-signal PATH     prints its pid and "ready", then a recvfrom with an address
  *                                  on the datagram socket at PATH: EINTR from SIGALRM (no
  *                                  SA_RESTART), then restarted (SA_RESTART) until data comes
@@ -312,6 +314,10 @@ static int errors(void) {
          rm[0].msg_hdr.msg_namelen == abs_len && !memcmp(&rn[0], &abs, abs_len) ? "abstract" : "other");
   struct timespec ts = {5, 0};
   CASE("recvmmsg empty", recvmmsg(ab, rm, 4, MSG_DONTWAIT, &ts));
+  // A blocking receive with SO_RCVTIMEO ends with EAGAIN.
+  struct timeval tv = {0, 100000};
+  setsockopt(ab, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  CASE("recvfrom SO_RCVTIMEO", recvfrom(ab, buf, sizeof buf, 0, (struct sockaddr*)&from, &fl));
   return 0;
 }
 
@@ -532,6 +538,30 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (!strcmp(argv[1], "errors")) return errors();
+  if (!strcmp(argv[1], "send-signal") && argc > 2) {
+    // Fills a datagram socket nobody reads; the blocking send that then waits ends with SIGALRM.
+    int r = dgram_bound(argv[2]);
+    if (r < 0) return report(-1);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_alarm;
+    sigaction(SIGALRM, &sa, NULL);
+    int s = socket(AF_UNIX, SOCK_DGRAM, 0);
+    struct sockaddr_un a = un_addr(argv[2]);
+    int sent = 0;
+    while (sendto(s, "x", 1, MSG_DONTWAIT, (struct sockaddr*)&a, sizeof a) == 1) ++sent;
+    printf("full %s\n", sent > 0 && errno == EAGAIN ? "EAGAIN" : strerrorname_np(errno));
+    alarm(1);
+    char x = 'x';
+    struct iovec iov = {&x, 1};
+    struct msghdr mh;
+    memset(&mh, 0, sizeof mh);
+    mh.msg_name = &a;
+    mh.msg_namelen = sizeof a;
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    return report((int)sendmsg(s, &mh, 0));
+  }
   if (!strcmp(argv[1], "recv-signal") && argc > 2) {
     int s = dgram_bound(argv[2]);
     if (s < 0) return report(-1);

@@ -364,6 +364,13 @@ TEST_F(NetRoot, ABlockingReceiveOnBehalfEndsOnTheGuestsSignals) {
   close(out);
 }
 
+TEST_F(NetRoot, ABlockingSendOnBehalfEndsOnTheGuestsSignals) {
+  auto native = run_command(as_unprivileged({reachable(kNet), "send-signal", root_ + "/run/full-native.sock"}));
+  ASSERT_EQ(native.out, "full EAGAIN\nEINTR\n");
+  auto r = run_command(guest({"send-signal", "/run/full.sock"}));
+  EXPECT_EQ(r.out, native.out) << r.err;
+}
+
 TEST_F(NetRoot, AKilledGuestEndsItsBlockingReceiveOnBehalf) {
   int out = -1;
   pid_t pid = lx::test::start_command(guest({"recv-signal", "/run/kill.sock"}), &out);
