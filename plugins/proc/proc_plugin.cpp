@@ -268,7 +268,8 @@ class ProcPlugin final : public sdk::PluginBase, private sdk::IdentityMap, priva
     });
     on(SYS_getgroups, F, "fake root", [this](C& c) { return getgroups_(c); });
     on(SYS_setgroups, F, "fake root", [this](C& c) { return setgroups_(c); });
-    on(SYS_capget, F, "fake root: the emulated capability sets", [this](C& c) { return capget_(c); });
+    on(SYS_capget, F, "fake root: the emulated capability sets; pids outside the instance: ESRCH",
+       [this](C& c) { return capget_(c); });
     on(SYS_capset, F, "fake root: the emulated capability sets", [this](C& c) { return capset_(c); });
     on(SYS_prctl, Support::kPartial, "fake root: PR_SET_KEEPCAPS/PR_GET_KEEPCAPS emulated; the rest native",
        [this](C& c) { return prctl_(c); });
@@ -289,6 +290,8 @@ class ProcPlugin final : public sdk::PluginBase, private sdk::IdentityMap, priva
     {
       std::lock_guard lock(mu_);
       pid_t who = h.pid == 0 ? c.tid() : h.pid;
+      // Confined: creds_ holds the instance's threads only, so a pid outside it gets ESRCH
+      // (with fake root this plugin owns capget; without it the signal family confines it).
       auto it = creds_.find(who);
       if (it == creds_.end()) return fail(ESRCH);
       const Creds& cr = it->second;
