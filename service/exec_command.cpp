@@ -1,5 +1,7 @@
 // `lx exec`: run a command under the driver with the configured plugins.
+#include <pthread.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -16,6 +18,15 @@ extern char** environ;
 
 namespace lx::cli {
 namespace {
+
+// The service's processes are non-dumpable: a guest, which runs with the same uid, can neither
+// ptrace them nor read their memory through /proc. A child forked to become a guest must stay
+// traceable by its parent until its execve resets the flag, so fork() runs dumpable: the
+// parent is dumpable again only for the fork itself (pthread_atfork).
+void make_non_dumpable() {
+  prctl(PR_SET_DUMPABLE, 0);
+  pthread_atfork(+[] { prctl(PR_SET_DUMPABLE, 1); }, +[] { prctl(PR_SET_DUMPABLE, 0); }, nullptr);
+}
 
 constexpr const char* kExecUsage =
     "usage: lx exec [--config FILE] [--set KEY=VALUE]... [--trace] [--] CMD [ARGS...]\n"
@@ -74,6 +85,7 @@ void install_forwarding() {
 }  // namespace
 
 int exec_command(const std::vector<std::string>& args) {
+  make_non_dumpable();
   ConfigOptions copts;
   bool trace = false;
   auto cmd = parse_command_options(args, "exec", kExecUsage, copts, {{{"--trace"}, nullptr, &trace, ""}});

@@ -1,6 +1,8 @@
 // lxhostd: the per-user lxhost service, in the foreground (`lx service start` runs it in the
 // background). Also the instance process (`lxhostd --instance=NAME --control-fd=N`), started by
 // the daemon itself.
+#include <pthread.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -12,6 +14,15 @@
 #include "instance.h"
 
 namespace {
+
+// The service's processes are non-dumpable: a guest, which runs with the same uid, can neither
+// ptrace them nor read their memory through /proc. A child forked to become a guest must stay
+// traceable by its parent until its execve resets the flag, so fork() runs dumpable: the
+// parent is dumpable again only for the fork itself (pthread_atfork).
+void make_non_dumpable() {
+  prctl(PR_SET_DUMPABLE, 0);
+  pthread_atfork(+[] { prctl(PR_SET_DUMPABLE, 1); }, +[] { prctl(PR_SET_DUMPABLE, 0); }, nullptr);
+}
 
 constexpr const char* kUsage = R"(usage: lxhostd [--runtime-dir DIR] [--data-dir DIR] [--config FILE] [--set KEY=VALUE]...
 
@@ -29,6 +40,7 @@ background, and 'lx service start|stop|status' manages it.
 }  // namespace
 
 int main(int argc, char** argv) {
+  make_non_dumpable();
   std::vector<std::string> args(argv + 1, argv + argc);
   for (const auto& a : args)
     if (a.rfind("--control-fd=", 0) == 0) return lx::service::instance_main(std::atoi(a.c_str() + 13));

@@ -1,0 +1,349 @@
+// End-to-end tests of confinement: a guest under `lx exec --set fs.root=ROOTFS`, run as the
+// unprivileged user, aims every call that names a process at a host process of the same uid,
+// at its own tracer, at lxhostd and at an instance process: each call fails (ESRCH, or EPERM
+// for ptrace) and the target is untouched. The same calls work within the instance, and the
+// service's processes are non-dumpable.
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "run_command.h"
+#include "unprivileged.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using lx::test::as_unprivileged;
+using lx::test::CommandOptions;
+using lx::test::reachable;
+using lx::test::read_line;
+using lx::test::run_command;
+using lx::test::start_command;
+using lx::test::TempDir;
+using lx::test::unprivileged_gid;
+using lx::test::unprivileged_uid;
+using lx::test::wait_for;
+using ::testing::HasSubstr;
+
+const std::string kLx = LX_BIN;
+const std::string kAttack = std::string(GUEST_DIR) + "/guest_attack";
+constexpr auto kLineTimeout = std::chrono::seconds(90);
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// What a target looks like from outside: what each attack would change.
+struct Snapshot {
+  char state = '?';
+  std::string nice, policy, affinity, nofile, tracer;
+  bool operator==(const Snapshot&) const = default;
+};
+
+std::ostream& operator<<(std::ostream& os, const Snapshot& s) {
+  return os << "state=" << s.state << " nice=" << s.nice << " policy=" << s.policy << " affinity=" << s.affinity
+            << " nofile=[" << s.nofile << "] tracer=" << s.tracer;
+}
+
+// The value after "Key:" in /proc/<pid>/status.
+std::string status_field(pid_t pid, const std::string& key) {
+  std::istringstream in(slurp(fmt::format("/proc/{}/status", pid)));
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind(key + ":", 0) == 0) {
+      auto v = line.substr(key.size() + 1);
+      return v.substr(v.find_first_not_of(" \t"));
+    }
+  return "";
+}
+
+Snapshot snapshot(pid_t pid) {
+  Snapshot s;
+  std::string stat = slurp(fmt::format("/proc/{}/stat", pid));
+  auto close = stat.rfind(')');
+  if (close == std::string::npos) return s;
+  std::istringstream in(stat.substr(close + 2));
+  std::vector<std::string> f;  // f[0] is field 3 (state)
+  for (std::string w; in >> w;) f.push_back(w);
+  if (f.size() < 39) return s;
+  s.state = f[0][0];
+  s.nice = f[16];    // field 19
+  s.policy = f[38];  // field 41
+  s.affinity = status_field(pid, "Cpus_allowed_list");
+  s.tracer = status_field(pid, "TracerPid");
+  std::istringstream limits(slurp(fmt::format("/proc/{}/limits", pid)));
+  for (std::string line; std::getline(limits, line);)
+    if (line.rfind("Max open files", 0) == 0) s.nofile = line;
+  return s;
+}
+
+// Whether the process's /proc files belong to root although it runs as the unprivileged user:
+// what the kernel does for a non-dumpable process.
+bool non_dumpable(pid_t pid) {
+  struct stat st {};
+  if (stat(fmt::format("/proc/{}/environ", pid).c_str(), &st) != 0) return false;
+  return st.st_uid == 0 && unprivileged_uid() != 0;
+}
+
+// The answer every attack must get on a process outside the instance.
+const std::map<std::string, std::string>& expected_outside() {
+  static const std::map<std::string, std::string> m = {
+      {"ptrace_attach", "EPERM"},     {"ptrace_seize", "EPERM"},      {"ptrace_peekdata", "EPERM"},
+      {"process_vm_readv", "ESRCH"},  {"process_vm_writev", "ESRCH"}, {"pidfd_open", "ESRCH"},
+      {"kcmp", "ESRCH"},              {"prlimit_get", "ESRCH"},       {"prlimit_set", "ESRCH"},
+      {"setpriority", "ESRCH"},       {"getpriority", "ESRCH"},       {"sched_setaffinity", "ESRCH"},
+      {"sched_getaffinity", "ESRCH"}, {"sched_setscheduler", "ESRCH"}, {"sched_getparam", "ESRCH"},
+      {"ioprio_set", "ESRCH"},        {"ioprio_get", "ESRCH"},        {"getpgid", "ESRCH"},
+      {"getsid", "ESRCH"},            {"get_robust_list", "ESRCH"},   {"move_pages", "ESRCH"},
+      {"capget", "ESRCH"},            {"perf_event_open", "ESRCH"},   {"perf_event_open_cpu", "EACCES"},
+      {"kill", "ESRCH"},              {"fsetown", "ESRCH"},           {"fsetown_ex", "ESRCH"},
+      {"fsetown_ex_tid", "ESRCH"},    {"fiosetown", "ESRCH"},         {"siocspgrp", "ESRCH"},
+      {"fsetown_mygroup", "ESRCH"},   {"prio_user", "ok"},            {"ioprio_user", "ok"},
+  };
+  return m;
+}
+
+// Parses "NAME RESULT" lines.
+std::map<std::string, std::string> results(const std::vector<std::string>& lines) {
+  std::map<std::string, std::string> out;
+  for (const auto& l : lines) {
+    auto sp = l.find(' ');
+    if (sp != std::string::npos) out[l.substr(0, sp)] = l.substr(sp + 1);
+  }
+  return out;
+}
+
+class Confine : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = std::make_unique<TempDir>("lxhost-confine-test", 0755);
+    root_ = *dir_ / "root";
+    auto made = run_command({std::string(SOURCE_DIR) + "/tests/fixtures/make_rootfs.sh", "busybox", root_});
+    ASSERT_EQ(made.status, 0) << made.err;
+    fs::copy_file(kAttack, root_ + "/guest_attack");
+    fs::permissions(root_ + "/guest_attack", fs::perms(0755));
+  }
+  static void TearDownTestSuite() { dir_.reset(); }
+
+  // `lx exec` of /guest_attack ARGS in the rootfs, as the unprivileged user, `env` first.
+  static std::vector<std::string> guest(const std::vector<std::string>& args,
+                                        const std::vector<std::string>& sets = {},
+                                        const std::vector<std::string>& env = {}) {
+    std::vector<std::string> argv;
+    if (!env.empty()) {
+      argv.push_back("/usr/bin/env");
+      argv.insert(argv.end(), env.begin(), env.end());
+    }
+    argv.insert(argv.end(), {reachable(kLx), "exec", "--set", "fs.root=" + root_});
+    for (const auto& s : sets) argv.insert(argv.end(), {"--set", s});
+    argv.insert(argv.end(), {"--", "/guest_attack"});
+    argv.insert(argv.end(), args.begin(), args.end());
+    return as_unprivileged(argv);
+  }
+
+  // Runs every attack on `target` ("parent": the guest's tracer) from a guest, with a look at
+  // `watch` (the target's pid, or 0 for the tracer) before the attacks and after them; checks the
+  // answers and that the target is untouched, then ends the guest.
+  void attack(const std::string& target, pid_t watch, const std::string& addr = "",
+              const std::vector<std::string>& sets = {}) {
+    std::vector<std::string> args = {"attack", target};
+    if (!addr.empty()) args.push_back(addr);
+    int out = -1;
+    pid_t lx = start_command(guest(args, sets), &out);
+    ASSERT_GT(lx, 0);
+    ASSERT_EQ(read_line(out, kLineTimeout), "ready");
+    if (watch == 0) {
+      watch = lx;
+      EXPECT_TRUE(non_dumpable(lx)) << "the tracer of lx exec is dumpable";
+    }
+    Snapshot before = snapshot(watch);
+    ASSERT_NE(before.state, '?');
+    ASSERT_EQ(kill(lx, SIGUSR1), 0);  // lx exec forwards it: go
+    std::vector<std::string> lines;
+    for (std::string l; (l = read_line(out, kLineTimeout)) != "done";) {
+      ASSERT_FALSE(l.empty()) << "the guest stopped answering after: " << testing::PrintToString(lines);
+      lines.push_back(l);
+    }
+    auto got = results(lines);
+    for (const auto& [name, want] : expected_outside()) EXPECT_EQ(got[name], want) << name << " on " << target;
+    Snapshot after = snapshot(watch);
+    EXPECT_EQ(before, after) << "the target changed";
+    EXPECT_NE(after.state, 'T');
+    EXPECT_NE(after.state, 't');
+    EXPECT_EQ(after.tracer, "0");
+    EXPECT_TRUE(lx::test::process_alive(watch));
+    // The tracer still serves its guest: SIGTERM is forwarded, and the status comes back.
+    ASSERT_EQ(kill(lx, SIGTERM), 0);
+    EXPECT_EQ(wait_for(lx, std::chrono::seconds(60)), 128 + SIGTERM);
+    close(out);
+  }
+
+  static std::unique_ptr<TempDir> dir_;
+  static std::string root_;
+};
+
+std::unique_ptr<TempDir> Confine::dir_;
+std::string Confine::root_;
+
+// A process of the same uid outside the service (it counts every signal it gets).
+struct Bystander {
+  Bystander() {
+    pid = start_command(as_unprivileged({reachable(kAttack), "bystander"}), &out);
+    std::string up = read_line(out, kLineTimeout);
+    if (up.rfind("up ", 0) == 0) addr = up.substr(3);
+  }
+  // Ends it and returns what it reports ("signals=N canary=TEXT").
+  std::string finish() {
+    kill(pid, SIGUSR1);
+    std::string r = read_line(out, kLineTimeout);
+    wait_for(pid);
+    pid = 0;
+    return r;
+  }
+  ~Bystander() {
+    if (pid > 0) {
+      kill(pid, SIGKILL);
+      wait_for(pid);
+    }
+    if (out >= 0) close(out);
+  }
+  pid_t pid = 0;
+  int out = -1;
+  std::string addr;
+};
+
+TEST_F(Confine, AHostProcessOfTheSameUidIsOutOfReach) {
+  Bystander by;
+  ASSERT_FALSE(by.addr.empty());
+  attack(std::to_string(by.pid), by.pid, by.addr);
+  EXPECT_EQ(by.finish(), "signals=0 canary=canary-untouched");
+}
+
+TEST_F(Confine, CapgetUnderFakeRootIsConfinedToo) {
+  Bystander by;
+  ASSERT_FALSE(by.addr.empty());
+  attack(std::to_string(by.pid), by.pid, by.addr, {"proc.fake_root=true"});
+  EXPECT_EQ(by.finish(), "signals=0 canary=canary-untouched");
+}
+
+TEST_F(Confine, TheTracerIsOutOfReach) { attack("parent", 0); }
+
+TEST_F(Confine, LxhostdAndTheInstanceProcessAreOutOfReach) {
+  // A private daemon of the unprivileged user, in its own directories.
+  TempDir home("lxhost-confine-svc", 0700);
+  for (const char* d : {"run", "data", "config"}) fs::create_directory(home / d);
+  if (geteuid() == 0) {
+    for (const char* d : {"", "/run", "/data", "/config"})
+      ASSERT_EQ(chown((home.path() + d).c_str(), unprivileged_uid(), unprivileged_gid()), 0);
+  }
+  std::vector<std::string> env = {"XDG_RUNTIME_DIR=" + home / "run", "XDG_DATA_HOME=" + home / "data",
+                                  "XDG_CONFIG_HOME=" + home / "config"};
+  auto lx = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), reachable(kLx));
+    CommandOptions o;
+    o.env_add = env;
+    return run_command(as_unprivileged(args), o);
+  };
+  auto started = lx({"service", "start"});
+  ASSERT_EQ(started.status, 0) << started.err;
+  struct Stop {
+    std::function<void()> f;
+    ~Stop() { f(); }
+  } stop{[&] { lx({"service", "stop"}); }};
+  auto status = lx({"service", "status"});
+  auto pos = status.out.find("(pid ");
+  ASSERT_NE(pos, std::string::npos) << status.out;
+  pid_t daemon = std::atoi(status.out.c_str() + pos + 5);
+  ASSERT_GT(daemon, 0);
+  EXPECT_TRUE(non_dumpable(daemon)) << "lxhostd is dumpable";
+
+  // An instance with a launch in it: the launch's parent is the instance process.
+  std::vector<std::string> run = {"/usr/bin/env"};
+  run.insert(run.end(), env.begin(), env.end());
+  run.insert(run.end(), {reachable(kLx), "run", "--", "/bin/sh", "-c", "echo $PPID; exec sleep 600"});
+  int out = -1;
+  pid_t client = start_command(as_unprivileged(run), &out);
+  pid_t instance = std::atoi(read_line(out, kLineTimeout).c_str());
+  ASSERT_GT(instance, 0);
+  EXPECT_TRUE(non_dumpable(instance)) << "the instance process is dumpable";
+
+  attack(std::to_string(daemon), daemon);
+  attack(std::to_string(instance), instance);
+
+  // Both still serve: the launch ends with the status of its signal, and a new one runs.
+  kill(client, SIGTERM);
+  EXPECT_EQ(wait_for(client, std::chrono::seconds(60)), 128 + SIGTERM);
+  close(out);
+  auto again = lx({"run", "--", "/bin/sh", "-c", "echo still serving"});
+  EXPECT_EQ(again.out, "still serving\n") << again.err;
+  EXPECT_EQ(lx({"service", "stop"}).status, 0);
+}
+
+TEST_F(Confine, TheSameCallsWorkWithinTheInstance) {
+  auto r = run_command(guest({"inside"}), {.timeout = std::chrono::seconds(120)});
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+  std::vector<std::string> lines;
+  std::istringstream in(r.out);
+  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  ASSERT_FALSE(lines.empty());
+  EXPECT_EQ(lines.back(), "done") << r.out << r.err;
+  auto got = results(lines);
+  for (const char* name : {"process_vm_readv", "process_vm_writev", "pidfd_open", "pidfd_send_signal", "kcmp",
+                           "prlimit", "setpriority", "setpriority_pgrp", "sched_setaffinity", "ioprio_set",
+                           "getpgid", "getsid", "capget", "fsetown", "fsetown_ex_tid", "fiosetown",
+                           "fsetown_group", "kill_group"})
+    EXPECT_EQ(got[name], "ok") << name;
+  // ptrace is the driver's: EPERM for every request, and nothing hangs.
+  EXPECT_EQ(got["ptrace_attach"], "EPERM");
+  EXPECT_EQ(got["ptrace_traceme"], "EPERM");
+}
+
+// Every syscall of the x86-64 table that takes a pid, and those taking a pidfd, have a row in
+// `lx syscalls` that says what they get.
+TEST_F(Confine, LxSyscallsListsEveryCallNamingAProcess) {
+  std::set<std::string> names = {"pidfd_send_signal", "pidfd_getfd", "process_madvise", "process_mrelease",
+                                 "setns",             "fcntl",       "ioctl",           "capget"};
+  std::istringstream def(slurp(std::string(SOURCE_DIR) + "/driver/syscalls_x86_64.def"));
+  for (std::string line; std::getline(def, line);) {
+    if (line.rfind("LX_SYSCALL(", 0) != 0 || line.find("kPid") == std::string::npos) continue;
+    auto a = line.find(", ") + 2;
+    names.insert(line.substr(a, line.find(',', a) - a));
+  }
+  ASSERT_GT(names.size(), 30u);
+  auto r = run_command({kLx, "syscalls"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::map<std::string, std::string> rows;
+  std::istringstream in(r.out);
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream w(line);
+    std::string nr, name;
+    if (w >> nr >> name) rows[name] = line;
+  }
+  for (const auto& n : names) {
+    ASSERT_TRUE(rows.count(n)) << n << " has no row in lx syscalls:\n" << r.out;
+    EXPECT_THAT(rows[n], HasSubstr("signal")) << n;
+  }
+  EXPECT_THAT(rows["ptrace"], HasSubstr("EPERM"));
+  // With fake root, capget is the proc family's, which confines it itself.
+  r = run_command({kLx, "syscalls", "--set", "proc.fake_root=true"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("pids outside the instance: ESRCH"));
+}
+
+}  // namespace
