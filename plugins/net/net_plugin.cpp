@@ -528,7 +528,7 @@ class NetPlugin final : public sdk::PluginBase {
     std::unique_ptr<char[]> buf(new char[size ? size : 1]);
     std::size_t got = 0;
     std::int64_t result = 0;
-    bool first = true, told = false;
+    bool first = true, told = false, spun = false;
     for (;;) {
       iovec v{buf.get() + got, size - got};
       msghdr h{};
@@ -544,6 +544,7 @@ class NetPlugin final : public sdk::PluginBase {
       }
       ssize_t n = ::recvmsg(s.fd.get(), &h, (flags & ~MSG_WAITALL) | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
       if (n >= 0) {
+        spun = false;
         if (first) {
           if (from) from->len = h.msg_namelen;
           if (control) control->resize(control->empty() ? 0 : h.msg_controllen);
@@ -565,7 +566,16 @@ class NetPlugin final : public sdk::PluginBase {
       if (e == EAGAIN && blocking) {
         if (!told) c.will_block();
         told = true;
-        WaitEnd w = wait_socket(c, s.fd.get(), POLLIN, timeout);
+        WaitEnd w;
+        if (spun) {
+          // Ready by poll yet nothing to take (another reader was first): never spin.
+          usleep(1000);
+          w = !c.still_valid() ? WaitEnd::kGone : signal_pending(c.tid()) ? WaitEnd::kSignal : WaitEnd::kReady;
+          if (w == WaitEnd::kReady) w = wait_socket(c, s.fd.get(), POLLIN, timeout);
+        } else {
+          w = wait_socket(c, s.fd.get(), POLLIN, timeout);
+        }
+        spun = true;
         if (w == WaitEnd::kReady) continue;
         e = wait_errno(w, timeout);
       }
