@@ -65,22 +65,38 @@ Stage& stage() {
   return s;
 }
 
+// Puts one regular file at `to`: a hard link when its own mode already lets others read (and
+// execute, if its owner may) it, which costs nothing; else a copy opened up to 0644 or 0755.
+void stage_file(const fs::path& from, const fs::path& to) {
+  struct stat st;
+  if (stat(from.c_str(), &st) != 0) throw std::system_error(errno, std::generic_category(), "stat " + from.string());
+  bool exec = st.st_mode & S_IXUSR;
+  bool open_to_others = (st.st_mode & S_IROTH) && (!exec || (st.st_mode & S_IXOTH));
+  if (open_to_others && link(from.c_str(), to.c_str()) == 0) return;
+  fs::copy_file(from, to);
+  fs::permissions(to, fs::perms(exec ? 0755 : 0644));
+}
+
+// Stages file or tree `from` at `to` (directories 0755), once.
+void stage_tree(const fs::path& from, const fs::path& to) {
+  auto st = fs::symlink_status(from);
+  if (fs::exists(fs::symlink_status(to))) return;
+  if (fs::is_symlink(st)) {
+    fs::copy_symlink(from, to);
+  } else if (fs::is_directory(st)) {
+    fs::create_directory(to);
+    fs::permissions(to, fs::perms(0755));
+    for (const auto& e : fs::directory_iterator(from)) stage_tree(e.path(), to / e.path().filename());
+  } else if (fs::is_regular_file(st)) {
+    stage_file(from, to);
+  }
+}
+
 void copy_in(const fs::path& from, const fs::path& to) {
   fs::create_directories(to.parent_path());
   for (fs::path p = to.parent_path(); p.string().size() > stage().dir().size(); p = p.parent_path())
     fs::permissions(p, fs::perms(0755));
-  if (fs::exists(to)) return;
-  fs::copy(from, to, fs::copy_options::recursive | fs::copy_options::copy_symlinks);
-  // Everything the other user executes or reads: world-readable, directories and programs searchable.
-  auto open_up = [](const fs::path& p) {
-    auto st = fs::symlink_status(p);
-    if (fs::is_symlink(st)) return;
-    bool exec = fs::is_directory(st) || (st.permissions() & fs::perms::owner_exec) != fs::perms::none;
-    fs::permissions(p, fs::perms(exec ? 0755 : 0644));
-  };
-  open_up(to);
-  if (fs::is_directory(to))
-    for (const auto& e : fs::recursive_directory_iterator(to)) open_up(e.path());
+  stage_tree(from, to);
 }
 
 }  // namespace
