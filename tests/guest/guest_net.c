@@ -24,6 +24,8 @@
  *   guest_net race PATH HOSTPATH N  N sendmsg of "x" to PATH while a thread keeps rewriting the
  *                                  message's path to HOSTPATH and back and swapping the fd for an
  *                                  inet socket; prints "sent S"
+ *   guest_net dirswap DIR TARGET N  N sends to DIR/s.sock (a socket it binds) while a thread
+ *                                  keeps swapping DIR for a symlink to TARGET; prints "sent S"
  *   guest_net errors               bad pointers and bogus lengths on sendmsg/sendmmsg/recvmsg
  *                                  over a socketpair and an abstract socket: one line per case
  *   guest_net send-signal PATH     fills the datagram socket it binds at PATH, then a blocking
@@ -44,6 +46,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -187,6 +190,19 @@ static void* race_thread(void* arg) {
 }
 
 static void on_alarm(int sig) { (void)sig; }
+
+static char swap_dir[100], swap_real[108], swap_link[108];
+
+static void* swap_thread(void* arg) {
+  (void)arg;
+  while (!race_stop) {
+    rename(swap_dir, swap_real);
+    rename(swap_link, swap_dir);
+    rename(swap_dir, swap_link);
+    rename(swap_real, swap_dir);
+  }
+  return NULL;
+}
 
 // One line per case: what bad pointers and lengths give.
 static int errors(void) {
@@ -531,6 +547,42 @@ int main(int argc, char** argv) {
       sent += sendmsg(race_fd, &mh, MSG_DONTWAIT) == 1;
       sent += sendmmsg(race_fd, &m, 1, MSG_DONTWAIT) == 1;
       sent += sendto(race_fd, &x, 1, MSG_DONTWAIT, (struct sockaddr*)&race_addr, sizeof race_addr) == 1;
+    }
+    race_stop = 1;
+    pthread_join(t, NULL);
+    printf("sent %d\n", sent);
+    return 0;
+  }
+  if (!strcmp(argv[1], "dirswap") && argc > 4) {
+    // DIR/s.sock is a socket inside the root; a thread keeps swapping DIR for a symlink to TARGET
+    // (relative, with ".."), while sends go to DIR/s.sock.
+    snprintf(swap_dir, sizeof swap_dir, "%s", argv[2]);
+    snprintf(swap_real, sizeof swap_real, "%s.real", swap_dir);
+    snprintf(swap_link, sizeof swap_link, "%s.link", swap_dir);
+    mkdir(swap_dir, 0755);
+    char path[108];
+    snprintf(path, sizeof path, "%s/s.sock", swap_dir);
+    int r = dgram_bound(path);
+    if (r < 0 || symlink(argv[3], swap_link)) return report(-1);
+    pthread_t t;
+    pthread_create(&t, NULL, swap_thread, NULL);
+    int s = socket(AF_UNIX, SOCK_DGRAM, 0);
+    struct sockaddr_un a = un_addr(path);
+    char x = 'x';
+    struct iovec iov = {&x, 1};
+    struct msghdr mh;
+    memset(&mh, 0, sizeof mh);
+    mh.msg_name = &a;
+    mh.msg_namelen = sizeof a;
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    int sent = 0, n = atoi(argv[4]);
+    char buf[4];
+    for (int i = 0; i < n; ++i) {
+      sent += sendmsg(s, &mh, MSG_DONTWAIT) == 1;
+      sent += sendto(s, &x, 1, MSG_DONTWAIT, (struct sockaddr*)&a, sizeof a) == 1;
+      while (recv(r, buf, sizeof buf, MSG_DONTWAIT) > 0) {
+      }
     }
     race_stop = 1;
     pthread_join(t, NULL);

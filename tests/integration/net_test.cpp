@@ -295,6 +295,18 @@ TEST_F(NetRoot, ARaceOnTheAddressOrTheFdNeverReachesOutside) {
   EXPECT_EQ(host.drain(), 0);
 }
 
+TEST_F(NetRoot, ADirectorySwappedForASymlinkNeverLeadsOutside) {
+  // The guest keeps swapping /run/d for a relative symlink that, walked by the host, climbs out of
+  // the root to <dir>/out, where a host socket s.sock waits, while it sends to /run/d/s.sock.
+  fs::create_directories(outside("out"));
+  HostDatagram host(outside("out/s.sock"));
+  ASSERT_TRUE(host.bound());
+  auto r = run_command(guest({"dirswap", "/run/d", "../../out", "3000"}));
+  EXPECT_THAT(r.out, StartsWith("sent ")) << r.err;
+  EXPECT_NE(r.out, "sent 0\n");
+  EXPECT_EQ(host.drain(), 0);
+}
+
 TEST_F(NetRoot, RightsPassBetweenGuestProcessesOverATranslatedSocket) {
   auto r = run_command(guest({"rights", "/run/rights.sock"}));
   EXPECT_EQ(r.out, "got through the fd\n") << r.err;
