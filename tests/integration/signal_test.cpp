@@ -11,13 +11,17 @@
 
 #include "run_command.h"
 #include "tmux_session.h"
+#include "unprivileged.h"
 
 namespace {
 
+using lx::test::as_unprivileged;
+using lx::test::reachable;
 using lx::test::run_command;
 using ::testing::HasSubstr;
 
 const std::string kLx = LX_BIN;
+const std::string kAttack = std::string(GUEST_DIR) + "/guest_attack";
 
 TEST(SignalPlugin, TargetsOutsideTheInstanceDoNotExist) {
   auto r = run_command({kLx, "exec", "--", "/bin/sh", "-c",
@@ -39,22 +43,20 @@ TEST(SignalPlugin, ChildrenAndJobsAreSignalledAsNatively) {
 }
 
 TEST(SignalPlugin, KillMinusOneReachesOnlyTheInstance) {
-  if (geteuid() != 0) GTEST_SKIP() << "needs root to run both sides as an unprivileged user";
-  // Both the bystander and the guest run as uid 65534, so that a broken confinement could only
-  // ever hit this test's own processes.
-  std::vector<std::string> nobody = {"/usr/bin/setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"};
+  // Both the bystander and the guest run as the unprivileged user. The guest sends SIGWINCH,
+  // which ends nobody, so that a broken confinement could not harm the user's other processes;
+  // the bystander counts every signal it gets.
   int out = -1;
-  std::vector<std::string> bystander = nobody;
-  bystander.insert(bystander.end(), {"/bin/sh", "-c", "echo up; exec sleep 30"});
-  pid_t by = lx::test::start_command(bystander, &out);
-  ASSERT_EQ(lx::test::read_line(out), "up");
-  std::vector<std::string> guest = nobody;
-  guest.insert(guest.end(), {kLx, "exec", "--", "/bin/sh", "-c", "sleep 100 & kill -TERM -1; wait; echo done"});
-  auto r = run_command(guest);
-  EXPECT_EQ(r.out, "done\n") << r.err;
-  EXPECT_TRUE(lx::test::process_alive(by)) << "kill(-1) inside the instance reached a process outside it";
-  kill(by, SIGKILL);
-  lx::test::wait_for(by);
+  pid_t by = lx::test::start_command(as_unprivileged({reachable(kAttack), "bystander"}), &out);
+  ASSERT_EQ(lx::test::read_line(out, std::chrono::seconds(60)).rfind("up ", 0), 0u);
+  auto r = run_command(as_unprivileged({reachable(kLx), "exec", "--", "/bin/sh", "-c",
+                                        "sleep 100 & kill -WINCH -1; echo sent=$?; kill $!; wait; echo done"}));
+  EXPECT_EQ(r.out, "sent=0\ndone\n") << r.err;
+  EXPECT_TRUE(lx::test::process_alive(by));
+  kill(by, SIGUSR1);  // it reports and exits
+  EXPECT_EQ(lx::test::read_line(out, std::chrono::seconds(60)), "signals=0 canary=canary-untouched")
+      << "kill(-1) inside the instance reached a process outside it";
+  EXPECT_EQ(lx::test::wait_for(by), 0);
   close(out);
 }
 
