@@ -448,6 +448,7 @@ class FsPlugin final : public sdk::PluginBase, private sdk::PathResolver {
 
   // Implements open(2), openat(2), openat2(2), creat(2).
   SyscallResult open_(SyscallContext& c, int dirfd, std::uint64_t addr, int flags, std::uint64_t mode) {
+    if (flags & O_PATH) flags &= O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;  // the kernel ignores the rest
     bool nofollow = (flags & O_NOFOLLOW) || ((flags & O_CREAT) && (flags & O_EXCL));
     Resolved r;
     if (int e = resolve(c, dirfd, addr, nofollow ? Follow::kNo : Follow::kYes, r); e != 0) return fail(e);

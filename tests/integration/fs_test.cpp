@@ -168,6 +168,19 @@ TEST(FsPlugin, FilesCreatedLandInTheRoot) {
   EXPECT_EQ(std::filesystem::read_symlink(fs.root() + "/home/user/link"), "/etc/passwd");
 }
 
+TEST(FsPlugin, CreatedFilesGetTheGuestsUmask) {
+  Rootfs fs("busybox");
+  REQUIRE_ROOTFS(fs);
+  // Created on behalf of the guest, with the guest's umask (not the tracer's), with a guest root
+  // and with the host's root.
+  const char* script = "cd \"$0\" && umask 077 && touch f && mkdir d && stat -c %a f d && umask 002 && touch g && stat -c %a g";
+  auto r = run_command({kLx, "exec", "--set", "fs.root=" + fs.root(), "--", "/bin/sh", "-c", script, "/home/user"});
+  EXPECT_EQ(r.out, "600\n700\n664\n") << r.err;
+  std::filesystem::create_directory(fs.dir() + "/h");
+  r = run_command({kLx, "exec", "--", "/bin/sh", "-c", script, fs.dir() + "/h"});
+  EXPECT_EQ(r.out, "600\n700\n664\n") << r.err;
+}
+
 TEST(FsPlugin, UnprivilegedUserWorksInItsOwnTree) {
   Rootfs fs("busybox");
   ASSERT_TRUE(fs.ok()) << fs.error();
@@ -179,7 +192,9 @@ TEST(FsPlugin, UnprivilegedUserWorksInItsOwnTree) {
                                        "find /home/user | sort && ls -l / | head -3 && echo x > /etc/passwd"));
   EXPECT_THAT(r.out, HasSubstr("root:x:0:0"));
   EXPECT_THAT(r.out, HasSubstr("/home/user/d2/e/f\n/home/user/p\n/home/user/t.tar\n/home/user/x\n"));
-  if (geteuid() == 0) EXPECT_THAT(r.err, HasSubstr("Permission denied"));  // /etc/passwd belongs to root on the host
+  if (geteuid() == 0) {
+    EXPECT_THAT(r.err, HasSubstr("Permission denied"));  // /etc/passwd belongs to root on the host
+  }
   EXPECT_TRUE(std::filesystem::exists(home + "/x/d/e/f"));
 }
 
