@@ -23,6 +23,8 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+extern char** environ;
+
 static const char* ename(int e) {
   switch (e) {
     case ENOENT: return "ENOENT";
@@ -95,6 +97,20 @@ static void probe(pid_t pid, const char* dir) {
   report("listxattr", listxattr(P("/proc/%d/mem", pid), q, sizeof q));
   report("truncate", truncate(P("/proc/%d/mem", pid), 0));
   report("chmod", chmod(P("/proc/%d/mem", pid), 0600));
+  // execve of the process's program: the child reports the exec's errno as its exit status.
+  pid_t e = fork();
+  if (e == 0) {
+    char* args[] = {"x", "--version", NULL};
+    int null = open("/dev/null", O_WRONLY);
+    dup2(null, 1);
+    dup2(null, 2);
+    execve(P("/proc/%d/exe", pid), args, environ);
+    _exit(100 + errno);
+  }
+  int status = 0;
+  waitpid(e, &status, 0);
+  errno = WIFEXITED(status) && WEXITSTATUS(status) > 100 ? WEXITSTATUS(status) - 100 : 0;
+  report("execve", errno ? -1 : 0);
   int ino = inotify_init1(IN_CLOEXEC);
   report("inotify", inotify_add_watch(ino, P("/proc/%d", pid), IN_ALL_EVENTS));
   close(ino);

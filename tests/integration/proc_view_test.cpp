@@ -134,7 +134,12 @@ TEST_P(ProcView, HostProcessOfTheSameUserDoesNotExist) {
   ASSERT_GE(m.size(), 40u) << r.out;
   for (const char* form : {"open_mem_rw", "open_mem", "open_environ", "open_maps", "open_status"})
     EXPECT_EQ(m[form], "ENOENT") << form;
-  for (const auto& [form, res] : m) EXPECT_EQ(res, "ENOENT") << form << "\n" << r.out;
+  for (const auto& [form, res] : m) {
+    // With the host's root, execve stays native (the proc family resolves programs only in a
+    // guest root): it may run the other process's program file, never reach the process.
+    if (form == "execve" && !GetParam()) continue;
+    EXPECT_EQ(res, "ENOENT") << form << "\n" << r.out;
+  }
   EXPECT_TRUE(lx::test::process_alive(host.pid()));
 }
 
@@ -146,7 +151,10 @@ TEST_P(ProcView, TheTracerDoesNotExist) {
   ASSERT_EQ(r.status, 0) << r.err;
   auto m = results(r.out);
   ASSERT_GE(m.size(), 40u) << r.out;
-  for (const auto& [form, res] : m) EXPECT_EQ(res, "ENOENT") << form << "\n" << r.out;
+  for (const auto& [form, res] : m) {
+    if (form == "execve" && !GetParam()) continue;  // as above
+    EXPECT_EQ(res, "ENOENT") << form << "\n" << r.out;
+  }
   // A thread flipping the path between /proc/self/status and the tracer's while it is opened.
   r = run_command(w.probe({"race", "ppid", "20000"}), {.timeout = std::chrono::seconds(120)});
   EXPECT_EQ(r.out, "leaked 0\n") << r.err;
