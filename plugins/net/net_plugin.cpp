@@ -824,7 +824,7 @@ class NetPlugin final : public sdk::PluginBase {
     }
     if (!err && unreadable && static_cast<std::uint64_t>(count) == msgs.size() && count < static_cast<std::int64_t>(vlen))
       err = EFAULT;
-    if (timed && c.write(c.arg(4), left) != 0) return fail(EFAULT);
+    if (count && timed && c.write(c.arg(4), left) != 0) return fail(EFAULT);  // as natively: only after data
     if (count) return SyscallResult::value(count);
     return err ? fail(err) : SyscallResult::value(0);
   }
