@@ -187,6 +187,9 @@ int GuestRoot::fast(const std::string& path, Follow follow, Resolved& out) const
   for (auto& c : split(path)) {
     if (c == ".") continue;
     if (c == "..") {
+      // With the host's root the kernel would cross mounts, procfs too, and come back out of
+      // it: /proc/<pid>/.. must not tell whether <pid> exists. The walk checks every component.
+      if (host_root_ && member_) return -1;
       if (!norm_comps.empty()) norm_comps.pop_back();
     } else {
       norm_comps.push_back(c);

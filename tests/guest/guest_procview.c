@@ -65,6 +65,7 @@ static void probe(pid_t pid, const char* dir) {
   report("open_dot", open_close(AT_FDCWD, P("/proc/./%d/mem", pid), O_RDONLY));
   report("open_self_dotdot", open_close(AT_FDCWD, P("/proc/self/../%d/status", pid), O_RDONLY));
   report("open_thread_self_dotdot", open_close(AT_FDCWD, P("/proc/thread-self/../../../%d/status", pid), O_RDONLY));
+  report("open_dotdot_out", open_close(AT_FDCWD, P("/proc/%d/../../proc/self/status", pid), O_RDONLY));
   report("open_self_root", open_close(AT_FDCWD, P("/proc/self/root/proc/%d/status", pid), O_RDONLY));
   report("open_task", open_close(AT_FDCWD, P("/proc/%d/task/%d/status", pid, pid), O_RDONLY));
   report("open_self_task", open_close(AT_FDCWD, P("/proc/self/task/%d/status", pid), O_RDONLY));

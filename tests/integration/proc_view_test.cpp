@@ -205,7 +205,7 @@ TEST_P(ProcView, AProcessSeesItsChildren) {
                            "openat_procfd", "openat_procpath", "openat2", "stat", "lstat", "statx", "access",
                            "readlink_exe", "readlink_cwd", "readlink_root", "symlink_abs", "symlink_self_dotdot",
                            "relative_from_proc_cwd", "relative_stat", "chdir", "chdir_then_open",
-                           "fchdir_procfd_then_open", "open_thread_self_dotdot", "open_dev_fd", "open_dev_fd_dotdot",
+                           "fchdir_procfd_then_open", "open_thread_self_dotdot", "open_dotdot_out", "open_dev_fd", "open_dev_fd_dotdot",
                            "open_fd_dotdot", "fstatat", "faccessat2", "openat2_procfd", "inotify"})
     EXPECT_EQ(m[form], "ok") << form << "\n" << r.out;
 }
