@@ -18,6 +18,7 @@
 #include <sys/time.h>
 #include <sys/xattr.h>
 #include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -459,6 +460,9 @@ class FsPlugin final : public sdk::PluginBase, private sdk::PathResolver {
     int host_flags = (flags | O_CLOEXEC) & ~O_NOFOLLOW;
     if (!r.magic) host_flags |= O_NOFOLLOW;  // resolved already: a symlink here is a race
     if (nofollow) host_flags |= O_NOFOLLOW;
+    // Never this process's controlling terminal: the guest's own is set with TIOCSCTTY, natively.
+    host_flags |= O_NOCTTY;
+    if (r.exists && r.have_stat && S_ISCHR(r.st.st_mode) && r.st.st_rdev == makedev(5, 0)) return open_tty_(c, flags);
     if (r.exists && r.name == "cmdline" && (flags & O_ACCMODE) == O_RDONLY && is_proc_cmdline(r.guest_path))
       if (std::optional<SyscallResult> res = open_cmdline(c, r, flags)) return *res;
     if (r.exists && !(flags & O_NONBLOCK)) {
@@ -518,6 +522,39 @@ class FsPlugin final : public sdk::PluginBase, private sdk::PathResolver {
     for (pid_t o : others)
       if (o != c.pid() && syscall(SYS_kcmp, c.pid(), o, 0 /* KCMP_VM */, 0, 0) == 0) return false;
     return true;
+  }
+
+  // Implements open(2) of /dev/tty, which means the caller's controlling terminal: the guest's,
+  // found among its open files (or as /dev/pts/N), reopened; ENXIO when it has none.
+  SyscallResult open_tty_(SyscallContext& c, int flags) {
+    std::string stat;
+    {
+      UniqueFd f(::open(("/proc/" + std::to_string(c.pid()) + "/stat").c_str(), O_RDONLY | O_CLOEXEC));
+      char buf[1024];
+      ssize_t n = f ? read(f.get(), buf, sizeof buf - 1) : -1;
+      if (n <= 0) return fail(ENXIO);
+      stat.assign(buf, static_cast<std::size_t>(n));
+    }
+    // Fields after the command's closing parenthesis: state ppid pgrp session tty_nr.
+    std::size_t at = stat.rfind(')');
+    unsigned long tty_nr = 0;
+    if (at == std::string::npos || std::sscanf(stat.c_str() + at + 1, " %*c %*d %*d %*d %lu", &tty_nr) != 1 || tty_nr == 0)
+      return fail(ENXIO);
+    dev_t dev = makedev((tty_nr >> 8) & 0xfff, (tty_nr & 0xff) | ((tty_nr >> 12) & 0xfff00));
+    int host_flags = ((flags | O_CLOEXEC | O_NOCTTY) & ~(O_CREAT | O_EXCL | O_TRUNC | O_NOFOLLOW | O_DIRECTORY));
+    auto try_open = [&](const std::string& path) {
+      struct stat st;
+      if (::stat(path.c_str(), &st) != 0 || !S_ISCHR(st.st_mode) || st.st_rdev != dev) return UniqueFd();
+      return UniqueFd(::open(path.c_str(), host_flags));
+    };
+    UniqueFd fd;
+    errno = 0;
+    for (int i = 0; i < 3 && !fd; ++i) fd = try_open("/proc/" + std::to_string(c.pid()) + "/fd/" + std::to_string(i));
+    if (!fd && major(dev) >= 136 && major(dev) <= 143)
+      fd = try_open("/dev/pts/" + std::to_string((major(dev) - 136) * 256 + minor(dev)));
+    if (!fd && major(dev) == 4) fd = try_open("/dev/tty" + std::to_string(minor(dev)));
+    if (!fd) return fail(errno ? errno : ENXIO);
+    return c.install_fd(fd.get(), static_cast<unsigned>(flags) & O_CLOEXEC);
   }
 
   // Whether `guest` is /proc/<pid>/cmdline or /proc/<pid>/task/<tid>/cmdline.

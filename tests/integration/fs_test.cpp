@@ -181,6 +181,17 @@ TEST(FsPlugin, CreatedFilesGetTheGuestsUmask) {
   EXPECT_EQ(r.out, "600\n700\n664\n") << r.err;
 }
 
+TEST(FsPlugin, DevTtyIsTheGuestsTerminal) {
+  // Opened on the guest's behalf, /dev/tty is the guest's controlling terminal (here the pty of
+  // script(1)), never the tracer's; without one, ENXIO as natively.
+  if (access("/usr/bin/script", X_OK) != 0) GTEST_SKIP() << "script(1) (util-linux) is missing";
+  auto r = run_command({"/usr/bin/script", "-qec", kLx + " exec -- /bin/sh -c 'echo to-tty > /dev/tty && tty'", "/dev/null"});
+  EXPECT_THAT(r.out, HasSubstr("to-tty")) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("/dev/pts/"));
+  r = run_command({"/usr/bin/setsid", "-w", kLx, "exec", "--", "/bin/sh", "-c", "echo x > /dev/tty"});
+  EXPECT_THAT(r.err, HasSubstr("No such device or address"));
+}
+
 TEST(FsPlugin, UnprivilegedUserWorksInItsOwnTree) {
   Rootfs fs("busybox");
   ASSERT_TRUE(fs.ok()) << fs.error();
