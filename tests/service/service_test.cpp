@@ -556,6 +556,8 @@ TEST_F(Service, ConcurrentLaunchesLoseNoExitStatus) {
 
 TEST_F(Service, InteractiveShellWithJobControl) {
   if (!lx::test::TmuxSession::available()) GTEST_SKIP() << "tmux or bash missing";
+  // tmux's socket directory (tmux-UID) goes into this test's directory, not /tmp.
+  setenv("TMUX_TMPDIR", dir_.c_str(), 1);
   std::string envs;
   for (const auto& e : env_) envs += e + " ";
   lx::test::TmuxSession t("env " + envs + kLx + " run -- /bin/bash --norc --noprofile -i; echo lx-exit=$?; sleep 60");
