@@ -1,9 +1,7 @@
-// TmuxSession: tmux -L <private socket> new-session / send-keys / capture-pane / kill-server.
+// TmuxSession: tmux -S <private socket> new-session / send-keys / capture-pane / kill-server.
 #include "tmux_session.h"
 
 #include <unistd.h>
-
-#include <atomic>
 
 #include "run_command.h"
 
@@ -12,14 +10,13 @@ namespace lx::test {
 bool TmuxSession::available() { return access("/usr/bin/tmux", X_OK) == 0 && access("/bin/bash", X_OK) == 0; }
 
 std::vector<std::string> TmuxSession::tmux(const std::vector<std::string>& args) const {
-  std::vector<std::string> argv = {"/usr/bin/tmux", "-L", socket_};
+  std::vector<std::string> argv = {"/usr/bin/tmux", "-S", socket_};
   argv.insert(argv.end(), args.begin(), args.end());
   return argv;
 }
 
 TmuxSession::TmuxSession(const std::string& command, int width, int height) {
-  static std::atomic<int> n{0};
-  socket_ = "lxhost-test-" + std::to_string(getpid()) + "-" + std::to_string(n++);
+  socket_ = dir_ / "socket";
   started_ = run_command(tmux({"new-session", "-d", "-s", "t", "-x", std::to_string(width), "-y",
                                std::to_string(height), command})).status == 0;
 }

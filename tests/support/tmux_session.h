@@ -4,9 +4,12 @@
 #include <string>
 #include <vector>
 
+#include "unprivileged.h"
+
 namespace lx::test {
 
-/// One tmux session running `command` on a WIDTH×HEIGHT terminal; the server dies with it.
+/// One tmux session running `command` on a WIDTH×HEIGHT terminal; the server dies with it, and
+/// its socket (in a private temporary directory) goes too.
 class TmuxSession {
  public:
   /// Whether tmux and bash are installed.
@@ -26,6 +29,7 @@ class TmuxSession {
 
  private:
   std::vector<std::string> tmux(const std::vector<std::string>& args) const;
+  TempDir dir_{"lxhost-tmux"};  // holds the server's socket: nothing left in /tmp/tmux-UID
   std::string socket_;
   bool started_ = false;
 };
