@@ -102,6 +102,11 @@ fi
 
 # 2. Network and apt sources of the host; the binds; an ordinary user.
 cp -L /etc/resolv.conf "$dir/etc/resolv.conf"
+# debootstrap's own sources.list gives way to the host's sources (mirrors, security updates).
+if [ -f /etc/apt/sources.list ] || compgen -G '/etc/apt/sources.list.d/*.sources' >/dev/null ||
+   compgen -G '/etc/apt/sources.list.d/*.list' >/dev/null; then
+  rm -f "$dir/etc/apt/sources.list"
+fi
 [ -f /etc/apt/sources.list ] && cp /etc/apt/sources.list "$dir/etc/apt/sources.list"
 for f in /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
   [ -f "$f" ] && cp "$f" "$dir/etc/apt/sources.list.d/"
@@ -144,7 +149,7 @@ stamp() {
   while IFS= read -r line; do printf '[%4ds] %s\n' $((SECONDS - t0)) "$line"; done
 }
 
-tmp_before=$(cd "$dir/tmp" && find . -mindepth 1 | sort)
+(cd "$dir/tmp" && find . -mindepth 1 | sort) >"$logs/tmp-before.txt"
 declare -A result took
 run() {  # run NAME WHO COMMAND
   local name=$1 who=$2 cmd=$3 t0=$SECONDS rc=0
@@ -170,7 +175,7 @@ elif [ "$only" = user ]; then
   run root-setup root scripts/setup.sh
 fi
 [ "$only" != root ] && run user-tests "$user" .ci/run
-tmp_after=$(cd "$dir/tmp" && find . -mindepth 1 | sort)
+(cd "$dir/tmp" && find . -mindepth 1 | sort) >"$logs/tmp-after.txt"
 if [ "$only" != user ]; then
   run root-run root \
     "$(awk '/^<!-- run-command -->$/{getline; getline; print; exit}' "$dir/root/lxhost/README.md") && build/bin/lx service stop"
@@ -187,7 +192,7 @@ for c in root user; do
   st=$(git -C "$d" -c safe.directory='*' status --porcelain)
   check "git-status-$c" "$([ -z "$st" ] && echo ok)" "$(echo "$st" | head -5 | tr '\n' ' ')"
 done
-new=$(diff <(echo "$tmp_before") <(echo "$tmp_after") | grep '^[<>]' || true)
+new=$(diff "$logs/tmp-before.txt" "$logs/tmp-after.txt" | grep '^[<>]' || true)
 check tmp-unchanged "$([ -z "$new" ] && echo ok)" "$(echo "$new" | head -10 | tr '\n' ' ')"
 
 say "summary ($(git -C "$src" log -1 --format=%h "$commit"), chroot $dir)"
