@@ -67,15 +67,19 @@ TEST(ProcPlugin, FakeRootIsConsistentWithTheFsMetadata) {
   auto made = run_command({std::string(SOURCE_DIR) + "/tests/fixtures/make_rootfs.sh", "busybox", root});
   ASSERT_EQ(made.status, 0) << made.err;
   ASSERT_EQ(chown((root + "/home/user").c_str(), unprivileged_uid(), unprivileged_gid()), 0);
-  // Under fake root the user's own files are root's; a chown to another owner is kept as metadata.
+  // Under fake root the user's own files are root's; a chown to another owner (one that is not
+  // the user itself, which fake root shows as 0) is kept as metadata.
+  const std::string other = unprivileged_uid() == 4242 ? "4343" : "4242";
   auto r = run_command(lx_unprivileged({"exec", "--set", "fs.root=" + root, "--set", "proc.fake_root=true", "--",
                                         "/bin/sh", "-c",
-                                        "cd /home/user && touch g h && chown 1000:1000 h && stat -c '%n %u:%g' g h"}));
-  EXPECT_EQ(r.out, "g 0:0\nh 1000:1000\n") << r.err;
+                                        "cd /home/user && touch g h && chown " + other + ":" + other +
+                                            " h && stat -c '%n %u:%g' g h"}));
+  EXPECT_EQ(r.out, "g 0:0\nh " + other + ":" + other + "\n") << r.err;
   // Without fake root the user sees itself again, and the chown persists.
   r = run_command(lx_unprivileged({"exec", "--set", "fs.root=" + root, "--", "/bin/sh", "-c",
                                    "cd /home/user && stat -c '%n %u:%g' g h"}));
-  EXPECT_EQ(r.out, "g " + std::to_string(unprivileged_uid()) + ":" + std::to_string(unprivileged_gid()) + "\nh 1000:1000\n")
+  EXPECT_EQ(r.out, "g " + std::to_string(unprivileged_uid()) + ":" + std::to_string(unprivileged_gid()) + "\nh " +
+                       other + ":" + other + "\n")
       << r.err;
   // The host file is really the unprivileged user's, untouched by the emulated chown.
   struct stat st {};
