@@ -163,7 +163,7 @@ run() {  # run NAME WHO COMMAND
   took[$name]="${took[$name]} s"
   [ -n "$tests_from" ] && took[$name]="${took[$name]}: set-up and build ${tests_from} s, ctest $((SECONDS - t0 - tests_from)) s"
   say "$name: ${result[$name]} in ${took[$name]} (log $logs/$name.log)"
-  grep -E '\] [0-9]+% tests passed|tests failed out of|\] +[0-9]+ - .*\((Failed|Timeout|Subprocess|SEGFAULT|Not Run|Exception)' \
+  grep -E '\] [0-9]+% tests passed|tests failed out of|\][[:space:]]+[0-9]+ - .*\((Failed|Timeout|Subprocess|SEGFAULT|Not Run|Exception)' \
     "$logs/$name.log" || tail -5 "$logs/$name.log"
 }
 
