@@ -1,6 +1,8 @@
-// The crashy test plugin: its getppid handler dereferences a null pointer, as a buggy plugin
-// would. The service tests use it to show that a crashing plugin ends one instance only.
-#include <signal.h>
+// The crashy test plugin: its getppid handler writes to memory it may not touch, as a buggy
+// plugin would, and dies of SIGSEGV (a page with no access rather than a null pointer, so that
+// UBSan in a sanitized build does not stop it first). The service tests use it to show that a
+// crashing plugin ends one instance only.
+#include <sys/mman.h>
 #include <sys/syscall.h>
 
 #include <lxhost/plugin.h>
@@ -17,8 +19,8 @@ class CrashyPlugin final : public lx::sdk::PluginBase {
     clear_syscalls();
     add({SYS_getppid, lx::sdk::Route::kNotify, 0, {}, lx::sdk::Support::kFull, "crashy: crashes"},
         [](lx::sdk::SyscallContext&) -> lx::sdk::SyscallResult {
-          volatile int* p = nullptr;
-          *p = 1;  // the bug
+          void* page = mmap(nullptr, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+          *static_cast<volatile int*>(page) = 1;  // the bug
           return lx::sdk::SyscallResult::continue_native();
         });
     return {};
