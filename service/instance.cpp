@@ -18,7 +18,9 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <memory>
 #include <optional>
@@ -303,7 +305,13 @@ void InstanceProcess::handle_launch(const json& body, std::vector<UniqueFd> fds)
     spec.env.push_back("PWD=" + guest);
   } else {
     spec.cwd = !cd.empty() ? cd : (!user.empty() && is_dir(home)) ? home : client_cwd;
-    if (!spec.cwd.empty() && !is_dir(spec.cwd)) return fail(fmt::format("--cd {}: no such directory", spec.cwd), 125);
+    if (!spec.cwd.empty()) {
+      struct stat st;
+      const char* why = stat(spec.cwd.c_str(), &st) != 0 ? std::strerror(errno)
+                        : !S_ISDIR(st.st_mode)            ? "not a directory"
+                                                          : nullptr;
+      if (why) return fail(fmt::format("{} {}: {}", cd.empty() ? "working directory" : "--cd", spec.cwd, why), 125);
+    }
   }
 
   // The standard fds: the client's own, or a new pseudo-terminal the client relays.

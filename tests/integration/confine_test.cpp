@@ -276,7 +276,8 @@ TEST_F(Confine, LxhostdAndTheInstanceProcessAreOutOfReach) {
   // An instance with a launch in it: the launch's parent is the instance process.
   std::vector<std::string> run = {"/usr/bin/env"};
   run.insert(run.end(), env.begin(), env.end());
-  run.insert(run.end(), {reachable(kLx), "run", "--", "/bin/sh", "-c", "echo $PPID; exec sleep 600"});
+  // (--cd /: the test's own cwd, in the build tree, may be out of the unprivileged user's reach)
+  run.insert(run.end(), {reachable(kLx), "run", "--cd", "/", "--", "/bin/sh", "-c", "echo $PPID; exec sleep 600"});
   int out = -1;
   pid_t client = start_command(as_unprivileged(run), &out);
   pid_t instance = std::atoi(read_line(out, kLineTimeout).c_str());
@@ -290,7 +291,7 @@ TEST_F(Confine, LxhostdAndTheInstanceProcessAreOutOfReach) {
   kill(client, SIGTERM);
   EXPECT_EQ(wait_for(client, std::chrono::seconds(60)), 128 + SIGTERM);
   close(out);
-  auto again = lx({"run", "--", "/bin/sh", "-c", "echo still serving"});
+  auto again = lx({"run", "--cd", "/", "--", "/bin/sh", "-c", "echo still serving"});
   EXPECT_EQ(again.out, "still serving\n") << again.err;
   EXPECT_EQ(lx({"service", "stop"}).status, 0);
 }
