@@ -599,7 +599,12 @@ class Distro : public Service {
       ASSERT_EQ(chmod((bb + "/root").c_str(), 0700), 0);
     }
     for (const char* kind : {"busybox", "dynamic"}) {
-      auto t = run_command({"tar", "--numeric-owner", "-C", dir_ + "/" + kind, "-czf", dir_ + "/" + kind + ".tar.gz", "."});
+      // A distro tarball is root's. Root's files here already are; an ordinary user's are their
+      // own (say uid 1000), so tar records them as root's instead.
+      std::vector<std::string> tar = {"tar", "--numeric-owner", "-C", dir_ + "/" + kind, "-czf",
+                                      dir_ + "/" + kind + ".tar.gz", "."};
+      if (geteuid() != 0) tar.insert(tar.begin() + 1, {"--owner=0", "--group=0"});
+      auto t = run_command(tar);
       ASSERT_EQ(t.status, 0) << t.err;
     }
     if (lx::test::can_switch_user()) {
