@@ -67,3 +67,20 @@ class [[nodiscard]] Result<void> {
 inline Result<void> ok() { return {}; }
 
 }  // namespace lx
+
+/// Propagation: evaluates `expr` (a Result<void>) and returns its error from the enclosing
+/// function (which returns some Result<U>) when it failed.
+///   LX_TRY(write_all(fd, data));
+#define LX_TRY(expr)                                          \
+  do {                                                        \
+    auto&& lx_try_result_ = (expr);                           \
+    if (!lx_try_result_.ok()) return std::move(lx_try_result_).error(); \
+  } while (0)
+
+/// Propagation with a value: declares `var` from `expr` (a Result<T>), or returns its error from
+/// the enclosing function when it failed.
+///   LX_TRY_ASSIGN(fd, open_dir(path));   // fd is a T
+#define LX_TRY_ASSIGN(var, expr)                              \
+  auto&& var##_result_ = (expr);                              \
+  if (!var##_result_.ok()) return std::move(var##_result_).error(); \
+  auto var = std::move(var##_result_).value()

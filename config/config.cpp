@@ -2,6 +2,7 @@
 // taken from toml++'s source regions, and a side map of where every value was set.
 #include "config/config.h"
 
+#include <array>
 #include <cerrno>
 #include <cstdlib>
 #include <filesystem>
@@ -12,11 +13,19 @@
 #include <toml++/toml.h>
 
 #include "config/default_config.h"
+#include <lxhost/syscall_table.h>
 
 namespace lx::config {
 namespace {
 
-constexpr std::string_view kFamilyNames[] = {"fs", "proc", "net", "signal", "memory", "time", "ipc", "other"};
+// The families a config may name: the SDK's list without "core" (never disabled).
+constexpr auto kFamilyNames = [] {
+  std::array<std::string_view, sdk::kFamilyCount - 1> out{};
+  std::size_t n = 0;
+  for (auto f : sdk::kFamilyNames)
+    if (f != sdk::to_string(sdk::Family::kCore)) out[n++] = f;
+  return out;
+}();
 
 struct ErrnoName {
   const char* name;

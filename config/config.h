@@ -37,7 +37,7 @@ struct Position {
 /// What a disabled family's syscalls do.
 struct OnDisabled {
   bool passthrough = false;  ///< run natively
-  int errno_value = 38;      ///< otherwise fail with this errno (default ENOSYS)
+  int errno_value = ENOSYS;  ///< otherwise fail with this errno
 };
 
 /// The merged [families.<name>] table of one family.

@@ -2,6 +2,7 @@
 // kernel-side rules on integer arguments, plus what to do with foreign arches and x32 numbers.
 #pragma once
 
+#include <cerrno>
 #include <cstdint>
 #include <map>
 #include <vector>
@@ -40,8 +41,8 @@ struct SyscallPolicy {
 struct FilterPolicy {
   std::map<int, SyscallPolicy> syscalls;     ///< per syscall number
   Action default_action = Action::allow();   ///< every other x86_64 syscall
-  Action x32_action = Action::error(38);     ///< numbers with __X32_SYSCALL_BIT (ENOSYS)
-  Action foreign_arch_action = Action::error(38);  ///< arch != AUDIT_ARCH_X86_64 (int 0x80) (ENOSYS)
+  Action x32_action = Action::error(ENOSYS);  ///< numbers with __X32_SYSCALL_BIT
+  Action foreign_arch_action = Action::error(ENOSYS);  ///< arch != AUDIT_ARCH_X86_64 (int 0x80)
 };
 
 }  // namespace lx::driver

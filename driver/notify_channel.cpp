@@ -16,7 +16,7 @@
 
 #include "driver/guest_memory.h"
 #include "driver/syscall_context_impl.h"
-#include "driver/syscall_table.h"
+#include <lxhost/syscall_table.h>
 
 #ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
 #define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
@@ -26,6 +26,9 @@
 #endif
 
 namespace lx::driver {
+using sdk::ArgKind;
+using sdk::SyscallInfo;
+using sdk::SyscallTable;
 namespace {
 
 // The signal that interrupts a worker's blocking RECV when the channel stops.

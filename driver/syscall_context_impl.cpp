@@ -9,9 +9,12 @@
 #include <cstdio>
 #include <cstring>
 
-#include "driver/syscall_table.h"
+#include <lxhost/syscall_table.h>
 
 namespace lx::driver {
+using sdk::ArgKind;
+using sdk::SyscallInfo;
+using sdk::SyscallTable;
 
 std::uint64_t reg_arg(const user_regs_struct& regs, int i) noexcept {
   switch (i) {

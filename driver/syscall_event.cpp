@@ -6,9 +6,12 @@
 #include <fmt/format.h>
 
 #include "driver/guest_memory.h"
-#include "driver/syscall_table.h"
+#include <lxhost/syscall_table.h>
 
 namespace lx::driver {
+using sdk::ArgKind;
+using sdk::SyscallInfo;
+using sdk::SyscallTable;
 
 void capture_string_args(SyscallEvent& ev) noexcept {
   const SyscallInfo* info = SyscallTable::find(ev.nr);

@@ -12,7 +12,7 @@
 
 #include "cli_options.h"
 #include "commands.h"
-#include "runner.h"
+#include "runtime/runner.h"
 
 extern char** environ;
 
@@ -105,7 +105,7 @@ int exec_command(const std::vector<std::string>& args) {
     print_error(cfg.error().message);
     return kExitFailure;
   }
-  auto rt = host::Runtime::create(*cfg);
+  auto rt = runtime::Runtime::create(*cfg);
   if (!rt) {
     print_error(rt.error().message);
     return kExitFailure;

@@ -6,16 +6,16 @@
 
 #include "cli_options.h"
 #include "commands.h"
-#include "driver/syscall_table.h"
-#include "runner.h"
+#include <lxhost/syscall_table.h>
+#include "runtime/runner.h"
 
 namespace lx::cli {
 namespace {
 
-Result<std::unique_ptr<host::Runtime>> load_runtime(const ConfigOptions& copts) {
+Result<std::unique_ptr<runtime::Runtime>> load_runtime(const ConfigOptions& copts) {
   auto cfg = load_config(copts);
   if (!cfg) return std::move(cfg).error();
-  return host::Runtime::create(*cfg);
+  return runtime::Runtime::create(*cfg);
 }
 
 }  // namespace
@@ -42,7 +42,7 @@ int syscalls_command(const std::vector<std::string>& args) {
   std::printf("%-4s %-24s %-7s %-22s %-8s %-10s %s\n", "NR", "SYSCALL", "FAMILY", "ROUTE", "SUPPORT", "PLUGIN", "NOTE");
   bool all = !flags.empty();
   std::size_t next = 0;
-  for (const auto& info : driver::SyscallTable::all()) {
+  for (const auto& info : sdk::SyscallTable::all()) {
     while (next < d.rows.size() && d.rows[next].nr < info.nr) ++next;
     if (next < d.rows.size() && d.rows[next].nr == info.nr) {
       const auto& r = d.rows[next];
@@ -50,7 +50,7 @@ int syscalls_command(const std::vector<std::string>& args) {
                   r.support.c_str(), r.plugin.c_str(), r.note.c_str());
     } else if (all) {
       std::printf("%-4d %-24s %-7s %-22s %-8s %-10s %s\n", info.nr, std::string(info.name).c_str(),
-                  std::string(driver::to_string(info.family)).c_str(), "allow", "native", "-", "");
+                  std::string(sdk::to_string(info.family)).c_str(), "allow", "native", "-", "");
     }
   }
   return 0;
@@ -117,7 +117,7 @@ int config_command(const std::vector<std::string>& args) {
     print_error(cfg.error().message);
     return 1;
   }
-  auto rt = host::Runtime::create(*cfg);
+  auto rt = runtime::Runtime::create(*cfg);
   if (!rt) {
     print_error(rt.error().message);
     return 1;

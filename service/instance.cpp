@@ -31,10 +31,10 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
-#include <lxhost/path_resolver.h>
+#include <lxhost/interfaces.h>
 
 #include "protocol.h"
-#include "runner.h"
+#include "runtime/runner.h"
 
 namespace lx::service {
 namespace {
@@ -167,7 +167,7 @@ class InstanceProcess {
   std::string rootfs_;  // "" or "/": the host root
   bool fake_root_ = false;
   std::chrono::milliseconds grace_{2000};
-  std::unique_ptr<host::Runtime> runtime_;
+  std::unique_ptr<runtime::Runtime> runtime_;
   std::vector<std::unique_ptr<Launch>> launches_;
   int next_id_ = 1;
   int received_ = 0;
@@ -197,7 +197,7 @@ Result<json> InstanceProcess::init(const json& body) {
   }
   if (const toml::table* t = cfg.table("proc"))
     fake_root_ = (*t)["fake_root"].value_or(false);
-  auto rt = host::Runtime::create(cfg);
+  auto rt = runtime::Runtime::create(cfg);
   if (!rt) return std::move(rt).error();
   runtime_ = std::move(*rt);
   long long linger_ms = linger == std::chrono::milliseconds::max() ? -1 : static_cast<long long>(linger.count());
@@ -287,7 +287,7 @@ void InstanceProcess::handle_launch(const json& body, std::vector<UniqueFd> fds)
   sdk::LaunchIdentity* identity = nullptr;
   if (!user.empty()) {
     groups = groups_of(etc + "/group", pw->name, pw->gid);
-    identity = static_cast<sdk::LaunchIdentity*>(runtime_->find_interface(sdk::kLaunchIdentityInterface));
+    identity = runtime_->find<sdk::LaunchIdentity>();
     if (!identity) return fail(fmt::format("-u {}: the loaded proc plugin cannot start a launch as another user", user), 125);
   }
   // The working directory: --cd (a guest path), else the client's own when the guest can see

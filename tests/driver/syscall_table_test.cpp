@@ -8,9 +8,9 @@
 
 #include <gtest/gtest.h>
 
-#include "driver/syscall_table.h"
+#include <lxhost/syscall_table.h>
 
-namespace lx::driver {
+namespace lx::sdk {
 namespace {
 
 // __NR_<name> → number, from the preprocessed header (x86_64 numbers only).
@@ -162,4 +162,4 @@ TEST(SyscallTable, FamilyNamesRoundTrip) {
 }
 
 }  // namespace
-}  // namespace lx::driver
+}  // namespace lx::sdk

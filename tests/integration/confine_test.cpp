@@ -320,7 +320,7 @@ TEST_F(Confine, TheSameCallsWorkWithinTheInstance) {
 TEST_F(Confine, LxSyscallsListsEveryCallNamingAProcess) {
   std::set<std::string> names = {"pidfd_send_signal", "pidfd_getfd", "process_madvise", "process_mrelease",
                                  "setns",             "fcntl",       "ioctl",           "capget"};
-  std::istringstream def(slurp(std::string(SOURCE_DIR) + "/driver/syscalls_x86_64.def"));
+  std::istringstream def(slurp(std::string(SOURCE_DIR) + "/sdk/include/lxhost/syscalls_x86_64.def"));
   for (std::string line; std::getline(def, line);) {
     if (line.rfind("LX_SYSCALL(", 0) != 0 || line.find("kPid") == std::string::npos) continue;
     auto a = line.find(", ") + 2;

@@ -1,11 +1,11 @@
 // Runtime: plugin loading per family, config validation of plugin tables, dispatch building.
-#include "runner.h"
+#include "runtime/runner.h"
 
 #include <fmt/format.h>
 
-#include "plugin_config_view.h"
+#include "runtime/plugin_config_view.h"
 
-namespace lx::host {
+namespace lx::runtime {
 
 // The interfaces the loaded plugins offer each other.
 class Runtime::Registry final : public sdk::PluginRegistry {
@@ -78,4 +78,4 @@ Result<std::unique_ptr<driver::Driver>> Runtime::make_driver(driver::EventSink* 
   }
 }
 
-}  // namespace lx::host
+}  // namespace lx::runtime

@@ -1,5 +1,5 @@
 // Plugin loading: find, open, ABI check, create.
-#include "plugin_loader.h"
+#include "runtime/plugin_loader.h"
 
 #include <pwd.h>
 #include <sys/stat.h>
@@ -13,7 +13,7 @@
 
 #include <fmt/format.h>
 
-namespace lx::host {
+namespace lx::runtime {
 
 LoadedPlugin::LoadedPlugin(boost::dll::shared_library lib, sdk::Plugin* object, std::string path)
     : lib_(std::move(lib)), object_(object), info_(object->info()), path_(std::move(path)) {}
@@ -133,4 +133,4 @@ std::vector<std::string> default_plugin_dirs() {
   return dirs;
 }
 
-}  // namespace lx::host
+}  // namespace lx::runtime

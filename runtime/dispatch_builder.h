@@ -11,9 +11,9 @@
 #include "config/config.h"
 #include "driver/dispatch_table.h"
 #include "driver/filter_policy.h"
-#include "plugin_loader.h"
+#include "runtime/plugin_loader.h"
 
-namespace lx::host {
+namespace lx::runtime {
 
 /// One row of the compatibility table.
 struct CompatRow {
@@ -52,4 +52,4 @@ struct FamilyPlugin {
 /// number, is an error.
 Result<Dispatch> build_dispatch(const config::Config& config, const std::vector<FamilyPlugin>& plugins);
 
-}  // namespace lx::host
+}  // namespace lx::runtime

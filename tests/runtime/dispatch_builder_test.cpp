@@ -5,9 +5,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "dispatch_builder.h"
+#include "runtime/dispatch_builder.h"
 
-namespace lx::host {
+namespace lx::runtime {
 namespace {
 
 using ::testing::HasSubstr;
@@ -132,4 +132,4 @@ TEST(DispatchBuilder, IoUringClosedOnlyWhenFsOrNetIsPoliced) {
 }
 
 }  // namespace
-}  // namespace lx::host
+}  // namespace lx::runtime

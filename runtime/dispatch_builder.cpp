@@ -1,6 +1,6 @@
 // build_dispatch: families → ERRNO ranges, plugin specs → routes and handlers, io_uring closed
 // when a family translates or polices what io_uring could do behind the filter's back.
-#include "dispatch_builder.h"
+#include "runtime/dispatch_builder.h"
 
 #include <sys/syscall.h>
 
@@ -9,9 +9,9 @@
 
 #include <fmt/format.h>
 
-#include "driver/syscall_table.h"
+#include <lxhost/syscall_table.h>
 
-namespace lx::host {
+namespace lx::runtime {
 namespace {
 
 using sdk::Route;
@@ -31,13 +31,13 @@ Result<Dispatch> build_dispatch(const config::Config& config, const std::vector<
   // Disabled families fail in the kernel (or pass through, if configured so).
   for (const auto& [name, fc] : families) {
     FamilyState st{name, fc.enabled, "", ""};
-    auto fam = driver::family_from_string(name);
+    auto fam = sdk::family_from_string(name);
     if (!fc.enabled) {
       st.summary = fc.on_disabled.passthrough
                        ? "disabled (on_disabled = passthrough: native)"
                        : fmt::format("disabled: its syscalls fail with {} in the kernel",
                                      config::errno_name(fc.on_disabled.errno_value));
-      for (const auto& info : driver::SyscallTable::all()) {
+      for (const auto& info : sdk::SyscallTable::all()) {
         if (!fam || info.family != *fam) continue;
         if (fc.on_disabled.passthrough) continue;
         d.policy.syscalls[info.nr] = driver::SyscallPolicy{{}, driver::Action::error(fc.on_disabled.errno_value)};
@@ -60,9 +60,9 @@ Result<Dispatch> build_dispatch(const config::Config& config, const std::vector<
         st.summary = fmt::format("enabled, plugin '{}' {}", info.name, info.version);
       }
     for (const auto& spec : fp.plugin->plugin().syscalls()) {
-      const driver::SyscallInfo* sc = driver::SyscallTable::find(spec.nr);
+      const sdk::SyscallInfo* sc = sdk::SyscallTable::find(spec.nr);
       if (!sc) return Error::msg(fmt::format("plugin '{}' asks for unknown syscall number {}", info.name, spec.nr));
-      std::string fam_name(driver::to_string(sc->family));
+      std::string fam_name(sdk::to_string(sc->family));
       if (auto it = families.find(fam_name); it != families.end() && !it->second.enabled) {
         continue;  // a disabled family wins over any plugin
       }
@@ -93,8 +93,8 @@ Result<Dispatch> build_dispatch(const config::Config& config, const std::vector<
   // any fs or net syscall is translated or policed, unless a plugin takes io_uring on itself.
   bool polices_io = false;
   for (const auto& [nr, pol] : d.policy.syscalls) {
-    const driver::SyscallInfo* sc = driver::SyscallTable::find(nr);
-    if (sc && (sc->family == driver::Family::kFs || sc->family == driver::Family::kNet) &&
+    const sdk::SyscallInfo* sc = sdk::SyscallTable::find(nr);
+    if (sc && (sc->family == sdk::Family::kFs || sc->family == sdk::Family::kNet) &&
         (pol.fallback.route != Route::kAllow || !pol.rules.empty()))
       polices_io = true;
   }
@@ -108,4 +108,4 @@ Result<Dispatch> build_dispatch(const config::Config& config, const std::vector<
   return d;
 }
 
-}  // namespace lx::host
+}  // namespace lx::runtime

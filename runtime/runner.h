@@ -8,11 +8,11 @@
 
 #include "base/result.h"
 #include "config/config.h"
-#include "dispatch_builder.h"
+#include "runtime/dispatch_builder.h"
 #include "driver/driver.h"
-#include "plugin_loader.h"
+#include "runtime/plugin_loader.h"
 
-namespace lx::host {
+namespace lx::runtime {
 
 /// Loaded plugins and the dispatch built from them under one config.
 class Runtime {
@@ -29,8 +29,13 @@ class Runtime {
   const std::vector<FamilyPlugin>& plugins() const noexcept { return plugins_; }
   /// The plugin search path used (config's, then the built-in and the install directory).
   const std::vector<std::string>& search_path() const noexcept { return search_path_; }
-  /// An interface a loaded plugin offers (sdk::kLaunchIdentityInterface, ...), or nullptr.
+  /// An interface a loaded plugin offers (sdk::LaunchIdentity::kName, ...), or nullptr.
   void* find_interface(std::string_view name) const noexcept;
+  /// The interface I (a class of lxhost/interfaces.h) a loaded plugin offers, or nullptr.
+  template <class I>
+  I* find() const noexcept {
+    return static_cast<I*>(find_interface(I::kName));
+  }
   /// The config it was made from.
   const config::Config& config() const noexcept { return config_; }
 
@@ -50,4 +55,4 @@ class Runtime {
   std::unique_ptr<Registry> registry_;  // declared after plugins_: destroyed before them
 };
 
-}  // namespace lx::host
+}  // namespace lx::runtime

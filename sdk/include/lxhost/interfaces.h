@@ -1,5 +1,6 @@
-// SDK: the path resolution the fs family offers other plugins (the proc family's execve, the
-// net family's AF_UNIX paths), found with PluginRegistry::find_interface(kPathResolverInterface).
+// SDK: the typed interfaces plugins offer each other. Each class names itself (kName, versioned);
+// a plugin offers one with PluginBase::offer<I>(impl) and another finds it, once, in connect(),
+// with PluginRegistry::find<I>() (nullptr when no loaded plugin offers it).
 #pragma once
 
 #include <sys/types.h>
@@ -7,16 +8,16 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace lx::sdk {
 
-/// The name under which the fs plugin offers its PathResolver.
-inline constexpr const char* kPathResolverInterface = "lxhost.fs.path_resolver/1";
-
 /// Guest paths ↔ host paths, in a guest's namespace (root, mounts, symlinks, /proc/self).
 class PathResolver {
  public:
+  /// The name it is offered under (the fs plugin offers it).
+  static constexpr std::string_view kName = "lxhost.fs.path_resolver/1";
   virtual ~PathResolver() = default;
   /// The host path guest thread `tid` means by `path` relative to its directory fd `dirfd`
   /// (AT_FDCWD: its cwd), following symlinks when `follow`. The last component need not exist
@@ -30,13 +31,12 @@ class PathResolver {
                          std::string& interpreter) noexcept = 0;
 };
 
-/// The name under which the proc plugin offers its ProgramNames.
-inline constexpr const char* kProgramNamesInterface = "lxhost.proc.program_names/1";
-
 /// The guest path of the program each guest process runs (what /proc/<pid>/exe must show when the
 /// program runs through its ELF interpreter).
 class ProgramNames {
  public:
+  /// The name it is offered under (the proc plugin offers it).
+  static constexpr std::string_view kName = "lxhost.proc.program_names/1";
   virtual ~ProgramNames() = default;
   /// The guest path of the program process `pid` last exec'd, or "" when not known.
   virtual std::string program_of(pid_t pid) noexcept = 0;
@@ -63,12 +63,11 @@ inline std::string native_cmdline(const std::string& raw) {
   return out;
 }
 
-/// The name under which the proc plugin offers its IdentityMap.
-inline constexpr const char* kIdentityInterface = "lxhost.proc.identity/1";
-
 /// How host owners appear in the guest: with fake root, what the host user owns is root's.
 class IdentityMap {
  public:
+  /// The name it is offered under (the proc plugin offers it).
+  static constexpr std::string_view kName = "lxhost.proc.identity/1";
   virtual ~IdentityMap() = default;
   /// The owner the guest sees for a file the host says `uid` owns.
   virtual std::uint32_t guest_uid(std::uint32_t uid) noexcept = 0;
@@ -76,12 +75,11 @@ class IdentityMap {
   virtual std::uint32_t guest_gid(std::uint32_t gid) noexcept = 0;
 };
 
-/// The name under which the proc plugin offers its LaunchIdentity (with fake root only).
-inline constexpr const char* kLaunchIdentityInterface = "lxhost.proc.launch_identity/1";
-
 /// The identity a launch starts with (`lx run -u USER`), set by the host before the guest runs.
 class LaunchIdentity {
  public:
+  /// The name it is offered under (the proc plugin offers it (with fake root only)).
+  static constexpr std::string_view kName = "lxhost.proc.launch_identity/1";
   virtual ~LaunchIdentity() = default;
   /// Makes process `pid` (seized, not yet running) start as `uid`/`gid` with the supplementary
   /// groups `groups[0..ngroups)`. Returns 0 or an errno.
@@ -89,12 +87,11 @@ class LaunchIdentity {
                            std::size_t ngroups) noexcept = 0;
 };
 
-/// The name under which the proc plugin offers its Credentials (with fake root only).
-inline constexpr const char* kCredentialsInterface = "lxhost.proc.credentials/1";
-
 /// The emulated identity a guest thread acts with on files (its fsuid and fsgid).
 class Credentials {
  public:
+  /// The name it is offered under (the proc plugin offers it (with fake root only)).
+  static constexpr std::string_view kName = "lxhost.proc.credentials/1";
   virtual ~Credentials() = default;
   /// Sets `uid` and `gid` to the fsuid and fsgid of guest thread `tid`; false when unknown.
   virtual bool fs_identity(pid_t tid, std::uint32_t& uid, std::uint32_t& gid) noexcept = 0;

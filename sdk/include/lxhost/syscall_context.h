@@ -12,6 +12,8 @@
 #include <string>
 #include <type_traits>
 
+#include <lxhost/syscall_table.h>
+
 namespace lx::sdk {
 
 /// How a syscall is decided: in the kernel (kAllow, kErrno) or by a plugin (kNotify, kTrace).
@@ -103,6 +105,53 @@ class SyscallContext {
   /// Reads a NUL-terminated guest string of at most `max` bytes (ENAMETOOLONG past it).
   virtual int read_string(std::uint64_t addr, std::string& out, std::size_t max = PATH_MAX) noexcept = 0;
 
+  // Typed arguments: each accessor reads argument `i` as the kind the syscall table gives it
+  // (syscalls_x86_64.def); asking for another kind is reported to arg_kind_mismatch(), which a
+  // test's FakeSyscallContext turns into a failure.
+
+  /// A descriptor argument (kFd): the low 32 bits, signed (AT_FDCWD stays -100).
+  int fd(int i) const noexcept {
+    check_kind(i, ArgKind::kFd);
+    return static_cast<int>(arg(i));
+  }
+  /// A process, thread or group id argument (kPid), signed (0 and -1 keep their meaning).
+  pid_t pid_arg(int i) const noexcept {
+    check_kind(i, ArgKind::kPid);
+    return static_cast<pid_t>(arg(i));
+  }
+  /// A flags or mode argument (kFlags), as T (int for open flags, unsigned for masks...).
+  template <class T = int>
+  T flags(int i) const noexcept {
+    check_kind(i, ArgKind::kFlags);
+    return static_cast<T>(arg(i));
+  }
+  /// A signed integer argument (kInt), as T (int by default: the kernel reads the low half).
+  template <class T = int>
+  T int_arg(int i) const noexcept {
+    check_kind(i, ArgKind::kInt);
+    return static_cast<T>(arg(i));
+  }
+  /// An unsigned integer, size or count argument (kUint).
+  std::uint64_t uint_arg(int i) const noexcept {
+    check_kind(i, ArgKind::kUint);
+    return arg(i);
+  }
+  /// A guest pointer argument (kPtr): an address to read from or write to.
+  std::uint64_t ptr(int i) const noexcept {
+    check_kind(i, ArgKind::kPtr);
+    return arg(i);
+  }
+  /// Reads the path argument `i` (kPath) into `out`: 0, EFAULT or ENAMETOOLONG.
+  int path(int i, std::string& out) noexcept {
+    check_kind(i, ArgKind::kPath);
+    return read_string(arg(i), out, PATH_MAX);
+  }
+  /// Reads the string argument `i` (kString) into `out`, at most `max` bytes.
+  int string_arg(int i, std::string& out, std::size_t max = PATH_MAX) noexcept {
+    check_kind(i, ArgKind::kString);
+    return read_string(arg(i), out, max);
+  }
+
   /// Reads a trivially copyable value from guest memory.
   template <class T>
   int read(std::uint64_t addr, T& out) noexcept {
@@ -137,6 +186,16 @@ class SyscallContext {
   /// end): another worker takes the guest's next calls at once, so the one that would unblock
   /// this one is not left waiting behind it. Harmless to call when it then does not block.
   virtual void will_block() noexcept {}
+
+ protected:
+  /// Called when a handler reads argument `i` as `wanted` but the table says otherwise (a bug
+  /// in the handler). The driver ignores it; FakeSyscallContext records it for the test.
+  virtual void arg_kind_mismatch(int i, ArgKind wanted) const noexcept { (void)i, (void)wanted; }
+
+ private:
+  void check_kind(int i, ArgKind wanted) const noexcept {
+    if (SyscallTable::arg_kind(nr(), i) != wanted) arg_kind_mismatch(i, wanted);
+  }
 };
 
 }  // namespace lx::sdk

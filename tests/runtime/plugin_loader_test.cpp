@@ -12,12 +12,13 @@
 #include <functional>
 
 #include <gmock/gmock.h>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
-#include "plugin_loader.h"
+#include "runtime/plugin_loader.h"
 #include "unprivileged.h"
 
-namespace lx::host {
+namespace lx::runtime {
 namespace {
 
 using ::testing::HasSubstr;
@@ -151,7 +152,7 @@ TEST(PluginLoader, RefusesOtherAbiBeforeCallingTheFactory) {
   // The bad plugin's factory aborts: reaching it would kill this test.
   auto l = load_plugin(std::string(BROKEN_PLUGIN_DIR) + "/lxhost-badabi.so");
   ASSERT_FALSE(l.ok());
-  EXPECT_THAT(l.error().message, HasSubstr("was built for plugin ABI 43, but this lxhost has ABI 2"));
+  EXPECT_THAT(l.error().message, HasSubstr(fmt::format("was built for plugin ABI {}, but this lxhost has ABI {}", sdk::kAbiVersion + 41, sdk::kAbiVersion)));
 }
 
 TEST(PluginLoader, RefusesLibraryWithoutPluginExports) {
@@ -179,4 +180,4 @@ TEST(PluginLoader, LibraryOutlivesEveryObjectItMade) {
 }
 
 }  // namespace
-}  // namespace lx::host
+}  // namespace lx::runtime

@@ -7,11 +7,11 @@
 
 #include <gtest/gtest.h>
 
-#include <lxhost/path_resolver.h>
+#include <lxhost/interfaces.h>
 
-#include "runner.h"
+#include "runtime/runner.h"
 
-namespace lx::host {
+namespace lx::runtime {
 namespace {
 
 class PathResolverTest : public ::testing::Test {
@@ -37,7 +37,7 @@ class PathResolverTest : public ::testing::Test {
     }
     rt = std::move(*r);
     for (const auto& fp : rt->plugins())
-      if (void* p = fp.plugin->plugin().query_interface(sdk::kPathResolverInterface))
+      if (void* p = fp.plugin->plugin().query_interface(sdk::PathResolver::kName))
         return static_cast<sdk::PathResolver*>(p);
     return nullptr;
   }
@@ -107,7 +107,7 @@ TEST_F(PathResolverTest, ProcShowsTheInstanceOnly) {
   ASSERT_NE(pr, nullptr);
   sdk::Plugin* fs = nullptr;
   for (const auto& fp : rt->plugins())
-    if (fp.plugin->plugin().query_interface(sdk::kPathResolverInterface)) fs = &fp.plugin->plugin();
+    if (fp.plugin->plugin().query_interface(sdk::PathResolver::kName)) fs = &fp.plugin->plugin();
   ASSERT_NE(fs, nullptr);
   std::string out, self = std::to_string(getpid());
   // This process is not a member yet: its /proc entry does not exist for the guest.
@@ -131,8 +131,8 @@ TEST(PathResolver, NotOfferedWithTheHostRoot) {
   auto rt = Runtime::create(c);
   ASSERT_TRUE(rt.ok()) << rt.error().message;
   for (const auto& fp : (*rt)->plugins())
-    EXPECT_EQ(fp.plugin->plugin().query_interface(sdk::kPathResolverInterface), nullptr);
+    EXPECT_EQ(fp.plugin->plugin().query_interface(sdk::PathResolver::kName), nullptr);
 }
 
 }  // namespace
-}  // namespace lx::host
+}  // namespace lx::runtime

@@ -7,7 +7,7 @@
 
 #include "config/config.h"
 
-namespace lx::host {
+namespace lx::runtime {
 
 /// The plugin's read-only view of its config table.
 class PluginConfigView final : public sdk::PluginConfig {
@@ -19,6 +19,7 @@ class PluginConfigView final : public sdk::PluginConfig {
   std::optional<std::int64_t> get_int(std::string_view key) const noexcept override;
   std::optional<bool> get_bool(std::string_view key) const noexcept override;
   std::optional<std::vector<std::string>> get_string_list(std::string_view key) const noexcept override;
+  std::optional<std::vector<sdk::ConfigTable>> get_table_array(std::string_view key) const noexcept override;
   std::string toml() const noexcept override;
   std::string where(std::string_view key) const noexcept override;
 
@@ -27,4 +28,4 @@ class PluginConfigView final : public sdk::PluginConfig {
   std::string table_;
 };
 
-}  // namespace lx::host
+}  // namespace lx::runtime

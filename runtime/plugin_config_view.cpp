@@ -1,11 +1,11 @@
 // PluginConfigView: typed reads of one toml++ table.
-#include "plugin_config_view.h"
+#include "runtime/plugin_config_view.h"
 
 #include <sstream>
 
 #include <toml++/toml.h>
 
-namespace lx::host {
+namespace lx::runtime {
 
 PluginConfigView::PluginConfigView(const config::Config& config, std::string table)
     : config_(config), table_(std::move(table)) {}
@@ -47,6 +47,31 @@ std::optional<std::vector<std::string>> PluginConfigView::get_string_list(std::s
   }
 }
 
+std::optional<std::vector<sdk::ConfigTable>> PluginConfigView::get_table_array(std::string_view key) const noexcept {
+  const toml::table* t = config_.table(table_);
+  if (!t) return std::nullopt;
+  try {
+    const toml::array* a = (*t)[key].as_array();
+    if (!a) return std::nullopt;
+    std::vector<sdk::ConfigTable> out;
+    for (const auto& n : *a) {
+      const toml::table* row = n.as_table();
+      if (!row) return std::nullopt;
+      sdk::ConfigTable ct;
+      for (const auto& [k, v] : *row) {
+        std::string name(k.str());
+        if (auto s = v.value_exact<std::string>()) ct.strings.emplace(name, *s);
+        else if (auto i = v.value_exact<std::int64_t>()) ct.integers.emplace(name, *i);
+        else if (auto b = v.value_exact<bool>()) ct.booleans.emplace(name, *b);
+      }
+      out.push_back(std::move(ct));
+    }
+    return out;
+  } catch (...) {
+    return std::nullopt;
+  }
+}
+
 std::string PluginConfigView::toml() const noexcept {
   const toml::table* t = config_.table(table_);
   if (!t) return {};
@@ -67,4 +92,4 @@ std::string PluginConfigView::where(std::string_view key) const noexcept {
   }
 }
 
-}  // namespace lx::host
+}  // namespace lx::runtime

@@ -12,7 +12,7 @@
 
 #include "base/result.h"
 
-namespace lx::host {
+namespace lx::runtime {
 
 /// A plugin object together with the library that made it; the library outlives the object.
 class LoadedPlugin {
@@ -57,4 +57,4 @@ std::string install_plugin_dir();
 /// install_plugin_dir() when it is another directory.
 std::vector<std::string> default_plugin_dirs();
 
-}  // namespace lx::host
+}  // namespace lx::runtime

@@ -13,17 +13,21 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include <lxhost/arg_policy.h>
+#include <lxhost/interfaces.h>
 #include <lxhost/syscall_context.h>
+#include <lxhost/syscall_table.h>
 
 namespace lx::sdk {
 
 /// The plugin ABI version. Bump on any change to a class or struct in the SDK headers.
-inline constexpr std::uint32_t kAbiVersion = 2;
+inline constexpr std::uint32_t kAbiVersion = 3;
 
 /// How completely a plugin implements a syscall (printed by `lx syscalls`).
 enum class Support : std::uint8_t {
@@ -41,36 +45,6 @@ constexpr const char* to_string(Support s) noexcept {
   }
   return "?";
 }
-
-/// A comparison of one integer syscall argument, evaluated by the kernel in the BPF filter.
-struct ArgCondition {
-  /// The comparison.
-  enum class Op : std::uint8_t {
-    kEq,        ///< arg == value
-    kNe,        ///< arg != value
-    kLt,        ///< arg < value (unsigned)
-    kGe,        ///< arg >= value (unsigned)
-    kMaskedEq,  ///< (arg & mask) == value
-  };
-  /// Which argument is compared.
-  enum class Width : std::uint8_t {
-    k32,  ///< the low 32 bits only (an `int` argument: the kernel ignores the high half)
-    k64,  ///< the whole 64-bit register
-  };
-  int arg = 0;               ///< argument index, 0..5
-  Op op = Op::kEq;           ///< comparison
-  std::uint64_t value = 0;   ///< right-hand side
-  std::uint64_t mask = ~0ull;  ///< for kMaskedEq
-  Width width = Width::k32;  ///< compared width
-};
-
-/// A rule on integer arguments: when all conditions hold, the call takes `route` (and `errno_value`
-/// for Route::kErrno). Rules of a syscall are tried in order; the first that matches wins.
-struct ArgRule {
-  std::vector<ArgCondition> all_of;  ///< conditions that must all hold (empty: always)
-  Route route = Route::kAllow;       ///< route when they hold
-  int errno_value = 0;               ///< errno for Route::kErrno
-};
 
 /// One syscall a plugin takes on, with the route it asks for and its support level.
 struct SyscallSpec {
@@ -101,6 +75,28 @@ struct PluginInfo {
   std::string config_table; ///< name of its config table ("fs" for [fs]); empty: none
 };
 
+/// One table of an array of tables (each [[fs.mount]]): its keys by type.
+struct ConfigTable {
+  std::map<std::string, std::string, std::less<>> strings;     ///< string values
+  std::map<std::string, std::int64_t, std::less<>> integers;   ///< integer values
+  std::map<std::string, bool, std::less<>> booleans;           ///< boolean values
+  /// The string at `key`, if set to a string.
+  std::optional<std::string> get_string(std::string_view key) const {
+    auto it = strings.find(key);
+    return it == strings.end() ? std::nullopt : std::optional<std::string>(it->second);
+  }
+  /// The integer at `key`, if set to an integer.
+  std::optional<std::int64_t> get_int(std::string_view key) const {
+    auto it = integers.find(key);
+    return it == integers.end() ? std::nullopt : std::optional<std::int64_t>(it->second);
+  }
+  /// The boolean at `key`, if set to a boolean.
+  std::optional<bool> get_bool(std::string_view key) const {
+    auto it = booleans.find(key);
+    return it == booleans.end() ? std::nullopt : std::optional<bool>(it->second);
+  }
+};
+
 /// The plugin's view of its config table (e.g. [fs]), already merged from all layers.
 class PluginConfig {
  public:
@@ -113,19 +109,26 @@ class PluginConfig {
   virtual std::optional<bool> get_bool(std::string_view key) const noexcept = 0;
   /// An array of strings, if the key is set to one.
   virtual std::optional<std::vector<std::string>> get_string_list(std::string_view key) const noexcept = 0;
+  /// An array of tables ([[fs.mount]] is get_table_array("mount")), if the key is set to one.
+  virtual std::optional<std::vector<ConfigTable>> get_table_array(std::string_view key) const noexcept = 0;
   /// The whole table as TOML text, for plugins with nested structure.
   virtual std::string toml() const noexcept = 0;
   /// Where a key was set ("file:line:column"), for the plugin's own error messages.
   virtual std::string where(std::string_view key) const noexcept = 0;
 };
 
-/// What plugins offer each other through the host: named interfaces (see path_resolver.h).
+/// What plugins offer each other through the host: typed interfaces (see interfaces.h).
 class PluginRegistry {
  public:
   virtual ~PluginRegistry() = default;
-  /// The interface named `name` that a loaded plugin offers, or nullptr. The pointer stays valid
-  /// while the plugins are loaded; cast it to the interface's type (its header says which).
+  /// The interface named `name` that a loaded plugin offers, or nullptr (use find<I>()).
   virtual void* find_interface(std::string_view name) const noexcept = 0;
+  /// The interface I (a class of interfaces.h) that a loaded plugin offers, or nullptr. The
+  /// pointer stays valid while the plugins are loaded: look it up once, in connect().
+  template <class I>
+  I* find() const noexcept {
+    return static_cast<I*>(find_interface(I::kName));
+  }
 };
 
 /// The interface every plugin implements. Use PluginBase rather than this directly.
@@ -158,12 +161,35 @@ class Plugin {
   virtual void on_exec(SyscallContext& ctx) noexcept { (void)ctx; }
 };
 
-/// Convenience base: register handlers per syscall with `add`; `handle` dispatches to them and
-/// turns any exception into EIO so that none crosses the plugin ABI.
+/// The result that fails the call with errno `e` (shorthand for SyscallResult::error).
+constexpr SyscallResult fail(int e) noexcept { return SyscallResult::error(e); }
+
+/// One row of a plugin's syscall table, as in gVisor's linux64.go: the syscall, its policy (a
+/// route, or arg rules then a route: see arg_policy.h), the handler, the support level and a
+/// note for `lx syscalls`. `State` is what the handler works on (usually the plugin's state).
+template <class State>
+struct Row {
+  /// A handler of this table: the call of one guest thread, on the plugin's state.
+  using Handler = SyscallResult (*)(State&, SyscallContext&);
+  int nr;                            ///< the syscall (sys::openat)
+  Policy policy;                     ///< how the kernel routes it (Notify(), If(...).Else(...))
+  Handler handler = nullptr;         ///< for NOTIFY/TRACE routes; nullptr for kernel-only ones
+  Support support = Support::kFull;  ///< for the compatibility table
+  std::string_view note = {};        ///< one line for the compatibility table
+};
+
+/// Convenience base: a plugin declares its rows (add_rows, or add per syscall); `handle`
+/// dispatches to them and turns any exception into EIO so that none crosses the plugin ABI.
 class PluginBase : public Plugin {
  public:
   /// A handler: returns the result for one call.
   using Handler = std::function<SyscallResult(SyscallContext&)>;
+
+  void* query_interface(std::string_view name) noexcept override {
+    for (const auto& [n, p] : offered_)
+      if (n == name) return p;
+    return nullptr;
+  }
 
   std::vector<SyscallSpec> syscalls() const noexcept override {
     std::vector<SyscallSpec> out;
@@ -192,8 +218,39 @@ class PluginBase : public Plugin {
     int nr = spec.nr;
     entries_[nr] = Entry{std::move(spec), std::move(handler)};
   }
+  /// Takes on every syscall of `rows`, each handled on `state` (which must outlive the plugin's
+  /// use of the rows). A later row for the same syscall replaces an earlier one.
+  template <class State>
+  void add_rows(State& state, std::span<const Row<State>> rows) {
+    for (const Row<State>& r : rows) add_row(state, r);
+  }
+  /// Takes on the syscall of one row (see add_rows).
+  template <class State>
+  void add_row(State& state, const Row<State>& r) {
+    SyscallSpec spec;
+    spec.nr = r.nr;
+    spec.route = r.policy.otherwise.route;
+    spec.errno_value = r.policy.otherwise.errno_value;
+    spec.arg_rules = r.policy.rules;
+    spec.support = r.support;
+    spec.note = std::string(r.note);
+    Handler h;
+    if (r.handler) h = [&state, fn = r.handler](SyscallContext& ctx) { return fn(state, ctx); };
+    add(std::move(spec), std::move(h));
+  }
   /// Forgets every registered syscall (call at the start of configure()).
   void clear_syscalls() noexcept { entries_.clear(); }
+  /// Offers interface I (a class of interfaces.h) to other plugins, implemented by `impl`
+  /// (nullptr withdraws it). Call from configure(); others find it in connect().
+  template <class I>
+  void offer(I* impl) {
+    for (auto it = offered_.begin(); it != offered_.end(); ++it)
+      if (it->first == I::kName) {
+        offered_.erase(it);
+        break;
+      }
+    if (impl) offered_.emplace_back(I::kName, static_cast<void*>(impl));
+  }
 
  private:
   struct Entry {
@@ -201,6 +258,7 @@ class PluginBase : public Plugin {
     Handler handler;
   };
   std::map<int, Entry> entries_;
+  std::vector<std::pair<std::string_view, void*>> offered_;
 };
 
 }  // namespace lx::sdk
