@@ -36,7 +36,7 @@
 
 #include <toml++/toml.h>
 
-#include <lxhost/path_resolver.h>
+#include <lxhost/interfaces.h>
 #include <lxhost/plugin.h>
 
 #include "guest_root.h"
@@ -65,7 +65,7 @@ class FsPlugin final : public sdk::PluginBase, private sdk::PathResolver {
   void connect(const sdk::PluginRegistry& registry) noexcept override { registry_ = &registry; }
 
   void* query_interface(std::string_view name) noexcept override {
-    if (name == sdk::kPathResolverInterface && translating_) return static_cast<sdk::PathResolver*>(this);
+    if (name == sdk::PathResolver::kName && translating_) return static_cast<sdk::PathResolver*>(this);
     return nullptr;
   }
 
@@ -610,7 +610,7 @@ class FsPlugin final : public sdk::PluginBase, private sdk::PathResolver {
   // that user is not root (whose files the host user's own files already are).
   void own_new(SyscallContext& c, int fd) {
     if (host_root_) return;
-    auto* cr = registry_ ? static_cast<sdk::Credentials*>(registry_->find_interface(sdk::kCredentialsInterface)) : nullptr;
+    auto* cr = registry_ ? static_cast<sdk::Credentials*>(registry_->find_interface(sdk::Credentials::kName)) : nullptr;
     std::uint32_t uid = 0, gid = 0;
     if (!cr || !cr->fs_identity(c.tid(), uid, gid) || (uid == 0 && gid == 0)) return;
     Metadata m;
@@ -620,7 +620,7 @@ class FsPlugin final : public sdk::PluginBase, private sdk::PathResolver {
     store_.write(fd, m);
   }
   void own_new_at(SyscallContext& c, const Resolved& r) {
-    if (host_root_ || !registry_ || !registry_->find_interface(sdk::kCredentialsInterface)) return;
+    if (host_root_ || !registry_ || !registry_->find_interface(sdk::Credentials::kName)) return;
     UniqueFd fd = open_entry(r, O_PATH | O_NOFOLLOW);
     if (fd) own_new(c, fd.get());
   }
@@ -628,7 +628,7 @@ class FsPlugin final : public sdk::PluginBase, private sdk::PathResolver {
   // Files without metadata: owners as the proc family's identity shows them (fake root).
   template <class U, class G>
   void map_identity(U& uid, G& gid) {
-    auto* id = registry_ ? static_cast<sdk::IdentityMap*>(registry_->find_interface(sdk::kIdentityInterface)) : nullptr;
+    auto* id = registry_ ? static_cast<sdk::IdentityMap*>(registry_->find_interface(sdk::IdentityMap::kName)) : nullptr;
     if (!id) return;
     uid = static_cast<U>(id->guest_uid(uid));
     gid = static_cast<G>(id->guest_gid(gid));
@@ -721,7 +721,7 @@ class FsPlugin final : public sdk::PluginBase, private sdk::PathResolver {
       // A dynamic program runs through its interpreter: /proc/<pid>/exe names the program.
       pid_t pid = static_cast<pid_t>(std::atoi(r.guest_path.c_str() + 6));
       // Looked up at use: the proc plugin may connect after this one.
-      auto* programs = registry_ ? static_cast<sdk::ProgramNames*>(registry_->find_interface(sdk::kProgramNamesInterface))
+      auto* programs = registry_ ? static_cast<sdk::ProgramNames*>(registry_->find_interface(sdk::ProgramNames::kName))
                                  : nullptr;
       if (programs)
         if (std::string prog = programs->program_of(pid); !prog.empty()) t = prog;

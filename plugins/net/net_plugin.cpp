@@ -32,7 +32,7 @@
 
 #include <toml++/toml.h>
 
-#include <lxhost/path_resolver.h>
+#include <lxhost/interfaces.h>
 #include <lxhost/plugin.h>
 
 #include "socket_io.h"
@@ -243,7 +243,7 @@ class NetPlugin final : public sdk::PluginBase {
   }
 
   void connect(const sdk::PluginRegistry& registry) noexcept override {
-    paths_ = static_cast<sdk::PathResolver*>(registry.find_interface(sdk::kPathResolverInterface));
+    paths_ = static_cast<sdk::PathResolver*>(registry.find_interface(sdk::PathResolver::kName));
     try {
       register_syscalls();  // AF_UNIX translation needs calls that only a translating fs asks for
     } catch (...) {

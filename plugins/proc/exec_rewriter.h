@@ -11,7 +11,7 @@
 #include <mutex>
 #include <string>
 
-#include <lxhost/path_resolver.h>
+#include <lxhost/interfaces.h>
 #include <lxhost/syscall_context.h>
 
 namespace lx::proc {

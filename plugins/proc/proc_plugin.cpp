@@ -20,7 +20,7 @@
 #include <unordered_set>
 #include <vector>
 
-#include <lxhost/path_resolver.h>
+#include <lxhost/interfaces.h>
 #include <lxhost/plugin.h>
 
 #include "exec_rewriter.h"
@@ -112,7 +112,7 @@ class ProcPlugin final : public sdk::PluginBase, private sdk::IdentityMap, priva
 
   void connect(const sdk::PluginRegistry& registry) noexcept override {
     try {
-      auto* paths = static_cast<sdk::PathResolver*>(registry.find_interface(sdk::kPathResolverInterface));
+      auto* paths = static_cast<sdk::PathResolver*>(registry.find_interface(sdk::PathResolver::kName));
       if (!paths) return;  // the host's own root: execve means the same natively
       exec_ = std::make_unique<ExecRewriter>(*paths);
       sdk::SyscallSpec s;
@@ -150,10 +150,10 @@ class ProcPlugin final : public sdk::PluginBase, private sdk::IdentityMap, priva
   }
 
   void* query_interface(std::string_view name) noexcept override {
-    if (name == sdk::kProgramNamesInterface && exec_) return static_cast<sdk::ProgramNames*>(exec_.get());
-    if (name == sdk::kIdentityInterface && fake_root_) return static_cast<sdk::IdentityMap*>(this);
-    if (name == sdk::kLaunchIdentityInterface && fake_root_) return static_cast<sdk::LaunchIdentity*>(this);
-    if (name == sdk::kCredentialsInterface && fake_root_) return static_cast<sdk::Credentials*>(this);
+    if (name == sdk::ProgramNames::kName && exec_) return static_cast<sdk::ProgramNames*>(exec_.get());
+    if (name == sdk::IdentityMap::kName && fake_root_) return static_cast<sdk::IdentityMap*>(this);
+    if (name == sdk::LaunchIdentity::kName && fake_root_) return static_cast<sdk::LaunchIdentity*>(this);
+    if (name == sdk::Credentials::kName && fake_root_) return static_cast<sdk::Credentials*>(this);
     return nullptr;
   }
 

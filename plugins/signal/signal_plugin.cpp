@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include <lxhost/path_resolver.h>
+#include <lxhost/interfaces.h>
 #include <lxhost/plugin.h>
 
 #include "claims.h"
@@ -47,7 +47,7 @@ class SignalPlugin final : public sdk::PluginBase {
     try {
       // capget is the proc family's when it emulates capabilities (fake root): its handler
       // confines the pid there. Otherwise it is ours. Two plugins cannot claim one syscall.
-      if (!confine_ || registry.find_interface(sdk::kCredentialsInterface)) return;
+      if (!confine_ || registry.find_interface(sdk::Credentials::kName)) return;
       for (auto& cl : capability_claims(members_)) add(std::move(cl.spec), std::move(cl.handler));
     } catch (...) {
     }
