@@ -27,7 +27,7 @@ Error walk_error(const std::filesystem::path& root, const std::string& rel, cons
 
 RootfsReader::RootfsReader(std::filesystem::path root, std::filesystem::path sidecar_dir, Owners owners)
     : root_(std::move(root)), owners_(owners) {
-  meta_.configure(sidecar_dir.empty() ? fs::MetadataStore::Mode::kXattr : fs::MetadataStore::Mode::kAuto,
+  meta_.configure(sidecar_dir.empty() ? fsmeta::MetadataStore::Mode::kXattr : fsmeta::MetadataStore::Mode::kAuto,
                   sidecar_dir.string());
 }
 
@@ -52,7 +52,7 @@ Result<FsEntry> RootfsReader::describe(int dirfd, const std::string& name, const
     e.symlink = std::move(target);
     return e;
   }
-  fs::Metadata m;
+  fsmeta::Metadata m;
   int err = meta_.read_at(dirfd, name, m);
   if (err == 0) {
     if (m.uid) e.uid = *m.uid;

@@ -11,7 +11,7 @@
 #include <utility>
 
 #include "base/result.h"
-#include "plugins/fs/metadata.h"
+#include "fsmeta/metadata.h"
 #include "store/fs_entry.h"
 
 namespace lx::store {
@@ -44,7 +44,7 @@ class RootfsReader {
   Result<FsEntry> describe(int dirfd, const std::string& name, const std::string& rel, const struct stat& st);
 
   std::filesystem::path root_;
-  fs::MetadataStore meta_;
+  fsmeta::MetadataStore meta_;
   Owners owners_;
   std::map<std::pair<dev_t, ino_t>, std::string> links_;
 };

@@ -38,7 +38,7 @@ Result<std::unique_ptr<RootfsWriter>> RootfsWriter::open(const std::filesystem::
   std::unique_ptr<RootfsWriter> w(new RootfsWriter());
   w->root_.reset(::open(rootfs.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!w->root_) return Error{errno, fmt::format("cannot open {}: {}", rootfs.string(), std::strerror(errno))};
-  w->meta_.configure(fs::MetadataStore::Mode::kAuto, sidecar_dir.string());
+  w->meta_.configure(fsmeta::MetadataStore::Mode::kAuto, sidecar_dir.string());
   w->privileged_ = geteuid() == 0;
   return w;
 }
@@ -135,7 +135,7 @@ Result<void> RootfsWriter::make_room(int parent, const std::string& leaf, const 
 }
 
 Result<void> RootfsWriter::label(int fd, const FsEntry& e, mode_t real_mode, bool emulated, bool native_owner) {
-  fs::Metadata m;
+  fsmeta::Metadata m;
   if (!native_owner) {
     m.uid = e.uid;
     m.gid = e.gid;
@@ -148,7 +148,7 @@ Result<void> RootfsWriter::label(int fd, const FsEntry& e, mode_t real_mode, boo
   // User extended attributes exist on regular files and directories only; a FIFO shows its real owner.
   bool xattr_capable = S_ISREG(real_mode) || S_ISDIR(real_mode);
   if (err == EPERM && !xattr_capable) return ok();
-  return entry_error(e.path, "cannot store ownership metadata (" + std::string(fs::kMetaXattr) + ")", err);
+  return entry_error(e.path, "cannot store ownership metadata (" + std::string(fsmeta::kMetaXattr) + ")", err);
 }
 
 Result<void> RootfsWriter::add(const FsEntry& e, const DataFn& data) {

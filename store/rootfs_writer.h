@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "base/result.h"
-#include "plugins/fs/metadata.h"
+#include "fsmeta/metadata.h"
 #include "base/unique_fd.h"
 #include "store/fs_entry.h"
 
@@ -64,7 +64,7 @@ class RootfsWriter {
   mode_t real_perms(const FsEntry& e) const;
 
   UniqueFd root_;
-  fs::MetadataStore meta_;
+  fsmeta::MetadataStore meta_;
   bool privileged_ = false;
   std::uint64_t data_bytes_ = 0;
   std::vector<Deferred> deferred_;

@@ -39,12 +39,15 @@
 #include <lxhost/interfaces.h>
 #include <lxhost/plugin.h>
 
+#include "fsmeta/metadata.h"
 #include "guest_root.h"
-#include "metadata.h"
 
 namespace lx::fs {
 namespace {
 
+using fsmeta::apply_metadata;
+using fsmeta::Metadata;
+using fsmeta::MetadataStore;
 using sdk::Route;
 using sdk::Support;
 using sdk::SyscallContext;

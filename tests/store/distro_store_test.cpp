@@ -26,7 +26,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
-#include "plugins/fs/metadata.h"
+#include "fsmeta/metadata.h"
 #include "base/unique_fd.h"
 #include "unprivileged.h"
 
@@ -236,11 +236,11 @@ struct stat guest_stat(const DistroStore& store, const std::string& distro, cons
     return st;
   }
   if (S_ISLNK(st.st_mode)) return st;
-  fs::MetadataStore meta;
-  meta.configure(fs::MetadataStore::Mode::kAuto, store.metadata_dir(distro).string());
+  fsmeta::MetadataStore meta;
+  meta.configure(fsmeta::MetadataStore::Mode::kAuto, store.metadata_dir(distro).string());
   UniqueFd fd(::open(p.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
-  fs::Metadata m;
-  if (fd && meta.read(fd.get(), m) == 0) fs::apply_metadata(m, st);
+  fsmeta::Metadata m;
+  if (fd && meta.read(fd.get(), m) == 0) fsmeta::apply_metadata(m, st);
   return st;
 }
 
@@ -354,10 +354,10 @@ std::string unprivileged_round_trip(const sfs::path& dir, const sfs::path& tarba
   struct stat st;
   if (lstat((store.rootfs("debian") / "bin/su").c_str(), &st) != 0 || st.st_uid != getuid()) bad << "bin/su is not really the installing user's; ";
   if (st.st_mode & 06000) bad << "bin/su has real set-id bits; ";
-  fs::Metadata m;
+  fsmeta::Metadata m;
   UniqueFd fd(::open((store.rootfs("debian") / "bin/su").c_str(), O_PATH | O_CLOEXEC));
-  fs::MetadataStore meta;
-  meta.configure(fs::MetadataStore::Mode::kAuto, store.metadata_dir("debian").string());
+  fsmeta::MetadataStore meta;
+  meta.configure(fsmeta::MetadataStore::Mode::kAuto, store.metadata_dir("debian").string());
   if (meta.read(fd.get(), m) != 0 || !m.uid || *m.uid != 0 || !m.mode || *m.mode != (S_IFREG | 04755))
     bad << "bin/su metadata is '" << m.encode() << "'; ";
 

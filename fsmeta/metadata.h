@@ -9,7 +9,7 @@
 #include <optional>
 #include <string>
 
-namespace lx::fs {
+namespace lx::fsmeta {
 
 /// The name of the extended attribute.
 inline constexpr const char* kMetaXattr = "user.lxhost.meta";
@@ -74,4 +74,4 @@ void apply_metadata(const Metadata& meta, struct stat& st);
 /// Overlays `meta` on a statx result.
 void apply_metadata(const Metadata& meta, struct statx& stx);
 
-}  // namespace lx::fs
+}  // namespace lx::fsmeta

@@ -1,5 +1,5 @@
 // Metadata: encoding, xattr storage through /proc/self/fd, and the stat overlay.
-#include "metadata.h"
+#include "fsmeta/metadata.h"
 
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -13,7 +13,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-namespace lx::fs {
+namespace lx::fsmeta {
 namespace {
 
 std::string fd_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
@@ -197,4 +197,4 @@ void apply_metadata(const Metadata& meta, struct statx& stx) {
   }
 }
 
-}  // namespace lx::fs
+}  // namespace lx::fsmeta
