@@ -13,6 +13,7 @@
 #include <toml++/toml.h>
 
 #include "config/default_config.h"
+#include <lxhost/errno_names.h>
 #include <lxhost/syscall_table.h>
 
 namespace lx::config {
@@ -26,33 +27,6 @@ constexpr auto kFamilyNames = [] {
     if (f != sdk::to_string(sdk::Family::kCore)) out[n++] = f;
   return out;
 }();
-
-struct ErrnoName {
-  const char* name;
-  int value;
-};
-
-#define LX_ERRNO(e) {#e, e}
-constexpr ErrnoName kErrnoNames[] = {
-    LX_ERRNO(EPERM),        LX_ERRNO(ENOENT),      LX_ERRNO(ESRCH),        LX_ERRNO(EINTR),
-    LX_ERRNO(EIO),          LX_ERRNO(ENXIO),       LX_ERRNO(E2BIG),        LX_ERRNO(ENOEXEC),
-    LX_ERRNO(EBADF),        LX_ERRNO(ECHILD),      LX_ERRNO(EAGAIN),       LX_ERRNO(ENOMEM),
-    LX_ERRNO(EACCES),       LX_ERRNO(EFAULT),      LX_ERRNO(EBUSY),        LX_ERRNO(EEXIST),
-    LX_ERRNO(EXDEV),        LX_ERRNO(ENODEV),      LX_ERRNO(ENOTDIR),      LX_ERRNO(EISDIR),
-    LX_ERRNO(EINVAL),       LX_ERRNO(ENFILE),      LX_ERRNO(EMFILE),       LX_ERRNO(ENOTTY),
-    LX_ERRNO(ETXTBSY),      LX_ERRNO(EFBIG),       LX_ERRNO(ENOSPC),       LX_ERRNO(ESPIPE),
-    LX_ERRNO(EROFS),        LX_ERRNO(EMLINK),      LX_ERRNO(EPIPE),        LX_ERRNO(EDOM),
-    LX_ERRNO(ERANGE),       LX_ERRNO(EDEADLK),     LX_ERRNO(ENAMETOOLONG), LX_ERRNO(ENOLCK),
-    LX_ERRNO(ENOSYS),       LX_ERRNO(ENOTEMPTY),   LX_ERRNO(ELOOP),        LX_ERRNO(ENODATA),
-    LX_ERRNO(ENOTSUP),      LX_ERRNO(EOPNOTSUPP),  LX_ERRNO(ENOTSOCK),     LX_ERRNO(EDESTADDRREQ),
-    LX_ERRNO(EMSGSIZE),     LX_ERRNO(EPROTOTYPE),  LX_ERRNO(ENOPROTOOPT),  LX_ERRNO(EPROTONOSUPPORT),
-    LX_ERRNO(EAFNOSUPPORT), LX_ERRNO(EADDRINUSE),  LX_ERRNO(EADDRNOTAVAIL), LX_ERRNO(ENETDOWN),
-    LX_ERRNO(ENETUNREACH),  LX_ERRNO(ECONNABORTED), LX_ERRNO(ECONNRESET),  LX_ERRNO(ENOBUFS),
-    LX_ERRNO(EISCONN),      LX_ERRNO(ENOTCONN),    LX_ERRNO(ETIMEDOUT),    LX_ERRNO(ECONNREFUSED),
-    LX_ERRNO(EHOSTUNREACH), LX_ERRNO(EALREADY),    LX_ERRNO(EINPROGRESS),  LX_ERRNO(ESTALE),
-    LX_ERRNO(EDQUOT),       LX_ERRNO(ECANCELED),   LX_ERRNO(EOVERFLOW),
-};
-#undef LX_ERRNO
 
 bool is_family(std::string_view name) {
   for (auto f : kFamilyNames)
@@ -110,7 +84,7 @@ class LayerChecker {
             if (name == "on_disabled") {
               if (auto r = typed<std::string>(ck, cv, path, "a string"); !r) return r;
               auto s = *cv.value<std::string>();
-              if (s != "passthrough" && !errno_from_name(s))
+              if (s != "passthrough" && !sdk::errno_from_name(s))
                 return fail(cv.source(), fmt::format("'{}' must be an errno name such as \"ENOSYS\" or \"EPERM\", or "
                                                      "\"passthrough\", not \"{}\"", path, s));
               return ok();
@@ -229,18 +203,6 @@ std::string Position::str() const {
 }
 
 std::span<const std::string_view> family_names() noexcept { return kFamilyNames; }
-
-std::optional<int> errno_from_name(std::string_view name) noexcept {
-  for (const auto& e : kErrnoNames)
-    if (name == e.name) return e.value;
-  return std::nullopt;
-}
-
-std::string errno_name(int e) {
-  for (const auto& n : kErrnoNames)
-    if (n.value == e) return n.name;
-  return fmt::format("E{}", e);
-}
 
 struct Config::Impl {
   toml::table root;
@@ -456,7 +418,7 @@ std::map<std::string, FamilyConfig> Config::families() const {
     if (auto p = node["plugin"].value<std::string>()) f.plugin = *p;
     if (auto o = node["on_disabled"].value<std::string>()) {
       if (*o == "passthrough") f.on_disabled.passthrough = true;
-      else if (auto e = errno_from_name(*o)) f.on_disabled.errno_value = *e;
+      else if (auto e = sdk::errno_from_name(*o)) f.on_disabled.errno_value = *e;
     }
     out[f.name] = std::move(f);
   }

@@ -57,10 +57,6 @@ struct DriverConfig {
 /// Family names a [families.<name>] table may use (every driver family except "core").
 std::span<const std::string_view> family_names() noexcept;
 
-/// The errno named `name` ("ENOSYS", "EPERM", ...), if known.
-std::optional<int> errno_from_name(std::string_view name) noexcept;
-/// The name of errno `e` ("ENOSYS"), or "E<number>" when unknown.
-std::string errno_name(int e);
 /// A duration ("0s", "500ms", "30s", "5m", "1h"); "forever" is milliseconds::max(); nullopt
 /// when malformed.
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);

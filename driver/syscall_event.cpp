@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "driver/guest_memory.h"
+#include <lxhost/errno_names.h>
 #include <lxhost/syscall_table.h>
 
 namespace lx::driver {
@@ -29,10 +30,10 @@ void capture_string_args(SyscallEvent& ev) noexcept {
 
 namespace {
 
-// "ENOENT", or the number when glibc has no name for it.
+// "ENOENT", or the number when it has no name.
 std::string errno_text(int e) {
-  const char* n = strerrorname_np(e);
-  return n ? n : fmt::format("{}", e);
+  auto n = sdk::errno_name(e);
+  return n ? std::string(*n) : fmt::format("{}", e);
 }
 
 std::string quote(const std::string& s) {

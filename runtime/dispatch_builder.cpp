@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include <lxhost/errno_names.h>
 #include <lxhost/syscall_table.h>
 
 namespace lx::runtime {
@@ -16,8 +17,14 @@ namespace {
 
 using sdk::Route;
 
+// "ENOSYS", or "E<number>" when it has no name.
+std::string errno_text(int e) {
+  auto n = sdk::errno_name(e);
+  return n ? std::string(*n) : fmt::format("E{}", e);
+}
+
 std::string route_text(Route r, int errno_value, bool has_rules) {
-  std::string s = r == Route::kErrno ? fmt::format("errno({})", config::errno_name(errno_value)) : sdk::to_string(r);
+  std::string s = r == Route::kErrno ? fmt::format("errno({})", errno_text(errno_value)) : sdk::to_string(r);
   return has_rules ? s + "+rules" : s;
 }
 
@@ -36,7 +43,7 @@ Result<Dispatch> build_dispatch(const config::Config& config, const std::vector<
       st.summary = fc.on_disabled.passthrough
                        ? "disabled (on_disabled = passthrough: native)"
                        : fmt::format("disabled: its syscalls fail with {} in the kernel",
-                                     config::errno_name(fc.on_disabled.errno_value));
+                                     errno_text(fc.on_disabled.errno_value));
       for (const auto& info : sdk::SyscallTable::all()) {
         if (!fam || info.family != *fam) continue;
         if (fc.on_disabled.passthrough) continue;

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -11,6 +12,7 @@
 #include <toml++/toml.h>
 
 #include "config/config.h"
+#include <lxhost/errno_names.h>
 #include "unprivileged.h"
 
 namespace lx::config {
@@ -201,11 +203,26 @@ TEST_F(ConfigTest, MissingRequiredFileNamesIt) {
 }
 
 TEST_F(ConfigTest, ErrnoNames) {
-  EXPECT_EQ(errno_from_name("ENOSYS"), ENOSYS);
-  EXPECT_EQ(errno_from_name("EAFNOSUPPORT"), EAFNOSUPPORT);
-  EXPECT_EQ(errno_from_name("nope"), std::nullopt);
-  EXPECT_EQ(errno_name(EPERM), "EPERM");
-  EXPECT_EQ(errno_name(9999), "E9999");
+  EXPECT_EQ(sdk::errno_from_name("ENOSYS"), ENOSYS);
+  EXPECT_EQ(sdk::errno_from_name("EAFNOSUPPORT"), EAFNOSUPPORT);
+  EXPECT_EQ(sdk::errno_from_name("EWOULDBLOCK"), EAGAIN);
+  EXPECT_EQ(sdk::errno_from_name("nope"), std::nullopt);
+  EXPECT_EQ(sdk::errno_name(EPERM), "EPERM");
+  EXPECT_EQ(sdk::errno_name(EAGAIN), "EAGAIN");
+  EXPECT_EQ(sdk::errno_name(EOPNOTSUPP), "EOPNOTSUPP");
+  EXPECT_EQ(sdk::errno_name(9999), std::nullopt);
+  // Every name glibc knows, the same way round.
+  for (int e = 1; e < 200; ++e) {
+    const char* glibc = strerrorname_np(e);
+    EXPECT_EQ(sdk::errno_name(e), glibc ? std::optional<std::string_view>(glibc) : std::nullopt) << e;
+  }
+}
+
+TEST_F(ConfigTest, OnDisabledTakesAnyErrnoName) {
+  Config c;
+  ASSERT_TRUE(c.apply_set("families.net.on_disabled=\"EHWPOISON\"").ok());
+  EXPECT_EQ(c.families().at("net").on_disabled.errno_value, EHWPOISON);
+  EXPECT_FALSE(c.apply_set("families.net.on_disabled=\"ENOPE\"").ok());
 }
 
 }  // namespace
