@@ -7,27 +7,15 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <climits>
-#include <cstdio>
 #include <cstring>
-#include <string>
+
+#include "base/proc_status.h"
 
 namespace lx::net {
-
-Fd& Fd::operator=(Fd&& o) noexcept {
-  if (this != &o) {
-    if (fd_ >= 0) close(fd_);
-    fd_ = o.fd_;
-    o.fd_ = -1;
-  }
-  return *this;
-}
-
-Fd::~Fd() {
-  if (fd_ >= 0) close(fd_);
-}
 
 int open_pidfd(pid_t pid) noexcept {
   int fd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
@@ -40,44 +28,18 @@ int take_guest_fd(int pidfd, int fd) noexcept {
   return s < 0 ? -errno : s;
 }
 
-namespace {
-
-// The status lines of /proc/<tid>/status this module needs.
-struct TaskSignals {
-  std::uint64_t thread_pending = 0;
-  std::uint64_t shared_pending = 0;
-  std::uint64_t blocked = 0;
-  int threads = 0;
-  bool ok = false;
-};
-
-TaskSignals read_task_signals(pid_t tid) noexcept {
-  TaskSignals t;
-  char path[64];
-  std::snprintf(path, sizeof path, "/proc/%d/status", tid);
-  FILE* f = std::fopen(path, "re");
-  if (!f) return t;
-  char line[256];
-  while (std::fgets(line, sizeof line, f)) {
-    if (std::strncmp(line, "Threads:", 8) == 0) t.threads = std::atoi(line + 8);
-    else if (std::strncmp(line, "SigPnd:", 7) == 0) t.thread_pending = std::strtoull(line + 7, nullptr, 16);
-    else if (std::strncmp(line, "ShdPnd:", 7) == 0) t.shared_pending = std::strtoull(line + 7, nullptr, 16);
-    else if (std::strncmp(line, "SigBlk:", 7) == 0) {
-      t.blocked = std::strtoull(line + 7, nullptr, 16);
-      t.ok = true;
-    }
-  }
-  std::fclose(f);
-  return t;
-}
-
-}  // namespace
-
 bool signal_pending(pid_t tid) noexcept {
-  TaskSignals t = read_task_signals(tid);
-  if (!t.ok) return false;
-  std::uint64_t pending = t.thread_pending | (t.threads == 1 ? t.shared_pending : 0);
-  return (pending & ~t.blocked) != 0;
+  try {
+    auto status = ProcStatus::read(tid);
+    if (!status) return false;
+    auto blocked = status->sig_blocked();
+    if (!blocked) return false;
+    std::uint64_t pending = status->sig_pending().value_or(0);
+    if (status->threads().value_or(0) == 1) pending |= status->shared_pending().value_or(0);
+    return (pending & ~*blocked) != 0;
+  } catch (...) {
+    return false;
+  }
 }
 
 WaitEnd wait_socket(sdk::SyscallContext& ctx, int fd, short events, int timeout_ms) noexcept {
@@ -110,32 +72,72 @@ int socket_timeout_ms(int fd, int optname) noexcept {
   return static_cast<int>(std::min<long long>(ms, INT_MAX));
 }
 
-namespace {
-
-// Reads "Uid:"/"Gid:" (real, effective, saved, fs) of guest process `pid`.
-bool guest_ids(pid_t pid, const char* key, unsigned ids[4]) noexcept {
-  char path[64];
-  std::snprintf(path, sizeof path, "/proc/%d/status", pid);
-  FILE* f = std::fopen(path, "re");
-  if (!f) return false;
-  char line[256];
-  bool found = false;
-  std::size_t klen = std::strlen(key);
-  while (!found && std::fgets(line, sizeof line, f))
-    if (std::strncmp(line, key, klen) == 0)
-      found = std::sscanf(line + klen, "%u %u %u %u", &ids[0], &ids[1], &ids[2], &ids[3]) == 4;
-  std::fclose(f);
-  return found;
+int wait_errno(WaitEnd w, int timeout_ms) noexcept {
+  switch (w) {
+    case WaitEnd::kTimeout: return EAGAIN;
+    case WaitEnd::kGone: return EINTR;  // nobody sees it
+    case WaitEnd::kSignal: return timeout_ms >= 0 ? EINTR : kRestartSys;  // as sock_intr_errno()
+    case WaitEnd::kReady: break;
+  }
+  return 0;
 }
+
+WaitEnd SocketWait::wait() noexcept {
+  if (!told_) ctx_.will_block();
+  told_ = true;
+  return wait_socket(ctx_, fd_, events_, timeout_ms_);
+}
+
+WaitEnd SocketWait::after_refusal() noexcept {
+  if (!spun_) {
+    spun_ = true;
+    return wait();
+  }
+  // Ready by poll yet refused again (another reader was first; an unconnected datagram socket's
+  // receiver is full): look again shortly, less often the longer it lasts.
+  usleep(static_cast<useconds_t>(pause_us_));
+  pause_us_ = std::min(pause_us_ * 2, pause_.max_us);
+  if (!ctx_.still_valid()) return WaitEnd::kGone;
+  if (signal_pending(ctx_.tid())) return WaitEnd::kSignal;
+  return pause_.then_poll ? wait() : WaitEnd::kReady;
+}
+
+namespace {
 
 // The most fds one message carries (SCM_MAX_FD).
 constexpr std::size_t kMaxRights = 253;
 
-bool one_of(unsigned v, const unsigned ids[4]) { return v == ids[0] || v == ids[1] || v == ids[2]; }
+bool one_of(unsigned v, const ProcIds& ids) { return v == ids.real || v == ids.effective || v == ids.saved; }
+
+// Swaps the `n` guest fds at `data` for ours (kept open in `taken`): 0 or an errno.
+int adopt_rights(int pidfd, char* data, std::size_t n, std::vector<UniqueFd>& taken) {
+  if (taken.size() + n > kMaxRights) return EINVAL;  // the kernel's SCM_MAX_FD, over all headers
+  for (std::size_t i = 0; i < n; ++i) {
+    int guest;
+    std::memcpy(&guest, data + i * sizeof(int), sizeof guest);
+    int ours = take_guest_fd(pidfd, guest);
+    if (ours < 0) return ours == -EBADF || ours == -EINVAL ? EBADF : -ours;
+    taken.emplace_back(ours);
+    std::memcpy(data + i * sizeof(int), &ours, sizeof ours);
+  }
+  return 0;
+}
+
+// Checks the credentials `cr` a guest process `pid` sends: its own pid, uids and gids (EPERM).
+int check_credentials(pid_t pid, const ucred& cr) {
+  auto status = ProcStatus::read(pid);
+  if (!status) return ESRCH;
+  auto uids = status->uid();
+  auto gids = status->gid();
+  if (!uids || !gids) return ESRCH;
+  if (cr.pid != pid || !one_of(cr.uid, *uids) || !one_of(cr.gid, *gids)) return EPERM;
+  return 0;
+}
 
 }  // namespace
 
-int adopt_control(sdk::SyscallContext& ctx, int pidfd, std::vector<char>& control, std::vector<Fd>& taken) noexcept {
+int adopt_control(sdk::SyscallContext& ctx, int pidfd, std::vector<char>& control,
+                  std::vector<UniqueFd>& taken) noexcept {
   try {
     // The kernel's for_each_cmsghdr and CMSG_OK (net/core/scm.c, include/linux/socket.h).
     std::size_t len = control.size();
@@ -144,25 +146,14 @@ int adopt_control(sdk::SyscallContext& ctx, int pidfd, std::vector<char>& contro
       cmsghdr h;
       std::memcpy(&h, control.data() + off, sizeof h);
       if (h.cmsg_len < sizeof(cmsghdr) || h.cmsg_len > len - off) return EINVAL;
+      char* data = control.data() + off + CMSG_LEN(0);
       if (h.cmsg_level == SOL_SOCKET && h.cmsg_type == SCM_RIGHTS) {
-        std::size_t n = (h.cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        if (taken.size() + n > kMaxRights) return EINVAL;  // the kernel's SCM_MAX_FD, over all headers
-        char* data = control.data() + off + CMSG_LEN(0);
-        for (std::size_t i = 0; i < n; ++i) {
-          int guest;
-          std::memcpy(&guest, data + i * sizeof(int), sizeof guest);
-          int ours = take_guest_fd(pidfd, guest);
-          if (ours < 0) return ours == -EBADF || ours == -EINVAL ? EBADF : -ours;
-          taken.emplace_back(ours);
-          std::memcpy(data + i * sizeof(int), &ours, sizeof ours);
-        }
+        if (int e = adopt_rights(pidfd, data, (h.cmsg_len - CMSG_LEN(0)) / sizeof(int), taken); e != 0) return e;
       } else if (h.cmsg_level == SOL_SOCKET && h.cmsg_type == SCM_CREDENTIALS) {
         if (h.cmsg_len != CMSG_LEN(sizeof(ucred))) return EINVAL;
         ucred cr;
-        std::memcpy(&cr, control.data() + off + CMSG_LEN(0), sizeof cr);
-        unsigned uids[4], gids[4];
-        if (!guest_ids(ctx.pid(), "Uid:", uids) || !guest_ids(ctx.pid(), "Gid:", gids)) return ESRCH;
-        if (cr.pid != ctx.pid() || !one_of(cr.uid, uids) || !one_of(cr.gid, gids)) return EPERM;
+        std::memcpy(&cr, data, sizeof cr);
+        if (int e = check_credentials(ctx.pid(), cr); e != 0) return e;
       }
       off += CMSG_ALIGN(h.cmsg_len);
       if (off > len) break;

@@ -1,0 +1,31 @@
+// The net family's state: what its config asks for (domains, loopback only, the port map) and
+// the fs family's path resolver, which every handler of the table reads. Set by configure() and
+// connect(), read-only while guests run.
+#pragma once
+
+#include <netinet/in.h>
+
+#include <map>
+#include <vector>
+
+#include <lxhost/interfaces.h>
+
+namespace lx::net {
+
+/// Guest port → host port ([[net.port_map]]).
+using PortMap = std::map<in_port_t, in_port_t>;
+
+/// The config of the net family and the interfaces it found.
+struct NetState {
+  bool restrict_domains = false;       ///< allow_domains is set: socket/socketpair decided in the kernel
+  std::vector<int> domains;            ///< the AF_* allowed when restrict_domains
+  bool loopback_only = false;          ///< bind = "loopback": only 127.0.0.0/8 and ::1
+  PortMap ports;                       ///< guest → host ports
+  sdk::PathResolver* paths = nullptr;  ///< the fs family's, when it translates paths (from connect())
+
+  /// Whether calls that carry an address go through the handlers: addresses are checked or
+  /// translated.
+  bool handles_addresses() const noexcept { return loopback_only || !ports.empty() || paths != nullptr; }
+};
+
+}  // namespace lx::net

@@ -1,0 +1,101 @@
+// Address translation between guest and host terms (see translate.h).
+#include "translate.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstddef>
+#include <cstdio>
+#include <cstring>
+
+namespace lx::net {
+namespace {
+
+constexpr std::size_t kPathAt = offsetof(sockaddr_un, sun_path);
+
+// Names `path` (shorter than sun_path) in AF_UNIX address `a`.
+void set_path(Address& a, const std::string& path) {
+  std::memset(a.un()->sun_path, 0, sizeof a.un()->sun_path);
+  std::memcpy(a.un()->sun_path, path.data(), path.size());
+  a.len = static_cast<socklen_t>(kPathAt + path.size() + 1);
+}
+
+// The path an AF_UNIX address names, or "" when unnamed or abstract (the same on the host).
+std::string named_path(Address& a) {
+  if (a.len <= kPathAt || a.un()->sun_path[0] == '\0') return {};
+  std::size_t max = std::min<std::size_t>(a.len - kPathAt, sizeof a.un()->sun_path);
+  return std::string(a.un()->sun_path, strnlen(a.un()->sun_path, max));
+}
+
+int translate_path(const NetState& state, sdk::SyscallContext& c, Address& a, Use use) {
+  std::string guest = named_path(a);
+  if (guest.empty() || !state.paths) return 0;
+  std::string host;
+  if (int e = state.paths->host_path(c.tid(), AT_FDCWD, guest, use == Use::kDestination, host); e != 0) return e;
+  if (use == Use::kDestination) return pin_destination(host, a);
+  if (host.size() >= sizeof a.un()->sun_path) return ENAMETOOLONG;
+  set_path(a, host);
+  return 0;
+}
+
+}  // namespace
+
+int pin_destination(const std::string& host, Address& a) {
+  int fd = open(host.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return errno;
+  a.pin = UniqueFd(fd);
+  char self[64];
+  std::snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
+  char buf[PATH_MAX + 1];
+  ssize_t n = readlink(self, buf, PATH_MAX);
+  if (n < 0 || std::string(buf, static_cast<std::size_t>(n)) != host) return ENOENT;  // moved under us
+  struct stat st;
+  if (fstat(fd, &st) != 0) return errno;
+  if (!S_ISSOCK(st.st_mode)) return ECONNREFUSED;
+  set_path(a, self);
+  return 0;
+}
+
+int translate(const NetState& state, sdk::SyscallContext& c, Address& a, Use use) {
+  if (a.ss.ss_family == AF_UNIX) return translate_path(state, c, a, use);
+  if (a.ss.ss_family != AF_INET && a.ss.ss_family != AF_INET6) return 0;
+  if (state.loopback_only && !is_loopback(a.ss)) {
+    if (!(use == Use::kBind && is_any(a.ss))) return EACCES;
+    // Listening on every interface becomes listening on loopback.
+    if (a.ss.ss_family == AF_INET) reinterpret_cast<sockaddr_in*>(&a.ss)->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    else reinterpret_cast<sockaddr_in6*>(&a.ss)->sin6_addr = in6addr_loopback;
+  }
+  if (in_port_t* p = port_of(a.ss); p && (use == Use::kBind || is_loopback(a.ss))) {
+    auto it = state.ports.find(ntohs(*p));
+    if (it != state.ports.end()) *p = htons(it->second);
+  }
+  return 0;
+}
+
+void to_guest(const NetState& state, Address& a, End end) {
+  if (in_port_t* p = port_of(a.ss)) {
+    for (const auto& [g, h] : state.ports)
+      if (ntohs(*p) == h && (end == End::kLocal || is_loopback(a.ss))) {
+        *p = htons(g);
+        break;
+      }
+    return;
+  }
+  if (a.ss.ss_family != AF_UNIX || !state.paths) return;
+  std::string host = named_path(a);
+  if (host.empty()) return;
+  std::string guest = state.paths->guest_path(host);
+  if (guest.empty() || guest.size() >= sizeof a.un()->sun_path) {
+    std::memset(a.un()->sun_path, 0, sizeof a.un()->sun_path);
+    a.len = kPathAt;  // unnamed: never a host path
+    return;
+  }
+  set_path(a, guest);
+}
+
+}  // namespace lx::net
