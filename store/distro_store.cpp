@@ -24,7 +24,6 @@
 namespace lx::store {
 namespace {
 
-
 constexpr const char* kInstalled = "installed";
 
 Error name_error(const char* verb, const std::string& name) {
@@ -49,30 +48,41 @@ void sync_dir(const std::filesystem::path& dir) {
   if (fd) fsync(fd.get());
 }
 
-bool starts_with(const std::string& s, const std::string& p) { return s.compare(0, p.size(), p) == 0; }
-bool ends_with(const std::string& s, const std::string& p) {
-  return s.size() >= p.size() && s.compare(s.size() - p.size(), p.size(), p) == 0;
-}
-
 // Copies the regular file `name` of `dirfd` into `out`, counting bytes into `progress`.
 Result<void> copy_data(int dirfd, const std::string& name, int out, Progress& p, ProgressReporter& reporter) {
   UniqueFd in(openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
   if (!in) return Error{errno, fmt::format("cannot open the source file: {}", std::strerror(errno))};
   std::vector<char> buf(1 << 17);
+  std::uint64_t written = 0;
   for (;;) {
     ssize_t n = ::read(in.get(), buf.data(), buf.size());
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return Error{errno, fmt::format("cannot read the source file: {}", std::strerror(errno))};
     if (n == 0) break;
-    for (ssize_t off = 0; off < n;) {
-      ssize_t w = ::write(out, buf.data() + off, static_cast<std::size_t>(n - off));
-      if (w < 0 && errno == EINTR) continue;
-      if (w < 0) return Error{errno, fmt::format("cannot write file data: {}", std::strerror(errno))};
-      off += w;
-    }
+    LX_TRY(write_all(out, buf.data(), static_cast<std::size_t>(n), static_cast<off_t>(written)));
+    written += static_cast<std::uint64_t>(n);
     p.done_bytes += static_cast<std::uint64_t>(n);
     reporter.update(p);
   }
+  return ok();
+}
+
+// Copies the directory tree `src` through `writer`, file data included.
+Result<void> copy_tree(const std::filesystem::path& src, RootfsWriter& writer, const ProgressFn& progress) {
+  RootfsReader reader(src, {}, RootfsReader::Owners::kReal);
+  LX_TRY_ASSIGN(total, reader.data_size());
+  ProgressReporter reporter(progress);
+  Progress p;
+  p.total_bytes = total;
+  LX_TRY(reader.walk([&](const FsEntry& e, int dirfd, const std::string& n) -> Result<void> {
+    p.current = e.path;
+    auto w = writer.add(e, [&](int fd) { return copy_data(dirfd, n, fd, p, reporter); });
+    ++p.entries;
+    reporter.update(p);
+    return w;
+  }));
+  p.current.clear();
+  reporter.update(p, true);
   return ok();
 }
 
@@ -109,19 +119,19 @@ Result<void> DistroStore::recover() {
   Result<void> result;
   for (const auto& ent : it) {
     std::string n = ent.path().filename().string();
-    bool leftover = starts_with(n, ".") && (ends_with(n, ".partial") || ends_with(n, ".removing"));
+    bool leftover = n.starts_with(".") && (n.ends_with(".partial") || n.ends_with(".removing"));
     if (leftover) {
       if (auto r = remove_tree(ent.path()); !r && result) result = prefixed("recover: ", r.error());
-    } else if (!starts_with(n, ".")) {
+    } else if (!n.starts_with(".")) {
       // Temporary record files of an interrupted write.
       std::error_code ec2;
       for (const auto& f : std::filesystem::directory_iterator(ent.path(), ec2))
-        if (starts_with(f.path().filename().string(), "state.json.tmp.")) std::filesystem::remove(f.path(), ec2);
+        if (f.path().filename().string().starts_with("state.json.tmp.")) std::filesystem::remove(f.path(), ec2);
     }
   }
   std::error_code ec3;
   for (const auto& f : std::filesystem::directory_iterator(dir_, ec3))
-    if (starts_with(f.path().filename().string(), "default.tmp.")) std::filesystem::remove(f.path(), ec3);
+    if (f.path().filename().string().starts_with("default.tmp.")) std::filesystem::remove(f.path(), ec3);
   return result;
 }
 
@@ -189,50 +199,42 @@ Result<DistroInfo> DistroStore::create(Operation op, const std::string& name, co
   if (::stat(src.c_str(), &st) != 0) return Error{errno, fmt::format("{}: {}: {}", verb, src.string(), std::strerror(errno))};
   if (op == Operation::kImport && !S_ISDIR(st.st_mode))
     return Error{ENOTDIR, fmt::format("{}: {}: not a directory", verb, src.string())};
+  LX_TRY_ASSIGN(partial, make_partial(verb, name));
+  if (auto r = fill_and_commit(op, name, src, partial, progress); !r) {
+    (void)remove_tree(partial);
+    return r.error();
+  }
+  sync_dir(distros());
+  if (auto def = default_name(); def && def->empty()) (void)set_default(name);
+  return get(name);
+}
 
+Result<std::filesystem::path> DistroStore::make_partial(const char* verb, const std::string& name) {
   std::error_code ec;
   std::filesystem::create_directories(distros(), ec);
   if (ec) return Error{ec.value(), fmt::format("{}: cannot create {}: {}", verb, distros().string(), ec.message())};
   std::filesystem::path partial = distros() / ("." + name + ".partial");
-  if (::mkdir(partial.c_str(), 0755) != 0) {
-    if (errno == EEXIST)
-      return Error{EBUSY, fmt::format("{}: distro '{}' is being installed by another process, or an install was "
-                                      "interrupted ({} exists; recover() removes it)",
-                                      verb, name, partial.string())};
-    return Error{errno, fmt::format("{}: cannot create {}: {}", verb, partial.string(), std::strerror(errno))};
-  }
-  auto fail = [&](const Error& e) -> Error {
-    (void)remove_tree(partial);
-    return e;
-  };
+  if (::mkdir(partial.c_str(), 0755) == 0) return partial;
+  if (errno == EEXIST)
+    return Error{EBUSY, fmt::format("{}: distro '{}' is being installed by another process, or an install was "
+                                    "interrupted ({} exists; recover() removes it)",
+                                    verb, name, partial.string())};
+  return Error{errno, fmt::format("{}: cannot create {}: {}", verb, partial.string(), std::strerror(errno))};
+}
+
+Result<void> DistroStore::fill_and_commit(Operation op, const std::string& name, const std::filesystem::path& src,
+                                          const std::filesystem::path& partial, const ProgressFn& progress) {
+  const char* verb = op == Operation::kInstall ? "install" : "import";
   std::filesystem::path root = partial / "rootfs";
   if (::mkdir(root.c_str(), 0755) != 0)
-    return fail(Error{errno, fmt::format("{}: cannot create {}: {}", verb, root.string(), std::strerror(errno))});
+    return Error{errno, fmt::format("{}: cannot create {}: {}", verb, root.string(), std::strerror(errno))};
   auto writer = RootfsWriter::open(root, partial / "metadata");
-  if (!writer) return fail(prefixed(fmt::format("{}: ", verb), writer.error()));
-
+  if (!writer) return prefixed(fmt::format("{}: ", verb), writer.error());
   std::string where = fmt::format("{}: {}: ", verb, src.string());
-  if (op == Operation::kInstall) {
-    if (auto r = TarArchive::extract(src, **writer, progress); !r) return fail(prefixed(where, r.error()));
-  } else {
-    RootfsReader reader(src, {}, RootfsReader::Owners::kReal);
-    auto total = reader.data_size();
-    if (!total) return fail(prefixed(where, total.error()));
-    ProgressReporter reporter(progress);
-    Progress p;
-    p.total_bytes = *total;
-    auto r = reader.walk([&](const FsEntry& e, int dirfd, const std::string& n) -> Result<void> {
-      p.current = e.path;
-      auto w = (*writer)->add(e, [&](int fd) { return copy_data(dirfd, n, fd, p, reporter); });
-      ++p.entries;
-      reporter.update(p);
-      return w;
-    });
-    if (!r) return fail(prefixed(where, r.error()));
-    p.current.clear();
-    reporter.update(p, true);
-  }
-  if (auto r = (*writer)->finish(); !r) return fail(prefixed(where, r.error()));
+  auto filled = op == Operation::kInstall ? TarArchive::extract(src, **writer, progress)
+                                          : copy_tree(src, **writer, progress);
+  if (!filled) return prefixed(where, filled.error());
+  if (auto r = (*writer)->finish(); !r) return prefixed(where, r.error());
 
   nlohmann::json record = {{"name", name},
                            {"state", kInstalled},
@@ -240,17 +242,15 @@ Result<DistroInfo> DistroStore::create(Operation op, const std::string& name, co
                            {"installed_at", utc_now()},
                            {"size_bytes", (*writer)->data_bytes()}};
   if (auto r = write_file_atomic(partial / "state.json", record.dump(2) + "\n"); !r)
-    return fail(prefixed(fmt::format("{}: ", verb), r.error()));
+    return prefixed(fmt::format("{}: ", verb), r.error());
   sync_dir(partial);
   // The commit point: the complete directory, record included, appears under its name at once.
   if (auto r = rename_noreplace(partial, distro_dir(name)); !r) {
     if (r.error().code == EEXIST || r.error().code == ENOTEMPTY)
-      return fail(Error{EEXIST, fmt::format("{}: distro '{}' is already installed", verb, name)});
-    return fail(prefixed(fmt::format("{}: ", verb), r.error()));
+      return Error{EEXIST, fmt::format("{}: distro '{}' is already installed", verb, name)};
+    return prefixed(fmt::format("{}: ", verb), r.error());
   }
-  sync_dir(distros());
-  if (auto def = default_name(); def && def->empty()) (void)set_default(name);
-  return get(name);
+  return ok();
 }
 
 Result<DistroInfo> DistroStore::install(const std::string& name, const std::filesystem::path& tarball,

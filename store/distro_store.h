@@ -89,6 +89,11 @@ class DistroStore {
   std::filesystem::path distro_dir(const std::string& name) const { return distros() / name; }
   Result<DistroInfo> create(Operation op, const std::string& name, const std::filesystem::path& source,
                             const ProgressFn& progress);
+  // D/distros/.NAME.partial, created (EBUSY when it exists).
+  Result<std::filesystem::path> make_partial(const char* verb, const std::string& name);
+  // Fills `partial` from `src`, writes the install record and renames it to the distro's name.
+  Result<void> fill_and_commit(Operation op, const std::string& name, const std::filesystem::path& src,
+                               const std::filesystem::path& partial, const ProgressFn& progress);
   Result<DistroInfo> read_record(const std::string& name) const;
 
   std::filesystem::path dir_;

@@ -1,4 +1,4 @@
-// Atomic file replacement, tree removal and no-replace renames.
+// Whole writes, atomic file replacement, tree removal and no-replace renames.
 #include "store/file_ops.h"
 
 #include <dirent.h>
@@ -17,7 +17,6 @@
 
 namespace lx::store {
 namespace {
-
 
 Error errno_error(const std::string& what, const std::filesystem::path& path, int code = errno) {
   return Error{code, fmt::format("{} {}: {}", what, path.string(), std::strerror(code))};
@@ -59,24 +58,29 @@ Result<void> remove_at(int dirfd, const std::string& name, const std::filesystem
 
 }  // namespace
 
+Result<void> write_all(int fd, const char* data, std::size_t n, off_t offset) {
+  while (n > 0) {
+    ssize_t w = pwrite(fd, data, n, offset);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return Error{errno, fmt::format("cannot write file data: {}", std::strerror(errno))};
+    }
+    data += w;
+    n -= static_cast<std::size_t>(w);
+    offset += w;
+  }
+  return ok();
+}
+
 Result<void> write_file_atomic(const std::filesystem::path& path, const std::string& content) {
   static std::atomic<unsigned> counter{0};
   std::filesystem::path tmp = path;
   tmp += fmt::format(".tmp.{}.{}", getpid(), counter++);
   UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
   if (!fd) return errno_error("cannot create", tmp);
-  const char* p = content.data();
-  std::size_t left = content.size();
-  while (left > 0) {
-    ssize_t n = ::write(fd.get(), p, left);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int e = errno;
-      unlink(tmp.c_str());
-      return errno_error("cannot write", tmp, e);
-    }
-    p += n;
-    left -= static_cast<std::size_t>(n);
+  if (auto w = write_all(fd.get(), content.data(), content.size(), 0); !w) {
+    unlink(tmp.c_str());
+    return errno_error("cannot write", tmp, w.error().code);
   }
   if (fsync(fd.get()) != 0) {
     int e = errno;

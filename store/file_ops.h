@@ -1,6 +1,9 @@
-// Filesystem helpers of the store: atomic file replacement and removal of any tree.
+// Filesystem helpers of the store: whole writes, atomic file replacement and removal of any tree.
 #pragma once
 
+#include <sys/types.h>
+
+#include <cstddef>
 #include <filesystem>
 #include <string>
 
@@ -10,6 +13,10 @@ namespace lx::store {
 
 /// Writes `content` to `path` atomically: a temporary file beside it, fsync, rename, fsync of the directory.
 Result<void> write_file_atomic(const std::filesystem::path& path, const std::string& content);
+
+/// Writes all `n` bytes at `data` to `fd` at `offset` (pwrite, EINTR retried); the error says
+/// "cannot write file data".
+Result<void> write_all(int fd, const char* data, std::size_t n, off_t offset);
 
 /// Reads the whole of `path` (ENOENT when missing).
 Result<std::string> read_file(const std::filesystem::path& path);

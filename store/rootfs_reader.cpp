@@ -18,7 +18,6 @@
 namespace lx::store {
 namespace {
 
-
 Error walk_error(const std::filesystem::path& root, const std::string& rel, const std::string& what, int code = errno) {
   return Error{code, fmt::format("{} {}: {}", what, (rel.empty() ? root : root / rel).string(), std::strerror(code))};
 }
@@ -96,13 +95,12 @@ Result<void> RootfsReader::walk_dir(int dirfd, const std::string& rel, const Vis
     std::string child = rel.empty() ? name : rel + "/" + name;
     struct stat st;
     if (fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return walk_error(root_, child, "cannot stat");
-    auto e = describe(dirfd, name, child, st);
-    if (!e) return std::move(e).error();
-    if (auto r = visit(*e, dirfd, name); !r) return r;
+    LX_TRY_ASSIGN(e, describe(dirfd, name, child, st));
+    LX_TRY(visit(e, dirfd, name));
     if (S_ISDIR(st.st_mode)) {
       UniqueFd sub(openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
       if (!sub) return walk_error(root_, child, "cannot open directory");
-      if (auto r = walk_dir(sub.get(), child, visit); !r) return r;
+      LX_TRY(walk_dir(sub.get(), child, visit));
     }
   }
   return ok();
@@ -114,19 +112,17 @@ Result<void> RootfsReader::walk(const Visit& visit) {
   if (!root) return walk_error(root_, "", "cannot open directory");
   struct stat st;
   if (fstat(root.get(), &st) != 0) return walk_error(root_, "", "cannot stat");
-  auto e = describe(root.get(), ".", "", st);
-  if (!e) return std::move(e).error();
-  if (auto r = visit(*e, root.get(), "."); !r) return r;
+  LX_TRY_ASSIGN(e, describe(root.get(), ".", "", st));
+  LX_TRY(visit(e, root.get(), "."));
   return walk_dir(root.get(), "", visit);
 }
 
 Result<std::uint64_t> RootfsReader::data_size() {
   std::uint64_t total = 0;
-  auto r = walk([&](const FsEntry& e, int, const std::string&) -> Result<void> {
+  LX_TRY(walk([&](const FsEntry& e, int, const std::string&) -> Result<void> {
     if (S_ISREG(e.mode) && e.hardlink.empty()) total += e.size;
     return ok();
-  });
-  if (!r) return std::move(r).error();
+  }));
   return total;
 }
 

@@ -14,7 +14,6 @@
 namespace lx::store {
 namespace {
 
-
 Error entry_error(const std::string& path, const std::string& what, int code = errno) {
   return Error{code, fmt::format("entry '{}': {}: {}", path, what, std::strerror(code))};
 }
@@ -152,99 +151,108 @@ Result<void> RootfsWriter::label(int fd, const FsEntry& e, mode_t real_mode, boo
 }
 
 Result<void> RootfsWriter::add(const FsEntry& e, const DataFn& data) {
-  const struct timespec times[2] = {e.mtime, e.mtime};
-  if (e.path.empty()) {  // the rootfs directory itself
-    if (!S_ISDIR(e.mode) || !e.hardlink.empty()) return ok();
-    bool native = privileged_ && fchown(root_.get(), e.uid, e.gid) == 0;
-    mode_t perms = real_perms(e);
-    if (auto r = label(root_.get(), e, S_IFDIR | perms, false, native); !r) return r;
-    defer_dir("", perms, &e.mtime);
-    return ok();
-  }
+  if (e.path.empty()) return add_root(e);
   std::string leaf;
-  auto parent_r = open_parent(e.path, true, leaf);
-  if (!parent_r) return std::move(parent_r).error();
-  int parent = parent_r->get();
-  if (auto r = make_room(parent, leaf, e); !r) return r;
-
-  if (!e.hardlink.empty()) {
-    if (e.hardlink == e.path) return ok();
-    std::string target_leaf;
-    auto target_parent = open_parent(e.hardlink, false, target_leaf);
-    if (!target_parent) return Error{target_parent.error().code,
-                                     fmt::format("entry '{}': hard link target '{}' is missing", e.path, e.hardlink)};
-    if (linkat(target_parent->get(), target_leaf.c_str(), parent, leaf.c_str(), 0) != 0)
-      return entry_error(e.path, fmt::format("cannot link to '{}'", e.hardlink));
-    return ok();
-  }
-
+  LX_TRY_ASSIGN(parent, open_parent(e.path, true, leaf));
+  LX_TRY(make_room(parent.get(), leaf, e));
+  if (!e.hardlink.empty()) return add_hardlink(parent.get(), leaf, e);
   mode_t type = e.mode & S_IFMT;
-  mode_t perms = real_perms(e);
   switch (type) {
-    case S_IFDIR: {
-      if (mkdirat(parent, leaf.c_str(), 0700) != 0 && errno != EEXIST)
-        return entry_error(e.path, "cannot create directory");
-      UniqueFd fd(openat(parent, leaf.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-      if (!fd) return entry_error(e.path, "cannot open directory");
-      bool native = privileged_ && fchown(fd.get(), e.uid, e.gid) == 0;
-      if (auto r = label(fd.get(), e, S_IFDIR | perms, false, native); !r) return r;
-      defer_dir(e.path, perms, &e.mtime);
-      return ok();
-    }
-    case S_IFREG: {
-      UniqueFd fd(openat(parent, leaf.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
-      if (!fd) return entry_error(e.path, "cannot create file");
-      if (data) {
-        if (auto r = data(fd.get()); !r) return Error{r.error().code, fmt::format("entry '{}': {}", e.path, r.error().message)};
-      }
-      data_bytes_ += e.size;
-      bool native = privileged_ && fchown(fd.get(), e.uid, e.gid) == 0;
-      if (fchmod(fd.get(), perms) != 0) return entry_error(e.path, "cannot set mode");
-      if (auto r = label(fd.get(), e, S_IFREG | perms, false, native); !r) return r;
-      if (futimens(fd.get(), times) != 0) return entry_error(e.path, "cannot set times");
-      return ok();
-    }
-    case S_IFLNK: {
-      if (symlinkat(e.symlink.c_str(), parent, leaf.c_str()) != 0) return entry_error(e.path, "cannot create symbolic link");
-      if (privileged_) fchownat(parent, leaf.c_str(), e.uid, e.gid, AT_SYMLINK_NOFOLLOW);
-      utimensat(parent, leaf.c_str(), times, AT_SYMLINK_NOFOLLOW);
-      return ok();
-    }
+    case S_IFDIR: return add_dir(parent.get(), leaf, e);
+    case S_IFREG: return add_file(parent.get(), leaf, e, data);
+    case S_IFLNK: return add_symlink(parent.get(), leaf, e);
     case S_IFIFO:
     case S_IFCHR:
-    case S_IFBLK: {
-      bool emulated = false;
-      if (mknodat(parent, leaf.c_str(), type | 0600, type == S_IFIFO ? 0 : e.rdev) != 0) {
-        if (type == S_IFIFO || (errno != EPERM && errno != EACCES)) return entry_error(e.path, "cannot create special file");
-        // The host refuses device nodes: an empty file whose metadata says what it is (as the fs plugin's mknod).
-        UniqueFd f(openat(parent, leaf.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
-        if (!f) return entry_error(e.path, "cannot create the file standing for a device node");
-        emulated = true;
-      }
-      UniqueFd fd(openat(parent, leaf.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
-      if (!fd) return entry_error(e.path, "cannot open");
-      bool native = privileged_ && fchownat(fd.get(), "", e.uid, e.gid, AT_EMPTY_PATH) == 0;
-      mode_t real_perm = emulated ? 0600 : perms;
-      if (fchmodat(parent, leaf.c_str(), real_perm, 0) != 0) return entry_error(e.path, "cannot set mode");
-      if (auto r = label(fd.get(), e, (emulated ? S_IFREG : type) | real_perm, emulated, native); !r) return r;
-      utimensat(parent, leaf.c_str(), times, AT_SYMLINK_NOFOLLOW);
-      return ok();
-    }
-    case S_IFSOCK:
-      return ok();  // sockets are made by the programs that listen on them
-    default:
-      return Error{EINVAL, fmt::format("entry '{}': unknown file type 0{:o}", e.path, type)};
+    case S_IFBLK: return add_special(parent.get(), leaf, e);
+    case S_IFSOCK: return ok();  // sockets are made by the programs that listen on them
+    default: return Error{EINVAL, fmt::format("entry '{}': unknown file type 0{:o}", e.path, type)};
   }
+}
+
+Result<void> RootfsWriter::add_root(const FsEntry& e) {
+  if (!S_ISDIR(e.mode) || !e.hardlink.empty()) return ok();
+  bool native = privileged_ && fchown(root_.get(), e.uid, e.gid) == 0;
+  mode_t perms = real_perms(e);
+  LX_TRY(label(root_.get(), e, S_IFDIR | perms, false, native));
+  defer_dir("", perms, &e.mtime);
+  return ok();
+}
+
+Result<void> RootfsWriter::add_hardlink(int parent, const std::string& leaf, const FsEntry& e) {
+  if (e.hardlink == e.path) return ok();
+  std::string target_leaf;
+  auto target_parent = open_parent(e.hardlink, false, target_leaf);
+  if (!target_parent)
+    return Error{target_parent.error().code,
+                 fmt::format("entry '{}': hard link target '{}' is missing", e.path, e.hardlink)};
+  if (linkat(target_parent->get(), target_leaf.c_str(), parent, leaf.c_str(), 0) != 0)
+    return entry_error(e.path, fmt::format("cannot link to '{}'", e.hardlink));
+  return ok();
+}
+
+Result<void> RootfsWriter::add_dir(int parent, const std::string& leaf, const FsEntry& e) {
+  if (mkdirat(parent, leaf.c_str(), 0700) != 0 && errno != EEXIST) return entry_error(e.path, "cannot create directory");
+  UniqueFd fd(openat(parent, leaf.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd) return entry_error(e.path, "cannot open directory");
+  bool native = privileged_ && fchown(fd.get(), e.uid, e.gid) == 0;
+  mode_t perms = real_perms(e);
+  LX_TRY(label(fd.get(), e, S_IFDIR | perms, false, native));
+  defer_dir(e.path, perms, &e.mtime);
+  return ok();
+}
+
+Result<void> RootfsWriter::add_file(int parent, const std::string& leaf, const FsEntry& e, const DataFn& data) {
+  UniqueFd fd(openat(parent, leaf.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!fd) return entry_error(e.path, "cannot create file");
+  if (data) {
+    if (auto r = data(fd.get()); !r) return Error{r.error().code, fmt::format("entry '{}': {}", e.path, r.error().message)};
+  }
+  data_bytes_ += e.size;
+  bool native = privileged_ && fchown(fd.get(), e.uid, e.gid) == 0;
+  mode_t perms = real_perms(e);
+  if (fchmod(fd.get(), perms) != 0) return entry_error(e.path, "cannot set mode");
+  LX_TRY(label(fd.get(), e, S_IFREG | perms, false, native));
+  const struct timespec times[2] = {e.mtime, e.mtime};
+  if (futimens(fd.get(), times) != 0) return entry_error(e.path, "cannot set times");
+  return ok();
+}
+
+Result<void> RootfsWriter::add_symlink(int parent, const std::string& leaf, const FsEntry& e) {
+  if (symlinkat(e.symlink.c_str(), parent, leaf.c_str()) != 0) return entry_error(e.path, "cannot create symbolic link");
+  if (privileged_) fchownat(parent, leaf.c_str(), e.uid, e.gid, AT_SYMLINK_NOFOLLOW);
+  const struct timespec times[2] = {e.mtime, e.mtime};
+  utimensat(parent, leaf.c_str(), times, AT_SYMLINK_NOFOLLOW);
+  return ok();
+}
+
+Result<void> RootfsWriter::add_special(int parent, const std::string& leaf, const FsEntry& e) {
+  mode_t type = e.mode & S_IFMT;
+  bool emulated = false;
+  if (mknodat(parent, leaf.c_str(), type | 0600, type == S_IFIFO ? 0 : e.rdev) != 0) {
+    if (type == S_IFIFO || (errno != EPERM && errno != EACCES)) return entry_error(e.path, "cannot create special file");
+    // The host refuses device nodes: an empty file whose metadata says what it is (as the fs plugin's mknod).
+    UniqueFd f(openat(parent, leaf.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!f) return entry_error(e.path, "cannot create the file standing for a device node");
+    emulated = true;
+  }
+  UniqueFd fd(openat(parent, leaf.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd) return entry_error(e.path, "cannot open");
+  bool native = privileged_ && fchownat(fd.get(), "", e.uid, e.gid, AT_EMPTY_PATH) == 0;
+  mode_t real_perm = emulated ? 0600 : real_perms(e);
+  if (fchmodat(parent, leaf.c_str(), real_perm, 0) != 0) return entry_error(e.path, "cannot set mode");
+  LX_TRY(label(fd.get(), e, (emulated ? S_IFREG : type) | real_perm, emulated, native));
+  const struct timespec times[2] = {e.mtime, e.mtime};
+  utimensat(parent, leaf.c_str(), times, AT_SYMLINK_NOFOLLOW);
+  return ok();
 }
 
 Result<void> RootfsWriter::finish() {
   for (auto it = deferred_.rbegin(); it != deferred_.rend(); ++it) {
-    auto dir = open_dir(it->path, false, it->path.empty() ? "." : it->path);
-    if (!dir) return std::move(dir).error();
-    if (fchmod(dir->get(), it->perms) != 0) return entry_error(it->path.empty() ? "." : it->path, "cannot set mode");
+    LX_TRY_ASSIGN(dir, open_dir(it->path, false, it->path.empty() ? "." : it->path));
+    if (fchmod(dir.get(), it->perms) != 0) return entry_error(it->path.empty() ? "." : it->path, "cannot set mode");
     if (it->has_time) {
       const struct timespec times[2] = {it->mtime, it->mtime};
-      futimens(dir->get(), times);
+      futimens(dir.get(), times);
     }
   }
   deferred_.clear();

@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "base/result.h"
-#include "fsmeta/metadata.h"
 #include "base/unique_fd.h"
+#include "fsmeta/metadata.h"
 #include "store/fs_entry.h"
 
 namespace lx::store {
@@ -60,6 +60,13 @@ class RootfsWriter {
   Result<UniqueFd> open_dir(const std::string& path, bool create, const std::string& entry);
   Result<void> make_room(int parent, const std::string& leaf, const FsEntry& e);
   Result<void> label(int fd, const FsEntry& e, mode_t real_mode, bool emulated, bool native_owner);
+  // add() of each kind of entry, into the directory `parent` as `leaf`.
+  Result<void> add_root(const FsEntry& e);
+  Result<void> add_hardlink(int parent, const std::string& leaf, const FsEntry& e);
+  Result<void> add_dir(int parent, const std::string& leaf, const FsEntry& e);
+  Result<void> add_file(int parent, const std::string& leaf, const FsEntry& e, const DataFn& data);
+  Result<void> add_symlink(int parent, const std::string& leaf, const FsEntry& e);
+  Result<void> add_special(int parent, const std::string& leaf, const FsEntry& e);
   void defer_dir(const std::string& path, mode_t perms, const struct timespec* mtime);
   mode_t real_perms(const FsEntry& e) const;
 
