@@ -8,7 +8,6 @@
 #include <linux/seccomp.h>
 
 #include <cstddef>
-#include <stdexcept>
 #include <string>
 
 #include <fmt/format.h>
@@ -42,10 +41,10 @@ class Assembler {
     fixups_.push_back({code_.size(), label});
     code_.push_back(BPF_JUMP(BPF_JMP | BPF_JA, 0, 0, 0));
   }
-  BpfProgram finish() {
+  Result<BpfProgram> finish() {
     for (auto [at, label] : fixups_) {
       int target = labels_[label];
-      if (target < 0) throw std::logic_error("bpf assembler: unbound label");
+      if (target < 0) return Error::msg("bpf assembler: unbound label");
       code_[at].k = static_cast<std::uint32_t>(target - static_cast<int>(at) - 1);
     }
     return std::move(code_);
@@ -64,7 +63,7 @@ struct Segment {
   Action action;
 };
 
-std::vector<Segment> make_segments(const FilterPolicy& policy) {
+Result<std::vector<Segment>> make_segments(const FilterPolicy& policy) {
   std::vector<Segment> segs;
   auto push_simple = [&](std::uint32_t lo, std::uint32_t hi, Action a) {
     if (!segs.empty() && !segs.back().rules && segs.back().action == a && segs.back().hi + 1 == lo)
@@ -75,13 +74,13 @@ std::vector<Segment> make_segments(const FilterPolicy& policy) {
   std::uint32_t next = 0;
   for (const auto& [nr, pol] : policy.syscalls) {
     if (nr < 0 || static_cast<std::uint32_t>(nr) >= kX32Bit)
-      throw std::invalid_argument(fmt::format("syscall number {} out of range", nr));
+      return Error::msg(fmt::format("syscall number {} out of range", nr));
     auto n = static_cast<std::uint32_t>(nr);
     if (n > next) push_simple(next, n - 1, policy.default_action);
     for (const auto& r : pol.rules)
       for (const auto& c : r.all_of)
         if (c.arg < 0 || c.arg > 5)
-          throw std::invalid_argument(fmt::format("syscall {}: argument index {} is not 0..5", nr, c.arg));
+          return Error::msg(fmt::format("syscall {}: argument index {} is not 0..5", nr, c.arg));
     if (pol.rules.empty()) push_simple(n, n, pol.fallback);
     else segs.push_back({n, n, &pol, pol.fallback});
     next = n + 1;
@@ -90,77 +89,54 @@ std::vector<Segment> make_segments(const FilterPolicy& policy) {
   return segs;
 }
 
+// A conditional jump on one 32-bit half followed by a JA: the JA to `to_fail ? fail : pass` is
+// taken when the comparison gives `when`, otherwise skipped.
+struct Branch {
+  std::uint16_t op;
+  bool when;
+  bool to_fail;
+};
+
+// How a comparison is made on the two halves of a 64-bit argument: one or two branches on the
+// high half, then one on the low half. The low-half branch alone is the 32-bit comparison.
+struct HalfBranches {
+  Branch hi[2];
+  int hi_count;
+  Branch lo;
+};
+
+HalfBranches branches_for(ArgCondition::Op op) {
+  using Op = ArgCondition::Op;
+  switch (op) {
+    case Op::kEq:
+    case Op::kMaskedEq: return {{{BPF_JEQ, false, true}}, 1, {BPF_JEQ, false, true}};
+    case Op::kNe: return {{{BPF_JEQ, false, false}}, 1, {BPF_JEQ, true, true}};
+    case Op::kLt: return {{{BPF_JGT, true, true}, {BPF_JEQ, false, false}}, 2, {BPF_JGE, true, true}};
+    case Op::kGe: return {{{BPF_JGT, true, false}, {BPF_JEQ, false, true}}, 2, {BPF_JGE, false, true}};
+  }
+  return {{{BPF_JEQ, false, true}}, 1, {BPF_JEQ, false, true}};
+}
+
 // Emits code that falls through when `c` holds and jumps to `fail` when it does not.
 void emit_condition(Assembler& a, const ArgCondition& c, int fail) {
-  using Op = ArgCondition::Op;
-  auto lo = static_cast<std::uint32_t>(c.value);
-  auto hi = static_cast<std::uint32_t>(c.value >> 32);
-  auto mlo = static_cast<std::uint32_t>(c.mask);
-  auto mhi = static_cast<std::uint32_t>(c.mask >> 32);
-  if (c.width == ArgCondition::Width::k32) {
-    a.load(arg_lo(c.arg));
-    switch (c.op) {
-      case Op::kEq: a.jump(BPF_JEQ, lo, 1, 0); break;
-      case Op::kNe: a.jump(BPF_JEQ, lo, 0, 1); break;
-      case Op::kLt: a.jump(BPF_JGE, lo, 0, 1); break;
-      case Op::kGe: a.jump(BPF_JGE, lo, 1, 0); break;
-      case Op::kMaskedEq:
-        a.stmt(BPF_ALU | BPF_AND | BPF_K, mlo);
-        a.jump(BPF_JEQ, lo & mlo, 1, 0);
-        break;
-    }
-    a.ja(fail);
-    return;
-  }
+  HalfBranches b = branches_for(c.op);
+  bool masked = c.op == ArgCondition::Op::kMaskedEq;
   int pass = a.new_label();
-  switch (c.op) {
-    case Op::kEq:
-      a.load(arg_hi(c.arg));
-      a.jump(BPF_JEQ, hi, 1, 0);
-      a.ja(fail);
-      a.load(arg_lo(c.arg));
-      a.jump(BPF_JEQ, lo, 1, 0);
-      a.ja(fail);
-      break;
-    case Op::kNe:
-      a.load(arg_hi(c.arg));
-      a.jump(BPF_JEQ, hi, 1, 0);
-      a.ja(pass);
-      a.load(arg_lo(c.arg));
-      a.jump(BPF_JEQ, lo, 0, 1);
-      a.ja(fail);
-      break;
-    case Op::kLt:
-      a.load(arg_hi(c.arg));
-      a.jump(BPF_JGT, hi, 0, 1);
-      a.ja(fail);
-      a.jump(BPF_JEQ, hi, 1, 0);
-      a.ja(pass);
-      a.load(arg_lo(c.arg));
-      a.jump(BPF_JGE, lo, 0, 1);
-      a.ja(fail);
-      break;
-    case Op::kGe:
-      a.load(arg_hi(c.arg));
-      a.jump(BPF_JGT, hi, 0, 1);
-      a.ja(pass);
-      a.jump(BPF_JEQ, hi, 1, 0);
-      a.ja(fail);
-      a.load(arg_lo(c.arg));
-      a.jump(BPF_JGE, lo, 1, 0);
-      a.ja(fail);
-      break;
-    case Op::kMaskedEq:
-      a.load(arg_hi(c.arg));
-      a.stmt(BPF_ALU | BPF_AND | BPF_K, mhi);
-      a.jump(BPF_JEQ, hi & mhi, 1, 0);
-      a.ja(fail);
-      a.load(arg_lo(c.arg));
-      a.stmt(BPF_ALU | BPF_AND | BPF_K, mlo);
-      a.jump(BPF_JEQ, lo & mlo, 1, 0);
-      a.ja(fail);
-      break;
-  }
+  auto half = [&](std::uint32_t offset, std::uint32_t value, std::uint32_t mask, const Branch* branches, int n) {
+    a.load(offset);
+    if (masked) {
+      a.stmt(BPF_ALU | BPF_AND | BPF_K, mask);
+      value &= mask;
+    }
+    for (int i = 0; i < n; ++i) {
+      a.jump(branches[i].op, value, branches[i].when ? 0 : 1, branches[i].when ? 1 : 0);
+      a.ja(branches[i].to_fail ? fail : pass);
+    }
+  };
+  if (c.width != ArgCondition::Width::k32)
+    half(arg_hi(c.arg), static_cast<std::uint32_t>(c.value >> 32), static_cast<std::uint32_t>(c.mask >> 32), b.hi,
+         b.hi_count);
+  half(arg_lo(c.arg), static_cast<std::uint32_t>(c.value), static_cast<std::uint32_t>(c.mask), &b.lo, 1);
   a.bind(pass);
 }
 
@@ -205,7 +181,7 @@ std::uint32_t seccomp_return(const Action& a) noexcept {
   return SECCOMP_RET_KILL_PROCESS;
 }
 
-BpfProgram compile_filter(const FilterPolicy& policy) {
+Result<BpfProgram> compile_filter(const FilterPolicy& policy) {
   Assembler a;
   a.load(kOffArch);
   a.jump(BPF_JEQ, kArchX86_64, 1, 0);
@@ -213,11 +189,11 @@ BpfProgram compile_filter(const FilterPolicy& policy) {
   a.load(kOffNr);
   a.jump(BPF_JGE, kX32Bit, 0, 1);
   a.ret(seccomp_return(policy.x32_action));
-  auto segs = make_segments(policy);
+  LX_TRY_ASSIGN(segs, make_segments(policy));
   emit_tree(a, segs, 0, segs.size() - 1);
-  BpfProgram prog = a.finish();
+  LX_TRY_ASSIGN(prog, a.finish());
   if (prog.size() > BPF_MAXINSNS)
-    throw std::invalid_argument(fmt::format("seccomp filter has {} instructions, more than {}", prog.size(), BPF_MAXINSNS));
+    return Error::msg(fmt::format("seccomp filter has {} instructions, more than {}", prog.size(), BPF_MAXINSNS));
   return prog;
 }
 

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "base/result.h"
 #include "driver/filter_policy.h"
 
 namespace lx::driver {
@@ -17,9 +18,9 @@ using BpfProgram = std::vector<sock_filter>;
 /// The seccomp return value (SECCOMP_RET_*) for an action.
 std::uint32_t seccomp_return(const Action& a) noexcept;
 
-/// Compiles `policy`. Never fails for a well-formed policy; throws std::invalid_argument for a
-/// malformed one (arg index out of 0..5, program longer than BPF_MAXINSNS).
-BpfProgram compile_filter(const FilterPolicy& policy);
+/// Compiles `policy`. Never fails for a well-formed policy; an Error for a malformed one (arg
+/// index out of 0..5, number out of range, program longer than BPF_MAXINSNS).
+Result<BpfProgram> compile_filter(const FilterPolicy& policy);
 
 /// A human-readable listing of `prog`, one instruction per line (for debugging and tests).
 std::string disassemble(const BpfProgram& prog);

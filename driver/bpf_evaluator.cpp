@@ -8,6 +8,70 @@
 
 namespace lx::driver {
 
+namespace {
+
+// BPF_ALU: applies `code`'s operation to `a`. False on a division by zero (the kernel returns 0).
+bool alu(const sock_filter& f, std::uint32_t& a, std::uint32_t x, std::size_t pc) {
+  std::uint32_t v = BPF_SRC(f.code) == BPF_X ? x : f.k;
+  switch (BPF_OP(f.code)) {
+    case BPF_ADD: a += v; break;
+    case BPF_SUB: a -= v; break;
+    case BPF_MUL: a *= v; break;
+    case BPF_DIV:
+      if (v == 0) return false;
+      a /= v;
+      break;
+    case BPF_AND: a &= v; break;
+    case BPF_OR: a |= v; break;
+    case BPF_XOR: a ^= v; break;
+    case BPF_LSH: a = v < 32 ? a << v : 0; break;
+    case BPF_RSH: a = v < 32 ? a >> v : 0; break;
+    case BPF_NEG: a = -a; break;
+    default: throw std::runtime_error(fmt::format("bpf: bad alu {:#x} at {}", f.code, pc));
+  }
+  return true;
+}
+
+// BPF_JMP: the index of the next instruction after the one at `pc`.
+std::size_t jump_target(const sock_filter& f, std::uint32_t a, std::uint32_t x, std::size_t pc, std::size_t size) {
+  std::size_t target;
+  if (BPF_OP(f.code) == BPF_JA) {
+    target = pc + 1 + f.k;
+  } else {
+    std::uint32_t v = BPF_SRC(f.code) == BPF_X ? x : f.k;
+    bool cond;
+    switch (BPF_OP(f.code)) {
+      case BPF_JEQ: cond = a == v; break;
+      case BPF_JGT: cond = a > v; break;
+      case BPF_JGE: cond = a >= v; break;
+      case BPF_JSET: cond = (a & v) != 0; break;
+      default: throw std::runtime_error(fmt::format("bpf: bad jump {:#x} at {}", f.code, pc));
+    }
+    target = pc + 1 + (cond ? f.jt : f.jf);
+  }
+  if (target >= size) throw std::runtime_error(fmt::format("bpf: jump out of the program at {}", pc));
+  return target;
+}
+
+// BPF_LD: the value loaded into the accumulator.
+std::uint32_t load(const sock_filter& f, const seccomp_data& data, const std::uint32_t* mem, std::size_t pc) {
+  std::uint32_t a = 0;
+  if (f.code == (BPF_LD | BPF_W | BPF_ABS)) {
+    if (f.k % 4 != 0 || f.k + 4 > sizeof(seccomp_data))
+      throw std::runtime_error(fmt::format("bpf: load of offset {} at {}", f.k, pc));
+    std::memcpy(&a, reinterpret_cast<const char*>(&data) + f.k, 4);
+  } else if (f.code == (BPF_LD | BPF_IMM)) {
+    a = f.k;
+  } else if (f.code == (BPF_LD | BPF_MEM) && f.k < BPF_MEMWORDS) {
+    a = mem[f.k];
+  } else {
+    throw std::runtime_error(fmt::format("bpf: bad load {:#x} at {}", f.code, pc));
+  }
+  return a;
+}
+
+}  // namespace
+
 std::uint32_t evaluate_filter(const BpfProgram& prog, const seccomp_data& data, std::size_t* executed) {
   std::uint32_t a = 0, x = 0, mem[BPF_MEMWORDS] = {};
   std::size_t count = 0;
@@ -16,17 +80,7 @@ std::uint32_t evaluate_filter(const BpfProgram& prog, const seccomp_data& data, 
     ++count;
     switch (BPF_CLASS(f.code)) {
       case BPF_LD:
-        if (f.code == (BPF_LD | BPF_W | BPF_ABS)) {
-          if (f.k % 4 != 0 || f.k + 4 > sizeof(seccomp_data))
-            throw std::runtime_error(fmt::format("bpf: load of offset {} at {}", f.k, pc));
-          std::memcpy(&a, reinterpret_cast<const char*>(&data) + f.k, 4);
-        } else if (f.code == (BPF_LD | BPF_IMM)) {
-          a = f.k;
-        } else if (f.code == (BPF_LD | BPF_MEM) && f.k < BPF_MEMWORDS) {
-          a = mem[f.k];
-        } else {
-          throw std::runtime_error(fmt::format("bpf: bad load {:#x} at {}", f.code, pc));
-        }
+        a = load(f, data, mem, pc);
         break;
       case BPF_LDX:
         if (f.code == (BPF_LDX | BPF_IMM)) x = f.k;
@@ -41,46 +95,12 @@ std::uint32_t evaluate_filter(const BpfProgram& prog, const seccomp_data& data, 
         if (f.k >= BPF_MEMWORDS) throw std::runtime_error("bpf: bad stx");
         mem[f.k] = x;
         break;
-      case BPF_ALU: {
-        std::uint32_t v = BPF_SRC(f.code) == BPF_X ? x : f.k;
-        switch (BPF_OP(f.code)) {
-          case BPF_ADD: a += v; break;
-          case BPF_SUB: a -= v; break;
-          case BPF_MUL: a *= v; break;
-          case BPF_DIV:
-            if (v == 0) return 0;  // the kernel returns 0 (kill) on division by zero
-            a /= v;
-            break;
-          case BPF_AND: a &= v; break;
-          case BPF_OR: a |= v; break;
-          case BPF_XOR: a ^= v; break;
-          case BPF_LSH: a = v < 32 ? a << v : 0; break;
-          case BPF_RSH: a = v < 32 ? a >> v : 0; break;
-          case BPF_NEG: a = -a; break;
-          default: throw std::runtime_error(fmt::format("bpf: bad alu {:#x} at {}", f.code, pc));
-        }
+      case BPF_ALU:
+        if (!alu(f, a, x, pc)) return 0;  // division by zero: the kernel returns 0 (kill)
         break;
-      }
-      case BPF_JMP: {
-        std::size_t target;
-        if (BPF_OP(f.code) == BPF_JA) {
-          target = pc + 1 + f.k;
-        } else {
-          std::uint32_t v = BPF_SRC(f.code) == BPF_X ? x : f.k;
-          bool cond;
-          switch (BPF_OP(f.code)) {
-            case BPF_JEQ: cond = a == v; break;
-            case BPF_JGT: cond = a > v; break;
-            case BPF_JGE: cond = a >= v; break;
-            case BPF_JSET: cond = (a & v) != 0; break;
-            default: throw std::runtime_error(fmt::format("bpf: bad jump {:#x} at {}", f.code, pc));
-          }
-          target = pc + 1 + (cond ? f.jt : f.jf);
-        }
-        if (target >= prog.size()) throw std::runtime_error(fmt::format("bpf: jump out of the program at {}", pc));
-        pc = target - 1;
+      case BPF_JMP:
+        pc = jump_target(f, a, x, pc, prog.size()) - 1;
         break;
-      }
       case BPF_RET:
         if (executed) *executed = count;
         return BPF_RVAL(f.code) == BPF_A ? a : f.k;

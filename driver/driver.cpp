@@ -6,9 +6,14 @@
 
 namespace lx::driver {
 
-Driver::Driver(const FilterPolicy& policy, DispatchTable table, std::vector<sdk::Plugin*> plugins,
-               DriverOptions options)
-    : filter_(compile_filter(policy)),
+Result<std::unique_ptr<Driver>> Driver::create(const FilterPolicy& policy, DispatchTable table,
+                                               std::vector<sdk::Plugin*> plugins, DriverOptions options) {
+  LX_TRY_ASSIGN(filter, compile_filter(policy));
+  return std::unique_ptr<Driver>(new Driver(std::move(filter), table, std::move(plugins), std::move(options)));
+}
+
+Driver::Driver(BpfProgram filter, DispatchTable table, std::vector<sdk::Plugin*> plugins, DriverOptions options)
+    : filter_(std::move(filter)),
       table_(table),
       plugins_(std::move(plugins)),
       options_(std::move(options)) {}

@@ -40,8 +40,9 @@ struct DriverStats {
 /// Runs guests under one policy and dispatch table.
 class Driver {
  public:
-  /// Compiles `policy` (throws std::invalid_argument when it is malformed).
-  Driver(const FilterPolicy& policy, DispatchTable table, std::vector<sdk::Plugin*> plugins, DriverOptions options);
+  /// Compiles `policy` (an Error when it is malformed) into a driver.
+  static Result<std::unique_ptr<Driver>> create(const FilterPolicy& policy, DispatchTable table,
+                                                std::vector<sdk::Plugin*> plugins, DriverOptions options);
   ~Driver();
 
   /// Runs `spec` until its first process exits; ends the rest of its tree; returns its status.
@@ -62,6 +63,8 @@ class Driver {
   const DriverStats& stats() const noexcept { return stats_; }
 
  private:
+  Driver(BpfProgram filter, DispatchTable table, std::vector<sdk::Plugin*> plugins, DriverOptions options);
+
   BpfProgram filter_;
   DispatchTable table_;
   std::vector<sdk::Plugin*> plugins_;

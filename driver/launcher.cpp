@@ -1,4 +1,5 @@
-// Launcher: the fork, the child's pre-exec steps, and the error report back to the parent.
+// Launcher: the fork, the child's pre-exec steps, the error report back to the parent, and the
+// tracer's side of the handshake (seize, release, the listener taken at seccomp's exit).
 #include "driver/launcher.h"
 
 #include <fcntl.h>
@@ -7,7 +8,9 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/ptrace.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -44,30 +47,122 @@ Launcher::~Launcher() {
     if (fd >= 0) close(fd);
 }
 
-Result<Launcher> Launcher::spawn(const LaunchSpec& spec, const BpfProgram& filter) {
-  if (spec.argv.empty()) return Error::msg("no command given");
-  // Everything the child needs is prepared before fork: after it, only async-signal-safe calls.
-  std::vector<char*> argv, envp;
-  for (const auto& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  for (const auto& e : spec.env) envp.push_back(const_cast<char*>(e.c_str()));
-  envp.push_back(nullptr);
-  sock_fprog prog{static_cast<unsigned short>(filter.size()), const_cast<sock_filter*>(filter.data())};
-  const char* cwd = spec.cwd.empty() ? nullptr : spec.cwd.c_str();
-  if (spec.stdio.size() > 3) return Error::msg("at most three standard fds");
-  int stdio[3] = {-1, -1, -1};
-  for (std::size_t i = 0; i < spec.stdio.size(); ++i) stdio[i] = spec.stdio[i];
-  bool new_session = spec.new_session;
-  bool only_stdio = spec.only_stdio;
-  bool set_signals = spec.set_signals;
-  std::uint64_t ignored = 0;
-  sigset_t blocked;
-  sigemptyset(&blocked);
-  for (int sig : spec.ignored_signals)
-    if (sig > 0 && sig <= 64 && sig != SIGKILL && sig != SIGSTOP) ignored |= 1ULL << (sig - 1);
-  for (int sig : spec.blocked_signals)
-    if (sig > 0 && sig <= 64) sigaddset(&blocked, sig);
+namespace {
 
+// Everything the child needs, prepared before fork: after it, only async-signal-safe calls.
+struct ChildPlan {
+  std::vector<char*> argv, envp;
+  sock_fprog prog{};
+  const char* cwd = nullptr;
+  int stdio[3] = {-1, -1, -1};
+  bool new_session = false;
+  bool only_stdio = false;
+  bool set_signals = false;
+  std::uint64_t ignored = 0;
+  sigset_t blocked{};
+  pid_t parent = 0;
+  int go_fd = -1;   // read end: one byte lets the child go on
+  int err_fd = -1;  // write end: the child's pre-exec error
+};
+
+Result<ChildPlan> plan_child(const LaunchSpec& spec, const BpfProgram& filter) {
+  if (spec.argv.empty()) return Error::msg("no command given");
+  if (spec.stdio.size() > 3) return Error::msg("at most three standard fds");
+  ChildPlan p;
+  for (const auto& a : spec.argv) p.argv.push_back(const_cast<char*>(a.c_str()));
+  p.argv.push_back(nullptr);
+  for (const auto& e : spec.env) p.envp.push_back(const_cast<char*>(e.c_str()));
+  p.envp.push_back(nullptr);
+  p.prog = sock_fprog{static_cast<unsigned short>(filter.size()), const_cast<sock_filter*>(filter.data())};
+  p.cwd = spec.cwd.empty() ? nullptr : spec.cwd.c_str();
+  for (std::size_t i = 0; i < spec.stdio.size(); ++i) p.stdio[i] = spec.stdio[i];
+  p.new_session = spec.new_session;
+  p.only_stdio = spec.only_stdio;
+  p.set_signals = spec.set_signals;
+  sigemptyset(&p.blocked);
+  for (int sig : spec.ignored_signals)
+    if (sig > 0 && sig <= 64 && sig != SIGKILL && sig != SIGSTOP) p.ignored |= 1ULL << (sig - 1);
+  for (int sig : spec.blocked_signals)
+    if (sig > 0 && sig <= 64) sigaddset(&p.blocked, sig);
+  p.parent = getpid();
+  return p;
+}
+
+// Child: undoes the parent's signal handlers until exec (which would reset them anyway); the
+// mask and ignored signals are inherited as a native exec inherits them.
+void reset_handlers() noexcept {
+  for (int s = 1; s < NSIG; ++s) {
+    if (s == SIGKILL || s == SIGSTOP) continue;
+    struct sigaction sa;
+    if (sigaction(s, nullptr, &sa) == 0 && sa.sa_handler != SIG_IGN && sa.sa_handler != SIG_DFL) {
+      sa.sa_handler = SIG_DFL;
+      sa.sa_flags = 0;
+      sigaction(s, &sa, nullptr);
+    }
+  }
+}
+
+// Child: the client's dispositions, through the raw syscall, which also reaches the signals glibc
+// keeps for itself.
+void set_dispositions(std::uint64_t ignored) noexcept {
+  struct {
+    void (*handler)(int);
+    unsigned long flags;
+    void (*restorer)();
+    std::uint64_t mask;
+  } ksa{};
+  for (int sig = 1; sig <= 64; ++sig) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    ksa.handler = (ignored >> (sig - 1)) & 1 ? SIG_IGN : SIG_DFL;
+    syscall(SYS_rt_sigaction, sig, &ksa, nullptr, sizeof ksa.mask);
+  }
+}
+
+// Child: its standard fds, session and dispositions, set before it waits to be released.
+void prepare_child(const ChildPlan& p) noexcept {
+  reset_handlers();
+  // The standard fds given (a client's terminal or pipes): moved out of the way first, so that
+  // one given as 1 is not overwritten by the dup2 onto 0.
+  int moved[3];
+  for (int i = 0; i < 3; ++i) moved[i] = p.stdio[i] >= 0 ? fcntl(p.stdio[i], F_DUPFD_CLOEXEC, 10) : -1;
+  for (int i = 0; i < 3; ++i)
+    if (moved[i] >= 0 && dup2(moved[i], i) < 0) _exit(125);
+  if (p.only_stdio) syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC);
+  if (p.new_session) {
+    setsid();
+    if (isatty(0)) ioctl(0, TIOCSCTTY, 0);
+  }
+  if (p.set_signals) set_dispositions(p.ignored);
+}
+
+[[noreturn]] void child_main(const ChildPlan& p) noexcept {
+  // Die with the tracer if it dies before seizing us (EXITKILL covers after).
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != p.parent) _exit(125);
+  prepare_child(p);
+  char c;
+  if (read(p.go_fd, &c, 1) != 1) _exit(125);  // the parent went away
+  close(p.go_fd);
+  if (p.cwd && chdir(p.cwd) != 0) child_fail(p.err_fd, 1, errno);
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) child_fail(p.err_fd, 2, errno);
+  // The tracer sees this stop and steps the next syscalls to take the listener at seccomp's exit.
+  kill(getpid(), SIGSTOP);
+  unsigned long flags = SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
+  long fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &p.prog);
+  if (fd < 0 && errno == EINVAL) {  // kernel < 5.19: no killable wait
+    fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &p.prog);
+  }
+  if (fd < 0) child_fail(p.err_fd, 3, errno);
+  close(static_cast<int>(fd));
+  if (p.set_signals) sigprocmask(SIG_SETMASK, &p.blocked, nullptr);
+  execvpe(p.argv[0], p.argv.data(), p.envp.data());
+  child_fail(p.err_fd, 4, errno);
+}
+
+}  // namespace
+
+Result<Launcher> Launcher::spawn(const LaunchSpec& spec, const BpfProgram& filter) {
+  LX_TRY_ASSIGN(plan, plan_child(spec, filter));
   int go[2], err[2];
   if (pipe2(go, O_CLOEXEC) != 0) return Error::from_errno("pipe2");
   if (pipe2(err, O_CLOEXEC) != 0) {
@@ -75,7 +170,6 @@ Result<Launcher> Launcher::spawn(const LaunchSpec& spec, const BpfProgram& filte
     close(go[0]), close(go[1]);
     return Error::from_errno("pipe2", e);
   }
-  pid_t parent = getpid();
   pid_t pid = fork();
   if (pid < 0) {
     int e = errno;
@@ -83,65 +177,11 @@ Result<Launcher> Launcher::spawn(const LaunchSpec& spec, const BpfProgram& filte
     return Error::from_errno("fork", e);
   }
   if (pid == 0) {
-    // Child. Die with the tracer if it dies before seizing us (EXITKILL covers after).
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) _exit(125);
     close(go[1]);
     close(err[0]);
-    // Undo the parent's signal handlers until exec (which would reset them anyway); the mask
-    // and ignored signals are inherited as a native exec inherits them.
-    for (int s = 1; s < NSIG; ++s) {
-      if (s == SIGKILL || s == SIGSTOP) continue;
-      struct sigaction sa;
-      if (sigaction(s, nullptr, &sa) == 0 && sa.sa_handler != SIG_IGN && sa.sa_handler != SIG_DFL) {
-        sa.sa_handler = SIG_DFL;
-        sa.sa_flags = 0;
-        sigaction(s, &sa, nullptr);
-      }
-    }
-    // The standard fds given (a client's terminal or pipes): moved out of the way first, so
-    // that one given as 1 is not overwritten by the dup2 onto 0.
-    int moved[3];
-    for (int i = 0; i < 3; ++i) moved[i] = stdio[i] >= 0 ? fcntl(stdio[i], F_DUPFD_CLOEXEC, 10) : -1;
-    for (int i = 0; i < 3; ++i)
-      if (moved[i] >= 0 && dup2(moved[i], i) < 0) _exit(125);
-    if (only_stdio) syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC);
-    if (new_session) {
-      setsid();
-      if (isatty(0)) ioctl(0, TIOCSCTTY, 0);
-    }
-    if (set_signals) {
-      // The client's dispositions: through the raw syscall, which also reaches the signals
-      // glibc keeps for itself.
-      struct {
-        void (*handler)(int);
-        unsigned long flags;
-        void (*restorer)();
-        std::uint64_t mask;
-      } ksa{};
-      for (int sig = 1; sig <= 64; ++sig) {
-        if (sig == SIGKILL || sig == SIGSTOP) continue;
-        ksa.handler = (ignored >> (sig - 1)) & 1 ? SIG_IGN : SIG_DFL;
-        syscall(SYS_rt_sigaction, sig, &ksa, nullptr, sizeof ksa.mask);
-      }
-    }
-    char c;
-    if (read(go[0], &c, 1) != 1) _exit(125);  // the parent went away
-    close(go[0]);
-    if (cwd && chdir(cwd) != 0) child_fail(err[1], 1, errno);
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) child_fail(err[1], 2, errno);
-    // The tracer sees this stop and steps the next syscalls to take the listener at seccomp's exit.
-    kill(getpid(), SIGSTOP);
-    unsigned long flags = SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
-    long fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
-    if (fd < 0 && errno == EINVAL) {  // kernel < 5.19: no killable wait
-      fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
-    }
-    if (fd < 0) child_fail(err[1], 3, errno);
-    close(static_cast<int>(fd));
-    if (set_signals) sigprocmask(SIG_SETMASK, &blocked, nullptr);
-    execvpe(argv[0], argv.data(), envp.data());
-    child_fail(err[1], 4, errno);
+    plan.go_fd = go[0];
+    plan.err_fd = err[1];
+    child_main(plan);
   }
   close(go[0]);
   close(err[1]);
@@ -156,6 +196,21 @@ Result<Launcher> Launcher::spawn(const LaunchSpec& spec, const BpfProgram& filte
     return Error::from_errno(fmt::format("pidfd_open(pid={})", pid), e);
   }
   return l;
+}
+
+Result<void> Launcher::seize(unsigned long options) {
+  if (ptrace(PTRACE_SEIZE, pid_, 0, options) != 0) {
+    int e = errno;
+    abandon();
+    return Error::from_errno(fmt::format("ptrace(PTRACE_SEIZE, pid={})", pid_), e);
+  }
+  return ok();
+}
+
+void Launcher::abandon() noexcept {
+  kill(pid_, SIGKILL);
+  while (waitpid(pid_, nullptr, __WALL) < 0 && errno == EINTR) {
+  }
 }
 
 Result<void> Launcher::release() {
@@ -176,6 +231,55 @@ Error Launcher::child_error() {
   const char* what = e.step == 1 ? "chdir" : e.step == 2 ? "prctl(PR_SET_NO_NEW_PRIVS)"
                    : e.step == 3 ? "seccomp(SECCOMP_SET_MODE_FILTER)" : "execve";
   return Error{e.err, fmt::format("{}: {}", what, std::strerror(e.err))};
+}
+
+Result<void> Launcher::take_listener(const ListenerHandler& on_listener) {
+  bool stepping = false;
+  long entry_nr = -1;
+  for (;;) {
+    int status = 0;
+    if (waitpid(pid_, &status, __WALL) < 0) {
+      if (errno == EINTR) continue;
+      return Error::from_errno(fmt::format("waitpid(pid={})", pid_));
+    }
+    if (WIFEXITED(status) || WIFSIGNALED(status)) {
+      Error e = child_error();
+      if (e.message.empty()) e.message = fmt::format("guest pid {} ended before its filter was installed", pid_);
+      return e;
+    }
+    if (!WIFSTOPPED(status)) continue;
+    int sig = WSTOPSIG(status);
+    int event = status >> 16;
+    if (!stepping && event == 0 && sig == SIGSTOP) {
+      stepping = true;  // the child's own stop: from here, step syscall by syscall
+      ptrace(PTRACE_SYSCALL, pid_, 0, 0);
+      continue;
+    }
+    if (event != 0 || sig != (SIGTRAP | 0x80)) {
+      // Anything else before the filter: pass the signal on and keep stepping.
+      ptrace(PTRACE_SYSCALL, pid_, 0, event == 0 ? sig : 0);
+      continue;
+    }
+    __ptrace_syscall_info info{};
+    if (ptrace(PTRACE_GET_SYSCALL_INFO, pid_, sizeof info, &info) < 0)
+      return Error::from_errno(fmt::format("ptrace(PTRACE_GET_SYSCALL_INFO, pid={})", pid_));
+    if (info.op == PTRACE_SYSCALL_INFO_ENTRY) {
+      entry_nr = static_cast<long>(info.entry.nr);
+    } else if (info.op == PTRACE_SYSCALL_INFO_EXIT && entry_nr == SYS_seccomp) {
+      if (!info.exit.is_error) return hand_over_listener(static_cast<int>(info.exit.rval), on_listener);
+      ptrace(PTRACE_CONT, pid_, 0, 0);  // the child reports the failure and exits
+      continue;
+    }
+    ptrace(PTRACE_SYSCALL, pid_, 0, 0);
+  }
+}
+
+Result<void> Launcher::hand_over_listener(int child_fd, const ListenerHandler& on_listener) {
+  int fd = static_cast<int>(syscall(SYS_pidfd_getfd, pidfd_, child_fd, 0));
+  if (fd < 0) return Error::from_errno(fmt::format("pidfd_getfd(pid={}, fd={})", pid_, child_fd));
+  LX_TRY(on_listener(fd));
+  if (ptrace(PTRACE_CONT, pid_, 0, 0) != 0) return Error::from_errno(fmt::format("ptrace(PTRACE_CONT, pid={})", pid_));
+  return ok();
 }
 
 }  // namespace lx::driver

@@ -1,10 +1,12 @@
 // The launcher: forks the guest's first process, which waits until it is seized by the tracer,
 // sets no_new_privs, stops itself, installs the seccomp filter with a listener (taken by the
-// tracer at the syscall's exit stop), then execs the guest program.
+// tracer at the syscall's exit stop), then execs the guest program. Both sides of that handshake
+// are here; the trace channel only calls them in order.
 #pragma once
 
 #include <sys/types.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -31,6 +33,9 @@ struct LaunchSpec {
 /// A forked, not yet seized guest process and its handshake pipes.
 class Launcher {
  public:
+  /// Called once with the seccomp listener (ownership passes) before the guest runs on.
+  using ListenerHandler = std::function<Result<void>(int listener)>;
+
   /// Forks the child. It blocks until release() is called, then proceeds as described above.
   static Result<Launcher> spawn(const LaunchSpec& spec, const BpfProgram& filter);
 
@@ -42,14 +47,23 @@ class Launcher {
   pid_t pid() const noexcept { return pid_; }
   /// A pidfd of the child.
   int pidfd() const noexcept { return pidfd_; }
-  /// Lets the child go on (call after PTRACE_SEIZE).
+  /// PTRACE_SEIZEs the child with `options`; on failure the child is killed and reaped.
+  Result<void> seize(unsigned long options);
+  /// Lets the child go on (call after seize()).
   Result<void> release();
+  /// After release(): steps the child to the exit of its seccomp(2), takes the listener it got
+  /// and gives it to `on_listener` while the child is still stopped, then lets it run on (to its
+  /// exec). Must run on the thread that seized it.
+  Result<void> take_listener(const ListenerHandler& on_listener);
+  /// Kills the child and reaps it (after a failed handshake).
+  void abandon() noexcept;
   /// After the child failed before exec: the error it reported (errno and e.g. "execve: No such
   /// file or directory"), or an Error with code 0 and an empty message when it reported none.
   Error child_error();
 
  private:
   Launcher() = default;
+  Result<void> hand_over_listener(int child_fd, const ListenerHandler& on_listener);
   pid_t pid_ = -1;
   int pidfd_ = -1;
   int go_fd_ = -1;    // write end: one byte releases the child

@@ -183,7 +183,6 @@ void NotifyChannel::run(bool primary) noexcept {
   pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
 
   seccomp_notif req;
-  seccomp_notif_resp resp;
   while (!stopping_.load(std::memory_order_relaxed)) {
     if (!primary) {
       std::unique_lock lock(mu_);
@@ -219,14 +218,14 @@ void NotifyChannel::run(bool primary) noexcept {
     // The primary marks which call it serves (the watcher sees a stall as the same mark twice).
     if (primary) primary_serving_.store(req.id | 1, std::memory_order_relaxed);
     else busy_helpers_.fetch_add(1);
-    serve(req, resp);
+    serve(req);
     if (primary) primary_serving_.store(0, std::memory_order_relaxed);
     else busy_helpers_.fetch_sub(1);
     served_.fetch_add(1, std::memory_order_relaxed);
   }
 }
 
-void NotifyChannel::serve(seccomp_notif& req, seccomp_notif_resp& resp) noexcept {
+void NotifyChannel::serve(const seccomp_notif& req) noexcept {
   const DispatchEntry& entry = table_.at(req.data.nr);
   NotifyContext ctx(req, listener_, instance_, [this] { hand_over(); });
   SyscallEvent ev;
@@ -238,32 +237,7 @@ void NotifyChannel::serve(seccomp_notif& req, seccomp_notif_resp& resp) noexcept
     capture_string_args(ev);
   }
   sdk::SyscallResult result =
-      entry.plugin ? entry.plugin->handle(ctx) : sdk::SyscallResult::continue_native();
-
-  std::memset(&resp, 0, sizeof resp);
-  resp.id = req.id;
-  switch (result.kind()) {
-    case sdk::SyscallResult::Kind::kValue:
-      resp.val = result.value();
-      break;
-    case sdk::SyscallResult::Kind::kError:
-      resp.error = -result.error();
-      break;
-    case sdk::SyscallResult::Kind::kContinue:
-      resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
-      break;
-    case sdk::SyscallResult::Kind::kRewritten:
-      // Registers cannot be rewritten on this route: a plugin bug, reported to the guest.
-      result = sdk::SyscallResult::error(ENOSYS);
-      resp.error = -ENOSYS;
-      break;
-    case sdk::SyscallResult::Kind::kResponded:
-      break;
-  }
-  if (result.kind() != sdk::SyscallResult::Kind::kResponded) {
-    // ENOENT: the guest thread was killed or interrupted meanwhile; nothing to answer.
-    (void)ioctl(listener_, SECCOMP_IOCTL_NOTIF_SEND, &resp);
-  }
+      ctx.reply(entry.plugin ? entry.plugin->handle(ctx) : sdk::SyscallResult::continue_native());
   if (sink_) {
     ev.result = result;
     sink_->on_syscall(ev);

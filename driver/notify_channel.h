@@ -41,7 +41,7 @@ class NotifyChannel {
 
  private:
   void run(bool primary) noexcept;
-  void serve(seccomp_notif& req, seccomp_notif_resp& resp) noexcept;
+  void serve(const seccomp_notif& req) noexcept;
   void watch() noexcept;
   void hand_over() noexcept;
   bool spawn_worker(bool primary);

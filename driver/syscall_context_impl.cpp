@@ -11,6 +11,8 @@
 
 #include <lxhost/syscall_table.h>
 
+#include "base/proc_status.h"
+
 namespace lx::driver {
 using sdk::ArgKind;
 using sdk::SyscallInfo;
@@ -40,20 +42,8 @@ void set_reg_arg(user_regs_struct& regs, int i, std::uint64_t v) noexcept {
 }
 
 pid_t thread_group_of(pid_t tid) noexcept {
-  char path[64];
-  std::snprintf(path, sizeof path, "/proc/%d/status", tid);
-  FILE* f = std::fopen(path, "re");
-  if (!f) return tid;
-  char line[256];
-  pid_t tgid = tid;
-  while (std::fgets(line, sizeof line, f)) {
-    if (std::strncmp(line, "Tgid:", 5) == 0) {
-      tgid = static_cast<pid_t>(std::atoi(line + 5));
-      break;
-    }
-  }
-  std::fclose(f);
-  return tgid;
+  auto status = ProcStatus::read(tid);
+  return status.ok() ? status->tgid().value_or(tid) : tid;
 }
 
 const char* NotifyContext::name() const noexcept { return SyscallTable::name(nr()).data(); }
@@ -84,6 +74,34 @@ bool NotifyContext::still_valid() noexcept {
   return ioctl(listener_, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0;
 }
 
+sdk::SyscallResult NotifyContext::reply(sdk::SyscallResult result) noexcept {
+  seccomp_notif_resp resp{};
+  resp.id = req_.id;
+  switch (result.kind()) {
+    case sdk::SyscallResult::Kind::kValue:
+      resp.val = result.value();
+      break;
+    case sdk::SyscallResult::Kind::kError:
+      resp.error = -result.error();
+      break;
+    case sdk::SyscallResult::Kind::kContinue:
+      resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+      break;
+    case sdk::SyscallResult::Kind::kRewritten:
+      // Registers cannot be rewritten on this route: a plugin bug, reported to the guest.
+      result = sdk::SyscallResult::error(ENOSYS);
+      resp.error = -ENOSYS;
+      break;
+    case sdk::SyscallResult::Kind::kResponded:
+      return result;  // install_fd answered already
+  }
+  // ENOENT: the guest thread was killed or interrupted meanwhile; nothing to answer.
+  (void)ioctl(listener_, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+  return result;
+}
+
+// The other answer: the fd is added and the call answered with its number in one step, so that a
+// guest interrupted meanwhile gets no fd it does not know of.
 sdk::SyscallResult NotifyContext::install_fd(int host_fd, unsigned guest_flags) noexcept {
   seccomp_notif_addfd addfd{};
   addfd.id = req_.id;

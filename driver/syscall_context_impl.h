@@ -53,6 +53,11 @@ class NotifyContext final : public sdk::SyscallContext {
 
   /// The notification id.
   std::uint64_t id() const noexcept { return req_.id; }
+  /// Answers the notification with the handler's `result` and returns it as the guest sees it
+  /// (a rewrite, impossible on this route, becomes ENOSYS). The kernel hears the answer to a
+  /// NOTIFY call from here only: from this SEND, or from install_fd's atomic add-and-send, after
+  /// which the handler returns kResponded and nothing more is sent.
+  sdk::SyscallResult reply(sdk::SyscallResult result) noexcept;
 
  private:
   const seccomp_notif& req_;

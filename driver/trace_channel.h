@@ -1,7 +1,8 @@
-// The TRACE channel: the ptrace side of the driver. It seizes the guest's first process, takes
-// the seccomp listener at the filter install, then follows every process of the guest tree
-// (clone/fork/vfork/exec events, seccomp stops for the TRACE route, signal-delivery and
-// group-stops passed through) until the first process exits, and ends the rest.
+// The TRACE channel: the ptrace side of the driver. It has the launcher start and seize the
+// guest's first process and take the seccomp listener, then follows every process of the guest
+// tree (clone/fork/vfork/exec events, seccomp stops for the TRACE route, signal-delivery and
+// group-stops passed through; the threads kept in a ProcessTable) until the first process exits,
+// and ends the rest.
 #pragma once
 
 #include <sys/types.h>
@@ -13,12 +14,12 @@
 #include <functional>
 #include <mutex>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "base/result.h"
 #include "driver/dispatch_table.h"
 #include "driver/launcher.h"
+#include "driver/process_table.h"
 #include "driver/syscall_event.h"
 
 namespace lx::driver {
@@ -35,28 +36,11 @@ struct ExitStatus {
   static ExitStatus from_wait_status(int status) noexcept;
 };
 
-/// One guest thread the tracer follows.
-struct Tracee {
-  pid_t tid = 0;      ///< thread id
-  pid_t tgid = 0;     ///< thread group (process) id
-  pid_t parent = 0;   ///< the tracee that created it (0 for the first)
-};
-
-/// One process of the guest tree, as the process table shows it.
-struct ProcessInfo {
-  pid_t pid = 0;        ///< process id (thread group id)
-  pid_t parent = 0;     ///< the guest process that created it (0 for the first)
-  char state = '?';     ///< R, S, D, T, Z, ... from /proc/<pid>/stat
-  int threads = 1;      ///< threads followed in it
-  std::string command;  ///< its command line, arguments separated by spaces
-  std::string cmdline;  ///< the same as /proc/<pid>/cmdline has it (NUL-terminated arguments)
-};
-
 /// Follows one guest tree with ptrace. All ptrace calls happen on the thread that calls run().
 class TraceChannel {
  public:
   /// Called once with the seccomp listener (ownership passes) before the guest runs on.
-  using ListenerHandler = std::function<Result<void>(int listener)>;
+  using ListenerHandler = Launcher::ListenerHandler;
 
   /// Dispatches TRACE-route calls with `table`; reports to `sink` (may be null); tells
   /// `plugins` about processes coming and going.
@@ -81,34 +65,39 @@ class TraceChannel {
   /// The pid of the guest's first process (0 before launch). Safe from any thread.
   pid_t main_pid() const noexcept { return main_pid_.load(); }
   /// The number of followed guest threads, kept current. Safe from any thread.
-  const std::atomic<int>& live_threads() const noexcept { return live_; }
+  const std::atomic<int>& live_threads() const noexcept { return table_.live(); }
   /// The process table: every process of the guest tree (threads folded in). Safe from any thread.
-  std::vector<ProcessInfo> processes() const;
+  std::vector<ProcessInfo> processes() const { return table_.processes(); }
   /// A snapshot of the followed threads. Safe from any thread.
-  std::vector<Tracee> tracees() const;
+  std::vector<Tracee> tracees() const { return table_.tracees(); }
   /// Number of PTRACE_EVENT_SECCOMP stops handled.
   std::uint64_t trace_stops() const noexcept { return trace_stops_; }
 
  private:
-  Result<void> take_listener(Launcher& launcher, const ListenerHandler& on_listener);
+  /// What the loop knows of the first process.
+  struct MainState {
+    pid_t pid = 0;
+    bool done = false;
+    bool execd = false;
+    ExitStatus status;
+  };
+  Result<Launcher> launch(const LaunchSpec& spec, const BpfProgram& filter, const ListenerHandler& on_listener);
+  Result<void> follow(Launcher& launcher, const LaunchSpec& spec, MainState& main);
+  Result<void> on_ended(Launcher& launcher, const LaunchSpec& spec, MainState& main, pid_t tid, int status);
+  void finish();
   void handle_stop(pid_t tid, int status);
   void handle_seccomp_stop(pid_t tid);
-  void add_tracee(pid_t tid, pid_t parent);
-  void remove_tracee(pid_t tid, int status);
-  pid_t tgid_of(pid_t tid);
-  void kill_all() noexcept;
+  void handle_exec(pid_t tid);
 
-  const DispatchTable& table_;
+  const DispatchTable& dispatch_;
   std::string instance_;
   EventSink* sink_;
   std::vector<sdk::Plugin*> plugins_;
+  ProcessTable table_;
   std::atomic<pid_t> main_pid_{0};
-  mutable std::mutex mu_;
-  std::unordered_map<pid_t, Tracee> tracees_;  // guarded by mu_ for readers; written by the tracer
   std::uint64_t trace_stops_ = 0;
   std::function<void(pid_t)> on_start_;
   std::function<void(const ExitStatus&)> on_main_exit_;
-  std::atomic<int> live_{0};
   std::atomic<bool> ending_{false};
   std::mutex end_mu_;
   std::condition_variable end_cv_;

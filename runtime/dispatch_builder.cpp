@@ -28,14 +28,11 @@ std::string route_text(Route r, int errno_value, bool has_rules) {
   return has_rules ? s + "+rules" : s;
 }
 
-}  // namespace
+using Rows = std::map<int, CompatRow>;
 
-Result<Dispatch> build_dispatch(const config::Config& config, const std::vector<FamilyPlugin>& plugins) {
-  Dispatch d;
-  auto families = config.families();
-  std::map<int, CompatRow> rows;
-
-  // Disabled families fail in the kernel (or pass through, if configured so).
+// Every family's state; a disabled family's syscalls fail in the kernel (or pass through, if
+// configured so).
+void add_families(const std::map<std::string, config::FamilyConfig>& families, Dispatch& d, Rows& rows) {
   for (const auto& [name, fc] : families) {
     FamilyState st{name, fc.enabled, "", ""};
     auto fam = sdk::family_from_string(name);
@@ -57,6 +54,33 @@ Result<Dispatch> build_dispatch(const config::Config& config, const std::vector<
     }
     d.families.push_back(std::move(st));
   }
+}
+
+// io_uring performs opens, connects and the like without passing the filter: closed when any fs
+// or net syscall is translated or policed, unless a plugin takes io_uring on itself.
+void close_io_uring(Dispatch& d, Rows& rows, const std::map<int, std::string>& claimed) {
+  bool polices_io = false;
+  for (const auto& [nr, pol] : d.policy.syscalls) {
+    const sdk::SyscallInfo* sc = sdk::SyscallTable::find(nr);
+    if (sc && (sc->family == sdk::Family::kFs || sc->family == sdk::Family::kNet) &&
+        (pol.fallback.route != Route::kAllow || !pol.rules.empty()))
+      polices_io = true;
+  }
+  if (polices_io && !claimed.count(SYS_io_uring_setup)) {
+    d.policy.syscalls[SYS_io_uring_setup] = driver::SyscallPolicy{{}, driver::Action::error(ENOSYS)};
+    rows[SYS_io_uring_setup] =
+        CompatRow{SYS_io_uring_setup, "io_uring_setup", "fs", "errno(ENOSYS)", "errno", "-",
+                  "closed: fs/net calls are translated or policed, and io_uring would bypass the filter"};
+  }
+}
+
+}  // namespace
+
+Result<Dispatch> build_dispatch(const config::Config& config, const std::vector<FamilyPlugin>& plugins) {
+  Dispatch d;
+  auto families = config.families();
+  Rows rows;
+  add_families(families, d, rows);
 
   std::map<int, std::string> claimed;  // nr → plugin name
   for (const auto& fp : plugins) {
@@ -96,21 +120,7 @@ Result<Dispatch> build_dispatch(const config::Config& config, const std::vector<
     }
   }
 
-  // io_uring performs opens, connects and the like without passing the filter: close it when
-  // any fs or net syscall is translated or policed, unless a plugin takes io_uring on itself.
-  bool polices_io = false;
-  for (const auto& [nr, pol] : d.policy.syscalls) {
-    const sdk::SyscallInfo* sc = sdk::SyscallTable::find(nr);
-    if (sc && (sc->family == sdk::Family::kFs || sc->family == sdk::Family::kNet) &&
-        (pol.fallback.route != Route::kAllow || !pol.rules.empty()))
-      polices_io = true;
-  }
-  if (polices_io && !claimed.count(SYS_io_uring_setup)) {
-    d.policy.syscalls[SYS_io_uring_setup] = driver::SyscallPolicy{{}, driver::Action::error(ENOSYS)};
-    rows[SYS_io_uring_setup] =
-        CompatRow{SYS_io_uring_setup, "io_uring_setup", "fs", "errno(ENOSYS)", "errno", "-",
-                  "closed: fs/net calls are translated or policed, and io_uring would bypass the filter"};
-  }
+  close_io_uring(d, rows, claimed);
   for (auto& [nr, row] : rows) d.rows.push_back(std::move(row));
   return d;
 }

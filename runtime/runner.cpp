@@ -40,7 +40,7 @@ Result<std::unique_ptr<Runtime>> Runtime::create(const config::Config& config) {
     const auto& info = (*loaded)->info();
     if (!info.config_table.empty()) {
       auto keys = plugin.config_keys();
-      if (auto r = rt->config_.validate_table(info.config_table, keys); !r) return std::move(r).error();
+      LX_TRY(rt->config_.validate_table(info.config_table, keys));
     }
     PluginConfigView view(rt->config_, info.config_table);
     if (std::string err = plugin.configure(view); !err.empty())
@@ -52,10 +52,9 @@ Result<std::unique_ptr<Runtime>> Runtime::create(const config::Config& config) {
   std::vector<std::string> owned;
   for (const auto& fp : rt->plugins_)
     if (!fp.plugin->info().config_table.empty()) owned.push_back(fp.plugin->info().config_table);
-  if (auto r = rt->config_.check_tables_owned(owned); !r) return std::move(r).error();
-  auto d = build_dispatch(rt->config_, rt->plugins_);
-  if (!d) return std::move(d).error();
-  rt->dispatch_ = std::move(*d);
+  LX_TRY(rt->config_.check_tables_owned(owned));
+  LX_TRY_ASSIGN(dispatch, build_dispatch(rt->config_, rt->plugins_));
+  rt->dispatch_ = std::move(dispatch);
   return rt;
 }
 
@@ -71,11 +70,9 @@ Result<std::unique_ptr<driver::Driver>> Runtime::make_driver(driver::EventSink* 
   auto dc = config_.driver();
   driver::DriverOptions opts{std::move(instance), dc.notify_workers, dc.sync_wakeup, sink, std::move(on_guest_start),
                              std::move(on_main_exit)};
-  try {
-    return std::make_unique<driver::Driver>(dispatch_.policy, dispatch_.table, std::move(plugins), opts);
-  } catch (const std::exception& e) {
-    return Error::msg(fmt::format("compiling the seccomp filter failed: {}", e.what()));
-  }
+  auto d = driver::Driver::create(dispatch_.policy, dispatch_.table, std::move(plugins), opts);
+  if (!d) return Error::msg(fmt::format("compiling the seccomp filter failed: {}", d.error().message));
+  return d;
 }
 
 }  // namespace lx::runtime

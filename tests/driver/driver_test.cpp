@@ -71,7 +71,9 @@ Run run_guest(TestPlugin& plugin, std::vector<std::string> argv, bool sync_wakeu
   }
   DriverOptions opts;
   opts.sync_wakeup = sync_wakeup;
-  Driver d(policy, table, {&plugin}, opts);
+  auto created = Driver::create(policy, table, {&plugin}, opts);
+  EXPECT_TRUE(created.ok()) << created.error().message;
+  Driver& d = **created;
   int fd = memfd_create("guest-stdout", MFD_CLOEXEC);  // no file anywhere
   int saved = dup(1);
   dup2(fd, 1);
