@@ -2,7 +2,6 @@
 #include "driver/bpf_evaluator.h"
 
 #include <cstring>
-#include <stdexcept>
 
 #include <fmt/format.h>
 
@@ -11,7 +10,7 @@ namespace lx::driver {
 namespace {
 
 // BPF_ALU: applies `code`'s operation to `a`. False on a division by zero (the kernel returns 0).
-bool alu(const sock_filter& f, std::uint32_t& a, std::uint32_t x, std::size_t pc) {
+Result<bool> alu(const sock_filter& f, std::uint32_t& a, std::uint32_t x, std::size_t pc) {
   std::uint32_t v = BPF_SRC(f.code) == BPF_X ? x : f.k;
   switch (BPF_OP(f.code)) {
     case BPF_ADD: a += v; break;
@@ -27,13 +26,13 @@ bool alu(const sock_filter& f, std::uint32_t& a, std::uint32_t x, std::size_t pc
     case BPF_LSH: a = v < 32 ? a << v : 0; break;
     case BPF_RSH: a = v < 32 ? a >> v : 0; break;
     case BPF_NEG: a = -a; break;
-    default: throw std::runtime_error(fmt::format("bpf: bad alu {:#x} at {}", f.code, pc));
+    default: return Error::msg(fmt::format("bpf: bad alu {:#x} at {}", f.code, pc));
   }
   return true;
 }
 
 // BPF_JMP: the index of the next instruction after the one at `pc`.
-std::size_t jump_target(const sock_filter& f, std::uint32_t a, std::uint32_t x, std::size_t pc, std::size_t size) {
+Result<std::size_t> jump_target(const sock_filter& f, std::uint32_t a, std::uint32_t x, std::size_t pc, std::size_t size) {
   std::size_t target;
   if (BPF_OP(f.code) == BPF_JA) {
     target = pc + 1 + f.k;
@@ -45,62 +44,68 @@ std::size_t jump_target(const sock_filter& f, std::uint32_t a, std::uint32_t x, 
       case BPF_JGT: cond = a > v; break;
       case BPF_JGE: cond = a >= v; break;
       case BPF_JSET: cond = (a & v) != 0; break;
-      default: throw std::runtime_error(fmt::format("bpf: bad jump {:#x} at {}", f.code, pc));
+      default: return Error::msg(fmt::format("bpf: bad jump {:#x} at {}", f.code, pc));
     }
     target = pc + 1 + (cond ? f.jt : f.jf);
   }
-  if (target >= size) throw std::runtime_error(fmt::format("bpf: jump out of the program at {}", pc));
+  if (target >= size) return Error::msg(fmt::format("bpf: jump out of the program at {}", pc));
   return target;
 }
 
 // BPF_LD: the value loaded into the accumulator.
-std::uint32_t load(const sock_filter& f, const seccomp_data& data, const std::uint32_t* mem, std::size_t pc) {
+Result<std::uint32_t> load(const sock_filter& f, const seccomp_data& data, const std::uint32_t* mem, std::size_t pc) {
   std::uint32_t a = 0;
   if (f.code == (BPF_LD | BPF_W | BPF_ABS)) {
     if (f.k % 4 != 0 || f.k + 4 > sizeof(seccomp_data))
-      throw std::runtime_error(fmt::format("bpf: load of offset {} at {}", f.k, pc));
+      return Error::msg(fmt::format("bpf: load of offset {} at {}", f.k, pc));
     std::memcpy(&a, reinterpret_cast<const char*>(&data) + f.k, 4);
   } else if (f.code == (BPF_LD | BPF_IMM)) {
     a = f.k;
   } else if (f.code == (BPF_LD | BPF_MEM) && f.k < BPF_MEMWORDS) {
     a = mem[f.k];
   } else {
-    throw std::runtime_error(fmt::format("bpf: bad load {:#x} at {}", f.code, pc));
+    return Error::msg(fmt::format("bpf: bad load {:#x} at {}", f.code, pc));
   }
   return a;
 }
 
 }  // namespace
 
-std::uint32_t evaluate_filter(const BpfProgram& prog, const seccomp_data& data, std::size_t* executed) {
+Result<std::uint32_t> evaluate_filter(const BpfProgram& prog, const seccomp_data& data, std::size_t* executed) {
   std::uint32_t a = 0, x = 0, mem[BPF_MEMWORDS] = {};
   std::size_t count = 0;
   for (std::size_t pc = 0; pc < prog.size(); ++pc) {
     const sock_filter& f = prog[pc];
     ++count;
     switch (BPF_CLASS(f.code)) {
-      case BPF_LD:
-        a = load(f, data, mem, pc);
+      case BPF_LD: {
+        LX_TRY_ASSIGN(loaded, load(f, data, mem, pc));
+        a = loaded;
         break;
+      }
       case BPF_LDX:
         if (f.code == (BPF_LDX | BPF_IMM)) x = f.k;
         else if (f.code == (BPF_LDX | BPF_MEM) && f.k < BPF_MEMWORDS) x = mem[f.k];
-        else throw std::runtime_error(fmt::format("bpf: bad ldx {:#x} at {}", f.code, pc));
+        else return Error::msg(fmt::format("bpf: bad ldx {:#x} at {}", f.code, pc));
         break;
       case BPF_ST:
-        if (f.k >= BPF_MEMWORDS) throw std::runtime_error("bpf: bad st");
+        if (f.k >= BPF_MEMWORDS) return Error::msg("bpf: bad st");
         mem[f.k] = a;
         break;
       case BPF_STX:
-        if (f.k >= BPF_MEMWORDS) throw std::runtime_error("bpf: bad stx");
+        if (f.k >= BPF_MEMWORDS) return Error::msg("bpf: bad stx");
         mem[f.k] = x;
         break;
-      case BPF_ALU:
-        if (!alu(f, a, x, pc)) return 0;  // division by zero: the kernel returns 0 (kill)
+      case BPF_ALU: {
+        LX_TRY_ASSIGN(divided, alu(f, a, x, pc));
+        if (!divided) return 0u;  // division by zero: the kernel returns 0 (kill)
         break;
-      case BPF_JMP:
-        pc = jump_target(f, a, x, pc, prog.size()) - 1;
+      }
+      case BPF_JMP: {
+        LX_TRY_ASSIGN(target, jump_target(f, a, x, pc, prog.size()));
+        pc = target - 1;
         break;
+      }
       case BPF_RET:
         if (executed) *executed = count;
         return BPF_RVAL(f.code) == BPF_A ? a : f.k;
@@ -109,10 +114,10 @@ std::uint32_t evaluate_filter(const BpfProgram& prog, const seccomp_data& data, 
         else a = x;
         break;
       default:
-        throw std::runtime_error(fmt::format("bpf: bad instruction {:#x} at {}", f.code, pc));
+        return Error::msg(fmt::format("bpf: bad instruction {:#x} at {}", f.code, pc));
     }
   }
-  throw std::runtime_error("bpf: program ends without a return");
+  return Error::msg("bpf: program ends without a return");
 }
 
 seccomp_data make_seccomp_data(int nr, std::uint64_t a0, std::uint64_t a1, std::uint64_t a2, std::uint64_t a3,

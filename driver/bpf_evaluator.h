@@ -11,10 +11,10 @@
 
 namespace lx::driver {
 
-/// Runs `prog` against `data` as the kernel would and returns the SECCOMP_RET_* value.
-/// Throws std::runtime_error on an invalid program (bad jump, out-of-range load, no return).
-/// When `executed` is set, it receives the number of instructions run.
-std::uint32_t evaluate_filter(const BpfProgram& prog, const seccomp_data& data, std::size_t* executed = nullptr);
+/// Runs `prog` against `data` as the kernel would and returns the SECCOMP_RET_* value, or an
+/// Error for an invalid program (bad jump, out-of-range load, no return). When `executed` is
+/// set, it receives the number of instructions run.
+Result<std::uint32_t> evaluate_filter(const BpfProgram& prog, const seccomp_data& data, std::size_t* executed = nullptr);
 
 /// Builds seccomp_data for an x86_64 call.
 seccomp_data make_seccomp_data(int nr, std::uint64_t a0 = 0, std::uint64_t a1 = 0, std::uint64_t a2 = 0,
