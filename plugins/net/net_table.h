@@ -20,8 +20,8 @@ enum class When : std::uint8_t {
 
 /// One row of the table.
 struct NetRow {
-  When when;                    ///< when the row is taken on
-  sdk::Row<NetState> row;       ///< the syscall, its policy, handler, support and note
+  When when;               ///< when the row is taken on
+  sdk::Row<NetState> row;  ///< the syscall, its policy, handler, support and note
 };
 
 /// The policy of socket(2)/socketpair(2) that allows the domains `allowed` (AF_*), in the
