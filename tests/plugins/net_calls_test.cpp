@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -694,6 +695,25 @@ TEST_F(NetUnixCalls, AReceiveThatMayBringFdsRunsNatively) {
   mh.msg_namelen = sizeof(sockaddr_un);
   c.set_args({static_cast<std::uint64_t>(receiver.get()), put_value(c, mh), MSG_DONTWAIT});
   EXPECT_EQ(call(st_, c).kind(), Kind::kContinue);
+}
+
+TEST_F(NetUnixCalls, ABoundPathIsItsHostPathInTheRoot) {
+  UniqueFd s(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  FakeSyscallContext c(sys::bind);
+  sockaddr_un a = unix_address("/b.sock");
+  c.set_args({static_cast<std::uint64_t>(s.get()), put_value(c, a), unix_length("/b.sock")});
+  EXPECT_EQ(call(st_, c).kind(), Kind::kValue);
+  struct stat st;
+  EXPECT_EQ(::stat((root_ / "b.sock").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISSOCK(st.st_mode));
+
+  RootResolver deep("/" + std::string(120, 'd'));  // no host path of it fits in sun_path
+  NetState far = st_;
+  far.paths = &deep;
+  UniqueFd t(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  FakeSyscallContext too_long(sys::bind);
+  too_long.set_args({static_cast<std::uint64_t>(t.get()), put_value(too_long, a), unix_length("/b.sock")});
+  EXPECT_EQ(call(far, too_long).error(), ENAMETOOLONG);
 }
 
 TEST_F(NetUnixCalls, ADestinationIsTheSocketItsGuestPathNames) {
