@@ -6,12 +6,12 @@
 set -euo pipefail
 build=${1:-build}
 runs=${2:-7}
-here=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 lx=$(cd "$build" && pwd)/bin/lx
-work=$(mktemp -d /tmp/lxhost-fs-bench-XXXXXX)
-trap 'rm -rf "$work"' EXIT
+bench_workdir lxhost-fs-bench
 root=$work/root
-"$here/tests/fixtures/make_rootfs.sh" busybox "$root"
+busybox_rootfs "$root"
 # 60 directories x 100 files = 6,060 entries.
 for d in $(seq 1 60); do
   mkdir -p "$root/data/d$d"
@@ -19,41 +19,26 @@ for d in $(seq 1 60); do
 done
 (cd "$root" && bin/busybox tar cf tree.tar data)
 
-# median_ms CMD...: runs CMD $runs times, prints the median wall time in ms.
-median_ms() {
-  local times=()
-  for _ in $(seq "$runs"); do
-    local t0 t1
-    t0=$(date +%s%N)
-    "$@" >/dev/null 2>&1
-    t1=$(date +%s%N)
-    times+=($(( (t1 - t0) / 1000 )))
-  done
-  printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%.2f", a[int((NR+1)/2)]/1000}'
-}
-
 bb=$root/bin/busybox
-have_proot=0
-command -v proot >/dev/null && have_proot=1
 
 echo "lxhost fs benchmark: busybox rootfs, 6,060 entries; median of $runs runs (ms)"
 printf '%-22s %10s %10s %10s %12s %12s\n' task native "lx exec" proot "lx/native" "proot/lx"
 row() {
   local name=$1 native=$2 lxt=$3 pr=$4
   local r1 r2
-  r1=$(awk -v a="$lxt" -v b="$native" 'BEGIN {printf "%.2f", a/b}')
-  r2=$([ "$pr" = "-" ] && echo "-" || awk -v a="$pr" -v b="$lxt" 'BEGIN {printf "%.2f", a/b}')
+  r1=$(ratio "$lxt" "$native")
+  r2=$([ "$pr" = "-" ] && echo "-" || ratio "$pr" "$lxt")
   printf '%-22s %10s %10s %10s %12s %12s\n' "$name" "$native" "$lxt" "$pr" "$r1" "$r2"
 }
 
 n=$(median_ms "$bb" find "$root/data")
 l=$(median_ms "$lx" exec --set "fs.root=$root" -- /bin/find /data)
-p=$([ $have_proot = 1 ] && median_ms proot -R "$root" /bin/find /data || echo -)
+p=$(have_proot && median_ms proot -R "$root" /bin/find /data || echo -)
 row "find /data" "$n" "$l" "$p"
 
 n=$(median_ms "$bb" sh -c "rm -rf $root/tmp/x && mkdir $root/tmp/x && cd $root/tmp/x && $bb tar xf $root/tree.tar")
 l=$(median_ms "$lx" exec --set "fs.root=$root" --set fs.default_mounts=false -- /bin/sh -c \
   "rm -rf /tmp/x && mkdir /tmp/x && cd /tmp/x && tar xf /tree.tar")
-p=$([ $have_proot = 1 ] && median_ms proot -R "$root" /bin/sh -c \
+p=$(have_proot && median_ms proot -R "$root" /bin/sh -c \
   "rm -rf /root/x && mkdir /root/x && cd /root/x && tar xf /tree.tar" || echo -)
 row "tar xf (6,060 entries)" "$n" "$l" "$p"

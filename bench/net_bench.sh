@@ -7,12 +7,13 @@ build=$(cd "${1:-build}" && pwd)
 runs=${2:-7}
 msgs=${3:-20000}
 guest=$build/tests/guest/bench_echo
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 native=$(for _ in $(seq "$runs"); do "$guest" "$msgs"; done | median)
 lx=$(for _ in $(seq "$runs"); do "$build/bin/lx" exec -- "$guest" "$msgs"; done | median)
 loop=$(for _ in $(seq "$runs"); do "$build/bin/lx" exec --set net.bind=loopback -- "$guest" "$msgs"; done | median)
 echo "lxhost net benchmark: loopback TCP echo, $msgs messages of 32 bytes; median of $runs runs (ms)"
 printf '%-34s %10s %10s\n' runner ms "x native"
 printf '%-34s %10s %10s\n' native "$native" 1.00
-printf '%-34s %10s %10s\n' "lx exec (default net config)" "$lx" "$(awk -v a="$lx" -v b="$native" 'BEGIN {printf "%.2f", a/b}')"
-printf '%-34s %10s %10s\n' "lx exec (net.bind = loopback)" "$loop" "$(awk -v a="$loop" -v b="$native" 'BEGIN {printf "%.2f", a/b}')"
+printf '%-34s %10s %10s\n' "lx exec (default net config)" "$lx" "$(ratio "$lx" "$native")"
+printf '%-34s %10s %10s\n' "lx exec (net.bind = loopback)" "$loop" "$(ratio "$loop" "$native")"

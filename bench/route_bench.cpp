@@ -71,68 +71,85 @@ double time_run(const std::vector<std::string>& argv) {
   return std::chrono::duration<double, std::milli>(t1 - t0).count();
 }
 
+// The median of `v` (the upper one of an even count); -1 when empty. The benchmarks' C++ timer;
+// bench/lib.sh has the shell one.
 double median(std::vector<double> v) {
   if (v.empty()) return -1;
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+struct Options {
   int runs = 7;
   long calls = 200000;
+};
+
+// --runs N --calls N; false on anything else.
+bool parse_options(int argc, char** argv, Options& o) {
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
-    if (a == "--runs") runs = std::max(1, std::atoi(argv[i + 1]));
-    else if (a == "--calls") calls = std::max(1000L, std::atol(argv[i + 1]));
-    else {
-      std::fprintf(stderr, "usage: route_bench [--runs N] [--calls N]\n");
-      return 2;
-    }
+    if (a == "--runs") o.runs = std::max(1, std::atoi(argv[i + 1]));
+    else if (a == "--calls") o.calls = std::max(1000L, std::atol(argv[i + 1]));
+    else return false;
   }
-  fs::path bin = fs::read_symlink("/proc/self/exe").parent_path();
-  fs::path build = bin.parent_path();
-  std::string lx = (bin / "lx").string();
-  std::string guest = (build / "tests/guest/bench_getppid").string();
-  std::string plugins = (build / "test-plugins/plugins").string();
-  if (!fs::exists(guest) || !fs::exists(plugins + "/lxhost-probe.so")) {
-    std::fprintf(stderr, "route_bench: needs %s and %s/lxhost-probe.so (build, then run ctest once)\n",
-                 guest.c_str(), plugins.c_str());
-    return 1;
-  }
-  auto probe = [&](std::vector<std::string> sets) {
-    std::vector<std::string> a = {lx, "exec", "--set", fmt::format("plugins.search_path=[\"{}\"]", plugins), "--set",
-                                  "families.other.plugin=probe"};
-    for (auto& s : sets) a.insert(a.end(), {"--set", s});
-    a.insert(a.end(), {"--", guest, std::to_string(calls), "5"});
+  return true;
+}
+
+// Where the build tree keeps what the benchmark runs.
+struct Paths {
+  std::string lx, guest, plugins;
+};
+
+struct Row {
+  std::string name;
+  std::vector<std::string> argv;
+  long calls;
+};
+
+// The routes timed: each runs the guest with its own call count, then "5" rounds.
+std::vector<Row> route_rows(const Paths& p, long calls) {
+  auto guest = [&](long n, std::vector<std::string> extra = {}) {
+    std::vector<std::string> a = {p.guest, std::to_string(n), "5"};
+    a.insert(a.end(), extra.begin(), extra.end());
     return a;
   };
-  struct Row {
-    std::string name;
-    std::vector<std::string> argv;
-    long calls;
+  auto lx = [&](std::vector<std::string> a, long n) {
+    a.insert(a.begin(), {p.lx, "exec"});
+    a.push_back("--");
+    for (auto& g : guest(n)) a.push_back(g);
+    return a;
+  };
+  auto probe = [&](std::vector<std::string> sets, long n) {
+    std::vector<std::string> a = {"--set", fmt::format("plugins.search_path=[\"{}\"]", p.plugins), "--set",
+                                  "families.other.plugin=probe"};
+    for (auto& s : sets) a.insert(a.end(), {"--set", s});
+    return lx(a, n);
   };
   std::vector<Row> rows = {
-      {"native", {guest, std::to_string(calls), "5"}, calls},
-      {"any filter (1 insn, floor)", {guest, std::to_string(calls), "5", "allow-filter"}, calls},
-      {"allowed through the filter", {lx, "exec", "--", guest, std::to_string(calls), "5"}, calls},
-      {"ERRNO (in kernel)", probe({"probe.getppid_route=errno"}), calls},
-      {"NOTIFY (sync wake-up)", probe({"probe.getppid_value=1"}), calls / 10},
-      {"NOTIFY (no sync wake-up)", probe({"probe.getppid_value=1", "driver.sync_wakeup=false"}), calls / 20},
-      {"TRACE", probe({"probe.getppid_route=trace", "probe.getppid_value=1"}), calls / 20},
+      {"native", guest(calls), calls},
+      {"any filter (1 insn, floor)", guest(calls, {"allow-filter"}), calls},
+      {"allowed through the filter", lx({}, calls), calls},
+      {"ERRNO (in kernel)", probe({"probe.getppid_route=errno"}, calls), calls},
+      {"NOTIFY (sync wake-up)", probe({"probe.getppid_value=1"}, calls / 10), calls / 10},
+      {"NOTIFY (no sync wake-up)", probe({"probe.getppid_value=1", "driver.sync_wakeup=false"}, calls / 20), calls / 20},
+      {"TRACE", probe({"probe.getppid_route=trace", "probe.getppid_value=1"}, calls / 20), calls / 20},
   };
-  if (access("/usr/bin/proot", X_OK) == 0)
-    rows.push_back({"proot (ptrace on every call)", {"/usr/bin/proot", guest, std::to_string(calls), "5"}, calls / 20});
-  std::printf("lxhost route benchmark: getppid(), median of %d runs (each itself a median of 5 rounds)\n", runs);
+  if (access("/usr/bin/proot", X_OK) == 0) {
+    auto a = guest(calls / 20);
+    a.insert(a.begin(), "/usr/bin/proot");
+    rows.push_back({"proot (ptrace on every call)", a, calls / 20});
+  }
+  return rows;
+}
+
+// ns per call on each route, with the ratio to native.
+void bench_routes(const Paths& p, const Options& o) {
+  std::printf("lxhost route benchmark: getppid(), median of %d runs (each itself a median of 5 rounds)\n", o.runs);
   std::printf("%-28s %12s %10s\n", "route", "ns/call", "x native");
   double native = 0, floor = 0;
-  for (auto& r : rows) {
-    // The call count is the argument before the rounds ("5").
-    for (std::size_t i = 0; i + 1 < r.argv.size(); ++i)
-      if (r.argv[i + 1] == "5" && r.argv[i] == std::to_string(calls)) r.argv[i] = std::to_string(r.calls);
+  for (const auto& r : route_rows(p, o.calls)) {
     std::vector<double> v;
-    for (int k = 0; k < runs; ++k) {
+    for (int k = 0; k < o.runs; ++k) {
       std::string out = capture(r.argv);
       if (!out.empty()) v.push_back(std::stod(out));
     }
@@ -142,23 +159,47 @@ int main(int argc, char** argv) {
     if (m < 0) std::printf("%-28s %12s\n", r.name.c_str(), "failed");
     else std::printf("%-28s %12.1f %10.2f\n", r.name.c_str(), m, native > 0 ? m / native : 0);
   }
-
   if (floor > 0) std::printf("(any seccomp filter costs the kernel %.0f ns a call here: the floor for 'allowed')\n", floor - native);
-  std::printf("\nstart-up: wall time of one run of /bin/true, median of %d runs\n", runs * 3);
+}
+
+// Wall time of one run of /bin/true natively, under lx exec and under proot.
+void bench_start_up(const Paths& p, const Options& o) {
+  std::printf("\nstart-up: wall time of one run of /bin/true, median of %d runs\n", o.runs * 3);
   std::printf("%-28s %12s %14s\n", "runner", "ms", "ms over native");
   std::vector<std::pair<std::string, std::vector<std::string>>> starts = {
       {"native", {"/bin/true"}},
-      {"lx exec", {lx, "exec", "--", "/bin/true"}},
+      {"lx exec", {p.lx, "exec", "--", "/bin/true"}},
   };
   if (access("/usr/bin/proot", X_OK) == 0) starts.push_back({"proot", {"/usr/bin/proot", "/bin/true"}});
   double base = 0;
   for (auto& [name, a] : starts) {
     std::vector<double> v;
-    for (int k = 0; k < runs * 3; ++k)
+    for (int k = 0; k < o.runs * 3; ++k)
       if (double t = time_run(a); t >= 0) v.push_back(t);
     double m = median(v);
     if (name == "native") base = m;
     std::printf("%-28s %12.2f %14.2f\n", name.c_str(), m, m - base);
   }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  if (!parse_options(argc, argv, o)) {
+    std::fprintf(stderr, "usage: route_bench [--runs N] [--calls N]\n");
+    return 2;
+  }
+  fs::path bin = fs::read_symlink("/proc/self/exe").parent_path();
+  fs::path build = bin.parent_path();
+  Paths p{(bin / "lx").string(), (build / "tests/guest/bench_getppid").string(),
+          (build / "test-plugins/plugins").string()};
+  if (!fs::exists(p.guest) || !fs::exists(p.plugins + "/lxhost-probe.so")) {
+    std::fprintf(stderr, "route_bench: needs %s and %s/lxhost-probe.so (build, then run ctest once)\n",
+                 p.guest.c_str(), p.plugins.c_str());
+    return 1;
+  }
+  bench_routes(p, o);
+  bench_start_up(p, o);
   return 0;
 }

@@ -9,6 +9,7 @@ build=$(cd "${1:-build}" && pwd)
 runs=${2:-31}
 clients=${3:-100}
 lx=$build/bin/lx
+# shellcheck source=bench/service_env.sh
 . "$(dirname "$0")/service_env.sh"
 
 # Warm: the daemon runs, and a long client keeps the host instance alive between launches.
