@@ -1,25 +1,26 @@
 // ExecRewriter: #! chains, ELF interpreters with --argv0, argv rebuilt below the guest's stack.
 #include "exec_rewriter.h"
 
+#include <elf.h>
 #include <fcntl.h>
 #include <string.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <utility>
 #include <vector>
+
+#include <lxhost/plugin.h>
 
 namespace lx::proc {
 namespace {
 
+using sdk::fail;
 using sdk::SyscallContext;
 using sdk::SyscallResult;
-
-SyscallResult fail(int e) { return SyscallResult::error(e); }
 
 // One argv entry of the rewritten call: a pointer already in guest memory, or a new string.
 struct ArgvItem {
@@ -45,6 +46,43 @@ std::string shebang_of(const std::string& path) {
   if (k <= 2 || head[0] != '#' || head[1] != '!') return {};
   std::string line(head + 2, static_cast<std::size_t>(k - 2));
   return line.substr(0, line.find('\n'));
+}
+
+// "#!interp [arg]" split into the interpreter and its one optional argument (blanks around
+// it dropped); an empty interpreter when the line has none.
+std::pair<std::string, std::string> split_shebang(const std::string& shebang) {
+  std::size_t b = shebang.find_first_not_of(" \t");
+  if (b == std::string::npos) return {};
+  std::size_t e = shebang.find_first_of(" \t", b);
+  std::string interp = shebang.substr(b, e == std::string::npos ? std::string::npos : e - b);
+  std::string arg;
+  if (e != std::string::npos) {
+    std::size_t ab = shebang.find_first_not_of(" \t", e);
+    if (ab != std::string::npos) {
+      arg = shebang.substr(ab);
+      while (!arg.empty() && (arg.back() == ' ' || arg.back() == '\t' || arg.back() == '\r')) arg.pop_back();
+    }
+  }
+  return {interp, arg};
+}
+
+// The name an interpreter is given for the program it runs: the guest path (execveat's
+// dirfd-relative paths become absolute: the interpreter resolves from the cwd).
+std::string script_name(sdk::PathResolver& paths, const ExecCall& call, const std::string& path,
+                        const std::string& prog_host) {
+  bool relative_to_dirfd = call.execveat && call.dirfd != AT_FDCWD && !path.empty() && path[0] != '/';
+  return relative_to_dirfd ? paths.guest_path(prog_host) : path;
+}
+
+// Reads the guest's argv (its pointers only, at most 65536) at `argv`.
+int read_argv(SyscallContext& c, std::uint64_t argv, std::vector<ArgvItem>& items) {
+  for (std::uint64_t a = argv; a && items.size() < 65536; a += 8) {
+    std::uint64_t p;
+    if (int e = c.read(a, p); e != 0) return e;
+    if (!p) break;
+    items.push_back({p, {}});
+  }
+  return 0;
 }
 
 }  // namespace
@@ -104,7 +142,7 @@ void ExecRewriter::fix_execfn(sdk::SyscallContext& ctx) noexcept {
     if (!f) return;
     std::uint64_t kv[2], addr = 0;
     while (std::fread(kv, sizeof kv, 1, f) == 1 && kv[0] != 0)
-      if (kv[0] == 31 /* AT_EXECFN */) addr = kv[1];
+      if (kv[0] == AT_EXECFN) addr = kv[1];
     std::fclose(f);
     if (!addr) return;
     std::string current;
@@ -130,89 +168,80 @@ bool ExecRewriter::interp_has_argv0(const std::string& interp) {
   return has;
 }
 
-SyscallResult ExecRewriter::rewrite(SyscallContext& c, int dirfd, std::uint64_t path_addr, std::uint64_t argv_addr,
-                                    bool execveat) {
-  std::string path;
-  if (int e = c.read_string(path_addr, path); e != 0) return fail(e);
-  std::vector<ArgvItem> items;
-  for (std::uint64_t a = argv_addr; a && items.size() < 65536; a += 8) {
-    std::uint64_t p;
-    if (int e = c.read(a, p); e != 0) return fail(e);
-    if (!p) break;
-    items.push_back({p, {}});
-  }
-  std::string prog_host, interp_host;
-  bool rewritten_argv = false;
+// What the rewritten call runs: the guest path it reached, the host program and ELF
+// interpreter, and the new argv when it differs from the guest's.
+struct ExecRewriter::Plan {
+  std::string path;             // the guest path run (after "#!" chains: the last interpreter)
+  std::vector<ArgvItem> items;  // argv
+  std::string prog_host;        // the host path of the program
+  std::string interp_host;      // the guest root's ELF interpreter on the host ("" for static)
+  bool new_argv = false;        // whether argv changed
+};
+
+// Follows "#!" lines from plan.path: each makes argv { interp, [arg,] script, argv[1], ... }, as
+// the kernel does, up to 4 deep.
+int ExecRewriter::follow_scripts(pid_t tid, const ExecCall& call, Plan& plan) {
   for (int depth = 0;; ++depth) {
-    if (int e = paths_.exec_paths(c.tid(), depth == 0 ? dirfd : AT_FDCWD, path, prog_host, interp_host); e != 0)
-      return fail(e);
-    std::string shebang = shebang_of(prog_host);
-    if (shebang.empty()) break;
-    if (depth >= 4) return fail(ELOOP);
-    // "#!interp [arg]": argv becomes { interp, [arg,] script, argv[1], ... }, as the kernel does.
-    std::size_t b = shebang.find_first_not_of(" \t");
-    if (b == std::string::npos) return fail(ENOEXEC);
-    std::size_t e = shebang.find_first_of(" \t", b);
-    std::string interp = shebang.substr(b, e == std::string::npos ? std::string::npos : e - b);
-    std::string arg;
-    if (e != std::string::npos) {
-      std::size_t ab = shebang.find_first_not_of(" \t", e);
-      if (ab != std::string::npos) {
-        arg = shebang.substr(ab);
-        while (!arg.empty() && (arg.back() == ' ' || arg.back() == '\t' || arg.back() == '\r')) arg.pop_back();
-      }
-    }
+    int dirfd = depth == 0 ? call.dirfd : AT_FDCWD;
+    if (int e = paths_->exec_paths(tid, dirfd, plan.path, plan.prog_host, plan.interp_host); e != 0) return e;
+    std::string shebang = shebang_of(plan.prog_host);
+    if (shebang.empty()) return 0;
+    if (depth >= 4) return ELOOP;
+    auto [interp, arg] = split_shebang(shebang);
+    if (interp.empty()) return ENOEXEC;
     std::vector<ArgvItem> next = {{0, interp}};
     if (!arg.empty()) next.push_back({0, arg});
-    // (execveat's dirfd-relative paths become absolute: the interpreter resolves from the cwd.)
-    bool relative_to_dirfd = execveat && dirfd != AT_FDCWD && !path.empty() && path[0] != '/';
-    next.push_back({0, relative_to_dirfd ? paths_.guest_path(prog_host) : path});
-    for (std::size_t i = 1; i < items.size(); ++i) next.push_back(items[i]);
-    items = std::move(next);
-    path = interp;
-    rewritten_argv = true;
+    next.push_back({0, script_name(*paths_, call, plan.path, plan.prog_host)});
+    for (std::size_t i = 1; i < plan.items.size(); ++i) next.push_back(plan.items[i]);
+    plan.items = std::move(next);
+    plan.path = interp;
+    plan.new_argv = true;
   }
-  if (execveat) {  // execveat(dirfd, path, argv, envp, flags) → execve(path, argv, envp)
-    c.set_nr(SYS_execve);
-    c.set_arg(1, argv_addr);
-    c.set_arg(2, c.arg(3));
+}
+
+// A dynamic program runs through the guest root's ELF interpreter: argv becomes { interp,
+// [--argv0 argv[0],] program, argv[1], ... }. Returns the host path to run.
+std::string ExecRewriter::through_interpreter(const ExecCall& call, Plan& plan) {
+  std::vector<ArgvItem> next = {{0, plan.interp_host}};
+  if (!plan.items.empty() && interp_has_argv0(plan.interp_host)) {
+    next.push_back({0, "--argv0"});
+    next.push_back(plan.items[0]);
   }
-  {
-    std::lock_guard lock(mu_);
-    programs_[c.pid()] = paths_.guest_path(prog_host);
+  // The program by its guest path: the interpreter opens it through the fs family like any
+  // guest open, and so makes AT_EXECFN and /proc/self/cmdline show what the guest asked for.
+  next.push_back({0, script_name(*paths_, call, plan.path, plan.prog_host)});
+  for (std::size_t i = 1; i < plan.items.size(); ++i) next.push_back(plan.items[i]);
+  plan.items = std::move(next);
+  plan.new_argv = true;
+  // Natively the process is named after the exec'd file (comm: ps, pidof, pgrep, killall),
+  // so the interpreter runs through a link named like the program.
+  return named_interp(plan.interp_host, call.path.substr(call.path.rfind('/') + 1));
+}
+
+void ExecRewriter::remember(pid_t pid, const std::string& program, const std::string& requested) {
+  std::lock_guard lock(mu_);
+  programs_[pid] = program;
+  requested_[pid] = requested;  // AT_EXECFN natively: the file name the guest passed
+}
+
+SyscallResult ExecRewriter::rewrite(SyscallContext& c, const ExecCall& call) {
+  Plan plan{call.path, {}, {}, {}, false};
+  if (int e = read_argv(c, call.argv, plan.items); e != 0) return fail(e);
+  if (int e = follow_scripts(c.tid(), call, plan); e != 0) return fail(e);
+  if (call.execveat) {  // execveat(dirfd, path, argv, envp, flags) -> execve(path, argv, envp)
+    c.set_nr(sdk::sys::execve);
+    c.set_arg(1, call.argv);
+    c.set_arg(2, call.envp);
   }
-  std::string requested;  // AT_EXECFN natively: the file name the guest passed
-  if (c.read_string(path_addr, requested) == 0) {
-    std::lock_guard lock(mu_);
-    requested_[c.pid()] = requested;
-  }
+  remember(c.pid(), paths_->guest_path(plan.prog_host), call.path);
+  std::string exec_path = plan.interp_host.empty() ? plan.prog_host : through_interpreter(call, plan);
   std::uint64_t top = c.stack_pointer() - 128;  // below the red zone
-  std::string exec_path = prog_host;
-  if (!interp_host.empty()) {
-    // A dynamic program runs through the guest root's ELF interpreter.
-    std::vector<ArgvItem> next = {{0, interp_host}};
-    if (!items.empty() && interp_has_argv0(interp_host)) {
-      next.push_back({0, "--argv0"});
-      next.push_back(items[0]);
-    }
-    // The program by its guest path: the interpreter opens it through the fs family like any
-    // guest open, and so makes AT_EXECFN and /proc/self/cmdline show what the guest asked for.
-    // (execveat's dirfd-relative paths become absolute: the interpreter resolves from the cwd.)
-    bool relative_to_dirfd = execveat && dirfd != AT_FDCWD && !path.empty() && path[0] != '/';
-    next.push_back({0, relative_to_dirfd ? paths_.guest_path(prog_host) : path});
-    for (std::size_t i = 1; i < items.size(); ++i) next.push_back(items[i]);
-    items = std::move(next);
-    // Natively the process is named after the exec'd file (comm: ps, pidof, pgrep, killall),
-    // so the interpreter runs through a link named like the program.
-    exec_path = named_interp(interp_host, requested.substr(requested.rfind('/') + 1));
-    rewritten_argv = true;
-  }
   std::uint64_t path_p = push_string(c, &top, exec_path);
   if (!path_p) return fail(EFAULT);
   c.set_arg(0, path_p);
-  if (!rewritten_argv) return SyscallResult::rewritten();
+  if (!plan.new_argv) return SyscallResult::rewritten();
   std::vector<std::uint64_t> arr;
-  for (auto& it : items) {
+  for (auto& it : plan.items) {
     if (!it.text.empty() || it.ptr == 0) {
       it.ptr = push_string(c, &top, it.text);
       if (!it.ptr) return fail(EFAULT);

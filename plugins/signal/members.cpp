@@ -10,6 +10,8 @@
 #include <cstring>
 #include <string>
 
+#include "base/proc_status.h"
+
 namespace lx::signal {
 namespace {
 
@@ -32,19 +34,10 @@ pid_t stat_pgid(const char* pid) {
   return pgid;
 }
 
-// The thread group id of thread `tid` (from /proc/<tid>/status), or -1 once it is gone.
+// The thread group id of thread `tid`, or -1 once it is gone.
 pid_t tgid(pid_t tid) {
-  FILE* f = std::fopen(("/proc/" + std::to_string(tid) + "/status").c_str(), "re");
-  if (!f) return -1;
-  char line[256];
-  pid_t out = -1;
-  while (std::fgets(line, sizeof line, f))
-    if (std::strncmp(line, "Tgid:", 5) == 0) {
-      out = static_cast<pid_t>(std::atoi(line + 5));
-      break;
-    }
-  std::fclose(f);
-  return out;
+  auto status = ProcStatus::read(tid);
+  return status ? status->tgid().value_or(-1) : -1;
 }
 
 }  // namespace
@@ -156,17 +149,10 @@ std::optional<pid_t> pidfd_target(pid_t tid, int fd) {
 }
 
 std::optional<uid_t> real_uid(pid_t tid) {
-  FILE* f = std::fopen(("/proc/" + std::to_string(tid) + "/status").c_str(), "re");
-  if (!f) return std::nullopt;
-  char line[256];
-  std::optional<uid_t> uid;
-  while (std::fgets(line, sizeof line, f))
-    if (std::strncmp(line, "Uid:", 4) == 0) {
-      uid = static_cast<uid_t>(std::strtoul(line + 4, nullptr, 10));
-      break;
-    }
-  std::fclose(f);
-  return uid;
+  auto status = ProcStatus::read(tid);
+  if (!status) return std::nullopt;
+  auto ids = status->uid();
+  return ids ? std::optional<uid_t>(ids->real) : std::nullopt;
 }
 
 }  // namespace lx::signal

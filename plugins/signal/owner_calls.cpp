@@ -1,23 +1,21 @@
 // Owners of I/O signals and process groups: fcntl F_SETOWN/F_SETOWN_EX and ioctl
 // FIOSETOWN/SIOCSPGRP would have the kernel deliver SIGIO (or any F_SETSIG signal) to the
 // owner later, so an owner must be a member, or a process group made of members only.
-// Only those commands leave the kernel (arg rules); every other fcntl and ioctl stays native.
-// TIOCSPGRP and setpgid move process groups within the caller's session.
+// Only those commands leave the kernel (see the table); every other fcntl and ioctl stays
+// native. TIOCSPGRP and setpgid move process groups within the caller's session.
 #include <fcntl.h>
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
-#include <sys/syscall.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include <cerrno>
 
-#include "claims.h"
+#include "handlers.h"
 
 namespace lx::signal {
 namespace {
 
-using sdk::Route;
 using sdk::SyscallContext;
 using sdk::SyscallResult;
 
@@ -31,96 +29,61 @@ bool owner_inside(const Members& m, int owner) {
 template <class Op>
 SyscallResult on_copy(SyscallContext& c, int fd, Op op) {
   int mine = copy_guest_fd(c.pid(), fd);
-  if (mine < 0) return SyscallResult::error(-mine == EBADF ? EBADF : -mine);
+  if (mine < 0) return sdk::fail(-mine);
   long r = op(mine);
   int e = errno;
   close(mine);
-  return r < 0 ? SyscallResult::error(e) : SyscallResult::value(r);
+  return r < 0 ? sdk::fail(e) : SyscallResult::value(r);
 }
 
+}  // namespace
+
 // Implements fcntl(2) F_SETOWN and F_SETOWN_EX (the only commands the kernel sends here).
-SyscallResult fcntl_(const Members& m, SyscallContext& c) {
-  int fd = static_cast<int>(c.arg(0));
-  int cmd = static_cast<int>(c.arg(1));
+SyscallResult handle_fcntl(Members& m, SyscallContext& c) {
+  int fd = c.fd(0);
+  int cmd = c.int_arg(1);
   if (cmd == F_SETOWN) {
     // An integer in a register: checked once, and the native call sees the same value.
-    if (!owner_inside(m, static_cast<int>(c.arg(2)))) return SyscallResult::error(ESRCH);
+    if (!owner_inside(m, static_cast<int>(c.uint_arg(2)))) return sdk::fail(ESRCH);
     return SyscallResult::continue_native();
   }
   if (cmd != F_SETOWN_EX) return SyscallResult::continue_native();
   // The owner is in guest memory: decided on a copy, and set on the guest's open file with it.
   f_owner_ex owner{};
-  if (int e = c.read(c.arg(2), owner); e != 0) return SyscallResult::error(e);
+  if (int e = c.read(c.uint_arg(2), owner); e != 0) return sdk::fail(e);
   bool inside = owner.type == F_OWNER_PGRP ? owner.pid <= 0 || m.group_inside(owner.pid)
                                            : owner.pid <= 0 || m.contains(owner.pid);
   if ((owner.type == F_OWNER_TID || owner.type == F_OWNER_PID || owner.type == F_OWNER_PGRP) && !inside)
-    return SyscallResult::error(ESRCH);
+    return sdk::fail(ESRCH);
   return on_copy(c, fd, [&](int mine) { return static_cast<long>(fcntl(mine, F_SETOWN_EX, &owner)); });
 }
 
 // Implements ioctl(2) FIOSETOWN, SIOCSPGRP and TIOCSPGRP (the only commands the kernel sends here).
-SyscallResult ioctl_(const Members& m, SyscallContext& c) {
-  int fd = static_cast<int>(c.arg(0));
-  auto cmd = static_cast<unsigned>(c.arg(1));
+SyscallResult handle_ioctl(Members& m, SyscallContext& c) {
+  int fd = c.fd(0);
+  auto cmd = static_cast<unsigned>(c.uint_arg(1));
   int value = 0;
-  if (int e = c.read(c.arg(2), value); e != 0) return SyscallResult::error(e);
+  if (int e = c.read(c.ptr(2), value); e != 0) return sdk::fail(e);
   if (cmd == TIOCSPGRP) {
     // The kernel keeps it to a group of the caller's session; a guest may hand the terminal to
     // its own groups, or back to the group its launch started in (job control on exit).
-    if (value > 0 && !m.group_has_member(value) && !m.is_launch_group(value)) return SyscallResult::error(EPERM);
+    if (value > 0 && !m.group_has_member(value) && !m.is_launch_group(value)) return sdk::fail(EPERM);
     return SyscallResult::continue_native();
   }
-  if (!owner_inside(m, value)) return SyscallResult::error(ESRCH);
+  if (!owner_inside(m, value)) return sdk::fail(ESRCH);
   return on_copy(c, fd, [&](int mine) { return static_cast<long>(ioctl(mine, cmd, &value)); });
 }
 
 // Implements setpgid(2): only a member moves, and only into a group of the instance (its own,
 // one with a member, or the one its launch started in).
-SyscallResult setpgid_(const Members& m, SyscallContext& c) {
-  auto pid = static_cast<pid_t>(c.arg(0));
-  auto pgid = static_cast<pid_t>(c.arg(1));
+SyscallResult handle_setpgid(Members& m, SyscallContext& c) {
+  pid_t pid = c.pid_arg(0);
+  pid_t pgid = c.pid_arg(1);
   if (pid < 0 || pgid < 0) return SyscallResult::continue_native();  // EINVAL
   if (pid == 0) pid = c.pid();
-  if (!m.contains(pid)) return SyscallResult::error(ESRCH);
-  if (pgid != 0 && pgid != pid && !m.group_has_member(pgid) && !m.is_launch_group(pgid))
-    return SyscallResult::error(EPERM);
+  if (!m.contains(pid)) return sdk::fail(ESRCH);
+  if (pgid != 0 && pgid != pid && !m.group_has_member(pgid) && !m.is_launch_group(pgid)) return sdk::fail(EPERM);
   return SyscallResult::continue_native();
-}
-
-sdk::ArgRule notify_when(sdk::ArgCondition cond) {
-  sdk::ArgRule r;
-  r.all_of = {cond};
-  r.route = Route::kNotify;
-  return r;
-}
-
-}  // namespace
-
-std::vector<Claim> owner_claims(Members& m) {
-  std::vector<Claim> out;
-  Claim f = kernel(SYS_fcntl, Route::kAllow, 0,
-                   "F_SETOWN/F_SETOWN_EX: owners outside the instance (a pid, or a group with any) ESRCH; "
-                   "other commands native in the kernel",
-                   sdk::Support::kFull);
-  f.spec.arg_rules = {notify_when(arg_eq(1, F_SETOWN)), notify_when(arg_eq(1, F_SETOWN_EX))};
-  f.handler = [&m](SyscallContext& c) { return fcntl_(m, c); };
-  out.push_back(std::move(f));
-
-  Claim i = kernel(SYS_ioctl, Route::kAllow, 0,
-                   "FIOSETOWN/SIOCSPGRP: owners outside the instance ESRCH; TIOCSPGRP: groups of the "
-                   "instance only (EPERM); other commands native in the kernel",
-                   sdk::Support::kFull);
-  i.spec.arg_rules = {notify_when(arg_eq(1, FIOSETOWN)), notify_when(arg_eq(1, SIOCSPGRP)),
-                      notify_when(arg_eq(1, TIOCSPGRP))};
-  i.handler = [&m](SyscallContext& c) { return ioctl_(m, c); };
-  out.push_back(std::move(i));
-
-  Claim s = notify(SYS_setpgid,
-                   "pids outside the instance: ESRCH; groups outside it: EPERM; setpgid(0, 0) in the kernel",
-                   [&m](SyscallContext& c) { return setpgid_(m, c); });
-  s.spec.arg_rules.push_back(allow_when({arg_eq(0, 0), arg_eq(1, 0)}));
-  out.push_back(std::move(s));
-  return out;
 }
 
 }  // namespace lx::signal

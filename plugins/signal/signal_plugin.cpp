@@ -2,8 +2,8 @@
 // the host uid, so the kernel would let it reach every process of that uid: signals, ptrace,
 // process memory, pidfds, priorities, scheduling, I/O signal owners and the rest reach only
 // the instance's processes, and a target outside it gets ESRCH, as if it did not exist.
-// The plugin knows the instance's members (on_process_start/on_process_exit); the calls are
-// grouped by topic in claims.h.
+// The plugin knows the instance's members (on_process_start/on_process_exit); its calls are
+// the rows of signal_table.cpp, handled by the topic files of handlers.h.
 #include <unistd.h>
 
 #include <exception>
@@ -13,8 +13,8 @@
 #include <lxhost/interfaces.h>
 #include <lxhost/plugin.h>
 
-#include "claims.h"
 #include "members.h"
+#include "signal_table.h"
 
 namespace lx::signal {
 namespace {
@@ -34,9 +34,7 @@ class SignalPlugin final : public sdk::PluginBase {
     try {
       clear_syscalls();
       confine_ = cfg.get_bool("confine").value_or(true);
-      if (!confine_) return {};
-      for (auto* claims : {&signal_claims, &process_claims, &owner_claims})
-        for (auto& cl : claims(members_)) add(std::move(cl.spec), std::move(cl.handler));
+      if (confine_) add_rows_when(When::kConfined);
       return {};
     } catch (const std::exception& e) {
       return e.what();
@@ -47,8 +45,7 @@ class SignalPlugin final : public sdk::PluginBase {
     try {
       // capget is the proc family's when it emulates capabilities (fake root): its handler
       // confines the pid there. Otherwise it is ours. Two plugins cannot claim one syscall.
-      if (!confine_ || registry.find_interface(sdk::Credentials::kName)) return;
-      for (auto& cl : capability_claims(members_)) add(std::move(cl.spec), std::move(cl.handler));
+      if (confine_ && !registry.find<sdk::Credentials>()) add_rows_when(When::kCapsNotEmulated);
     } catch (...) {
     }
   }
@@ -66,6 +63,11 @@ class SignalPlugin final : public sdk::PluginBase {
   void on_process_exit(pid_t tid) noexcept override { members_.remove(tid); }
 
  private:
+  void add_rows_when(When when) {
+    for (const SignalRow& r : signal_table())
+      if (r.when == when) add_row(members_, r.row);
+  }
+
   bool confine_ = true;
   Members members_;
 };

@@ -1,0 +1,84 @@
+// What the proc family's handlers work on: the emulated credentials of every guest thread (fake
+// root), which it offers other plugins as IdentityMap, LaunchIdentity and Credentials, and the
+// plugin's settings ([proc]) and exec rewriter.
+#pragma once
+
+#include <linux/capability.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include <lxhost/interfaces.h>
+
+#include "exec_rewriter.h"
+
+namespace lx::proc {
+
+/// The emulated credentials of one guest thread.
+struct Creds {
+  std::uint32_t ruid = 0, euid = 0, suid = 0, fsuid = 0;  ///< real, effective, saved, filesystem uid
+  std::uint32_t rgid = 0, egid = 0, sgid = 0, fsgid = 0;  ///< the same gids
+  std::vector<std::uint32_t> groups;                       ///< supplementary groups
+  /// Capabilities (capabilities(7)): root's are all of them, as natively.
+  std::uint64_t cap_eff = ~0ULL, cap_prm = ~0ULL, cap_inh = 0;
+  bool keepcaps = false;  ///< prctl(PR_SET_KEEPCAPS)
+};
+
+/// Whether `cr` has capability `cap` in its effective set.
+inline bool capable(const Creds& cr, int cap) { return (cr.cap_eff >> cap) & 1; }
+
+/// The credentials of the instance's live threads, by host tid, under one lock; with fake root
+/// the host user's files are root's (IdentityMap), as under fakeroot or proot -0.
+class CredentialTable final : public sdk::IdentityMap, public sdk::LaunchIdentity, public sdk::Credentials {
+ public:
+  std::uint32_t guest_uid(std::uint32_t uid) noexcept override { return uid == host_uid_ ? 0 : uid; }
+  std::uint32_t guest_gid(std::uint32_t gid) noexcept override { return gid == host_gid_ ? 0 : gid; }
+  /// `lx run -u USER` starts the launch's first process as USER.
+  int set_identity(pid_t pid, std::uint32_t uid, std::uint32_t gid, const std::uint32_t* groups,
+                   std::size_t ngroups) noexcept override;
+  /// Who a guest thread is on files, for the owners of the files it creates.
+  bool fs_identity(pid_t tid, std::uint32_t& uid, std::uint32_t& gid) noexcept override;
+
+  /// Thread `tid` appeared: it starts with its parent's credentials (root's for the first).
+  void start(pid_t tid, pid_t parent);
+  /// Thread `tid` is gone.
+  void exit(pid_t tid) noexcept;
+  /// Runs `f(Creds&)` on the credentials of `tid` (root's if unknown) under the lock.
+  template <class F>
+  decltype(auto) with(pid_t tid, F&& f) {
+    std::lock_guard lock(mu_);
+    return f(creds_[tid]);
+  }
+  /// A copy of the credentials of `tid`, or nullopt when it is not a live guest thread.
+  std::optional<Creds> find(pid_t tid) const;
+  /// The live guest threads whose /proc/<tid>/task can still be reached (the process limit).
+  std::size_t live_count() const;
+
+ private:
+  const std::uint32_t host_uid_ = getuid();
+  const std::uint32_t host_gid_ = getgid();
+  mutable std::mutex mu_;
+  std::unordered_set<pid_t> live_;
+  std::unordered_map<pid_t, Creds> creds_;
+};
+
+/// The proc family's state: its settings and what its handlers keep.
+struct ProcState {
+  bool fake_root = false;                                     ///< [proc] fake_root
+  std::uint64_t all_caps = (1ULL << (CAP_LAST_CAP + 1)) - 1;  ///< the capabilities this kernel knows
+  std::int64_t max_processes = 0;                             ///< [proc] max_processes (0: no limit)
+  std::string hostname;                                       ///< [proc] hostname ("": the host's)
+  std::string release;                                        ///< [proc] release ("": the host's)
+  CredentialTable creds;                                      ///< per-thread credentials (fake root)
+  ExecRewriter exec;                                          ///< execve in a guest root
+};
+
+}  // namespace lx::proc
