@@ -12,9 +12,10 @@
 #include <sys/syscall.h>
 
 #include <cerrno>
-#include <cstdio>
 #include <cstdlib>
 #include <deque>
+
+#include "base/proc_status.h"
 
 namespace lx::fs {
 namespace {
@@ -80,17 +81,8 @@ pid_t pid_name(const std::string& name) {
 
 // The thread group of `tid`, from /proc/<tid>/status (`tid` when unreadable).
 pid_t thread_group(pid_t tid) {
-  FILE* f = std::fopen(("/proc/" + std::to_string(tid) + "/status").c_str(), "re");
-  if (!f) return tid;
-  char line[128];
-  pid_t tgid = tid;
-  while (std::fgets(line, sizeof line, f))
-    if (std::strncmp(line, "Tgid:", 5) == 0) {
-      tgid = static_cast<pid_t>(std::atoi(line + 5));
-      break;
-    }
-  std::fclose(f);
-  return tgid;
+  auto status = ProcStatus::read(tid);
+  return status ? status->tgid().value_or(tid) : tid;
 }
 
 }  // namespace
@@ -230,148 +222,178 @@ int GuestRoot::fast(const std::string& path, Follow follow, Resolved& out) const
   return 0;
 }
 
-int GuestRoot::walk(pid_t tid, std::string path, Follow follow, Resolved& out) const {
-  out.have_stat = false;
-  out.link.clear();
+// One walk of a path (GuestRoot::walk): the directory levels reached, the components still to
+// walk, and the result being filled. step() and the helpers return 0 (done: `out` is filled),
+// an errno, or kMore (walk on).
+struct GuestRoot::Walk {
+  static constexpr int kMore = -1;
+
+  const GuestRoot& g;
+  pid_t tid;
+  Follow follow;
+  Resolved& out;
+  std::vector<Level> levels = {};
+  std::deque<std::string> pending = {};
+  bool trailing_slash = false;
+  int links = 0;
   pid_t tgid = 0;  // read only when /proc/self needs it
-  std::vector<Level> levels;
-  auto dup_fd = [](int fd) { return UniqueFd(fcntl(fd, F_DUPFD_CLOEXEC, 0)); };
+
+  static UniqueFd dup_fd(int fd) { return UniqueFd(fcntl(fd, F_DUPFD_CLOEXEC, 0)); }
+
   // A level for a directory fd reached without a stat (the root, a mount).
-  auto push_level = [&](int fd, const std::string& guest, bool read_only) {
+  void push_level(int fd, const std::string& guest, bool read_only) {
     Level l{dup_fd(fd), guest, read_only};
     struct stat st;
     if (l.fd && fstat(l.fd.get(), &st) == 0) classify(l, st, nullptr);
     levels.push_back(std::move(l));
-  };
-  auto reset_to_root = [&] {
+  }
+
+  void reset_to_root() {
     levels.clear();
-    if (const Mount* m = mount_at("/")) push_level(m->fd.get(), "/", m->read_only);
-    else push_level(root_fd_.get(), "/", false);
-  };
-  reset_to_root();
-  bool trailing_slash = path.size() > 1 && path.back() == '/';
-  std::deque<std::string> pending = split(path);
-  int links = 0;
-  while (!pending.empty()) {
-    std::string c = std::move(pending.front());
-    pending.pop_front();
-    if (c == ".") continue;
-    if (c == "..") {
-      if (levels.size() > 1) levels.pop_back();
-      continue;
-    }
-    if (levels.back().proc_root) {
-      // /proc/self and /proc/thread-self mean the guest, not this plugin's process.
-      if (c == "self" || c == "thread-self") {
-        if (tgid == 0) tgid = thread_group(tid);
-        std::string target = std::to_string(tgid);
-        if (c == "thread-self") target += "/task/" + std::to_string(tid);
-        if (pending.empty() && follow == Follow::kNo && !trailing_slash) {
-          out.link = target;  // the link itself: readlink says what it means for the guest
-        } else {
-          c = std::to_string(tgid);
-          if (target != c) {
-            pending.push_front(std::to_string(tid));
-            pending.push_front("task");
-          }
+    if (const Mount* m = g.mount_at("/")) push_level(m->fd.get(), "/", m->read_only);
+    else push_level(g.root_fd_.get(), "/", false);
+  }
+
+  // The result: entry `name` (guest path `guest`) of the current level.
+  int land(const std::string& name, const std::string& guest) {
+    const Level& dir = levels.back();
+    out.parent = dup_fd(dir.fd.get());
+    out.name = name;
+    out.guest_path = guest;
+    out.read_only = dir.read_only;
+    return 0;
+  }
+
+  // Component `c` of a procfs root: /proc/self and /proc/thread-self mean the guest, not this
+  // plugin's process, and any process outside the instance does not exist. 0 or ENOENT.
+  int proc_component(std::string& c) {
+    if (c == "self" || c == "thread-self") {
+      if (tgid == 0) tgid = thread_group(tid);
+      std::string target = std::to_string(tgid);
+      if (c == "thread-self") target += "/task/" + std::to_string(tid);
+      if (pending.empty() && follow == Follow::kNo && !trailing_slash) {
+        out.link = target;  // the link itself: readlink says what it means for the guest
+      } else {
+        c = std::to_string(tgid);
+        if (target != c) {
+          pending.push_front(std::to_string(tid));
+          pending.push_front("task");
         }
       }
-      // The guest's /proc shows its instance: any other process does not exist.
-      if (member_) {
-        pid_t pid = pid_name(c);
-        if (pid == 0 || (pid > 0 && !member_(pid))) return ENOENT;
-      }
     }
+    if (g.member_) {
+      pid_t pid = pid_name(c);
+      if (pid == 0 || (pid > 0 && !g.member_(pid))) return ENOENT;
+    }
+    return 0;
+  }
+
+  // A magic link `c` below a procfs root, to `target`: root is the guest root; cwd, exe and fd/N
+  // point at host paths, given as guest paths; pipe:[…], socket:[…], anon_inode:…, a memfd, a
+  // deleted file: no path leads there, opened through the magic link itself.
+  int proc_link(std::string& target, const std::string& c, const std::string& guest, bool last) {
+    bool unnamed = target.rfind("/memfd:", 0) == 0 ||
+                   (target.size() > 10 && target.compare(target.size() - 10, 10, " (deleted)") == 0);
+    if (c == "root" && levels.size() >= 2 && levels[levels.size() - 2].proc_root) {
+      target = "/";
+      return kMore;
+    }
+    if (!target.empty() && target[0] == '/' && !(unnamed && last)) {
+      std::string gp = g.to_guest(target);
+      if (gp.empty()) return EACCES;  // outside the guest's world
+      target = gp;
+      return kMore;
+    }
+    if (!last) return ENOTDIR;
+    out.exists = true;
+    out.magic = true;
+    return land(c, guest);
+  }
+
+  // Follows symlink `c` (open as `fd`): its target's components are walked next.
+  int follow_link(int fd, const std::string& c, const std::string& guest, bool last) {
+    if (++links > kMaxSymlinks) return ELOOP;
+    std::string target;
+    if (int e = read_link(fd, "", target); e != 0) return e;
+    // Below a procfs root every link is a magic link (/proc/self, /proc/net are ordinary ones).
+    if (levels.back().procfs && !levels.back().proc_root)
+      if (int r = proc_link(target, c, guest, last); r != kMore) return r;
+    std::deque<std::string> more = split(target);
+    for (auto it = more.rbegin(); it != more.rend(); ++it) pending.push_front(*it);
+    if (!target.empty() && target[0] == '/') reset_to_root();
+    if (trailing_slash && pending.empty()) trailing_slash = false;
+    return kMore;
+  }
+
+  // Walks component `c`.
+  int step(std::string c) {
+    if (c == ".") return kMore;
+    if (c == "..") {
+      if (levels.size() > 1) levels.pop_back();
+      return kMore;
+    }
+    if (levels.back().proc_root)
+      if (int e = proc_component(c); e != 0) return e;
     bool last = pending.empty();
     std::string guest = join_path(levels.back().guest, c);
-    if (const Mount* m = mount_at(guest)) {
+    if (const Mount* m = g.mount_at(guest)) {
       push_level(m->fd.get(), guest, m->read_only);
-      continue;
+      return kMore;
     }
     Level& dir = levels.back();
     if (last && follow == Follow::kNo && !trailing_slash) {
       out.exists = fstatat(dir.fd.get(), c.c_str(), &out.st, AT_SYMLINK_NOFOLLOW) == 0;
       out.have_stat = out.exists;
-      out.parent = dup_fd(dir.fd.get());
-      out.name = c;
-      out.guest_path = guest;
-      out.read_only = dir.read_only;
-      return 0;
+      return land(c, guest);
     }
     UniqueFd fd(openat(dir.fd.get(), c.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
     if (!fd) {
       int e = errno;
-      if (e == ENOENT && last) {
-        out.exists = false;
-        out.parent = dup_fd(dir.fd.get());
-        out.name = c;
-        out.guest_path = guest;
-        out.read_only = dir.read_only;
-        return 0;
-      }
-      return e;
+      if (e != ENOENT || !last) return e;
+      out.exists = false;
+      return land(c, guest);
     }
     struct stat st;
     if (fstat(fd.get(), &st) != 0) return errno;
-    if (S_ISLNK(st.st_mode)) {
-      if (++links > kMaxSymlinks) return ELOOP;
-      std::string target;
-      if (int e = read_link(fd.get(), "", target); e != 0) return e;
-      // Below a procfs root every link is a magic link (/proc/self, /proc/net are ordinary ones).
-      bool in_proc = dir.procfs && !dir.proc_root;
-      if (in_proc) {
-        // Magic links: root is the guest root; cwd, exe and fd/N point at host paths.
-        bool unnamed = target.rfind("/memfd:", 0) == 0 ||
-                       (target.size() > 10 && target.compare(target.size() - 10, 10, " (deleted)") == 0);
-        if (c == "root" && levels.size() >= 2 && levels[levels.size() - 2].proc_root) {
-          target = "/";
-        } else if (!target.empty() && target[0] == '/' && !(unnamed && last)) {
-          std::string g = to_guest(target);
-          if (g.empty()) return EACCES;  // outside the guest's world
-          target = g;
-        } else if (last) {
-          // pipe:[…], socket:[…], anon_inode:…, a memfd, a deleted file: no path leads there;
-          // opened through the magic link itself.
-          out.exists = true;
-          out.parent = dup_fd(dir.fd.get());
-          out.name = c;
-          out.guest_path = guest;
-          out.read_only = dir.read_only;
-          out.magic = true;
-          return 0;
-        } else {
-          return ENOTDIR;
-        }
-      }
-      std::deque<std::string> more = split(target);
-      for (auto it = more.rbegin(); it != more.rend(); ++it) pending.push_front(*it);
-      if (!target.empty() && target[0] == '/') reset_to_root();
-      if (trailing_slash && pending.empty()) trailing_slash = false;
-      continue;
-    }
+    if (S_ISLNK(st.st_mode)) return follow_link(fd.get(), c, guest, last);
     if (last) {
       if (trailing_slash && !S_ISDIR(st.st_mode)) return ENOTDIR;
       out.exists = true;
       out.st = st;  // fstat of the O_PATH|O_NOFOLLOW fd: what fstatat(parent, name, nofollow) says
       out.have_stat = true;
-      out.parent = dup_fd(dir.fd.get());
-      out.name = c;
-      out.guest_path = guest;
-      out.read_only = dir.read_only;
-      return 0;
+      return land(c, guest);
     }
     if (!S_ISDIR(st.st_mode)) return ENOTDIR;
     Level next{std::move(fd), guest, dir.read_only};
     classify(next, st, &dir);
     levels.push_back(std::move(next));
+    return kMore;
   }
-  // The path names a directory level itself ("/", "a/..", a mount point).
-  out.exists = true;
-  out.parent = std::move(levels.back().fd);
-  out.name.clear();
-  out.guest_path = levels.back().guest;
-  out.read_only = levels.back().read_only;
-  return 0;
+
+  int run(const std::string& path) {
+    out.have_stat = false;
+    out.link.clear();
+    reset_to_root();
+    trailing_slash = path.size() > 1 && path.back() == '/';
+    pending = split(path);
+    while (!pending.empty()) {
+      std::string c = std::move(pending.front());
+      pending.pop_front();
+      if (int r = step(std::move(c)); r != kMore) return r;
+    }
+    // The path names a directory level itself ("/", "a/..", a mount point).
+    out.exists = true;
+    out.parent = std::move(levels.back().fd);
+    out.name.clear();
+    out.guest_path = levels.back().guest;
+    out.read_only = levels.back().read_only;
+    return 0;
+  }
+};
+
+int GuestRoot::walk(pid_t tid, std::string path, Follow follow, Resolved& out) const {
+  Walk w{*this, tid, follow, out};
+  return w.run(path);
 }
 
 }  // namespace lx::fs

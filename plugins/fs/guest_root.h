@@ -67,6 +67,7 @@ class GuestRoot {
   int guest_path_of_fd(pid_t tid, int fd, std::string& out) const;
 
  private:
+  struct Walk;  // one walk of a path, component by component (guest_root.cpp)
   int walk(pid_t tid, std::string path, Follow follow, Resolved& out) const;
   int fast(const std::string& path, Follow follow, Resolved& out) const;
   const Mount* mount_at(const std::string& guest) const;

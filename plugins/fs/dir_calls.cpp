@@ -1,0 +1,148 @@
+// The fs family's directory calls: mkdir(2), chdir(2) (rewritten on the TRACE route: the guest
+// itself must change directory), getcwd(2), getdents(2) (a procfs root lists the instance's pids
+// only) and inotify_add_watch(2) (the watch goes on the guest's own inotify instance).
+#include <linux/magic.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "handlers.h"
+
+namespace lx::fs {
+namespace {
+
+// Implements mkdir(2), mkdirat(2): path argument `path_arg`, then the mode.
+SyscallResult mkdir_path(FsState& s, SyscallContext& c, int dirfd, int path_arg) {
+  mode_t mode = c.flags<mode_t>(path_arg + 1);
+  return at_op(s, c, dirfd, path_arg, Follow::kNo, [&](const Resolved& r) {
+    int rc = mkdirat(r.parent.get(), at_name(r), mode);
+    if (rc == 0) {
+      apply_umask(s, c, open_entry(r, O_PATH | O_NOFOLLOW).get(), mode);
+      own_new_at(s, c, r);
+    }
+    return rc;
+  });
+}
+
+// Writes `text` (NUL-terminated) below the guest's stack red zone, at or below `*top`; returns its
+// address (0 on failure) and lowers `*top`.
+std::uint64_t push_string(SyscallContext& c, std::uint64_t* top, const std::string& text) {
+  std::uint64_t addr = (*top - text.size() - 1) & ~std::uint64_t{15};
+  if (c.write_memory(addr, text.c_str(), text.size() + 1) != 0) return 0;
+  *top = addr;
+  return addr;
+}
+
+// Whether the directory open as `fd` is the root of a procfs.
+bool is_proc_root(int fd) {
+  struct stat st;
+  struct statfs sf;
+  return fstat(fd, &st) == 0 && S_ISDIR(st.st_mode) && st.st_ino == 1 && fstatfs(fd, &sf) == 0 &&
+         sf.f_type == PROC_SUPER_MAGIC;
+}
+
+// Whether directory entry `name` (`len` bytes) is not a process outside the instance.
+bool shown_in_proc(const FsState& s, const char* name, std::size_t len) {
+  bool numeric = len > 0;
+  for (std::size_t i = 0; i < len && numeric; ++i) numeric = name[i] >= '0' && name[i] <= '9';
+  return !numeric || (len <= 10 && s.member(static_cast<pid_t>(std::atoll(std::string(name, len).c_str()))));
+}
+
+// Removes from the records data[0..n) of getdents64 (`is64`) or getdents the numeric names of
+// processes outside the instance; returns the new length.
+std::size_t drop_strangers(const FsState& s, char* data, std::size_t n, bool is64) {
+  std::size_t name_at = is64 ? 19 : 18;
+  std::size_t in = 0, out = 0;
+  while (in + name_at < n) {
+    unsigned short reclen;
+    std::memcpy(&reclen, data + in + 16, sizeof reclen);
+    if (reclen == 0 || in + reclen > n) break;
+    const char* name = data + in + name_at;
+    if (shown_in_proc(s, name, strnlen(name, reclen - name_at))) {
+      if (out != in) std::memmove(data + out, data + in, reclen);
+      out += reclen;
+    }
+    in += reclen;
+  }
+  return out;
+}
+
+// Implements getdents64(2) and getdents(2): read on behalf of the guest from its own open
+// directory (so that no other file can take its place between a check and the read); in a
+// procfs root only the instance's pids show. Never 0 while entries remain.
+SyscallResult read_entries(FsState& s, SyscallContext& c, bool is64) {
+  std::size_t count = std::min<std::size_t>(static_cast<unsigned>(c.uint_arg(2)), std::size_t{1} << 20);
+  UniqueFd fd = take_fd(c, c.fd(0));
+  if (!fd) return fail(EBADF);
+  bool proc_root = is_proc_root(fd.get());
+  std::vector<char> data(std::max<std::size_t>(count, 1));
+  for (;;) {
+    long n = syscall(is64 ? SYS_getdents64 : SYS_getdents, fd.get(), data.data(), count);
+    if (n < 0) return fail(errno);
+    if (n == 0) return SyscallResult::value(0);
+    std::size_t len = static_cast<std::size_t>(n);
+    if (proc_root) len = drop_strangers(s, data.data(), len, is64);
+    if (len == 0) continue;  // only strangers in this batch: read on
+    if (int e = c.write_memory(c.ptr(1), data.data(), len); e != 0) return fail(e);
+    return SyscallResult::value(static_cast<std::int64_t>(len));
+  }
+}
+
+}  // namespace
+
+SyscallResult handle_mkdir(FsState& s, SyscallContext& c) { return mkdir_path(s, c, AT_FDCWD, 0); }
+
+SyscallResult handle_mkdirat(FsState& s, SyscallContext& c) { return mkdir_path(s, c, c.fd(0), 1); }
+
+SyscallResult handle_chdir(FsState& s, SyscallContext& c) {
+  Resolved r;
+  if (int e = resolve_arg(s, c, AT_FDCWD, 0, Follow::kYes, r); e != 0) return fail(e);
+  if (!r.exists) return fail(ENOENT);
+  std::string host;
+  if (int e = host_path_of(r, O_DIRECTORY, host); e != 0) return fail(e);
+  std::uint64_t top = c.stack_pointer() - 128;  // below the red zone
+  std::uint64_t p = push_string(c, &top, host);
+  if (!p) return fail(EFAULT);
+  c.set_arg(0, p);
+  return SyscallResult::rewritten();
+}
+
+SyscallResult handle_getcwd(FsState& s, SyscallContext& c) {
+  std::string cwd;
+  if (int e = s.root.guest_path_of_fd(c.tid(), AT_FDCWD, cwd); e != 0) return fail(e);
+  if (cwd.size() + 1 > c.uint_arg(1)) return fail(ERANGE);
+  if (int e = c.write_memory(c.ptr(0), cwd.c_str(), cwd.size() + 1); e != 0) return fail(e);
+  return SyscallResult::value(static_cast<std::int64_t>(cwd.size() + 1));
+}
+
+SyscallResult handle_getdents(FsState& s, SyscallContext& c) { return read_entries(s, c, false); }
+
+SyscallResult handle_getdents64(FsState& s, SyscallContext& c) { return read_entries(s, c, true); }
+
+SyscallResult handle_inotify_add_watch(FsState& s, SyscallContext& c) {
+  auto mask = c.flags<std::uint32_t>(2);
+  Resolved r;
+  if (int e = resolve_arg(s, c, AT_FDCWD, 1, follow_unless(static_cast<int>(mask), IN_DONT_FOLLOW), r); e != 0)
+    return fail(e);
+  if (!r.exists) return fail(ENOENT);
+  UniqueFd target = open_entry(r, O_PATH | O_NOFOLLOW);
+  if (!target) return fail(errno);
+  UniqueFd ino = take_fd(c, c.fd(0));
+  if (!ino) return fail(errno);
+  std::string path = "/proc/self/fd/" + std::to_string(target.get());
+  int wd = inotify_add_watch(ino.get(), path.c_str(), mask);
+  if (wd < 0) return fail(errno);
+  return SyscallResult::value(wd);
+}
+
+}  // namespace lx::fs

@@ -1,0 +1,102 @@
+// FsState's members and the helpers the fs topic files share (fs_state.h).
+#include "fs_state.h"
+
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+
+#include "base/proc_status.h"
+
+namespace lx::fs {
+
+void FsState::add_member(pid_t tid) {
+  std::lock_guard lock(members_mu_);
+  members_.insert(tid);
+}
+
+void FsState::remove_member(pid_t tid) {
+  std::lock_guard lock(members_mu_);
+  members_.erase(tid);
+}
+
+bool FsState::member(pid_t pid) const {
+  std::lock_guard lock(members_mu_);
+  return members_.count(pid) != 0;
+}
+
+std::vector<pid_t> FsState::members() const {
+  std::lock_guard lock(members_mu_);
+  return {members_.begin(), members_.end()};
+}
+
+int resolve(FsState& s, SyscallContext& c, int dirfd, const std::string& path, Follow follow, Resolved& r) {
+  return s.root.resolve(c.tid(), dirfd, path, follow, r);
+}
+
+int resolve_arg(FsState& s, SyscallContext& c, int dirfd, int path_arg, Follow follow, Resolved& r) {
+  std::string path;
+  if (int e = c.path(path_arg, path); e != 0) return e;
+  return resolve(s, c, dirfd, path, follow, r);
+}
+
+UniqueFd open_entry(const Resolved& r, int flags) {
+  return UniqueFd(openat(r.parent.get(), at_name(r), flags | O_CLOEXEC));
+}
+
+UniqueFd guest_fd(SyscallContext& c, int fd) {
+  std::string p = "/proc/" + std::to_string(c.tid()) + (fd == AT_FDCWD ? "/cwd" : "/fd/" + std::to_string(fd));
+  return UniqueFd(::open(p.c_str(), O_PATH | O_CLOEXEC));
+}
+
+UniqueFd take_fd(SyscallContext& c, int gfd) {
+  UniqueFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, c.pid(), 0)));
+  if (!pidfd) return {};
+  return UniqueFd(static_cast<int>(syscall(SYS_pidfd_getfd, pidfd.get(), gfd, 0)));
+}
+
+int host_path_of(const Resolved& r, int extra_flags, std::string& out) {
+  UniqueFd fd = open_entry(r, O_PATH | extra_flags);
+  if (!fd) return errno;
+  char buf[PATH_MAX + 1];
+  ssize_t n = readlink(("/proc/self/fd/" + std::to_string(fd.get())).c_str(), buf, PATH_MAX);
+  if (n < 0) return errno;
+  out.assign(buf, static_cast<std::size_t>(n));
+  return 0;
+}
+
+void own_new(FsState& s, SyscallContext& c, int fd) {
+  if (s.host_root || !s.credentials) return;
+  std::uint32_t uid = 0, gid = 0;
+  if (!s.credentials->fs_identity(c.tid(), uid, gid) || (uid == 0 && gid == 0)) return;
+  fsmeta::Metadata m;
+  if (s.store.read(fd, m) != 0) m = fsmeta::Metadata{};
+  m.uid = uid;
+  m.gid = gid;
+  s.store.write(fd, m);
+}
+
+void own_new_at(FsState& s, SyscallContext& c, const Resolved& r) {
+  if (s.host_root || !s.credentials) return;
+  UniqueFd fd = open_entry(r, O_PATH | O_NOFOLLOW);
+  if (fd) own_new(s, c, fd.get());
+}
+
+void apply_umask(FsState& s, SyscallContext& c, int fd, mode_t requested) {
+  if (fd < 0) return;
+  mode_t um = guest_umask(c.tid());
+  if (um == s.own_umask) return;
+  struct stat st;
+  if (fstat(fd, &st) != 0 || S_ISLNK(st.st_mode)) return;
+  mode_t want = (st.st_mode & 07000) | (requested & 0777 & ~um);
+  if ((st.st_mode & 07777) != want) chmod(("/proc/self/fd/" + std::to_string(fd)).c_str(), want);
+}
+
+mode_t guest_umask(pid_t tid) {
+  auto status = ProcStatus::read(tid);
+  return status ? status->umask().value_or(022) : 022;
+}
+
+}  // namespace lx::fs

@@ -1,0 +1,121 @@
+// The fs family's link, rename and removal calls: symlink(2), link(2), rename(2), unlink(2),
+// rmdir(2), their *at variants, and readlink(2), where /proc/<pid>/{cwd,exe,fd/N,root} show
+// guest paths.
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+
+#include "handlers.h"
+
+namespace lx::fs {
+namespace {
+
+// Implements symlink(2), symlinkat(2): the target (argument 0) is stored as the guest wrote it.
+SyscallResult symlink_path(FsState& s, SyscallContext& c, int dirfd, int path_arg) {
+  std::string target;
+  if (int e = c.string_arg(0, target); e != 0) return fail(e);
+  return at_op(s, c, dirfd, path_arg, Follow::kNo,
+               [&](const Resolved& r) { return symlinkat(target.c_str(), r.parent.get(), at_name(r)); });
+}
+
+// Implements rename(2), renameat(2), renameat2(2): paths at arguments `oldp` and `newp`.
+SyscallResult rename_paths(FsState& s, SyscallContext& c, int olddir, int oldp, int newdir, int newp, unsigned flags) {
+  Resolved a, b;
+  if (int e = resolve_arg(s, c, olddir, oldp, Follow::kNo, a); e != 0) return fail(e);
+  if (int e = resolve_arg(s, c, newdir, newp, Follow::kNo, b); e != 0) return fail(e);
+  if (a.read_only || b.read_only) return fail(EROFS);
+  if (!c.still_valid()) return fail(EINTR);
+  if (syscall(SYS_renameat2, a.parent.get(), at_name(a), b.parent.get(), at_name(b), flags) != 0) return fail(errno);
+  return SyscallResult::value(0);
+}
+
+// Implements link(2), linkat(2): paths at arguments `oldp` and `newp`.
+SyscallResult link_paths(FsState& s, SyscallContext& c, int olddir, int oldp, int newdir, int newp, int flags) {
+  Resolved a, b;
+  if (int e = resolve_arg(s, c, olddir, oldp, (flags & AT_SYMLINK_FOLLOW) ? Follow::kYes : Follow::kNo, a); e != 0)
+    return fail(e);
+  if (int e = resolve_arg(s, c, newdir, newp, Follow::kNo, b); e != 0) return fail(e);
+  if (b.read_only) return fail(EROFS);
+  if (linkat(a.parent.get(), at_name(a), b.parent.get(), at_name(b), 0) != 0) return fail(errno);
+  return SyscallResult::value(0);
+}
+
+// Implements unlink(2), unlinkat(2), rmdir(2).
+SyscallResult unlink_path(FsState& s, SyscallContext& c, int dirfd, int path_arg, int flags) {
+  return at_op(s, c, dirfd, path_arg, Follow::kNo,
+               [&](const Resolved& r) { return unlinkat(r.parent.get(), at_name(r), flags & AT_REMOVEDIR); });
+}
+
+// What the guest sees for link `r` whose host target is `t`: /proc/self as the guest's own, the
+// program rather than its interpreter for /proc/<pid>/exe, guest paths for /proc links.
+std::string guest_link_target(FsState& s, const Resolved& r, std::string t) {
+  if (!r.link.empty()) t = r.link;  // /proc/self, /proc/thread-self: the guest's own
+  bool in_proc = r.guest_path.rfind("/proc/", 0) == 0;
+  if (r.name == "exe" && in_proc && s.programs) {
+    // A dynamic program runs through its interpreter: /proc/<pid>/exe names the program.
+    pid_t pid = static_cast<pid_t>(std::atoi(r.guest_path.c_str() + 6));
+    if (std::string prog = s.programs->program_of(pid); !prog.empty()) t = prog;
+  }
+  if (in_proc && !t.empty() && t[0] == '/') {
+    std::string g = s.root.to_guest(t);
+    if (r.name == "root" && r.guest_path.find('/', 6) == r.guest_path.rfind('/')) g = "/";
+    if (!g.empty()) t = g;
+  }
+  return t;
+}
+
+// Implements readlink(2), readlinkat(2): path argument `path_arg`, then buffer and size.
+SyscallResult readlink_path(FsState& s, SyscallContext& c, int dirfd, int path_arg) {
+  std::uint64_t buf = c.ptr(path_arg + 1);
+  std::uint64_t size = c.uint_arg(path_arg + 2);
+  if (static_cast<std::int64_t>(size) <= 0) return fail(EINVAL);
+  Resolved r;
+  if (int e = resolve_arg(s, c, dirfd, path_arg, Follow::kNo, r); e != 0) return fail(e);
+  if (!r.exists) return fail(ENOENT);
+  char target[PATH_MAX + 1];
+  ssize_t n = readlinkat(r.parent.get(), r.name.c_str(), target, PATH_MAX);
+  if (n < 0) return fail(errno);
+  std::string t = guest_link_target(s, r, std::string(target, static_cast<std::size_t>(n)));
+  std::size_t len = std::min<std::size_t>(t.size(), size);
+  if (int e = c.write_memory(buf, t.data(), len); e != 0) return fail(e);
+  return SyscallResult::value(static_cast<std::int64_t>(len));
+}
+
+}  // namespace
+
+SyscallResult handle_symlink(FsState& s, SyscallContext& c) { return symlink_path(s, c, AT_FDCWD, 1); }
+
+SyscallResult handle_symlinkat(FsState& s, SyscallContext& c) { return symlink_path(s, c, c.fd(1), 2); }
+
+SyscallResult handle_link(FsState& s, SyscallContext& c) { return link_paths(s, c, AT_FDCWD, 0, AT_FDCWD, 1, 0); }
+
+SyscallResult handle_linkat(FsState& s, SyscallContext& c) {
+  return link_paths(s, c, c.fd(0), 1, c.fd(2), 3, c.flags(4));
+}
+
+SyscallResult handle_rename(FsState& s, SyscallContext& c) { return rename_paths(s, c, AT_FDCWD, 0, AT_FDCWD, 1, 0); }
+
+SyscallResult handle_renameat(FsState& s, SyscallContext& c) { return rename_paths(s, c, c.fd(0), 1, c.fd(2), 3, 0); }
+
+SyscallResult handle_renameat2(FsState& s, SyscallContext& c) {
+  return rename_paths(s, c, c.fd(0), 1, c.fd(2), 3, c.flags<unsigned>(4));
+}
+
+SyscallResult handle_unlink(FsState& s, SyscallContext& c) { return unlink_path(s, c, AT_FDCWD, 0, 0); }
+
+SyscallResult handle_unlinkat(FsState& s, SyscallContext& c) { return unlink_path(s, c, c.fd(0), 1, c.flags(2)); }
+
+SyscallResult handle_rmdir(FsState& s, SyscallContext& c) { return unlink_path(s, c, AT_FDCWD, 0, AT_REMOVEDIR); }
+
+SyscallResult handle_readlink(FsState& s, SyscallContext& c) { return readlink_path(s, c, AT_FDCWD, 0); }
+
+SyscallResult handle_readlinkat(FsState& s, SyscallContext& c) { return readlink_path(s, c, c.fd(0), 1); }
+
+}  // namespace lx::fs

@@ -1,0 +1,176 @@
+// The fs family's open and create calls: open(2), creat(2), openat(2), openat2(2). The file is
+// opened on behalf of the guest, in its namespace, and installed into it with ADDFD; /dev/tty,
+// O_PATH and /proc/<pid>/cmdline get the special cases native Linux would show.
+#include <linux/kcmp.h>
+#include <linux/openat2.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <optional>
+#include <regex>
+#include <string>
+
+#include "base/proc_status.h"
+#include "handlers.h"
+
+namespace lx::fs {
+namespace {
+
+bool writes(int flags) { return (flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC)); }
+
+unsigned cloexec_of(int flags) { return static_cast<unsigned>(flags) & O_CLOEXEC; }
+
+// Whether guest process `c.pid()` has one thread and shares its memory with no other member.
+bool sole_user_of_memory(const FsState& s, SyscallContext& c) {
+  auto status = ProcStatus::read(c.pid());
+  if (!status || status->threads() != 1) return false;
+  for (pid_t o : s.members())
+    if (o != c.pid() && syscall(SYS_kcmp, c.pid(), o, KCMP_VM, 0, 0) == 0) return false;
+  return true;
+}
+
+// Implements open(2) with O_PATH. The kernel installs no O_PATH file in another process (ADDFD
+// refuses it), so a directory or regular file the guest may read is given to it opened for
+// reading, the same object. Anything else runs natively, with the host's root only and only
+// when no other thread or process shares the guest's memory (none could rewrite the path
+// between the resolution and the kernel's); otherwise EBADF, what the kernel says to ADDFD.
+SyscallResult open_path(const FsState& s, SyscallContext& c, const Resolved& r, int flags) {
+  UniqueFd p = open_entry(r, O_PATH | (flags & O_DIRECTORY) | (r.magic ? 0 : O_NOFOLLOW));
+  if (!p) return fail(errno);
+  struct stat st;
+  if (fstat(p.get(), &st) != 0) return fail(errno);
+  if (S_ISDIR(st.st_mode) || S_ISREG(st.st_mode)) {
+    UniqueFd fd(::open(("/proc/self/fd/" + std::to_string(p.get())).c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+    if (fd) return c.install_fd(fd.get(), cloexec_of(flags));
+  }
+  if (s.host_root && sole_user_of_memory(s, c)) return SyscallResult::continue_native();
+  return fail(EBADF);
+}
+
+// The controlling terminal of guest process `pid` (tty_nr of /proc/<pid>/stat); nullopt: none.
+std::optional<dev_t> controlling_tty(pid_t pid) {
+  UniqueFd f(::open(("/proc/" + std::to_string(pid) + "/stat").c_str(), O_RDONLY | O_CLOEXEC));
+  char buf[1024];
+  ssize_t n = f ? read(f.get(), buf, sizeof buf - 1) : -1;
+  if (n <= 0) return std::nullopt;
+  std::string stat(buf, static_cast<std::size_t>(n));
+  // Fields after the command's closing parenthesis: state ppid pgrp session tty_nr.
+  std::size_t at = stat.rfind(')');
+  unsigned long tty_nr = 0;
+  if (at == std::string::npos || std::sscanf(stat.c_str() + at + 1, " %*c %*d %*d %*d %lu", &tty_nr) != 1 || tty_nr == 0)
+    return std::nullopt;
+  return makedev((tty_nr >> 8) & 0xfff, (tty_nr & 0xff) | ((tty_nr >> 12) & 0xfff00));
+}
+
+// Implements open(2) of /dev/tty, which means the caller's controlling terminal: the guest's,
+// found among its open files (or as /dev/pts/N), reopened; ENXIO when it has none.
+SyscallResult open_tty(SyscallContext& c, int flags) {
+  std::optional<dev_t> tty = controlling_tty(c.pid());
+  if (!tty) return fail(ENXIO);
+  dev_t dev = *tty;
+  int host_flags = ((flags | O_CLOEXEC | O_NOCTTY) & ~(O_CREAT | O_EXCL | O_TRUNC | O_NOFOLLOW | O_DIRECTORY));
+  auto try_open = [&](const std::string& path) {
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0 || !S_ISCHR(st.st_mode) || st.st_rdev != dev) return UniqueFd();
+    return UniqueFd(::open(path.c_str(), host_flags));
+  };
+  UniqueFd fd;
+  errno = 0;
+  for (int i = 0; i < 3 && !fd; ++i) fd = try_open("/proc/" + std::to_string(c.pid()) + "/fd/" + std::to_string(i));
+  if (!fd && major(dev) >= 136 && major(dev) <= 143)
+    fd = try_open("/dev/pts/" + std::to_string((major(dev) - 136) * 256 + minor(dev)));
+  if (!fd && major(dev) == 4) fd = try_open("/dev/tty" + std::to_string(minor(dev)));
+  if (!fd) return fail(errno ? errno : ENXIO);
+  return c.install_fd(fd.get(), cloexec_of(flags));
+}
+
+// Whether `guest` is /proc/<pid>/cmdline or /proc/<pid>/task/<tid>/cmdline.
+bool is_proc_cmdline(const std::string& guest) {
+  static const std::regex re("^/proc/[0-9]+(/task/[0-9]+)?/cmdline$");
+  return std::regex_match(guest, re);
+}
+
+// Opens /proc/<pid>/cmdline as the guest would see it natively: a program the proc family runs
+// through its ELF interpreter shows its own command line, not the interpreter's (ps, pgrep).
+// nullopt: nothing to change, open the real file.
+std::optional<SyscallResult> open_cmdline(SyscallContext& c, const Resolved& r, int flags) {
+  UniqueFd real(openat(r.parent.get(), r.name.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!real) return std::nullopt;
+  std::string raw;
+  char buf[4096];
+  for (ssize_t n; (n = read(real.get(), buf, sizeof buf)) > 0;) raw.append(buf, static_cast<std::size_t>(n));
+  std::string fixed = sdk::native_cmdline(raw);
+  if (fixed == raw) return std::nullopt;
+  UniqueFd mem(memfd_create("cmdline", MFD_CLOEXEC));
+  if (!mem) return std::nullopt;
+  if (write(mem.get(), fixed.data(), fixed.size()) != static_cast<ssize_t>(fixed.size()) ||
+      lseek(mem.get(), 0, SEEK_SET) != 0)
+    return std::nullopt;
+  return c.install_fd(mem.get(), cloexec_of(flags));
+}
+
+// Opening a FIFO waits for its other end, which the guest may be about to open: says so.
+void warn_if_fifo(SyscallContext& c, const Resolved& r) {
+  struct stat st;
+  bool fifo = r.have_stat && !r.name.empty()
+                  ? S_ISFIFO(r.st.st_mode)
+                  : fstatat(r.parent.get(), r.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISFIFO(st.st_mode);
+  if (fifo) c.will_block();
+}
+
+// Implements open(2), openat(2), openat2(2), creat(2) of path argument `path_arg`.
+SyscallResult open_file(FsState& s, SyscallContext& c, int dirfd, int path_arg, int flags, mode_t mode) {
+  if (flags & O_PATH) flags &= O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;  // the kernel ignores the rest
+  bool nofollow = (flags & O_NOFOLLOW) || ((flags & O_CREAT) && (flags & O_EXCL));
+  Resolved r;
+  if (int e = resolve_arg(s, c, dirfd, path_arg, nofollow ? Follow::kNo : Follow::kYes, r); e != 0) return fail(e);
+  if (!r.exists && !(flags & O_CREAT)) return fail(ENOENT);
+  if (r.read_only && writes(flags)) return fail(EROFS);
+  if (!c.still_valid()) return fail(EINTR);
+  if ((flags & O_PATH) && r.exists) return open_path(s, c, r, flags);
+  int host_flags = (flags | O_CLOEXEC) & ~O_NOFOLLOW;
+  if (!r.magic || nofollow) host_flags |= O_NOFOLLOW;  // resolved already: a symlink here is a race
+  // Never this process's controlling terminal: the guest's own is set with TIOCSCTTY, natively.
+  host_flags |= O_NOCTTY;
+  if (r.exists && r.have_stat && S_ISCHR(r.st.st_mode) && r.st.st_rdev == makedev(5, 0)) return open_tty(c, flags);
+  if (r.exists && r.name == "cmdline" && (flags & O_ACCMODE) == O_RDONLY && is_proc_cmdline(r.guest_path))
+    if (std::optional<SyscallResult> res = open_cmdline(c, r, flags)) return *res;
+  if (r.exists && !(flags & O_NONBLOCK)) warn_if_fifo(c, r);
+  UniqueFd fd(openat(r.parent.get(), at_name(r), host_flags, mode));
+  if (!fd) return fail(errno);
+  if (!r.exists) {
+    apply_umask(s, c, fd.get(), mode);
+    own_new(s, c, fd.get());
+  }
+  return c.install_fd(fd.get(), cloexec_of(flags));
+}
+
+}  // namespace
+
+SyscallResult handle_open(FsState& s, SyscallContext& c) {
+  return open_file(s, c, AT_FDCWD, 0, c.flags(1), c.flags<mode_t>(2));
+}
+
+SyscallResult handle_creat(FsState& s, SyscallContext& c) {
+  return open_file(s, c, AT_FDCWD, 0, O_CREAT | O_WRONLY | O_TRUNC, c.flags<mode_t>(1));
+}
+
+SyscallResult handle_openat(FsState& s, SyscallContext& c) {
+  return open_file(s, c, c.fd(0), 1, c.flags(2), c.flags<mode_t>(3));
+}
+
+SyscallResult handle_openat2(FsState& s, SyscallContext& c) {
+  open_how how{};
+  std::size_t size = std::min<std::size_t>(c.uint_arg(3), sizeof how);
+  if (size < 24) return fail(EINVAL);
+  if (int e = c.read_memory(c.ptr(2), &how, size); e != 0) return fail(e);
+  return open_file(s, c, c.fd(0), 1, static_cast<int>(how.flags), static_cast<mode_t>(how.mode));
+}
+
+}  // namespace lx::fs

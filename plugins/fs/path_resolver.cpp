@@ -1,0 +1,78 @@
+// FsPathResolver: host paths of guest paths, and what execve of a guest program runs.
+#include "path_resolver.h"
+
+#include <elf.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstring>
+
+namespace lx::fs {
+
+std::string elf_interp(int fd) {
+  Elf64_Ehdr eh;
+  if (pread(fd, &eh, sizeof eh, 0) != static_cast<ssize_t>(sizeof eh)) return {};
+  if (std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64) return {};
+  for (int i = 0; i < eh.e_phnum && i < 64; ++i) {
+    Elf64_Phdr ph;
+    if (pread(fd, &ph, sizeof ph, static_cast<off_t>(eh.e_phoff + i * sizeof ph)) != static_cast<ssize_t>(sizeof ph))
+      return {};
+    if (ph.p_type == PT_INTERP && ph.p_filesz > 1 && ph.p_filesz < PATH_MAX) {
+      std::string s(ph.p_filesz, '\0');
+      if (pread(fd, s.data(), ph.p_filesz, static_cast<off_t>(ph.p_offset)) != static_cast<ssize_t>(ph.p_filesz)) return {};
+      s.resize(std::strlen(s.c_str()));
+      return s;
+    }
+  }
+  return {};
+}
+
+int FsPathResolver::host_path(pid_t tid, int dirfd, const std::string& path, bool follow, std::string& out) noexcept {
+  try {
+    Resolved r;
+    if (int e = s_.root.resolve(tid, dirfd, path, follow ? Follow::kYes : Follow::kNo, r); e != 0) return e;
+    std::string dir;
+    Resolved self;
+    self.parent = UniqueFd(fcntl(r.parent.get(), F_DUPFD_CLOEXEC, 0));
+    if (int e = host_path_of(self, 0, dir); e != 0) return e;
+    out = r.name.empty() ? dir : join_path(dir, r.name);
+    return 0;
+  } catch (...) {
+    return ENOMEM;
+  }
+}
+
+std::string FsPathResolver::guest_path(const std::string& host) noexcept {
+  try {
+    return s_.root.to_guest(host);
+  } catch (...) {
+    return {};
+  }
+}
+
+int FsPathResolver::exec_paths(pid_t tid, int dirfd, const std::string& path, std::string& program,
+                               std::string& interpreter) noexcept {
+  try {
+    Resolved r;
+    if (int e = s_.root.resolve(tid, dirfd, path, Follow::kYes, r); e != 0) return e;
+    if (!r.exists) return ENOENT;
+    UniqueFd fd = open_entry(r, O_RDONLY | O_NOFOLLOW);
+    if (!fd) return errno;
+    std::string guest_interp = elf_interp(fd.get());
+    char buf[PATH_MAX + 1];
+    ssize_t n = readlink(("/proc/self/fd/" + std::to_string(fd.get())).c_str(), buf, PATH_MAX);
+    if (n < 0) return EACCES;
+    program.assign(buf, static_cast<std::size_t>(n));
+    interpreter.clear();
+    if (guest_interp.empty()) return 0;
+    Resolved ri;
+    if (int e = s_.root.resolve(tid, AT_FDCWD, guest_interp, Follow::kYes, ri); e != 0 || !ri.exists) return ENOENT;
+    return host_path_of(ri, 0, interpreter);
+  } catch (...) {
+    return ENOMEM;
+  }
+}
+
+}  // namespace lx::fs

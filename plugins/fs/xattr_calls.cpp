@@ -1,0 +1,126 @@
+// The fs family's extended attribute calls: {,l,f}{get,set,list,remove}xattr(2), done on behalf of
+// the guest on the file it names, with user.lxhost.* (where lxhost keeps its metadata) hidden:
+// listed never, read as absent, written or removed never.
+#include <sys/stat.h>
+#include <sys/xattr.h>
+
+#include <cerrno>
+#include <string>
+#include <vector>
+
+#include "handlers.h"
+
+namespace lx::fs {
+namespace {
+
+constexpr std::size_t kMaxValue = 65536;  // XATTR_SIZE_MAX
+
+bool reserved_xattr(const std::string& name) { return name.rfind("user.lxhost.", 0) == 0; }
+
+// Which of the twelve calls: what it does, and how it names the file.
+struct XattrCall {
+  enum class Op { kGet, kSet, kList, kRemove } op;
+  bool by_fd = false;     // f*xattr
+  bool nofollow = false;  // l*xattr
+};
+
+XattrCall classify(int nr) {
+  using Op = XattrCall::Op;
+  switch (nr) {
+    case sdk::sys::getxattr: return {Op::kGet};
+    case sdk::sys::lgetxattr: return {Op::kGet, false, true};
+    case sdk::sys::fgetxattr: return {Op::kGet, true};
+    case sdk::sys::setxattr: return {Op::kSet};
+    case sdk::sys::lsetxattr: return {Op::kSet, false, true};
+    case sdk::sys::fsetxattr: return {Op::kSet, true};
+    case sdk::sys::listxattr: return {Op::kList};
+    case sdk::sys::llistxattr: return {Op::kList, false, true};
+    case sdk::sys::flistxattr: return {Op::kList, true};
+    case sdk::sys::lremovexattr: return {Op::kRemove, false, true};
+    case sdk::sys::fremovexattr: return {Op::kRemove, true};
+    default: return {Op::kRemove};  // removexattr
+  }
+}
+
+// The file the call names, as an O_PATH fd; `read_only` when it lies in a read-only mount.
+SyscallResult target_of(FsState& s, SyscallContext& c, const XattrCall& call, UniqueFd& fd, bool& read_only) {
+  if (call.by_fd) {
+    fd = guest_fd(c, c.fd(0));
+    return fd ? SyscallResult::value(0) : fail(EBADF);
+  }
+  Resolved r;
+  if (int e = resolve_arg(s, c, AT_FDCWD, 0, call.nofollow ? Follow::kNo : Follow::kYes, r); e != 0) return fail(e);
+  if (!r.exists) return fail(ENOENT);
+  fd = open_entry(r, O_PATH | O_NOFOLLOW);
+  if (!fd) return fail(errno);
+  read_only = r.read_only;
+  return SyscallResult::value(0);
+}
+
+// listxattr of `path` into the guest's buffer (arguments 1 and 2), reserved names left out.
+SyscallResult list_names(SyscallContext& c, const std::string& path) {
+  std::size_t size = c.uint_arg(2);
+  std::vector<char> buf(kMaxValue);
+  ssize_t n = listxattr(path.c_str(), buf.data(), buf.size());
+  if (n < 0) return fail(errno);
+  std::string out;
+  for (ssize_t i = 0; i < n;) {
+    std::string name(buf.data() + i);
+    i += static_cast<ssize_t>(name.size()) + 1;
+    if (!reserved_xattr(name)) out += name + '\0';
+  }
+  if (size == 0) return SyscallResult::value(static_cast<std::int64_t>(out.size()));
+  if (out.size() > size) return fail(ERANGE);
+  if (int e = c.write_memory(c.ptr(1), out.data(), out.size()); e != 0) return fail(e);
+  return SyscallResult::value(static_cast<std::int64_t>(out.size()));
+}
+
+// getxattr of `name` of `path` into the guest's buffer (arguments 2 and 3).
+SyscallResult get_value(SyscallContext& c, const std::string& path, const std::string& name) {
+  std::size_t size = c.uint_arg(3);
+  std::vector<char> buf(kMaxValue);
+  ssize_t n = getxattr(path.c_str(), name.c_str(), buf.data(), buf.size());
+  if (n < 0) return fail(errno);
+  if (size == 0) return SyscallResult::value(n);
+  if (static_cast<std::size_t>(n) > size) return fail(ERANGE);
+  if (int e = c.write_memory(c.ptr(2), buf.data(), static_cast<std::size_t>(n)); e != 0) return fail(e);
+  return SyscallResult::value(n);
+}
+
+// setxattr of `name` of `path` to the guest's value (arguments 2, 3 and flags 4).
+SyscallResult set_value(SyscallContext& c, const std::string& path, const std::string& name) {
+  std::size_t size = c.uint_arg(3);
+  if (size > kMaxValue) return fail(E2BIG);
+  std::vector<char> value(size);
+  if (size && c.read_memory(c.ptr(2), value.data(), size) != 0) return fail(EFAULT);
+  if (setxattr(path.c_str(), name.c_str(), value.data(), size, c.flags(4)) != 0) return fail(errno);
+  return SyscallResult::value(0);
+}
+
+}  // namespace
+
+SyscallResult handle_xattr(FsState& s, SyscallContext& c) {
+  XattrCall call = classify(c.nr());
+  using Op = XattrCall::Op;
+  UniqueFd fd;
+  bool read_only = false;
+  if (SyscallResult t = target_of(s, c, call, fd, read_only); t.kind() != SyscallResult::Kind::kValue) return t;
+  struct stat st;
+  if (fstat(fd.get(), &st) == 0 && S_ISLNK(st.st_mode)) {
+    // Only trusted.* and security.* live on symlinks; user.* (all an unprivileged user has) cannot.
+    if (call.op == Op::kList && call.nofollow) return SyscallResult::value(0);
+    return fail(call.op == Op::kGet && call.nofollow ? ENODATA : EPERM);
+  }
+  std::string path = "/proc/self/fd/" + std::to_string(fd.get());
+  if (call.op == Op::kList) return list_names(c, path);
+  std::string name;
+  if (int e = c.string_arg(1, name, 255); e != 0) return fail(e == ENAMETOOLONG ? ERANGE : e);
+  if (reserved_xattr(name)) return fail(call.op == Op::kGet ? ENODATA : EPERM);
+  if (call.op == Op::kGet) return get_value(c, path, name);
+  if (read_only) return fail(EROFS);
+  if (call.op == Op::kSet) return set_value(c, path, name);
+  if (removexattr(path.c_str(), name.c_str()) != 0) return fail(errno);
+  return SyscallResult::value(0);
+}
+
+}  // namespace lx::fs
