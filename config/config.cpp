@@ -74,12 +74,7 @@ std::string_view Config::default_toml() noexcept { return kDefaultToml; }
 Result<void> Config::merge_string(std::string_view toml_text, std::string_view source) {
   std::string name(source);
   LX_TRY_ASSIGN(layer, parse_layer(toml_text, name));
-  LX_TRY(check_layer(layer, name));
-  // Merge into a copy, so that a failure leaves this config as it was.
-  auto next = std::make_unique<Impl>(*impl_);
-  next->merge(layer, name, true);
-  impl_ = std::move(next);
-  return ok();
+  return add_layer(layer, name, true);
 }
 
 Result<void> Config::merge_file(const std::string& path, bool optional) {
@@ -98,9 +93,14 @@ Result<void> Config::merge_file(const std::string& path, bool optional) {
 Result<void> Config::apply_set(std::string_view assignment) {
   std::string source = fmt::format("--set {}", assignment);
   LX_TRY_ASSIGN(layer, parse_assignment(assignment, source));
+  return add_layer(layer, source, false);
+}
+
+Result<void> Config::add_layer(const toml::table& layer, const std::string& source, bool whole_layer) {
   LX_TRY(check_layer(layer, source));
+  // Merge into a copy, so that a failure leaves this config as it was.
   auto next = std::make_unique<Impl>(*impl_);
-  next->merge(layer, source, false);
+  next->merge(layer, source, whole_layer);
   impl_ = std::move(next);
   return ok();
 }

@@ -112,6 +112,9 @@ class Config {
 
  private:
   struct Impl;
+  // Checks `layer` against the schema and merges it; `whole_layer` is false for --set.
+  Result<void> add_layer(const toml::table& layer, const std::string& source, bool whole_layer);
+
   std::unique_ptr<Impl> impl_;
 };
 
