@@ -1,7 +1,8 @@
 // libFuzzer target for the control protocol, on the path a hostile client reaches: the bytes of
-// one frame through recv_frame() (length prefix, fds, bounds, JSON) and check_request(), exactly
-// as lxhostd's connection thread calls them; then what an accepted run request becomes on its
-// way to the instance (dumped, read again by the instance's recv_frame, checked again).
+// one frame through recv_frame() (length prefix, fds, bounds, JSON) and decode_message() of the
+// typed requests, exactly as lxhostd's connection thread calls them; then what an accepted
+// request becomes: rebuilt from its fields it checks again the same, and a run request on its
+// way to the instance (a LaunchCommand, dumped, read again by the instance) arrives unchanged.
 // Input: first byte 0 = the rest is the raw stream; otherwise the rest is a payload, sent with
 // its correct length prefix and (first byte - 1) % 5 fds.
 #include <fcntl.h>
@@ -16,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "messages.h"
 #include "protocol.h"
 
 namespace {
@@ -100,22 +102,34 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!frame) return 0;
   check_bounded(frame->body);
   // lxhostd's connection thread.
-  auto req = lx::service::check_request(frame->body, frame->fds.size());
+  namespace svc = lx::service;
+  auto req = svc::decode_message<svc::AnyRequest>(frame->body, frame->fds.size());
   if (!req) {
-    (void)lx::service::error_reply(req.error().message, req.error().code).dump();
+    (void)svc::encode(svc::ErrorReply::from(req.error())).dump();
     return 0;
   }
-  // What an accepted request becomes: forwarded to the instance, which must read and accept it.
-  json launch{{"cmd", "launch"}, {"request", *req}};
-  std::string payload = launch.dump(-1, ' ', false, json::error_handler_t::replace);
-  auto again = lx::service::decode_payload(payload);
-  if (!again) {
-    std::fprintf(stderr, "the instance refuses what lxhostd accepted: %s\n", again.error().message.c_str());
+  // An accepted request, rebuilt from its fields, checks again the same.
+  json rebuilt = std::visit([](const auto& m) { return svc::encode(m); }, *req);
+  auto again = svc::check_request(rebuilt, frame->fds.size());
+  if (!again || *again != rebuilt) {
+    std::fprintf(stderr, "a checked request does not check again the same\n");
     std::abort();
   }
-  auto inner = lx::service::check_request((*again)["request"], 0);
-  if (!inner || *inner != *req) {
-    std::fprintf(stderr, "a checked request does not check again the same\n");
+  // A run request goes to the instance, which must read and accept it unchanged.
+  const auto* run = std::get_if<svc::RunRequest>(&*req);
+  if (!run) return 0;
+  svc::LaunchCommand launch;
+  launch.request = *run;
+  std::string payload = svc::encode(launch).dump(-1, ' ', false, json::error_handler_t::replace);
+  auto body = svc::decode_payload(payload);
+  if (!body) {
+    std::fprintf(stderr, "the instance refuses what lxhostd accepted: %s\n", body.error().message.c_str());
+    std::abort();
+  }
+  auto inner = svc::decode_message<svc::InstanceCommand>(*body, 1 + frame->fds.size());
+  if (!inner || !std::holds_alternative<svc::LaunchCommand>(*inner) ||
+      std::get<svc::LaunchCommand>(*inner).request != *run) {
+    std::fprintf(stderr, "the instance reads another launch than lxhostd sent\n");
     std::abort();
   }
   return 0;

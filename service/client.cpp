@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "messages.h"
 #include "protocol.h"
 
 namespace lx::service {
@@ -34,8 +35,8 @@ Result<UniqueFd> try_connect(const std::string& path) {
 pid_t daemon_pid(const ServicePaths& paths) {
   auto c = try_connect(paths.socket);
   if (!c) return 0;
-  auto r = exchange(c->get(), {{"cmd", "ping"}});
-  return r ? r->value("pid", 0) : 0;
+  auto r = ask<PingReply>(c->get(), PingRequest{});
+  return r ? r->pid : 0;
 }
 
 Result<void> start_daemon(const ServicePaths& paths) {
@@ -84,17 +85,17 @@ Result<UniqueFd> connect_daemon(const ServicePaths& paths, bool start) {
   return try_connect(paths.socket);
 }
 
-Result<nlohmann::json> exchange(int conn, nlohmann::json request, const EventFn& on_event, std::span<const int> fds) {
-  request["v"] = kProtocolVersion;
-  if (auto r = send_frame(conn, request, fds); !r) return std::move(r).error();
+Result<nlohmann::json> exchange(int conn, const nlohmann::json& request, const EventFn& on_event) {
+  LX_TRY(send_frame(conn, request));
   for (;;) {
     auto f = recv_frame(conn, -1);
     if (!f) {
       if (f.error().code == ECONNRESET) return Error{ECONNRESET, "lxhostd closed the connection without a reply"};
       return std::move(f).error();
     }
-    if (f->body.contains("event")) {
-      if (on_event) on_event(f->body);
+    if (is_event(f->body)) {
+      auto event = decode_message<ClientEvent>(f->body);
+      if (event && on_event) on_event(*event);
       continue;
     }
     if (auto e = reply_error(f->body)) return *e;

@@ -3,13 +3,13 @@
 #pragma once
 
 #include <functional>
-#include <span>
 
 #include <nlohmann/json.hpp>
 
 #include "base/result.h"
-#include "service_paths.h"
 #include "base/unique_fd.h"
+#include "messages.h"
+#include "service_paths.h"
 
 namespace lx::service {
 
@@ -23,12 +23,18 @@ Result<void> start_daemon(const ServicePaths& paths);
 /// The pid of the running daemon, or 0 when none answers.
 pid_t daemon_pid(const ServicePaths& paths);
 
-/// Called with each event frame ({"event": ...}) before the final reply.
-using EventFn = std::function<void(const nlohmann::json&)>;
+/// Called with each event before the final reply.
+using EventFn = std::function<void(const ClientEvent&)>;
 
-/// Sends `request` (the protocol version is added) with `fds` on `conn` and returns the final
-/// reply; an error reply becomes an Error. Events go to `on_event`.
-Result<nlohmann::json> exchange(int conn, nlohmann::json request, const EventFn& on_event = {},
-                                std::span<const int> fds = {});
+/// Sends `request` (a frame's JSON) on `conn` and returns the final reply; an error reply
+/// becomes an Error. Events go to `on_event` (those of no known kind are passed over).
+Result<nlohmann::json> exchange(int conn, const nlohmann::json& request, const EventFn& on_event = {});
+
+/// One request to lxhostd on `conn` and its reply, typed.
+template <class Reply, class Request>
+Result<Reply> ask(int conn, const Request& request, const EventFn& on_event = {}) {
+  LX_TRY_ASSIGN(reply, exchange(conn, encode(request), on_event));
+  return decode<Reply>(reply);
+}
 
 }  // namespace lx::service

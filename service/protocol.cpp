@@ -139,7 +139,7 @@ Result<Frame> recv_frame(int sock, int timeout_ms) {
   std::size_t got = 0;
   // The header, with any fds that came with the frame.
   while (got < sizeof header) {
-    if (auto r = wait_readable(sock, timeout_ms, deadline); !r) return std::move(r).error();
+    LX_TRY(wait_readable(sock, timeout_ms, deadline));
     iovec iov{header + got, sizeof header - got};
     msghdr msg{};
     msg.msg_iov = &iov;
@@ -176,7 +176,7 @@ Result<Frame> recv_frame(int sock, int timeout_ms) {
   std::string payload(n, '\0');
   got = 0;
   while (got < n) {
-    if (auto r = wait_readable(sock, timeout_ms, deadline); !r) return std::move(r).error();
+    LX_TRY(wait_readable(sock, timeout_ms, deadline));
     ssize_t r = recv(sock, payload.data() + got, n - got, MSG_DONTWAIT);
     if (r < 0) {
       if (errno == EINTR || errno == EAGAIN) continue;
@@ -185,14 +185,13 @@ Result<Frame> recv_frame(int sock, int timeout_ms) {
     if (r == 0) return Error{EBADMSG, "connection closed in the middle of a frame"};
     got += static_cast<std::size_t>(r);
   }
-  auto body = decode_payload(payload);
-  if (!body) return std::move(body).error();
-  frame.body = std::move(*body);
+  LX_TRY_ASSIGN(body, decode_payload(payload));
+  frame.body = std::move(body);
   return frame;
 }
 
 Result<nlohmann::json> decode_payload(std::string_view payload) {
-  if (auto r = check_bounds(payload); !r) return std::move(r).error();
+  LX_TRY(check_bounds(payload));
   nlohmann::json body;
   try {
     body = nlohmann::json::parse(payload);
@@ -201,142 +200,6 @@ Result<nlohmann::json> decode_payload(std::string_view payload) {
   }
   if (!body.is_object()) return Error{EBADMSG, "malformed frame: not a JSON object"};
   return body;
-}
-
-nlohmann::json error_reply(const std::string& message, int code) {
-  return nlohmann::json{{"error", message}, {"errno", code}};
-}
-
-std::optional<Error> reply_error(const nlohmann::json& reply) {
-  auto it = reply.find("error");
-  if (it == reply.end() || !it->is_string()) return std::nullopt;
-  return Error{reply.value("errno", 0), it->get<std::string>()};
-}
-
-}  // namespace lx::service
-
-namespace lx::service {
-namespace {
-
-using nlohmann::json;
-
-// A field of a request, checked against its type and bounds.
-Error bad_field(std::string_view field, std::string_view why) {
-  return Error{EBADMSG, fmt::format("malformed request: '{}' {}", field, why)};
-}
-
-Result<std::string> string_field(const json& req, std::string_view field, std::size_t max = kMaxString) {
-  auto it = req.find(field);
-  if (it == req.end() || it->is_null()) return std::string();
-  if (!it->is_string()) return bad_field(field, "is not a string");
-  const auto& s = it->get_ref<const std::string&>();
-  if (s.size() > max) return bad_field(field, fmt::format("is longer than {} bytes", max));
-  if (s.find('\0') != std::string::npos) return bad_field(field, "contains a NUL byte");
-  return s;
-}
-
-Result<std::vector<std::string>> strings_field(const json& req, std::string_view field) {
-  auto it = req.find(field);
-  std::vector<std::string> out;
-  if (it == req.end() || it->is_null()) return out;
-  if (!it->is_array()) return bad_field(field, "is not an array of strings");
-  if (it->size() > kMaxItems) return bad_field(field, fmt::format("has more than {} entries (kMaxItems)", kMaxItems));
-  for (const auto& v : *it) {
-    if (!v.is_string()) return bad_field(field, "is not an array of strings");
-    const auto& s = v.get_ref<const std::string&>();
-    if (s.size() > kMaxString) return bad_field(field, fmt::format("has a string longer than {} bytes (kMaxString)", kMaxString));
-    if (s.find('\0') != std::string::npos) return bad_field(field, "has a string with a NUL byte");
-    out.push_back(s);
-  }
-  return out;
-}
-
-Result<std::vector<int>> signals_field(const json& req, std::string_view field) {
-  auto it = req.find(field);
-  std::vector<int> out;
-  if (it == req.end() || it->is_null()) return out;
-  if (!it->is_array()) return bad_field(field, "is not an array of signal numbers");
-  if (it->size() > static_cast<std::size_t>(kMaxSignal)) return bad_field(field, fmt::format("has more than {} entries", kMaxSignal));
-  for (const auto& v : *it) {
-    if (!v.is_number_integer() || v.get<long long>() < 1 || v.get<long long>() > kMaxSignal)
-      return bad_field(field, fmt::format("has an entry that is not a signal number (1 to {})", kMaxSignal));
-    out.push_back(v.get<int>());
-  }
-  return out;
-}
-
-Result<bool> bool_field(const json& req, std::string_view field, bool def) {
-  auto it = req.find(field);
-  if (it == req.end() || it->is_null()) return def;
-  if (!it->is_boolean()) return bad_field(field, "is not true or false");
-  return it->get<bool>();
-}
-
-Result<int> int_field(const json& req, std::string_view field, int def, long long lo, long long hi) {
-  auto it = req.find(field);
-  if (it == req.end() || it->is_null()) return def;
-  if (!it->is_number_integer() || it->get<long long>() < lo || it->get<long long>() > hi)
-    return bad_field(field, fmt::format("is not an integer from {} to {}", lo, hi));
-  return static_cast<int>(it->get<long long>());
-}
-
-}  // namespace
-
-Result<json> check_request(const json& request, std::size_t fds) {
-  if (!request.is_object()) return Error{EBADMSG, "malformed request: not a JSON object"};
-  auto v = request.find("v");
-  if (v == request.end() || !v->is_number_integer() || v->get<long long>() != kProtocolVersion) {
-    std::string got = v == request.end() ? "none" : v->is_number_integer() ? std::to_string(v->get<long long>()) : "not a number";
-    return Error{EPROTO, fmt::format("protocol version {} is not supported (lxhostd speaks {}); restart the service "
-                                     "with 'lx service stop'", got, kProtocolVersion)};
-  }
-  auto cmd = string_field(request, "cmd", 64);
-  if (!cmd) return std::move(cmd).error();
-  json out{{"v", kProtocolVersion}, {"cmd", *cmd}};
-  std::size_t max_fds = 0;
-  // Each field read by the command, as out[field] (a failed check returns).
-  auto take_string = [&](const char* f) -> Result<void> {
-    auto r = string_field(request, f);
-    if (!r) return std::move(r).error();
-    out[f] = std::move(*r);
-    return ok();
-  };
-  if (*cmd == "ping" || *cmd == "list-commands" || *cmd == "status" || *cmd == "shutdown" || *cmd == "list") {
-  } else if (*cmd == "terminate" || *cmd == "default") {
-    if (auto r = take_string("distro"); !r) return std::move(r).error();
-  } else if (*cmd == "install" || *cmd == "import" || *cmd == "export" || *cmd == "uninstall") {
-    for (const char* f : {"distro", "path"})
-      if (auto r = take_string(f); !r) return std::move(r).error();
-  } else if (*cmd == "run") {
-    max_fds = kMaxLaunchFds;
-    for (const char* f : {"distro", "cwd", "cd", "user"})
-      if (auto r = take_string(f); !r) return std::move(r).error();
-    for (const char* f : {"argv", "env", "sets"}) {
-      auto r = strings_field(request, f);
-      if (!r) return std::move(r).error();
-      out[f] = std::move(*r);
-    }
-    for (const char* f : {"ignored_signals", "blocked_signals"}) {
-      auto r = signals_field(request, f);
-      if (!r) return std::move(r).error();
-      out[f] = std::move(*r);
-    }
-    for (auto [f, def] : {std::pair{"tty", false}, std::pair{"stderr_tty", true}}) {
-      auto r = bool_field(request, f, def);
-      if (!r) return std::move(r).error();
-      out[f] = *r;
-    }
-    for (auto [f, def] : {std::pair{"rows", 24}, std::pair{"cols", 80}}) {
-      auto r = int_field(request, f, def, 0, 65535);
-      if (!r) return std::move(r).error();
-      out[f] = *r;
-    }
-  } else {
-    return Error{EINVAL, fmt::format("unknown command '{}' (list-commands lists them)", *cmd)};
-  }
-  if (fds > max_fds)
-    return Error{EBADMSG, fmt::format("malformed request: '{}' passes at most {} fds, not {}", *cmd, max_fds, fds)};
-  return out;
 }
 
 }  // namespace lx::service

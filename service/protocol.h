@@ -1,6 +1,7 @@
 // The control protocol between `lx`, lxhostd and the instance processes: frames of a 4-byte
 // big-endian length and a JSON object (nlohmann-json), over Unix stream sockets, with file
-// descriptors passed beside a frame (SCM_RIGHTS). Every request carries the protocol version.
+// descriptors passed beside a frame (SCM_RIGHTS), and the bounds every frame keeps. What a frame
+// holds, each message of the protocol, is in messages.h.
 #pragma once
 
 #include <cstdint>
@@ -55,17 +56,5 @@ Result<Frame> recv_frame(int sock, int timeout_ms = -1);
 /// kMaxItems), so nothing deeper or larger ever reaches the JSON parser or the recursive code
 /// after it (dump, copies); then the parse. Not a JSON object: EBADMSG. What recv_frame calls.
 Result<nlohmann::json> decode_payload(std::string_view payload);
-
-/// Checks a request from a client (`fds` passed with it) as lxhostd does before acting on it:
-/// the protocol version (EPROTO when another), the command, and the type and bound of every
-/// field that command reads (EBADMSG, naming the field and the bound). Returns the request
-/// rebuilt from the known fields only (defaults filled in), which is all that is ever forwarded.
-Result<nlohmann::json> check_request(const nlohmann::json& request, std::size_t fds);
-
-/// An error reply: {"error": message, "errno": code}.
-nlohmann::json error_reply(const std::string& message, int code = 0);
-
-/// The error a reply carries, if it is an error reply.
-std::optional<Error> reply_error(const nlohmann::json& reply);
 
 }  // namespace lx::service

@@ -10,20 +10,20 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 
 #include <fmt/format.h>
 
 #include "cli_options.h"
 #include "client.h"
 #include "commands.h"
+#include "messages.h"
 #include "protocol.h"
 
 extern char** environ;
 
 namespace lx::cli {
 namespace {
-
-using nlohmann::json;
 
 constexpr const char* kRunUsage =
     "usage: lx run [-d DISTRO] [-u USER] [--cd DIR] [--set KEY=VALUE]... [--] [CMD [ARGS...]]\n"
@@ -84,6 +84,154 @@ bool pump(int from, int to) {
   return true;
 }
 
+// The request: the command, and the client's environment, working directory, terminal and
+// signal dispositions.
+service::RunRequest make_request(std::vector<std::string> argv) {
+  service::RunRequest req;
+  req.argv = std::move(argv);
+  req.tty = isatty(0) && isatty(1);
+  req.stderr_tty = isatty(2) == 1;
+  for (char** e = environ; e && *e; ++e) req.env.emplace_back(*e);
+  std::error_code ec;
+  req.cwd = std::filesystem::current_path(ec).string();
+  if (req.tty) {
+    winsize ws{};
+    if (ioctl(1, TIOCGWINSZ, &ws) == 0 && ws.ws_row) {
+      req.rows = ws.ws_row;
+      req.cols = ws.ws_col;
+    }
+  }
+  // The command starts with the signals ignored and blocked that lx itself got (nohup, a shell's
+  // background job), as a program lx exec'd would.
+  sigset_t mask;
+  sigprocmask(SIG_SETMASK, nullptr, &mask);
+  for (int s = 1; s < SIGRTMIN; ++s) {
+    struct sigaction old {};
+    if (s != SIGKILL && s != SIGSTOP && sigaction(s, nullptr, &old) == 0 && old.sa_handler == SIG_IGN)
+      req.ignored_signals.push_back(s);
+    if (sigismember(&mask, s) == 1) req.blocked_signals.push_back(s);
+  }
+  return req;
+}
+
+// The signals lx relays to the guest (or acts on: SIGWINCH, SIGCONT) arrive on g_sigpipe.
+Result<void> catch_signals() {
+  if (pipe2(g_sigpipe, O_CLOEXEC | O_NONBLOCK) != 0) return Error::from_errno("pipe2");
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sa.sa_flags = SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  for (int s : {SIGINT, SIGQUIT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT}) sigaction(s, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  return ok();
+}
+
+// The client's side of a running launch: the guest's events, signals relayed to it, and its
+// pseudo-terminal relayed to lx's own terminal (raw mode).
+class Session {
+ public:
+  Session(int conn, std::string log) : conn_(conn), log_(std::move(log)) {}
+  /// Relays until the guest exits; returns lx's exit status.
+  int run();
+
+ private:
+  void relay_signals();
+  std::optional<int> on_frame();
+  std::optional<int> on_event(const service::ClientEvent& event, std::vector<UniqueFd>& fds);
+
+  int conn_;
+  std::string log_;  // lxhostd's, named when the instance ends too soon
+  RawMode raw_;
+  UniqueFd master_;  // the pseudo-terminal's, when the guest has one
+  bool stdin_open_ = true;
+};
+
+int Session::run() {
+  for (;;) {
+    std::vector<pollfd> p{{conn_, POLLIN, 0}, {g_sigpipe[0], POLLIN, 0}};
+    if (master_) {
+      p.push_back({master_.get(), POLLIN, 0});
+      if (stdin_open_) p.push_back({0, POLLIN, 0});
+    }
+    if (poll(p.data(), p.size(), -1) < 0) {
+      if (errno == EINTR) continue;
+      return print_error("poll failed"), kExitFailure;
+    }
+    if (p[1].revents) relay_signals();
+    if (master_ && p.size() > 2) {
+      if (p[2].revents & POLLIN) pump(master_.get(), 1);
+      if (p.size() > 3 && p[3].revents && !pump(0, master_.get())) stdin_open_ = false;
+    }
+    if (p[0].revents)
+      if (auto status = on_frame()) return *status;
+  }
+}
+
+void Session::relay_signals() {
+  unsigned char sig;
+  while (read(g_sigpipe[0], &sig, 1) == 1) {
+    if (sig == SIGWINCH) {
+      winsize ws{};
+      if (master_ && ioctl(1, TIOCGWINSZ, &ws) == 0) ioctl(master_.get(), TIOCSWINSZ, &ws);
+    } else if (sig == SIGCONT) {
+      if (master_) raw_.enter(0);  // back from a suspension of lx itself
+    } else {
+      service::SignalCommand command;
+      command.signal = sig;
+      (void)service::send_message(conn_, command);
+    }
+  }
+}
+
+std::optional<int> Session::on_frame() {
+  auto f = service::recv_frame(conn_, 5000);
+  if (!f) {
+    raw_.restore();
+    print_error(fmt::format("the instance ended before the command did (it was ended, or a plugin crashed; see {})", log_));
+    return kExitFailure;
+  }
+  if (!service::is_event(f->body)) {
+    auto e = service::reply_error(f->body);
+    if (!e) return std::nullopt;
+    raw_.restore();
+    print_error(e->message);
+    return kExitFailure;
+  }
+  auto event = service::decode_message<service::ClientEvent>(f->body);
+  return event ? on_event(*event, f->fds) : std::nullopt;
+}
+
+std::optional<int> Session::on_event(const service::ClientEvent& event, std::vector<UniqueFd>& fds) {
+  using Status = std::optional<int>;
+  return std::visit(
+      service::Overloaded{
+          [](const service::WaitingEvent& e) -> Status { return print_error(e.message), std::nullopt; },
+          [](const service::ProgressEvent&) -> Status { return std::nullopt; },
+          [&](const service::StartedEvent&) -> Status {
+            if (fds.empty()) return std::nullopt;
+            master_ = std::move(fds[0]);
+            fcntl(master_.get(), F_SETFL, O_NONBLOCK);
+            raw_.enter(0);
+            return std::nullopt;
+          },
+          [&](const service::ExitEvent& e) -> Status {
+            // What the guest wrote before it exited is still in the pseudo-terminal.
+            for (int n = 0; master_ && n < 1000; ++n) {
+              pollfd q{master_.get(), POLLIN, 0};
+              if (poll(&q, 1, 20) <= 0 || !(q.revents & POLLIN) || !pump(master_.get(), 1)) break;
+            }
+            raw_.restore();
+            return e.status;
+          },
+          [&](const service::ErrorEvent& e) -> Status {
+            raw_.restore();
+            print_error(e.error);
+            return e.exit;
+          },
+      },
+      event);
+}
+
 }  // namespace
 
 int run_command(const std::vector<std::string>& args) {
@@ -94,7 +242,6 @@ int run_command(const std::vector<std::string>& args) {
                                     {{"--cd"}, &cd, nullptr, "needs a directory"},
                                     {{"-u", "--user"}, &user, nullptr, "needs a user name"}});
   if (!cmd) return kExitUsage;
-  std::size_t i = *cmd;
   // --config layers are the client's: they place the service ([service]); the instance reads
   // the standard files, the distro's file and --set itself.
   ConfigOptions place{copts.config_files, {}};
@@ -109,112 +256,15 @@ int run_command(const std::vector<std::string>& args) {
   auto conn = service::connect_daemon(paths, true);
   if (!conn) return print_error(conn.error().message), kExitFailure;
 
-  bool tty = isatty(0) && isatty(1);
-  json req{{"v", service::kProtocolVersion}, {"cmd", "run"}, {"distro", distro}, {"cd", cd}, {"user", user}, {"sets", copts.sets},
-           {"tty", tty}, {"stderr_tty", isatty(2) == 1}};
-  req["argv"] = std::vector<std::string>(args.begin() + static_cast<std::ptrdiff_t>(i), args.end());
-  std::vector<std::string> env;
-  for (char** e = environ; e && *e; ++e) env.emplace_back(*e);
-  req["env"] = env;
-  std::error_code ec;
-  req["cwd"] = std::filesystem::current_path(ec).string();
-  if (tty) {
-    winsize ws{};
-    if (ioctl(1, TIOCGWINSZ, &ws) == 0 && ws.ws_row) {
-      req["rows"] = ws.ws_row;
-      req["cols"] = ws.ws_col;
-    }
-  }
-  // The command starts with the signals ignored and blocked that lx itself got (nohup, a shell's
-  // background job), as a program lx exec'd would.
-  std::vector<int> ignored, blocked;
-  sigset_t mask;
-  sigprocmask(SIG_SETMASK, nullptr, &mask);
-  for (int s = 1; s < SIGRTMIN; ++s) {
-    struct sigaction old {};
-    if (s != SIGKILL && s != SIGSTOP && sigaction(s, nullptr, &old) == 0 && old.sa_handler == SIG_IGN) ignored.push_back(s);
-    if (sigismember(&mask, s) == 1) blocked.push_back(s);
-  }
-  req["ignored_signals"] = ignored;
-  req["blocked_signals"] = blocked;
-  if (pipe2(g_sigpipe, O_CLOEXEC | O_NONBLOCK) != 0) return print_error("pipe2 failed"), kExitFailure;
-  struct sigaction sa {};
-  sa.sa_handler = on_signal;
-  sa.sa_flags = SA_RESTART;
-  sigemptyset(&sa.sa_mask);
-  for (int s : {SIGINT, SIGQUIT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT}) sigaction(s, &sa, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-
+  auto req = make_request(std::vector<std::string>(args.begin() + static_cast<std::ptrdiff_t>(*cmd), args.end()));
+  req.distro = distro;
+  req.cd = cd;
+  req.user = user;
+  req.sets = copts.sets;
+  if (auto r = catch_signals(); !r) return print_error(r.error().message), kExitFailure;
   int stdio[3] = {0, 1, 2};
-  if (auto r = service::send_frame(conn->get(), req, stdio); !r) return print_error(r.error().message), kExitFailure;
-
-  RawMode raw;
-  UniqueFd master;
-  bool stdin_open = true;
-  for (;;) {
-    std::vector<pollfd> p{{conn->get(), POLLIN, 0}, {g_sigpipe[0], POLLIN, 0}};
-    if (master) {
-      p.push_back({master.get(), POLLIN, 0});
-      if (stdin_open) p.push_back({0, POLLIN, 0});
-    }
-    if (poll(p.data(), p.size(), -1) < 0) {
-      if (errno == EINTR) continue;
-      return print_error("poll failed"), kExitFailure;
-    }
-    if (p[1].revents) {
-      unsigned char sig;
-      while (read(g_sigpipe[0], &sig, 1) == 1) {
-        if (sig == SIGWINCH) {
-          winsize ws{};
-          if (master && ioctl(1, TIOCGWINSZ, &ws) == 0) ioctl(master.get(), TIOCSWINSZ, &ws);
-        } else if (sig == SIGCONT) {
-          if (master) raw.enter(0);  // back from a suspension of lx itself
-        } else {
-          (void)service::send_frame(conn->get(), {{"cmd", "signal"}, {"signal", static_cast<int>(sig)}});
-        }
-      }
-    }
-    if (master && p.size() > 2) {
-      if (p[2].revents & POLLIN) pump(master.get(), 1);
-      if (p.size() > 3 && p[3].revents) {
-        if (!pump(0, master.get())) stdin_open = false;
-      }
-    }
-    if (p[0].revents) {
-      auto f = service::recv_frame(conn->get(), 5000);
-      if (!f) {
-        raw.restore();
-        print_error(fmt::format("the instance ended before the command did (it was ended, or a plugin crashed; "
-                                "see {})", paths.log));
-        return kExitFailure;
-      }
-      const json& b = f->body;
-      std::string ev = b.value("event", "");
-      if (ev == "waiting") {
-        print_error(b.value("message", "waiting"));
-      } else if (ev == "started") {
-        if (!f->fds.empty()) {
-          master = std::move(f->fds[0]);
-          fcntl(master.get(), F_SETFL, O_NONBLOCK);
-          raw.enter(0);
-        }
-      } else if (ev == "exit") {
-        if (master) {
-          // What the guest wrote before it exited is still in the pseudo-terminal.
-          for (int n = 0; n < 1000; ++n) {
-            pollfd q{master.get(), POLLIN, 0};
-            if (poll(&q, 1, 20) <= 0 || !(q.revents & POLLIN) || !pump(master.get(), 1)) break;
-          }
-        }
-        raw.restore();
-        return b.value("status", kExitFailure);
-      } else if (ev == "error" || b.contains("error")) {
-        raw.restore();
-        print_error(b.value("error", "failed"));
-        return b.value("exit", kExitFailure);
-      }
-    }
-  }
+  if (auto r = service::send_message(conn->get(), req, stdio); !r) return print_error(r.error().message), kExitFailure;
+  return Session(conn->get(), paths.log).run();
 }
 
 }  // namespace lx::cli

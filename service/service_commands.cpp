@@ -12,12 +12,10 @@
 #include "cli_options.h"
 #include "client.h"
 #include "commands.h"
-#include "protocol.h"
+#include "messages.h"
 
 namespace lx::cli {
 namespace {
-
-using nlohmann::json;
 
 // The options every service verb takes (--config, --set for [service]) and its positionals.
 struct VerbArgs {
@@ -43,16 +41,16 @@ Result<service::ServicePaths> paths_for(const VerbArgs& v) {
   return service::ServicePaths::resolve(*cfg);
 }
 
-// One request to the daemon (started on demand when `start`); events are printed.
-Result<json> call(const VerbArgs& v, json request, bool start, const service::EventFn& on_event = {}) {
-  auto paths = paths_for(v);
-  if (!paths) return std::move(paths).error();
-  auto conn = service::connect_daemon(*paths, start);
-  if (!conn) return std::move(conn).error();
-  service::EventFn print = on_event ? on_event : [](const json& e) {
-    if (e.value("event", "") == "waiting") print_error(e.value("message", ""));
+// One request to the daemon (started on demand when `start`) and its reply; events go to
+// `on_event`, or "waiting" messages are printed.
+template <class Reply, class Request>
+Result<Reply> call(const VerbArgs& v, const Request& request, bool start, const service::EventFn& on_event = {}) {
+  LX_TRY_ASSIGN(paths, paths_for(v));
+  LX_TRY_ASSIGN(conn, service::connect_daemon(paths, start));
+  service::EventFn print = on_event ? on_event : [](const service::ClientEvent& e) {
+    if (const auto* w = std::get_if<service::WaitingEvent>(&e)) print_error(w->message);
   };
-  return service::exchange(conn->get(), std::move(request), print);
+  return service::ask<Reply>(conn.get(), request, print);
 }
 
 std::string human_size(std::uint64_t b) {
@@ -67,14 +65,15 @@ std::string human_size(std::uint64_t b) {
 class ProgressBar {
  public:
   explicit ProgressBar(std::string what) : what_(std::move(what)), tty_(isatty(2) == 1) {}
-  void operator()(const json& e) {
-    if (e.value("event", "") == "waiting") {
+  void operator()(const service::ClientEvent& e) {
+    if (const auto* w = std::get_if<service::WaitingEvent>(&e)) {
       clear();
-      print_error(e.value("message", ""));
+      print_error(w->message);
       return;
     }
-    if (!tty_ || e.value("event", "") != "progress") return;
-    std::uint64_t done = e.value("done", 0ULL), total = e.value("total", 0ULL), entries = e.value("entries", 0ULL);
+    const auto* p = std::get_if<service::ProgressEvent>(&e);
+    if (!tty_ || !p) return;
+    std::uint64_t done = p->done, total = p->total, entries = p->entries;
     std::string line;
     if (total > 0) {
       int pct = static_cast<int>(done * 100 / total);
@@ -111,6 +110,9 @@ int fail(const Error& e) {
   return kExitFailure;
 }
 
+// Whether an error says that no lxhostd runs.
+bool not_running(const Error& e) { return e.code == ENOENT || e.code == ECONNREFUSED; }
+
 }  // namespace
 
 int service_command(const std::vector<std::string>& args) {
@@ -136,15 +138,9 @@ int service_command(const std::vector<std::string>& args) {
     return 0;
   }
   if (what == "stop") {
-    auto r = call(*v, {{"cmd", "shutdown"}}, false);
-    if (!r) {
-      if (r.error().code == ENOENT || r.error().code == ECONNREFUSED) {
-        std::puts("lxhostd is not running");
-        return 0;
-      }
-      return fail(r.error());
-    }
-    std::puts("lxhostd stopped");
+    auto r = call<service::DoneReply>(*v, service::ShutdownRequest{}, false);
+    if (!r && !not_running(r.error())) return fail(r.error());
+    std::puts(r ? "lxhostd stopped" : "lxhostd is not running");
     return 0;
   }
   if (what == "status") {
@@ -166,28 +162,24 @@ int status_command(const std::vector<std::string>& args) {
       "usage: lx status [--json]\nLists the running instances and their processes (--json: as JSON, for scripts).\n";
   auto v = parse_verb(args, usage, true);
   if (!v) return kExitUsage;
-  auto r = call(*v, {{"cmd", "status"}}, false);
+  auto r = call<service::StatusReply>(*v, service::StatusRequest{}, false);
   if (!r) {
-    if (r.error().code == ENOENT || r.error().code == ECONNREFUSED) {
-      std::puts(v->json ? "[]" : "lxhostd is not running: no instances");
-      return 0;
-    }
-    return fail(r.error());
-  }
-  const auto& inst = (*r)["instances"];
-  if (v->json) {
-    std::puts(inst.dump(2).c_str());
+    if (!not_running(r.error())) return fail(r.error());
+    std::puts(v->json ? "[]" : "lxhostd is not running: no instances");
     return 0;
   }
-  if (inst.empty()) std::puts("no instances running");
-  for (const auto& i : inst) {
-    std::printf("%s  (instance pid %d, %s, %d client%s, root %s)\n", i.value("name", "").c_str(), i.value("pid", 0),
-                i.value("state", "").c_str(), i.value("clients", 0), i.value("clients", 0) == 1 ? "" : "s",
-                i.value("rootfs", "/").c_str());
+  if (v->json) {
+    std::puts(service::to_json_value(r->instances).dump(2).c_str());
+    return 0;
+  }
+  if (r->instances.empty()) std::puts("no instances running");
+  for (const auto& i : r->instances) {
+    int clients = i.clients.value_or(0);
+    std::printf("%s  (instance pid %d, %s, %d client%s, root %s)\n", i.name.c_str(), i.pid, i.state.c_str(), clients,
+                clients == 1 ? "" : "s", i.rootfs.c_str());
     std::printf("  %7s %7s %-5s %7s  %s\n", "PID", "PPID", "STATE", "THREADS", "COMMAND");
-    for (const auto& p : i["processes"])
-      std::printf("  %7d %7d %-5s %7d  %s\n", p.value("pid", 0), p.value("parent", 0), p.value("state", "?").c_str(),
-                  p.value("threads", 1), p.value("command", "").c_str());
+    for (const auto& p : i.processes)
+      std::printf("  %7d %7d %-5s %7d  %s\n", p.pid, p.parent, p.state.c_str(), p.threads, p.command.c_str());
   }
   return 0;
 }
@@ -199,7 +191,7 @@ int terminate_command(const std::vector<std::string>& args) {
   auto v = parse_verb(args, usage);
   if (!v) return kExitUsage;
   if (v->positional.size() != 1) return std::fputs(usage, stderr), kExitUsage;
-  auto r = call(*v, {{"cmd", "terminate"}, {"distro", v->positional[0]}}, false);
+  auto r = call<service::DoneReply>(*v, service::TerminateRequest{{}, v->positional[0]}, false);
   if (!r) return fail(r.error());
   return 0;
 }
@@ -208,82 +200,104 @@ int shutdown_command(const std::vector<std::string>& args) {
   constexpr const char* usage = "usage: lx shutdown\nEnds every instance and stops lxhostd.\n";
   auto v = parse_verb(args, usage);
   if (!v) return kExitUsage;
-  auto r = call(*v, {{"cmd", "shutdown"}}, false);
-  if (!r && r.error().code != ENOENT && r.error().code != ECONNREFUSED) return fail(r.error());
+  auto r = call<service::DoneReply>(*v, service::ShutdownRequest{}, false);
+  if (!r && !not_running(r.error())) return fail(r.error());
   return 0;
 }
 
+namespace {
+
+std::string distro_usage(const std::string& verb) {
+  if (verb == "install")
+    return "usage: lx install NAME FILE.tar[.gz|.xz|.zst]\n"
+           "Installs a distro from a rootfs tarball; owners, modes and device numbers\n"
+           "are kept as ownership metadata, so they show inside as in the tarball.\n";
+  if (verb == "import") return "usage: lx import NAME DIR\nInstalls a copy of the rootfs directory DIR as NAME.\n";
+  if (verb == "export")
+    return "usage: lx export NAME FILE.tar[.gz|.xz|.zst]\n"
+           "Writes NAME's rootfs to a tarball with the owners and modes it has inside.\n";
+  if (verb == "uninstall") return "usage: lx uninstall NAME\nEnds NAME's instance and removes the distro.\n";
+  if (verb == "list")
+    return "usage: lx list [--json]\nLists the installed distros: name, state, size, default "
+           "(--json: all that is known, as JSON).\n";
+  return "usage: lx default [NAME]\nShows, or sets, the default distro.\n";
+}
+
+int list_distros(const VerbArgs& v) {
+  auto r = call<service::ListReply>(v, service::ListRequest{}, true);
+  if (!r) return fail(r.error());
+  if (v.json) {
+    std::puts(service::to_json_value(r->distros).dump(2).c_str());
+    return 0;
+  }
+  if (r->distros.empty()) {
+    std::puts("no distros installed ('lx install NAME FILE.tar' installs one; 'lx run' uses the host root)");
+    return 0;
+  }
+  std::printf("  %-20s %-12s %10s  %s\n", "NAME", "STATE", "SIZE", "RUNNING");
+  for (const auto& d : r->distros)
+    std::printf("%s %-20s %-12s %10s  %s\n", d.is_default ? "*" : " ", d.name.c_str(), d.state.c_str(),
+                human_size(d.size).c_str(), d.running ? "yes" : "no");
+  return 0;
+}
+
+int default_distro(const VerbArgs& v) {
+  service::DefaultRequest request;
+  if (!v.positional.empty()) request.distro = v.positional[0];
+  auto r = call<service::DefaultReply>(v, request, true);
+  if (!r) return fail(r.error());
+  std::puts(r->name.empty() ? "no default distro (lx run uses the host root)" : r->name.c_str());
+  return 0;
+}
+
+// An operation on the install state, with a progress bar on a terminal.
+template <class Reply, class Request>
+Result<Reply> store_call(const VerbArgs& v, const Request& request) {
+  ProgressBar bar(fmt::format("{} {}", service::doing(Request::kOp), request.distro));
+  auto r = call<Reply>(v, request, true, [&bar](const service::ClientEvent& e) { bar(e); });
+  bar.clear();
+  return r;
+}
+
+int change_distros(const std::string& verb, const VerbArgs& v) {
+  const std::string& name = v.positional[0];
+  if (verb == "uninstall") {
+    auto r = store_call<service::DoneReply>(v, service::UninstallRequest{{}, name, ""});
+    if (!r) return fail(r.error());
+    std::printf("uninstalled %s\n", name.c_str());
+    return 0;
+  }
+  std::string path = absolute(v.positional[1]);
+  if (verb == "export") {
+    auto r = store_call<service::DoneReply>(v, service::ExportRequest{{}, name, path});
+    if (!r) return fail(r.error());
+    std::printf("exported %s to %s\n", name.c_str(), path.c_str());
+    return 0;
+  }
+  if (access(path.c_str(), R_OK) != 0) {
+    print_error(fmt::format("{}: {}: {}", verb, v.positional[1], strerror(errno)));
+    return kExitFailure;
+  }
+  auto r = verb == "install" ? store_call<service::InstalledReply>(v, service::InstallRequest{{}, name, path})
+                             : store_call<service::InstalledReply>(v, service::ImportRequest{{}, name, path});
+  if (!r) return fail(r.error());
+  std::printf("installed %s (%s)%s\n", name.c_str(), human_size(r->size).c_str(),
+              r->is_default ? ", the default distro" : "");
+  return 0;
+}
+
+}  // namespace
+
 int distro_command(const std::string& verb, const std::vector<std::string>& args) {
-  const std::string usage = verb == "install"  ? "usage: lx install NAME FILE.tar[.gz|.xz|.zst]\n"
-                                                 "Installs a distro from a rootfs tarball; owners, modes and device numbers\n"
-                                                 "are kept as ownership metadata, so they show inside as in the tarball.\n"
-                            : verb == "import" ? "usage: lx import NAME DIR\nInstalls a copy of the rootfs directory DIR as NAME.\n"
-                            : verb == "export" ? "usage: lx export NAME FILE.tar[.gz|.xz|.zst]\n"
-                                                 "Writes NAME's rootfs to a tarball with the owners and modes it has inside.\n"
-                            : verb == "uninstall" ? "usage: lx uninstall NAME\nEnds NAME's instance and removes the distro.\n"
-                            : verb == "list"   ? "usage: lx list [--json]\nLists the installed distros: name, state, size, default "
-                                                 "(--json: all that is known, as JSON).\n"
-                                               : "usage: lx default [NAME]\nShows, or sets, the default distro.\n";
+  const std::string usage = distro_usage(verb);
   auto v = parse_verb(args, usage.c_str(), verb == "list");
   if (!v) return kExitUsage;
   const auto& pos = v->positional;
   std::size_t want = verb == "list" ? 0 : (verb == "uninstall") ? 1 : verb == "default" ? pos.size() : 2;
   if (pos.size() != want || (verb == "default" && pos.size() > 1)) return std::fputs(usage.c_str(), stderr), kExitUsage;
-
-  if (verb == "list") {
-    auto r = call(*v, {{"cmd", "list"}}, true);
-    if (!r) return fail(r.error());
-    const auto& ds = (*r)["distros"];
-    if (v->json) {
-      std::puts(ds.dump(2).c_str());
-      return 0;
-    }
-    if (ds.empty()) {
-      std::puts("no distros installed ('lx install NAME FILE.tar' installs one; 'lx run' uses the host root)");
-      return 0;
-    }
-    std::printf("  %-20s %-12s %10s  %s\n", "NAME", "STATE", "SIZE", "RUNNING");
-    for (const auto& d : ds)
-      std::printf("%s %-20s %-12s %10s  %s\n", d.value("default", false) ? "*" : " ", d.value("name", "").c_str(),
-                  d.value("state", "").c_str(), human_size(d.value("size", 0ULL)).c_str(),
-                  d.value("running", false) ? "yes" : "no");
-    return 0;
-  }
-  if (verb == "default") {
-    json req{{"cmd", "default"}};
-    if (!pos.empty()) req["distro"] = pos[0];
-    auto r = call(*v, req, true);
-    if (!r) return fail(r.error());
-    std::string d = r->value("default", "");
-    std::puts(d.empty() ? "no default distro (lx run uses the host root)" : d.c_str());
-    return 0;
-  }
-  json req{{"cmd", verb}, {"distro", pos[0]}};
-  if (verb == "install" || verb == "import") {
-    std::string path = absolute(pos[1]);
-    if (access(path.c_str(), R_OK) != 0) {
-      print_error(fmt::format("{}: {}: {}", verb, pos[1], strerror(errno)));
-      return kExitFailure;
-    }
-    req["path"] = path;
-  } else if (verb == "export") {
-    req["path"] = absolute(pos[1]);
-  }
-  ProgressBar bar(fmt::format("{} {}", verb == "install" ? "installing" : verb == "import" ? "importing"
-                                                                        : verb == "export" ? "exporting"
-                                                                                           : "uninstalling",
-                              pos[0]));
-  auto r = call(*v, req, true, [&bar](const json& e) { bar(e); });
-  bar.clear();
-  if (!r) return fail(r.error());
-  if (verb == "install" || verb == "import")
-    std::printf("installed %s (%s)%s\n", pos[0].c_str(), human_size(r->value("size", 0ULL)).c_str(),
-                r->value("default", false) ? ", the default distro" : "");
-  else if (verb == "export")
-    std::printf("exported %s to %s\n", pos[0].c_str(), req["path"].get<std::string>().c_str());
-  else
-    std::printf("uninstalled %s\n", pos[0].c_str());
-  return 0;
+  if (verb == "list") return list_distros(*v);
+  if (verb == "default") return default_distro(*v);
+  return change_distros(verb, *v);
 }
 
 }  // namespace lx::cli

@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "messages.h"
 #include "protocol.h"
 
 namespace {
