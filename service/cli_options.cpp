@@ -100,11 +100,9 @@ std::optional<std::size_t> parse_command_options(const std::vector<std::string>&
 
 Result<config::Config> load_config(const ConfigOptions& opts) {
   config::Config c;
-  if (auto r = c.merge_standard_files(); !r) return std::move(r).error();
-  for (const auto& f : opts.config_files)
-    if (auto r = c.merge_file(f); !r) return std::move(r).error();
-  for (const auto& s : opts.sets)
-    if (auto r = c.apply_set(s); !r) return std::move(r).error();
+  LX_TRY(c.merge_standard_files());
+  for (const auto& f : opts.config_files) LX_TRY(c.merge_file(f));
+  for (const auto& s : opts.sets) LX_TRY(c.apply_set(s));
   return c;
 }
 
