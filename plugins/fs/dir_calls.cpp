@@ -6,6 +6,8 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
+
+#include <lxhost/syscall_table.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -87,7 +89,7 @@ SyscallResult read_entries(FsState& s, SyscallContext& c, bool is64) {
   bool proc_root = is_proc_root(fd.get());
   std::vector<char> data(std::max<std::size_t>(count, 1));
   for (;;) {
-    long n = syscall(is64 ? SYS_getdents64 : SYS_getdents, fd.get(), data.data(), count);
+    long n = syscall(is64 ? sdk::sys::getdents64 : sdk::sys::getdents, fd.get(), data.data(), count);
     if (n < 0) return fail(errno);
     if (n == 0) return SyscallResult::value(0);
     std::size_t len = static_cast<std::size_t>(n);

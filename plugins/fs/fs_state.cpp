@@ -3,6 +3,8 @@
 
 #include <sys/stat.h>
 #include <sys/syscall.h>
+
+#include <lxhost/syscall_table.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -52,9 +54,9 @@ UniqueFd guest_fd(SyscallContext& c, int fd) {
 }
 
 UniqueFd take_fd(SyscallContext& c, int gfd) {
-  UniqueFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, c.pid(), 0)));
+  UniqueFd pidfd(static_cast<int>(syscall(sdk::sys::pidfd_open, c.pid(), 0)));
   if (!pidfd) return {};
-  return UniqueFd(static_cast<int>(syscall(SYS_pidfd_getfd, pidfd.get(), gfd, 0)));
+  return UniqueFd(static_cast<int>(syscall(sdk::sys::pidfd_getfd, pidfd.get(), gfd, 0)));
 }
 
 int host_path_of(const Resolved& r, int extra_flags, std::string& out) {

@@ -11,6 +11,8 @@
 #include <linux/openat2.h>
 #include <sys/syscall.h>
 
+#include <lxhost/syscall_table.h>
+
 #include <cerrno>
 #include <cstdlib>
 #include <deque>
@@ -201,7 +203,7 @@ int GuestRoot::fast(const std::string& path, Follow follow, Resolved& out) const
   how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
   // A guest root's own mounts are crossed by the walk; the host's root crosses the host's.
   if (!host_root_) how.resolve |= RESOLVE_NO_XDEV;
-  UniqueFd dir(static_cast<int>(syscall(SYS_openat2, root_fd_.get(), parent.c_str(), &how, sizeof how)));
+  UniqueFd dir(static_cast<int>(syscall(sdk::sys::openat2, root_fd_.get(), parent.c_str(), &how, sizeof how)));
   if (!dir) return errno == ELOOP || errno == EXDEV || errno == ENOSYS || errno == EAGAIN ? -1 : errno;
   if (host_root_ && member_ && is_procfs(dir.get())) return -1;  // the walk decides what /proc shows
   const std::string& last = comps.back();

@@ -3,6 +3,8 @@
 // guest paths.
 #include <sys/stat.h>
 #include <sys/syscall.h>
+
+#include <lxhost/syscall_table.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -32,7 +34,7 @@ SyscallResult rename_paths(FsState& s, SyscallContext& c, int olddir, int oldp, 
   if (int e = resolve_arg(s, c, newdir, newp, Follow::kNo, b); e != 0) return fail(e);
   if (a.read_only || b.read_only) return fail(EROFS);
   if (!c.still_valid()) return fail(EINTR);
-  if (syscall(SYS_renameat2, a.parent.get(), at_name(a), b.parent.get(), at_name(b), flags) != 0) return fail(errno);
+  if (syscall(sdk::sys::renameat2, a.parent.get(), at_name(a), b.parent.get(), at_name(b), flags) != 0) return fail(errno);
   return SyscallResult::value(0);
 }
 

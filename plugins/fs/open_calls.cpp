@@ -6,6 +6,8 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+
+#include <lxhost/syscall_table.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -31,7 +33,7 @@ bool sole_user_of_memory(const FsState& s, SyscallContext& c) {
   auto status = ProcStatus::read(c.pid());
   if (!status || status->threads() != 1) return false;
   for (pid_t o : s.members())
-    if (o != c.pid() && syscall(SYS_kcmp, c.pid(), o, KCMP_VM, 0, 0) == 0) return false;
+    if (o != c.pid() && syscall(sdk::sys::kcmp, c.pid(), o, KCMP_VM, 0, 0) == 0) return false;
   return true;
 }
 

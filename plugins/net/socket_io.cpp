@@ -4,6 +4,8 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+
+#include <lxhost/syscall_table.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -18,13 +20,13 @@
 namespace lx::net {
 
 int open_pidfd(pid_t pid) noexcept {
-  int fd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  int fd = static_cast<int>(syscall(sdk::sys::pidfd_open, pid, 0));
   return fd < 0 ? -errno : fd;
 }
 
 int take_guest_fd(int pidfd, int fd) noexcept {
   if (fd < 0) return -EBADF;
-  int s = static_cast<int>(syscall(SYS_pidfd_getfd, pidfd, fd, 0));
+  int s = static_cast<int>(syscall(sdk::sys::pidfd_getfd, pidfd, fd, 0));
   return s < 0 ? -errno : s;
 }
 
