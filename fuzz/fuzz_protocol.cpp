@@ -63,15 +63,7 @@ lx::Result<Frame> receive(const std::string& stream, int nfds) {
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
     alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 8)];
-    if (nfds > 0) {
-      msg.msg_control = control;
-      msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
-      cmsghdr* c = CMSG_FIRSTHDR(&msg);
-      c->cmsg_level = SOL_SOCKET;
-      c->cmsg_type = SCM_RIGHTS;
-      c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
-      std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
-    }
+    if (nfds > 0) lx::service::attach_fds(msg, control, fds);
     if (sendmsg(sv[0], &msg, MSG_NOSIGNAL | MSG_DONTWAIT) != static_cast<ssize_t>(stream.size())) std::abort();
   }
   shutdown(sv[0], SHUT_WR);

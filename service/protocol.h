@@ -4,6 +4,8 @@
 // holds, each message of the protocol, is in messages.h.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <cstdint>
 #include <span>
 #include <string>
@@ -40,6 +42,10 @@ struct Frame {
   nlohmann::json body;        ///< a JSON object
   std::vector<UniqueFd> fds;  ///< received with MSG_CMSG_CLOEXEC
 };
+
+/// Points `msg` at `control` (CMSG_SPACE(sizeof(int) * fds.size()) bytes, cmsghdr-aligned) holding
+/// an SCM_RIGHTS message that carries `fds`.
+void attach_fds(msghdr& msg, char* control, std::span<const int> fds) noexcept;
 
 /// Sends `body` as one frame, with `fds` (at most kMaxFds). Safe against SIGPIPE.
 Result<void> send_frame(int sock, const nlohmann::json& body, std::span<const int> fds = {});

@@ -14,25 +14,13 @@
 
 namespace lx::fs {
 
-void FsState::add_member(pid_t tid) {
-  std::lock_guard lock(members_mu_);
-  members_.insert(tid);
-}
+void FsState::add_member(pid_t tid) { members_.add(tid); }
 
-void FsState::remove_member(pid_t tid) {
-  std::lock_guard lock(members_mu_);
-  members_.erase(tid);
-}
+void FsState::remove_member(pid_t tid) { members_.remove(tid); }
 
-bool FsState::member(pid_t pid) const {
-  std::lock_guard lock(members_mu_);
-  return members_.count(pid) != 0;
-}
+bool FsState::member(pid_t pid) const { return members_.contains(pid); }
 
-std::vector<pid_t> FsState::members() const {
-  std::lock_guard lock(members_mu_);
-  return {members_.begin(), members_.end()};
-}
+std::vector<pid_t> FsState::members() const { return members_.snapshot(); }
 
 int resolve(FsState& s, SyscallContext& c, int dirfd, const std::string& path, Follow follow, Resolved& r) {
   return s.root.resolve(c.tid(), dirfd, path, follow, r);

@@ -18,6 +18,7 @@
 #include <lxhost/interfaces.h>
 #include <lxhost/plugin.h>
 
+#include "base/pid_set.h"
 #include "base/unique_fd.h"
 #include "fsmeta/metadata.h"
 #include "guest_root.h"
@@ -46,8 +47,7 @@ struct FsState {
   std::vector<pid_t> members() const;
 
  private:
-  mutable std::mutex members_mu_;
-  std::unordered_set<pid_t> members_;
+  PidSet members_;
 };
 
 using sdk::fail;

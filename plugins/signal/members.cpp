@@ -42,25 +42,13 @@ pid_t tgid(pid_t tid) {
 
 }  // namespace
 
-void Members::add(pid_t tid) {
-  std::lock_guard lock(mu_);
-  tids_.insert(tid);
-}
+void Members::add(pid_t tid) { tids_.add(tid); }
 
-void Members::remove(pid_t tid) noexcept {
-  std::lock_guard lock(mu_);
-  tids_.erase(tid);
-}
+void Members::remove(pid_t tid) noexcept { tids_.remove(tid); }
 
-bool Members::contains(pid_t tid) const {
-  std::lock_guard lock(mu_);
-  return tids_.count(tid) != 0;
-}
+bool Members::contains(pid_t tid) const { return tids_.contains(tid); }
 
-std::vector<pid_t> Members::snapshot() const {
-  std::lock_guard lock(mu_);
-  return {tids_.begin(), tids_.end()};
-}
+std::vector<pid_t> Members::snapshot() const { return tids_.snapshot(); }
 
 std::vector<pid_t> Members::processes(pid_t pgid) const {
   std::vector<pid_t> out;
@@ -112,15 +100,9 @@ bool Members::group_inside(pid_t pgid) const {
   return inside;
 }
 
-void Members::add_launch_group(pid_t pgid) {
-  std::lock_guard lock(mu_);
-  launch_groups_.insert(pgid);
-}
+void Members::add_launch_group(pid_t pgid) { launch_groups_.add(pgid); }
 
-bool Members::is_launch_group(pid_t pgid) const {
-  std::lock_guard lock(mu_);
-  return launch_groups_.count(pgid) != 0;
-}
+bool Members::is_launch_group(pid_t pgid) const { return launch_groups_.contains(pgid); }
 
 std::optional<pid_t> pidfd_target(pid_t tid, int fd) {
   if (fd < 0) return std::nullopt;

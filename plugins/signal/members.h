@@ -10,6 +10,8 @@
 #include <unordered_set>
 #include <vector>
 
+#include "base/pid_set.h"
+
 namespace lx::signal {
 
 /// The set of guest threads of one instance, kept by on_process_start/on_process_exit.
@@ -39,9 +41,8 @@ class Members {
 
  private:
   std::vector<pid_t> snapshot() const;
-  mutable std::mutex mu_;
-  std::unordered_set<pid_t> tids_;
-  std::unordered_set<pid_t> launch_groups_;
+  PidSet tids_;
+  PidSet launch_groups_;
 };
 
 /// The process a pidfd (or a /proc/<pid> directory fd) of guest thread `tid` refers to, read
