@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "base/dumpable.h"
 #include "cli_options.h"
 #include "commands.h"
 #include "runtime/runner.h"
@@ -18,15 +19,6 @@ extern char** environ;
 
 namespace lx::cli {
 namespace {
-
-// The service's processes are non-dumpable: a guest, which runs with the same uid, can neither
-// ptrace them nor read their memory through /proc. A child forked to become a guest must stay
-// traceable by its parent until its execve resets the flag, so fork() runs dumpable: the
-// parent is dumpable again only for the fork itself (pthread_atfork).
-void make_non_dumpable() {
-  prctl(PR_SET_DUMPABLE, 0);
-  pthread_atfork(+[] { prctl(PR_SET_DUMPABLE, 1); }, +[] { prctl(PR_SET_DUMPABLE, 0); }, nullptr);
-}
 
 constexpr const char* kExecUsage =
     "usage: lx exec [--config FILE] [--set KEY=VALUE]... [--trace] [--] CMD [ARGS...]\n"
@@ -85,7 +77,7 @@ void install_forwarding() {
 }  // namespace
 
 int exec_command(const std::vector<std::string>& args) {
-  make_non_dumpable();
+  lx::make_non_dumpable_except_forks();
   ConfigOptions copts;
   bool trace = false;
   auto cmd = parse_command_options(args, "exec", kExecUsage, copts, {{{"--trace"}, nullptr, &trace, ""}});

@@ -9,20 +9,12 @@
 #include <cstring>
 #include <string>
 
+#include "base/dumpable.h"
 #include "cli_options.h"
 #include "daemon.h"
 #include "instance.h"
 
 namespace {
-
-// The service's processes are non-dumpable: a guest, which runs with the same uid, can neither
-// ptrace them nor read their memory through /proc. A child forked to become a guest must stay
-// traceable by its parent until its execve resets the flag, so fork() runs dumpable: the
-// parent is dumpable again only for the fork itself (pthread_atfork).
-void make_non_dumpable() {
-  prctl(PR_SET_DUMPABLE, 0);
-  pthread_atfork(+[] { prctl(PR_SET_DUMPABLE, 1); }, +[] { prctl(PR_SET_DUMPABLE, 0); }, nullptr);
-}
 
 constexpr const char* kUsage = R"(usage: lxhostd [--runtime-dir DIR] [--data-dir DIR] [--config FILE] [--set KEY=VALUE]...
 
@@ -40,7 +32,7 @@ background, and 'lx service start|stop|status' manages it.
 }  // namespace
 
 int main(int argc, char** argv) {
-  make_non_dumpable();
+  lx::make_non_dumpable_except_forks();
   std::vector<std::string> args(argv + 1, argv + argc);
   for (const auto& a : args)
     if (a.rfind("--control-fd=", 0) == 0) return lx::service::instance_main(std::atoi(a.c_str() + 13));
