@@ -90,6 +90,11 @@ notify_workers = 2
 sync_wakeup = true
 
 [instance]
+# What runs the instance: "kernel" (a user, mount, PID and UTS namespace: the kernel resolves
+# paths and confines processes, the families keep only what it cannot do), "emulated" (no
+# namespaces: the families do it all on the NOTIFY and TRACE routes), or "auto": kernel where
+# this host lets the user create a user namespace (tried, not guessed), emulated otherwise.
+backend = "auto"
 # How long an instance lives on after its last client is gone: "0s" ends it at once, "30s",
 # "5m" ... keep it that long, "forever" keeps it until `lx terminate` or `lx shutdown`.
 linger = "0s"

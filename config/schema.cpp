@@ -93,6 +93,13 @@ class LayerChecker {
   }
 
   Result<void> instance_key(const toml::key& k, const toml::node& v, const std::string& path) {
+    if (k.str() == "backend") {
+      LX_TRY(typed<std::string>(v, path, "a string"));
+      const std::string b = *v.value<std::string>();
+      if (b != "auto" && b != "kernel" && b != "emulated")
+        return fail(v.source(), fmt::format("'{}' must be \"auto\", \"kernel\" or \"emulated\", not \"{}\"", path, b));
+      return ok();
+    }
     if (k.str() != "linger" && k.str() != "grace") return unknown(k, path);
     LX_TRY(typed<std::string>(v, path, "a string"));
     bool linger = k.str() == "linger";

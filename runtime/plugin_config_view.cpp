@@ -7,8 +7,8 @@
 
 namespace lx::runtime {
 
-PluginConfigView::PluginConfigView(const config::Config& config, std::string table)
-    : config_(config), table_(std::move(table)) {}
+PluginConfigView::PluginConfigView(const config::Config& config, std::string table, sdk::Backend backend)
+    : config_(config), table_(std::move(table)), backend_(backend) {}
 
 std::optional<std::string> PluginConfigView::get_string(std::string_view key) const noexcept {
   const toml::table* t = config_.table(table_);

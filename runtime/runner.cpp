@@ -21,11 +21,51 @@ class Runtime::Registry final : public sdk::PluginRegistry {
   const std::vector<FamilyPlugin>& plugins_;
 };
 
-Runtime::Runtime(const config::Config& config) : config_(config) {}
+Runtime::Runtime(const config::Config& config, BackendChoice backend) : config_(config), backend_(std::move(backend)) {}
 Runtime::~Runtime() = default;
 
+namespace {
+
+// The first syscall a plugin asks the TRACE route for, as "plugin 'x' asks the TRACE route for
+// y"; "" when none does. The kernel backend traces nothing.
+std::string trace_rows(const std::vector<FamilyPlugin>& plugins) {
+  for (const auto& fp : plugins)
+    for (const auto& spec : fp.plugin->plugin().syscalls()) {
+      bool trace = spec.route == sdk::Route::kTrace;
+      for (const auto& r : spec.arg_rules) trace |= r.route == sdk::Route::kTrace;
+      if (trace)
+        return fmt::format("plugin '{}' asks the TRACE route for {}", fp.plugin->info().name, sdk::SyscallTable::name(spec.nr));
+    }
+  return {};
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Runtime>> Runtime::create(const config::Config& config) {
-  std::unique_ptr<Runtime> rt(new Runtime(config));
+  LX_TRY_ASSIGN(choice, choose_backend(config));
+  bool asked_kernel = choice.backend == sdk::Backend::kKernel && choice.why.rfind("auto", 0) != 0;
+  LX_TRY_ASSIGN(rt, create(config, choice));
+  if (rt->backend_.backend != sdk::Backend::kKernel) return std::move(rt);
+  std::string trace = trace_rows(rt->plugins_);
+  if (trace.empty()) return std::move(rt);
+  if (asked_kernel) return Error{EINVAL, fmt::format("instance.backend = kernel: {}, which the kernel backend does not serve", trace)};
+  rt.reset();
+  return create(config, BackendChoice{sdk::Backend::kEmulated, fmt::format("auto: {}, which only the emulated backend serves", trace)});
+}
+
+Result<sdk::KernelPlan> Runtime::kernel_plan() const {
+  sdk::KernelPlan plan;
+  for (const auto& fp : plugins_) {
+    auto* k = static_cast<sdk::KernelConfigurator*>(fp.plugin->plugin().query_interface(sdk::KernelConfigurator::kName));
+    if (!k) continue;
+    if (std::string err = k->configure_kernel(plan); !err.empty())
+      return Error{EINVAL, fmt::format("plugin '{}' cannot configure the kernel backend: {}", fp.plugin->info().name, err)};
+  }
+  return plan;
+}
+
+Result<std::unique_ptr<Runtime>> Runtime::create(const config::Config& config, BackendChoice backend) {
+  std::unique_ptr<Runtime> rt(new Runtime(config, std::move(backend)));
   rt->search_path_ = config.plugin_search_path();
   for (auto& dir : default_plugin_dirs()) rt->search_path_.push_back(std::move(dir));
 
@@ -42,7 +82,7 @@ Result<std::unique_ptr<Runtime>> Runtime::create(const config::Config& config) {
       auto keys = plugin.config_keys();
       LX_TRY(rt->config_.validate_table(info.config_table, keys));
     }
-    PluginConfigView view(rt->config_, info.config_table);
+    PluginConfigView view(rt->config_, info.config_table, rt->backend_.backend);
     if (std::string err = plugin.configure(view); !err.empty())
       return Error::msg(fmt::format("plugin '{}' ({}) refused its config: {}", info.name, *path, err));
     rt->plugins_.push_back(FamilyPlugin{name, std::move(*loaded)});

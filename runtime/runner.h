@@ -8,6 +8,7 @@
 
 #include "base/result.h"
 #include "config/config.h"
+#include "runtime/backend.h"
 #include "runtime/dispatch_builder.h"
 #include "driver/driver.h"
 #include "runtime/plugin_loader.h"
@@ -17,9 +18,13 @@ namespace lx::runtime {
 /// Loaded plugins and the dispatch built from them under one config.
 class Runtime {
  public:
-  /// Loads and configures the plugins `config` names, and builds the dispatch. Errors name the
-  /// plugin file or config position and the reason.
+  /// Loads and configures the plugins `config` names for the backend [instance] backend asks
+  /// for (choose_backend), and builds the dispatch. Errors name the plugin file or config
+  /// position and the reason. Under "auto", a plugin that asks the TRACE route of the kernel
+  /// backend sends the instance to the emulated one (the reason says which).
   static Result<std::unique_ptr<Runtime>> create(const config::Config& config);
+  /// The same for a backend already chosen.
+  static Result<std::unique_ptr<Runtime>> create(const config::Config& config, BackendChoice backend);
 
   ~Runtime();
 
@@ -38,6 +43,10 @@ class Runtime {
   }
   /// The config it was made from.
   const config::Config& config() const noexcept { return config_; }
+  /// The backend the plugins were configured for, and why it was chosen.
+  const BackendChoice& backend() const noexcept { return backend_; }
+  /// What the plugins ask of the kernel (kernel backend): every KernelConfigurator's part.
+  Result<sdk::KernelPlan> kernel_plan() const;
 
   /// Makes a driver for this dispatch (the caller runs it and may read main_pid()).
   /// With `on_main_exit`, the guest tree outlives its first process (see DriverOptions).
@@ -47,8 +56,9 @@ class Runtime {
 
  private:
   class Registry;
-  explicit Runtime(const config::Config& config);
+  Runtime(const config::Config& config, BackendChoice backend);
   config::Config config_;
+  BackendChoice backend_;
   std::vector<std::string> search_path_;
   std::vector<FamilyPlugin> plugins_;
   Dispatch dispatch_;

@@ -97,4 +97,38 @@ class Credentials {
   virtual bool fs_identity(pid_t tid, std::uint32_t& uid, std::uint32_t& gid) noexcept = 0;
 };
 
+
+/// One mount of a kernel-backed instance's mount namespace.
+struct KernelMount {
+  /// What is mounted at `guest`.
+  enum class Kind : std::uint8_t {
+    kBind,  ///< a bind mount of host path `host` (recursive)
+    kProc,  ///< a new procfs of the instance's PID namespace
+    kDev,   ///< a tmpfs with the usual device nodes bound from the host, and a new devpts
+  };
+  Kind kind = Kind::kBind;
+  std::string host;        ///< host path (kBind)
+  std::string guest;       ///< guest path, absolute
+  bool read_only = false;  ///< remounted read-only
+};
+
+/// What the families ask of the kernel for a kernel-backed instance: its root, its mounts, its
+/// hostname, its limits. Each plugin that offers KernelConfigurator fills in its part.
+struct KernelPlan {
+  std::string root = "/";            ///< host directory that becomes the instance's "/"
+  std::vector<KernelMount> mounts;   ///< done in order, after the root
+  std::string hostname;              ///< the UTS namespace's hostname ("" keeps the host's)
+  std::uint64_t max_processes = 0;   ///< RLIMIT_NPROC of every launch (0: unchanged)
+};
+
+/// A plugin's part in configuring a kernel-backed instance. Unlike the other interfaces, every
+/// loaded plugin that offers it is asked (in load order), once, before the instance starts.
+class KernelConfigurator {
+ public:
+  /// The name it is offered under (the fs and proc plugins offer it).
+  static constexpr std::string_view kName = "lxhost.kernel_configurator/1";
+  virtual ~KernelConfigurator() = default;
+  /// Adds this plugin's part to `plan`. Returns "" or one line saying what cannot be done.
+  virtual std::string configure_kernel(KernelPlan& plan) noexcept = 0;
+};
 }  // namespace lx::sdk

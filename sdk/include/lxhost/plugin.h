@@ -27,7 +27,18 @@
 namespace lx::sdk {
 
 /// The plugin ABI version. Bump on any change to a class or struct in the SDK headers.
-inline constexpr std::uint32_t kAbiVersion = 3;
+inline constexpr std::uint32_t kAbiVersion = 4;
+
+/// The backend an instance runs on: the families emulate on the NOTIFY and TRACE routes, or the
+/// kernel does the work in the instance's namespaces (user, mount, PID, UTS) and the families
+/// keep only what it cannot do. A plugin reads it in configure() and picks its rows for it.
+enum class Backend : std::uint8_t {
+  kEmulated,  ///< no namespaces: paths, processes and identity are the families' work
+  kKernel,    ///< the instance is a set of namespaces: paths, pids and root are the kernel's
+};
+
+/// Returns "emulated" or "kernel".
+constexpr const char* to_string(Backend b) noexcept { return b == Backend::kKernel ? "kernel" : "emulated"; }
 
 /// How completely a plugin implements a syscall (printed by `lx syscalls`).
 enum class Support : std::uint8_t {
@@ -115,6 +126,8 @@ class PluginConfig {
   virtual std::string toml() const noexcept = 0;
   /// Where a key was set ("file:line:column"), for the plugin's own error messages.
   virtual std::string where(std::string_view key) const noexcept = 0;
+  /// The backend the instance runs on (decided before any plugin is configured).
+  virtual Backend backend() const noexcept { return Backend::kEmulated; }
 };
 
 /// What plugins offer each other through the host: typed interfaces (see interfaces.h).

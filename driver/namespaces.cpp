@@ -1,0 +1,160 @@
+// The user namespace probe and the id maps of an instance (see namespaces.h).
+#include "driver/namespaces.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+namespace lx::driver {
+namespace {
+
+// Writes `text` to /proc/<pid>/<file>; 0 or errno.
+int write_proc(pid_t pid, const char* file, const std::string& text) {
+  std::string path = pid > 0 ? fmt::format("/proc/{}/{}", pid, file) : fmt::format("/proc/self/{}", file);
+  int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  ssize_t n = write(fd, text.data(), text.size());
+  int e = n == static_cast<ssize_t>(text.size()) ? 0 : (n < 0 ? errno : EIO);
+  close(fd);
+  return e;
+}
+
+// The first subordinate range of `user` (by name or uid) in `file`.
+bool subordinate_range(const std::string& file, const std::string& user, std::uint32_t id, IdRange& out) {
+  std::ifstream in(file);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream ls(line);
+    std::string name, start, count;
+    if (!std::getline(ls, name, ':') || !std::getline(ls, start, ':') || !std::getline(ls, count)) continue;
+    if (name != user && name != std::to_string(id)) continue;
+    try {
+      out = IdRange{1, static_cast<std::uint32_t>(std::stoul(start)), static_cast<std::uint32_t>(std::stoul(count))};
+    } catch (...) {
+      continue;
+    }
+    if (out.count > 0) return true;
+  }
+  return false;
+}
+
+std::string map_text(const std::vector<IdRange>& ranges) {
+  std::string s;
+  for (const auto& r : ranges) s += fmt::format("{} {} {}\n", r.inside, r.outside, r.count);
+  return s;
+}
+
+// Runs `helper` (newuidmap, newgidmap) PID INSIDE OUTSIDE COUNT...; 0 or what went wrong.
+std::string run_helper(const char* helper, pid_t pid, const std::vector<IdRange>& ranges) {
+  std::vector<std::string> args{helper, std::to_string(pid)};
+  for (const auto& r : ranges)
+    for (auto v : {r.inside, r.outside, r.count}) args.push_back(std::to_string(v));
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t child = fork();
+  if (child < 0) return fmt::format("fork: {}", std::strerror(errno));
+  if (child == 0) {
+    execvp(helper, argv.data());
+    _exit(127);
+  }
+  int status = 0;
+  while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return {};
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 127) return fmt::format("{} is not installed (Debian: uidmap)", helper);
+  return fmt::format("{} {} failed (status {})", helper, map_text(ranges), status);
+}
+
+}  // namespace
+
+std::string probe_user_namespace() {
+  int pipefd[2];
+  if (pipe2(pipefd, O_CLOEXEC) != 0) return fmt::format("pipe: {}", std::strerror(errno));
+  uid_t uid = getuid();
+  gid_t gid = getgid();
+  pid_t pid = fork();
+  if (pid < 0) {
+    close(pipefd[0]), close(pipefd[1]);
+    return fmt::format("fork: {}", std::strerror(errno));
+  }
+  if (pid == 0) {
+    close(pipefd[0]);
+    struct {
+      int step, err;
+    } r{0, 0};
+    if (unshare(CLONE_NEWUSER) != 0) r = {1, errno};
+    else if (int e = write_proc(0, "setgroups", "deny"); e != 0 && e != ENOENT) r = {2, e};
+    else if (int e2 = write_proc(0, "uid_map", fmt::format("0 {} 1\n", uid)); e2 != 0) r = {3, e2};
+    else if (int e3 = write_proc(0, "gid_map", fmt::format("0 {} 1\n", gid)); e3 != 0) r = {4, e3};
+    else if (unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC) != 0) r = {5, errno};
+    (void)!write(pipefd[1], &r, sizeof r);
+    _exit(0);
+  }
+  close(pipefd[1]);
+  struct {
+    int step, err;
+  } r{-1, 0};
+  ssize_t n = read(pipefd[0], &r, sizeof r);
+  close(pipefd[0]);
+  while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+  }
+  if (n != static_cast<ssize_t>(sizeof r)) return "the probe process died";
+  static const char* steps[] = {"", "unshare(CLONE_NEWUSER)", "writing /proc/self/setgroups", "writing /proc/self/uid_map",
+                                "writing /proc/self/gid_map", "unshare(CLONE_NEWNS|CLONE_NEWPID|CLONE_NEWUTS|CLONE_NEWIPC)"};
+  if (r.step == 0) return {};
+  return fmt::format("{}: {}", steps[r.step], std::strerror(r.err));
+}
+
+IdMaps id_maps_for(uid_t uid, gid_t gid, const std::string& user, const std::string& subuid, const std::string& subgid) {
+  IdMaps m;
+  if (uid == 0) {
+    m.uids = {{0, 0, 4294967295u}};
+    m.gids = {{0, 0, 4294967295u}};
+    m.summary = "the full id range (lxhostd runs as root)";
+    return m;
+  }
+  IdRange su, sg;
+  bool delegated = subordinate_range(subuid, user, uid, su) && subordinate_range(subgid, user, uid, sg);
+  bool installed = access("/usr/bin/newuidmap", X_OK) == 0 && access("/usr/bin/newgidmap", X_OK) == 0;
+  m.uids = {{0, uid, 1}};
+  m.gids = {{0, gid, 1}};
+  if (delegated && installed) {
+    m.uids.push_back(su);
+    m.gids.push_back(sg);
+    m.helpers = true;
+    m.summary = fmt::format("uid {} as 0, subordinate uids {}+{} and gids {}+{} from 1 (newuidmap/newgidmap)", uid,
+                            su.outside, su.count, sg.outside, sg.count);
+    return m;
+  }
+  m.own_id_only = true;
+  m.summary = fmt::format("only uid {} as 0 ({}): other owners are emulated", uid,
+                          delegated ? "newuidmap/newgidmap are not installed (Debian: uidmap)"
+                                    : fmt::format("no range for {} in {} and {}", user, subuid, subgid));
+  return m;
+}
+
+Result<void> write_id_maps(pid_t pid, const IdMaps& maps) {
+  if (maps.helpers) {
+    if (std::string e = run_helper("/usr/bin/newuidmap", pid, maps.uids); !e.empty()) return Error{EPERM, e};
+    if (std::string e = run_helper("/usr/bin/newgidmap", pid, maps.gids); !e.empty()) return Error{EPERM, e};
+    return ok();
+  }
+  if (maps.own_id_only)
+    if (int e = write_proc(pid, "setgroups", "deny"); e != 0) return Error::from_errno(fmt::format("writing /proc/{}/setgroups", pid), e);
+  if (int e = write_proc(pid, "uid_map", map_text(maps.uids)); e != 0)
+    return Error::from_errno(fmt::format("writing /proc/{}/uid_map", pid), e);
+  if (int e = write_proc(pid, "gid_map", map_text(maps.gids)); e != 0)
+    return Error::from_errno(fmt::format("writing /proc/{}/gid_map", pid), e);
+  return ok();
+}
+
+}  // namespace lx::driver
