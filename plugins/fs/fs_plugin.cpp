@@ -9,6 +9,10 @@
 // and done on behalf, as with a guest root, with nothing translated); with proc = "host" too,
 // the plugin asks for no syscalls at all.
 //
+// Under the kernel backend ([instance] backend) the plugin takes on no syscall: paths resolve in
+// the instance's mount namespace and its /proc is its PID namespace's; it offers the root and the
+// mounts as its KernelConfigurator part (kernel_part.h) instead of a PathResolver.
+//
 // This file is the plugin: its config, its connection to the proc family and the process hooks.
 // The rows are in fs_table.cpp, the handlers in the topic files of handlers.h.
 #include <unistd.h>
@@ -23,6 +27,7 @@
 
 #include "fs_state.h"
 #include "fs_table.h"
+#include "kernel_part.h"
 #include "path_resolver.h"
 
 namespace lx::fs {
@@ -94,6 +99,8 @@ class FsPlugin final : public sdk::PluginBase {
     try {
       clear_syscalls();
       offer<sdk::PathResolver>(nullptr);
+      offer<sdk::KernelConfigurator>(nullptr);
+      if (cfg.backend() == sdk::Backend::kKernel) return configure_kernel_part(cfg);
       if (std::string err = configure_state(cfg); !err.empty()) return err;
       if (state_.translating) offer<sdk::PathResolver>(&resolver_);
       // The host's own root and its /proc: nothing to intercept.
@@ -120,19 +127,47 @@ class FsPlugin final : public sdk::PluginBase {
   void on_process_exit(pid_t tid) noexcept override { state_.remove_member(tid); }
 
  private:
+  // Reads root, the mounts and proc of the config; "" or what is wrong.
+  static std::string read_settings(const sdk::PluginConfig& cfg, std::string& root, std::vector<Mount>& mounts,
+                                   bool& proc_view) {
+    root = cfg.get_string("root").value_or("/");
+    if (root.empty() || root[0] != '/') return "root must be an absolute path, not '" + root + "' (" + cfg.where("root") + ")";
+    if (std::string err = read_mounts(cfg, mounts); !err.empty()) return err;
+    std::string proc = cfg.get_string("proc").value_or("instance");
+    if (proc != "instance" && proc != "host")
+      return "proc must be instance or host, not '" + proc + "' (" + cfg.where("proc") + ")";
+    proc_view = proc == "instance";
+    return {};
+  }
+
+  // The kernel backend: the config checked as for the emulated one (the root and every mount's
+  // host opened), and the root and mounts offered as this plugin's KernelConfigurator part.
+  std::string configure_kernel_part(const sdk::PluginConfig& cfg) {
+    std::string root;
+    std::vector<Mount> mounts;
+    bool proc_view = true;
+    if (std::string err = read_settings(cfg, root, mounts, proc_view); !err.empty()) return err;
+    bool translating = root != "/" || !mounts.empty();
+    std::vector<Mount> plain;  // the mounts without their fds, for the plan
+    for (const Mount& m : mounts) plain.push_back(Mount{m.guest, m.host, m.read_only, {}});
+    GuestRoot check;
+    if (std::string err = check.open(root, std::move(mounts)); !err.empty()) return err;
+    if (translating)
+      if (std::string err = configure_metadata(cfg, check.root(), state_.store); !err.empty()) return err;
+    bool defaults = cfg.get_bool("default_mounts").value_or(true);
+    kernel_.set(check.root(), kernel_mounts(check.root(), plain, defaults, !proc_view));
+    offer<sdk::KernelConfigurator>(&kernel_);
+    return {};
+  }
+
   // Reads the config into state_; "" or what is wrong.
   std::string configure_state(const sdk::PluginConfig& cfg) {
     state_.translating = state_.host_root = state_.proc_view = false;
     state_.root.set_membership({});
     state_.own_umask = guest_umask(getpid());
-    std::string root = cfg.get_string("root").value_or("/");
-    if (root.empty() || root[0] != '/') return "root must be an absolute path, not '" + root + "' (" + cfg.where("root") + ")";
+    std::string root;
     std::vector<Mount> mounts;
-    if (std::string err = read_mounts(cfg, mounts); !err.empty()) return err;
-    std::string proc = cfg.get_string("proc").value_or("instance");
-    if (proc != "instance" && proc != "host")
-      return "proc must be instance or host, not '" + proc + "' (" + cfg.where("proc") + ")";
-    state_.proc_view = proc == "instance";
+    if (std::string err = read_settings(cfg, root, mounts, state_.proc_view); !err.empty()) return err;
     if (state_.proc_view) state_.root.set_membership([this](pid_t pid) { return state_.member(pid); });
     if (root == "/" && mounts.empty()) {
       if (!state_.proc_view) return {};
@@ -151,6 +186,7 @@ class FsPlugin final : public sdk::PluginBase {
 
   FsState state_;
   FsPathResolver resolver_{state_};
+  FsKernelPart kernel_;
 };
 
 }  // namespace
