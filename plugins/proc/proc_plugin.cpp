@@ -2,7 +2,10 @@
 // family's PathResolver), fake root identity with per-process credentials that the setuid
 // family changes consistently, a per-instance process limit, and the uname personality.
 // Its calls are the rows of proc_table.cpp, handled by the topic files of handlers.h, on one
-// ProcState (proc_state.h).
+// ProcState (proc_state.h). Under the kernel backend the instance's user namespace makes root and
+// setuid real, its PID namespace bounds exec and its UTS namespace has the hostname: the plugin
+// keeps only the uname release (which no namespace fakes) and hands the hostname and the process
+// limit to the kernel (kernel_part.h).
 #include <cstdint>
 #include <cstdio>
 #include <exception>
@@ -13,6 +16,7 @@
 #include <lxhost/plugin.h>
 
 #include "handlers.h"
+#include "kernel_part.h"
 #include "proc_state.h"
 #include "proc_table.h"
 
@@ -54,15 +58,15 @@ class ProcPlugin final : public sdk::PluginBase {
       state_.release = cfg.get_string("release").value_or("");
       if (state_.hostname.size() >= 65 || state_.release.size() >= 65)
         return "hostname and release must be shorter than 65 bytes";
+      offer_interfaces(nullptr, nullptr);
+      kernel_ = cfg.backend() == sdk::Backend::kKernel;
+      if (kernel_) return configure_kernel_part();
       if (state_.fake_root) add_rows_when(When::kFakeRoot);
       if (state_.max_processes > 0) add_rows_when(When::kProcessLimit);
       if (!state_.hostname.empty() || !state_.release.empty()) add_rows_when(When::kUtsName);
-      CredentialTable* creds = state_.fake_root ? &state_.creds : nullptr;
-      offer<sdk::IdentityMap>(creds);
-      offer<sdk::LaunchIdentity>(creds);
-      offer<sdk::Credentials>(creds);
-      // Offered now, as other plugins look it up in connect(); it knows programs once execve is ours.
-      offer<sdk::ProgramNames>(&state_.exec);
+      // ProgramNames is offered now, as other plugins look it up in connect(); it knows programs
+      // once execve is ours.
+      offer_interfaces(state_.fake_root ? &state_.creds : nullptr, &state_.exec);
       return {};
     } catch (const std::exception& e) {
       return e.what();
@@ -70,6 +74,7 @@ class ProcPlugin final : public sdk::PluginBase {
   }
 
   void connect(const sdk::PluginRegistry& registry) noexcept override {
+    if (kernel_) return;  // exec is the kernel's, in the instance's mount namespace
     try {
       auto* paths = registry.find<sdk::PathResolver>();
       if (!paths) return;  // the host's own root: execve means the same natively
@@ -80,6 +85,7 @@ class ProcPlugin final : public sdk::PluginBase {
   }
 
   void on_exec(sdk::SyscallContext& ctx) noexcept override {
+    if (kernel_) return;
     try {
       if (state_.fake_root) caps_after_exec(state_, ctx.tid());
       if (state_.exec.active()) state_.exec.fix_execfn(ctx);
@@ -88,23 +94,48 @@ class ProcPlugin final : public sdk::PluginBase {
   }
 
   void on_process_start(pid_t tid, pid_t parent) noexcept override {
+    if (kernel_) return;
     try {
       state_.creds.start(tid, parent);
     } catch (...) {
     }
   }
   void on_process_exit(pid_t tid) noexcept override {
+    if (kernel_) return;
     if (state_.exec.active()) state_.exec.forget(tid);
     state_.creds.exit(tid);
   }
 
  private:
+  // The kernel backend: the uname release is the only row (with the hostname kept as set, as
+  // uname is answered outside the UTS namespace); the hostname and the process limit are the
+  // kernel's. No identity is offered: the user namespace's ids are real.
+  std::string configure_kernel_part() {
+    if (!state_.release.empty()) add_rows_when(When::kKernelRelease);
+    kernel_part_.hostname = state_.hostname;
+    kernel_part_.max_processes = static_cast<std::uint64_t>(state_.max_processes);
+    offer<sdk::KernelConfigurator>(&kernel_part_);
+    return {};
+  }
+
+  // Offers the fake root's identity interfaces (`creds`, nullptr withdraws them) and the program
+  // names (`programs`); withdraws the kernel part.
+  void offer_interfaces(CredentialTable* creds, sdk::ProgramNames* programs) {
+    offer<sdk::IdentityMap>(creds);
+    offer<sdk::LaunchIdentity>(creds);
+    offer<sdk::Credentials>(creds);
+    offer<sdk::ProgramNames>(programs);
+    offer<sdk::KernelConfigurator>(nullptr);
+  }
+
   void add_rows_when(When when) {
     for (const ProcRow& r : proc_table())
       if (r.when == when) add_row(state_, r.row);
   }
 
   ProcState state_;
+  bool kernel_ = false;  // configured for the kernel backend
+  ProcKernelPart kernel_part_;
 };
 
 }  // namespace

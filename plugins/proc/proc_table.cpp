@@ -2,6 +2,7 @@
 // uname personality, and execve in a guest root.
 #include "proc_table.h"
 
+#include <cerrno>
 #include <vector>
 
 #include "handlers.h"
@@ -10,10 +11,12 @@ namespace lx::proc {
 namespace {
 
 namespace sys = sdk::sys;
+using sdk::policy::Error;
 using sdk::policy::Notify;
 using sdk::policy::Trace;
 constexpr auto kFull = sdk::Support::kFull;
 constexpr auto kPartial = sdk::Support::kPartial;
+constexpr auto kErrno = sdk::Support::kErrno;
 constexpr auto kFakeRoot = When::kFakeRoot;
 constexpr auto kLimit = When::kProcessLimit;
 
@@ -52,6 +55,14 @@ const std::vector<ProcRow> kTable = {
     {kLimit, {sys::clone3, Notify(), handle_fork, kFull, kLimited}},
     // The uname personality.
     {When::kUtsName, {sys::uname, Notify(), handle_uname, kFull, "hostname/release from [proc]"}},
+    // The uname release under the kernel backend: uname is answered outside the instance, so its
+    // nodename (the UTS namespace's, set from [proc] hostname) must stay what it was set to.
+    {When::kKernelRelease, {sys::uname, Notify(), handle_uname, kFull,
+                            "release from [proc]; nodename the instance's UTS namespace's ([proc] hostname)"}},
+    {When::kKernelRelease, {sys::sethostname, Error(EPERM), nullptr, kErrno,
+                            "EPERM: the hostname stays [proc] hostname while uname's release is faked"}},
+    {When::kKernelRelease, {sys::setdomainname, Error(EPERM), nullptr, kErrno,
+                            "EPERM: the domain name stays the host's while uname's release is faked"}},
     // execve in a guest root.
     {When::kGuestRoot, {sys::execve, Trace(), handle_execve, kPartial,
                         "program, #! and ELF interpreters from the guest root; argv[0], AT_EXECFN, "

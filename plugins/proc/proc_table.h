@@ -17,6 +17,7 @@ enum class When {
   kProcessLimit,  ///< [proc] max_processes > 0
   kUtsName,       ///< [proc] hostname or release set
   kGuestRoot,     ///< the fs family runs the guest in a guest root (it offers a PathResolver)
+  kKernelRelease, ///< the kernel backend with [proc] release set: the one thing its UTS namespace cannot fake
 };
 
 /// One row of the table, with the condition under which the plugin takes it on.
