@@ -3,7 +3,9 @@
 // process memory, pidfds, priorities, scheduling, I/O signal owners and the rest reach only
 // the instance's processes, and a target outside it gets ESRCH, as if it did not exist.
 // The plugin knows the instance's members (on_process_start/on_process_exit); its calls are
-// the rows of signal_table.cpp, handled by the topic files of handlers.h.
+// the rows of signal_table.cpp, handled by the topic files of handlers.h. Under the kernel
+// backend the plugin takes on nothing: the instance's PID namespace confines kill and every call
+// that takes a pid (a pid outside it does not exist there).
 #include <unistd.h>
 
 #include <exception>
@@ -34,7 +36,8 @@ class SignalPlugin final : public sdk::PluginBase {
     try {
       clear_syscalls();
       confine_ = cfg.get_bool("confine").value_or(true);
-      if (confine_) add_rows_when(When::kConfined);
+      kernel_ = cfg.backend() == sdk::Backend::kKernel;
+      if (confine_ && !kernel_) add_rows_when(When::kConfined);
       return {};
     } catch (const std::exception& e) {
       return e.what();
@@ -45,12 +48,13 @@ class SignalPlugin final : public sdk::PluginBase {
     try {
       // capget is the proc family's when it emulates capabilities (fake root): its handler
       // confines the pid there. Otherwise it is ours. Two plugins cannot claim one syscall.
-      if (confine_ && !registry.find<sdk::Credentials>()) add_rows_when(When::kCapsNotEmulated);
+      if (confine_ && !kernel_ && !registry.find<sdk::Credentials>()) add_rows_when(When::kCapsNotEmulated);
     } catch (...) {
     }
   }
 
   void on_process_start(pid_t tid, pid_t parent) noexcept override {
+    if (kernel_) return;
     try {
       members_.add(tid);
       if (parent == 0) {
@@ -60,7 +64,9 @@ class SignalPlugin final : public sdk::PluginBase {
     } catch (...) {
     }
   }
-  void on_process_exit(pid_t tid) noexcept override { members_.remove(tid); }
+  void on_process_exit(pid_t tid) noexcept override {
+    if (!kernel_) members_.remove(tid);
+  }
 
  private:
   void add_rows_when(When when) {
@@ -69,6 +75,7 @@ class SignalPlugin final : public sdk::PluginBase {
   }
 
   bool confine_ = true;
+  bool kernel_ = false;  // configured for the kernel backend: the PID namespace confines
   Members members_;
 };
 
