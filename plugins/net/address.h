@@ -16,11 +16,14 @@
 namespace lx::net {
 
 /// A socket address read once from the guest (or received for it), and, for a translated AF_UNIX
-/// destination, the O_PATH fd of the socket it names.
+/// destination, the O_PATH fd of the socket it names; for an AF_UNIX name to bind in the guest's
+/// own view (kernel backend), the directory it is bound in (the address then holds the last
+/// component).
 struct Address {
   sockaddr_storage ss{};
   socklen_t len = 0;
   UniqueFd pin;
+  UniqueFd dir;
   sockaddr* sa() { return reinterpret_cast<sockaddr*>(&ss); }
   sockaddr_un* un() { return reinterpret_cast<sockaddr_un*>(&ss); }
 };

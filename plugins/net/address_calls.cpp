@@ -9,6 +9,7 @@
 
 #include "address.h"
 #include "guest_socket.h"
+#include "guest_view.h"
 #include "handlers.h"
 #include "socket_io.h"
 #include "translate.h"
@@ -83,11 +84,16 @@ SyscallResult socket_name(const NetState& state, SyscallContext& c, End end) {
 
 }  // namespace
 
-// Implements bind(2) on behalf of the guest: policy, port map, AF_UNIX path translated.
+// Implements bind(2) on behalf of the guest: policy, port map, AF_UNIX path translated (or, under
+// the kernel backend, bound in its directory as the guest sees it).
 SyscallResult handle_bind(NetState& state, SyscallContext& c) {
   GuestSocket s;
   Address a;
   if (int e = open_with_address(state, c, s, a, Use::kBind); e != 0) return sdk::fail(e);
+  if (a.dir) {  // an AF_UNIX name in the guest's own view (kernel backend)
+    if (int e = bind_in_dir(s.fd.get(), c.tid(), a); e != 0) return sdk::fail(e);
+    return SyscallResult::value(0);
+  }
   if (::bind(s.fd.get(), a.sa(), a.len) != 0) return sdk::fail(errno);
   return SyscallResult::value(0);
 }

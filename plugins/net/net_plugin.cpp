@@ -2,7 +2,9 @@
 // loopback-only policy decided on the sockaddr the guest passed, guest→host port mapping, and
 // AF_UNIX socket paths translated into the guest root through the fs family's PathResolver.
 // Its calls are the rows of net_table.cpp, handled by the topic files of handlers.h; this class
-// reads the config and takes the rows on.
+// reads the config and takes the rows on. Under the kernel backend the instance's mount namespace
+// makes AF_UNIX path translation needless (no PathResolver is used); the policy is the same, and
+// an AF_UNIX path in a call done on behalf of the guest is resolved in the guest's own view.
 #include <exception>
 #include <string>
 #include <vector>
@@ -35,6 +37,8 @@ class NetPlugin final : public sdk::PluginBase {
     try {
       clear_syscalls();
       if (std::string e = read_config(cfg, state_); !e.empty()) return e;
+      state_.kernel = cfg.backend() == sdk::Backend::kKernel;
+      if (state_.kernel) state_.paths = nullptr;
       take_rows_on();
       return {};
     } catch (const std::exception& e) {
@@ -43,7 +47,7 @@ class NetPlugin final : public sdk::PluginBase {
   }
 
   void connect(const sdk::PluginRegistry& registry) noexcept override {
-    state_.paths = registry.find<sdk::PathResolver>();
+    state_.paths = state_.kernel ? nullptr : registry.find<sdk::PathResolver>();
     try {
       take_rows_on();  // AF_UNIX translation needs calls that only a translating fs asks for
     } catch (...) {

@@ -22,6 +22,9 @@ struct NetState {
   bool loopback_only = false;          ///< bind = "loopback": only 127.0.0.0/8 and ::1
   PortMap ports;                       ///< guest → host ports
   sdk::PathResolver* paths = nullptr;  ///< the fs family's, when it translates paths (from connect())
+  /// The kernel backend: the guest has its own mount namespace, so an AF_UNIX path is never
+  /// translated but resolved as the guest sees it (guest_view.h) for a call done on its behalf.
+  bool kernel = false;
 
   /// Whether calls that carry an address go through the handlers: addresses are checked or
   /// translated.

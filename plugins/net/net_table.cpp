@@ -26,6 +26,13 @@ Policy native_when_null(int i) { return If(Arg<std::uint64_t>(i) == std::uint64_
 
 constexpr const char* kNames =
     "guest port / guest path; a path outside the guest's world shows unnamed";
+constexpr const char* kKernelNames = "guest port; an AF_UNIX name as the kernel keeps it (the guest's own)";
+
+// The note of a row whose AF_UNIX part differs under the kernel backend, where a path is the
+// guest's mount namespace's and is resolved as the guest sees it, never translated.
+const char* per_backend(const NetState& state, const char* emulated, const char* kernel) {
+  return state.kernel ? kernel : emulated;
+}
 
 }  // namespace
 
@@ -53,11 +60,18 @@ std::vector<NetRow> net_table(const NetState& state) {
 
       // Calls that pass an address: on behalf, the address checked and translated.
       {kAddresses, {sys::bind, Notify(), handle_bind, kPartial,
-                    "on behalf: policy, port map; an AF_UNIX path bound by its translated host path (a "
-                    "directory swapped for a symlink during the call is followed)"}},
+                    per_backend(state,
+                                "on behalf: policy, port map; an AF_UNIX path bound by its translated host path (a "
+                                "directory swapped for a symlink during the call is followed)",
+                                "on behalf: policy, port map; an AF_UNIX path resolved as the guest sees it and "
+                                "bound in its directory (the socket's name is then its last component)")}},
       {kAddresses, {sys::connect, Notify(), handle_connect, kPartial,
-                    "on behalf: policy, port map, AF_UNIX path translated and pinned; SO_PEERCRED names the "
-                    "instance"}},
+                    per_backend(state,
+                                "on behalf: policy, port map, AF_UNIX path translated and pinned; SO_PEERCRED names "
+                                "the instance",
+                                "on behalf: policy, port map, AF_UNIX path resolved as the guest sees it and pinned "
+                                "(the socket's write permission checked for the host user); SO_PEERCRED names the "
+                                "instance")}},
       {kAddresses, {sys::sendto, native_when_null(4), handle_sendto, kFull,
                     "no address: native, in the kernel; else on behalf with the address checked and translated"}},
       {kAddresses, {sys::sendmsg, Notify(), handle_sendmsg, kPartial,
@@ -68,12 +82,19 @@ std::vector<NetRow> net_table(const NetState& state) {
 
       // Calls that return an address: given in guest terms.
       {kAddresses, {sys::recvfrom, native_when_null(4), handle_recvfrom, kPartial,
-                    "no address: native, in the kernel; else an AF_UNIX or port-mapped socket's source in guest "
-                    "terms (on behalf; its blocking wait ends on the thread's signals, or the process's when it "
-                    "has one thread)"}},
+                    per_backend(state,
+                                "no address: native, in the kernel; else an AF_UNIX or port-mapped socket's source "
+                                "in guest terms (on behalf; its blocking wait ends on the thread's signals, or the "
+                                "process's when it has one thread)",
+                                "no address or an AF_UNIX socket: native, in the kernel; else a port-mapped socket's "
+                                "source in guest terms (on behalf; its blocking wait ends on the thread's signals, "
+                                "or the process's when it has one thread)")}},
       {kAddresses, {sys::recvmsg, Notify(), handle_recvmsg, kPartial,
-                    "source in guest terms (on behalf); an AF_UNIX call asking for control data too runs "
-                    "natively (received fds cannot be installed), its source then a host path"}},
+                    per_backend(state,
+                                "source in guest terms (on behalf); an AF_UNIX call asking for control data too "
+                                "runs natively (received fds cannot be installed), its source then a host path",
+                                "a port-mapped socket's source in guest terms (on behalf); an AF_UNIX socket's call "
+                                "native")}},
       {kAddresses, {sys::recvmmsg, Notify(), handle_recvmmsg, kPartial,
                     "as recvmsg, message by message; timeout checked after each message as natively"}},
       {kAddresses, {sys::accept, native_when_null(1), handle_accept, kPartial,
@@ -82,8 +103,8 @@ std::vector<NetRow> net_table(const NetState& state) {
                     "signals)"}},
       {kAddresses, {sys::accept4, native_when_null(1), handle_accept4, kPartial,
                     "as accept; SOCK_CLOEXEC and SOCK_NONBLOCK kept"}},
-      {kAddresses, {sys::getsockname, Notify(), handle_getsockname, kFull, kNames}},
-      {kAddresses, {sys::getpeername, Notify(), handle_getpeername, kFull, kNames}},
+      {kAddresses, {sys::getsockname, Notify(), handle_getsockname, kFull, per_backend(state, kNames, kKernelNames)}},
+      {kAddresses, {sys::getpeername, Notify(), handle_getpeername, kFull, per_backend(state, kNames, kKernelNames)}},
   };
 }
 

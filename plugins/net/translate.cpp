@@ -12,6 +12,9 @@
 #include <cstddef>
 #include <cstdio>
 #include <cstring>
+#include <utility>
+
+#include "guest_view.h"
 
 namespace lx::net {
 namespace {
@@ -32,8 +35,41 @@ std::string named_path(Address& a) {
   return std::string(a.un()->sun_path, strnlen(a.un()->sun_path, max));
 }
 
+// Pins socket `fd` (O_PATH) as the destination of `a`, named through /proc/self/fd: 0, or
+// ECONNREFUSED when it is not a socket.
+int pin_fd(UniqueFd fd, Address& a) {
+  struct stat st;
+  if (fstat(fd.get(), &st) != 0) return errno;
+  if (!S_ISSOCK(st.st_mode)) return ECONNREFUSED;
+  char self[64];
+  std::snprintf(self, sizeof self, "/proc/self/fd/%d", fd.get());
+  a.pin = std::move(fd);
+  set_path(a, self);
+  return 0;
+}
+
+// The kernel backend: the path resolved as the guest sees it, a destination pinned, a name to
+// bind split into its directory (a.dir) and its last component.
+int in_guest_view(sdk::SyscallContext& c, Address& a, const std::string& guest, Use use) {
+  if (use == Use::kDestination) {
+    int fd = open_in_guest_view(c.tid(), guest, O_PATH);
+    if (fd < 0) return -fd;
+    return pin_fd(UniqueFd(fd), a);
+  }
+  std::size_t slash = guest.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : guest.substr(0, slash);
+  std::string name = slash == std::string::npos ? guest : guest.substr(slash + 1);
+  if (name.empty()) return ENOENT;  // "dir/": no name to create, as natively
+  int fd = open_in_guest_view(c.tid(), dir, O_PATH | O_DIRECTORY);
+  if (fd < 0) return -fd;
+  a.dir = UniqueFd(fd);
+  set_path(a, name);
+  return 0;
+}
+
 int translate_path(const NetState& state, sdk::SyscallContext& c, Address& a, Use use) {
   std::string guest = named_path(a);
+  if (!guest.empty() && state.kernel) return in_guest_view(c, a, guest, use);
   if (guest.empty() || !state.paths) return 0;
   std::string host;
   if (int e = state.paths->host_path(c.tid(), AT_FDCWD, guest, use == Use::kDestination, host); e != 0) return e;
@@ -54,11 +90,7 @@ int pin_destination(const std::string& host, Address& a) {
   char buf[PATH_MAX + 1];
   ssize_t n = readlink(self, buf, PATH_MAX);
   if (n < 0 || std::string(buf, static_cast<std::size_t>(n)) != host) return ENOENT;  // moved under us
-  struct stat st;
-  if (fstat(fd, &st) != 0) return errno;
-  if (!S_ISSOCK(st.st_mode)) return ECONNREFUSED;
-  set_path(a, self);
-  return 0;
+  return pin_fd(std::move(a.pin), a);
 }
 
 int translate(const NetState& state, sdk::SyscallContext& c, Address& a, Use use) {
