@@ -11,6 +11,8 @@
 #include <cstring>
 #include <fstream>
 
+#include "test_backend.h"
+
 extern char** environ;
 
 namespace lx::test {
@@ -27,7 +29,8 @@ std::vector<char*> cstrs(const std::vector<std::string>& v) {
 
 }  // namespace
 
-CommandResult run_command(const std::vector<std::string>& argv, const CommandOptions& options) {
+CommandResult run_command(const std::vector<std::string>& command, const CommandOptions& options) {
+  const std::vector<std::string> argv = with_test_backend(command, options.env_add);
   CommandResult r;
   int in[2], out[2], err[2];
   if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) return r;
@@ -94,7 +97,8 @@ CommandResult run_command(const std::vector<std::string>& argv, const CommandOpt
   return r;
 }
 
-pid_t start_command(const std::vector<std::string>& argv, int* stdout_fd) {
+pid_t start_command(const std::vector<std::string>& command, int* stdout_fd) {
+  const std::vector<std::string> argv = with_test_backend(command);
   int out[2];
   if (pipe2(out, O_CLOEXEC)) return -1;
   auto cargv = cstrs(argv);

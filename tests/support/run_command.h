@@ -25,7 +25,8 @@ struct CommandOptions {
   std::chrono::milliseconds timeout{std::chrono::seconds(60)};  ///< then SIGKILL
 };
 
-/// Runs `argv` (argv[0] looked up in PATH).
+/// Runs `argv` (argv[0] looked up in PATH); an `lx exec`/`lx run` in it runs on the tests'
+/// backend (test_backend.h), as in start_command.
 CommandResult run_command(const std::vector<std::string>& argv, const CommandOptions& options = {});
 
 /// Starts `argv` in the background with stdout to a pipe; returns its pid and the pipe's read end.

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "run_command.h"
+#include "test_backend.h"
 
 namespace lx::test {
 
@@ -18,7 +19,7 @@ std::vector<std::string> TmuxSession::tmux(const std::vector<std::string>& args)
 TmuxSession::TmuxSession(const std::string& command, int width, int height) {
   socket_ = dir_ / "socket";
   started_ = run_command(tmux({"new-session", "-d", "-s", "t", "-x", std::to_string(width), "-y",
-                               std::to_string(height), command})).status == 0;
+                               std::to_string(height), with_test_backend_line(command)})).status == 0;
 }
 
 TmuxSession::~TmuxSession() { run_command(tmux({"kill-server"})); }

@@ -1,0 +1,124 @@
+// The backend choice end to end ([instance] backend = auto | kernel | emulated): under deny_userns
+// (a seccomp filter refusing user namespaces, as a container's profile does) kernel is refused
+// with an error naming the refusal and auto runs the guest on the emulated backend; emulated runs
+// everywhere; where the host allows user namespaces, auto and kernel run the guest in one of its
+// own. Which backend ran is what `lx exec --trace` says ("lx: backend: NAME (why)"), and, for the
+// kernel one, seen from inside: the guest's user namespace is not the test's.
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "run_command.h"
+#include "test_backend.h"
+#include "unprivileged.h"
+
+namespace {
+
+using lx::test::CommandOptions;
+using lx::test::run_command;
+using lx::test::TempDir;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+const std::string kLx = LX_BIN;
+const std::string kDeny = std::string(GUEST_DIR) + "/deny_userns";
+constexpr const char* kRefusal = "unshare(CLONE_NEWUSER): Operation not permitted";
+// The guest prints its user namespace (readlink /proc/self/ns/user).
+const std::vector<std::string> kShowUserns = {"/bin/sh", "-c", "readlink /proc/self/ns/user"};
+
+std::string own_userns() { return std::filesystem::read_symlink("/proc/self/ns/user").string() + "\n"; }
+
+// `lx exec --trace --set instance.backend=BACKEND -- CMD...`, under deny_userns when `denied`.
+std::vector<std::string> exec(const std::string& backend, const std::vector<std::string>& cmd, bool denied) {
+  std::vector<std::string> argv;
+  if (denied) argv.push_back(kDeny);
+  argv.insert(argv.end(), {kLx, "exec", "--trace", "--set", "instance.backend=" + backend, "--"});
+  argv.insert(argv.end(), cmd.begin(), cmd.end());
+  return argv;
+}
+
+TEST(DenyUserns, RefusesUserNamespacesToWhatItRuns) {
+  auto r = run_command({kDeny, "/bin/sh", "-c", "unshare -U true; echo $?"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out, "0\n") << "unshare -U worked under deny_userns";
+  EXPECT_THAT(r.err, HasSubstr("Operation not permitted"));
+  EXPECT_EQ(run_command({kDeny, "/bin/sh", "-c", "echo still runs"}).out, "still runs\n");
+}
+
+TEST(Backend, KernelIsRefusedWithTheReasonWhereUserNamespacesAre) {
+  auto r = run_command(exec("kernel", {"/bin/true"}, true));
+  EXPECT_EQ(r.status, 125) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("instance.backend = kernel, but this host refuses a user namespace"));
+  EXPECT_THAT(r.err, HasSubstr(kRefusal));
+}
+
+TEST(Backend, AutoRunsOnTheEmulatedBackendWhereUserNamespacesAreRefused) {
+  auto r = run_command(exec("auto", kShowUserns, true));
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, own_userns());
+  EXPECT_THAT(r.err, HasSubstr("lx: backend: emulated (auto: this host refuses a user namespace"));
+  EXPECT_THAT(r.err, HasSubstr(kRefusal));
+}
+
+TEST(Backend, EmulatedRunsEverywhere) {
+  for (bool denied : {false, true}) {
+    auto r = run_command(exec("emulated", kShowUserns, denied));
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.out, own_userns()) << "denied=" << denied;
+    EXPECT_THAT(r.err, HasSubstr("lx: backend: emulated (instance.backend = emulated")) << "denied=" << denied;
+  }
+}
+
+TEST(Backend, AutoAndKernelRunTheGuestInItsOwnUserNamespaceWhereTheHostAllowsIt) {
+  if (!lx::test::kernel_refusal().empty())
+    GTEST_SKIP() << "this host refuses user namespaces: " << lx::test::kernel_refusal();
+  auto r = run_command(exec("auto", kShowUserns, false));
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("lx: backend: kernel (auto: this host lets the user create a user namespace)"));
+  EXPECT_THAT(r.out, HasSubstr("user:[")) << r.err;
+  EXPECT_NE(r.out, own_userns());
+  r = run_command(exec("kernel", kShowUserns, false));
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("lx: backend: kernel (instance.backend = kernel"));
+  EXPECT_THAT(r.out, HasSubstr("user:[")) << r.err;
+  EXPECT_NE(r.out, own_userns());
+}
+
+// The same choice through lxhostd: the client starts the daemon, which inherits the filter, and
+// the daemon starts the instance.
+class ServiceBackend : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (const char* d : {"/run", "/data", "/config"}) std::filesystem::create_directory(dir_.path() + d);
+    env_ = {"XDG_RUNTIME_DIR=" + dir_ / "run", "XDG_DATA_HOME=" + dir_ / "data", "XDG_CONFIG_HOME=" + dir_ / "config"};
+  }
+  void TearDown() override { lx({"shutdown"}, false); }
+
+  lx::test::CommandResult lx(std::vector<std::string> args, bool denied) {
+    args.insert(args.begin(), kLx);
+    if (denied) args.insert(args.begin(), kDeny);
+    CommandOptions o;
+    o.env_add = env_;
+    return run_command(args, o);
+  }
+
+  TempDir dir_{"lxbk", 0700};  // short: the socket's path must fit in sockaddr_un
+  std::vector<std::string> env_;
+};
+
+TEST_F(ServiceBackend, KernelIsRefusedWithTheReasonAndAutoRunsWhereUserNamespacesAre) {
+  auto r = lx({"run", "--set", "instance.backend=kernel", "--", "/bin/true"}, true);
+  EXPECT_EQ(r.status, 125) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("refuses a user namespace"));
+  EXPECT_THAT(r.err, HasSubstr(kRefusal));
+  r = lx({"run", "--set", "instance.backend=auto", "--", "/bin/sh", "-c", "readlink /proc/self/ns/user"}, true);
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, own_userns());
+}
+
+}  // namespace
