@@ -38,6 +38,8 @@ int syscalls_command(const std::vector<std::string>& args) {
     return kExitFailure;
   }
   const auto& d = (*rt)->dispatch();
+  // The routes below are those of this backend: Runtime::create configured the plugins for it.
+  std::printf("backend: %s (%s)\n", sdk::to_string((*rt)->backend().backend), (*rt)->backend().why.c_str());
   for (const auto& f : d.families) std::printf("# family %-7s %s\n", f.name.c_str(), f.summary.c_str());
   std::printf("%-4s %-24s %-7s %-22s %-8s %-10s %s\n", "NR", "SYSCALL", "FAMILY", "ROUTE", "SUPPORT", "PLUGIN", "NOTE");
   bool all = !flags.empty();

@@ -36,6 +36,8 @@ struct InstanceRec {
   std::mutex send_mu;
   long long linger_ms = 0;
   long long grace_ms = 2000;
+  std::optional<std::string> backend;  // as its InitReply gave it, and why
+  std::string backend_why;
   int launches_sent = 0;  // guarded by InstanceSupervisor::mu_
   bool idle = false;      // guarded by InstanceSupervisor::mu_
   bool ending = false;    // guarded by InstanceSupervisor::mu_
@@ -82,7 +84,7 @@ Result<std::pair<pid_t, UniqueFd>> start_process(const std::string& program, con
   return std::pair{pid, std::move(ours)};
 }
 
-// Sends a new instance its init and reads its answer: its linger and grace times.
+// Sends a new instance its init and reads its answer: its linger and grace times, its backend.
 Result<void> handshake(InstanceRec& rec, const InitCommand& init) {
   LX_TRY(rec.send(init));
   auto reply = recv_frame(rec.control.get(), 60000);
@@ -96,6 +98,8 @@ Result<void> handshake(InstanceRec& rec, const InitCommand& init) {
   LX_TRY_ASSIGN(ready, decode<InitReply>(reply->body));
   rec.linger_ms = ready.linger_ms;
   rec.grace_ms = ready.grace_ms;
+  rec.backend = ready.backend;
+  rec.backend_why = ready.backend_why;
   return ok();
 }
 
@@ -168,6 +172,8 @@ Result<std::shared_ptr<InstanceRec>> InstanceSupervisor::spawn(InitCommand init)
   rec->linger_timer = std::make_unique<asio::steady_timer>(io_);
   log(fmt::format("instance '{}' started (pid {}{})", rec->name, rec->pid,
                   rec->rootfs.empty() ? ", host root" : ", rootfs " + rec->rootfs));
+  log(fmt::format("instance '{}' (pid {}) runs on the {} backend: {}", rec->name, rec->pid, rec->backend.value_or("?"),
+                  rec->backend_why));
   {
     std::lock_guard lock(mu_);
     instances_[rec->name] = rec;
@@ -274,6 +280,8 @@ std::vector<InstanceInfo> InstanceSupervisor::status() {
     info.name = rec->name;
     info.pid = rec->pid;
     info.rootfs = rec->rootfs.empty() ? "/" : rec->rootfs;
+    info.backend = rec->backend;
+    info.backend_why = rec->backend_why;
     {
       std::lock_guard lock(mu_);
       info.state = rec->ending ? "ending" : rec->idle ? "idle" : "running";

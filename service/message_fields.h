@@ -1,15 +1,17 @@
 // How a message of the control protocol maps to JSON, written once for all of them: each message
 // (or record inside one) lists its fields in one table, `static constexpr auto fields()`
 // returning field("key", &Type::member[, bound]) for each, the bound being what a client may send
-// (MaxBytes, IntRange, SignalNumbers). write_fields() turns the table into a JSON object;
+// (MaxBytes, IntRange, SignalNumbers, OneOf). write_fields() turns the table into a JSON object;
 // read_fields() reads one back, checking every field's type and bound and naming the first bad
 // one ("malformed request: 'cols' is not an integer from 0 to 65535"). A missing or null field
 // keeps the member's default. messages.h declares the messages.
 #pragma once
 
+#include <algorithm>
 #include <climits>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -33,6 +35,10 @@ struct IntRange {
 };
 /// A list of signal numbers: each from 1 to kMaxSignal, at most kMaxSignal of them.
 struct SignalNumbers {};
+/// A string that is one of a closed set of words (a backend's name, ...).
+struct OneOf {
+  std::span<const std::string_view> words;
+};
 /// No bound beyond the member's type.
 struct NoBound {};
 
@@ -75,6 +81,14 @@ struct FieldName {
 
 // One JSON value into a member, checked against its type and bound.
 Result<void> read_value(const nlohmann::json& j, const FieldName& f, std::string& out, MaxBytes max = {kMaxString});
+inline Result<void> read_value(const nlohmann::json& j, const FieldName& f, std::string& out, OneOf one_of) {
+  std::string words;
+  for (std::string_view w : one_of.words) words += (words.empty() ? "" : ", ") + std::string(w);
+  if (!j.is_string() || std::find(one_of.words.begin(), one_of.words.end(), j.get_ref<const std::string&>()) == one_of.words.end())
+    return f.bad("is not one of " + words);
+  out = j.get<std::string>();
+  return ok();
+}
 Result<void> read_value(const nlohmann::json& j, const FieldName& f, bool& out);
 Result<void> read_value(const nlohmann::json& j, const FieldName& f, int& out, IntRange range = {INT_MIN, INT_MAX});
 Result<void> read_value(const nlohmann::json& j, const FieldName& f, long long& out,

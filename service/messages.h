@@ -242,6 +242,8 @@ struct CommandsReply : Reply {
   std::vector<std::string> commands;
   static constexpr auto fields() { return std::tuple{field("commands", &CommandsReply::commands)}; }
 };
+/// The backends an instance runs on, as the protocol names them (sdk::to_string(sdk::Backend)).
+inline constexpr std::string_view kBackendNames[] = {"kernel", "emulated"};
 /// One running instance, as `lx status` shows it.
 struct InstanceInfo {
   std::string name, rootfs;
@@ -249,10 +251,13 @@ struct InstanceInfo {
   int pid = 0;
   std::vector<ProcessInfo> processes;
   std::optional<int> clients;  ///< none when it did not answer
+  std::optional<std::string> backend;  ///< one of kBackendNames, as its InitReply gave it
+  std::string backend_why;             ///< why that one
   static constexpr auto fields() {
     using I = InstanceInfo;
     return std::tuple{field("name", &I::name), field("rootfs", &I::rootfs), field("state", &I::state),
-                      field("pid", &I::pid), field("processes", &I::processes), field("clients", &I::clients)};
+                      field("pid", &I::pid), field("processes", &I::processes), field("clients", &I::clients),
+                      field("backend", &I::backend, OneOf{kBackendNames}), field("backend_why", &I::backend_why)};
   }
 };
 struct StatusReply : Reply {
@@ -301,9 +306,12 @@ struct InitReply : Reply {
   int pid = 0;
   long long linger_ms = 0;  ///< -1: forever
   long long grace_ms = 2000;
+  std::optional<std::string> backend;  ///< one of kBackendNames: what the instance runs on
+  std::string backend_why;             ///< why (runtime::BackendChoice::why)
   static constexpr auto fields() {
-    return std::tuple{field("pid", &InitReply::pid), field("linger_ms", &InitReply::linger_ms),
-                      field("grace_ms", &InitReply::grace_ms)};
+    using I = InitReply;
+    return std::tuple{field("pid", &I::pid), field("linger_ms", &I::linger_ms), field("grace_ms", &I::grace_ms),
+                      field("backend", &I::backend, OneOf{kBackendNames}), field("backend_why", &I::backend_why)};
   }
 };
 

@@ -177,6 +177,7 @@ int status_command(const std::vector<std::string>& args) {
     int clients = i.clients.value_or(0);
     std::printf("%s  (instance pid %d, %s, %d client%s, root %s)\n", i.name.c_str(), i.pid, i.state.c_str(), clients,
                 clients == 1 ? "" : "s", i.rootfs.c_str());
+    std::printf("  BACKEND %s (%s)\n", i.backend.value_or("?").c_str(), i.backend_why.c_str());
     std::printf("  %7s %7s %-5s %7s  %s\n", "PID", "PPID", "STATE", "THREADS", "COMMAND");
     for (const auto& p : i.processes)
       std::printf("  %7d %7d %-5s %7d  %s\n", p.pid, p.parent, p.state.c_str(), p.threads, p.command.c_str());

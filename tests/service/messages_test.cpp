@@ -115,4 +115,52 @@ TEST(Messages, ErrorRepliesAndALaunchClientsSignal) {
   EXPECT_FALSE(decode_message<std::variant<SignalCommand>>(encode(sig), 1)) << "a signal comes with no fd";
 }
 
+TEST(Messages, AnInstancesBackendGoesFromItsInitReplyToStatusAndIsOneOfTheKnownWords) {
+  InitReply ready;
+  ready.pid = 42;
+  ready.backend = "kernel";
+  ready.backend_why = "auto: this host lets the user create a user namespace";
+  json wire = encode(ready);
+  EXPECT_EQ(wire["backend"], "kernel");
+  EXPECT_EQ(wire["backend_why"], "auto: this host lets the user create a user namespace");
+  auto back = decode<InitReply>(wire);
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->backend, "kernel");
+  EXPECT_EQ(back->backend_why, ready.backend_why);
+  EXPECT_EQ(back->pid, 42);
+  // In lx status --json, per instance.
+  StatusReply status;
+  InstanceInfo info;
+  info.name = "host";
+  info.backend = "emulated";
+  info.backend_why = "instance.backend = emulated (--set instance.backend=emulated)";
+  status.instances = {info};
+  wire = encode(status);
+  EXPECT_EQ(wire["instances"][0]["backend"], "emulated");
+  EXPECT_EQ(wire["instances"][0]["backend_why"], info.backend_why);
+  auto reply = decode<StatusReply>(wire);
+  ASSERT_TRUE(reply) << reply.error().message;
+  EXPECT_EQ(reply->instances[0].backend, "emulated");
+  EXPECT_EQ(reply->instances[0].backend_why, info.backend_why);
+  // One that never said (an instance of an older lxhostd) has none; any other word, or not a
+  // string, is named as the bad field.
+  EXPECT_FALSE(to_json_value(InstanceInfo{}).contains("backend"));
+  EXPECT_EQ(decode<InitReply>(json::parse(R"({"ok":true,"pid":1})"))->backend, std::nullopt);
+  for (json bad : {json("native"), json(""), json(1), json::array()}) {
+    wire["instances"][0]["backend"] = bad;
+    auto r = decode<StatusReply>(wire);
+    ASSERT_FALSE(r) << bad.dump();
+    EXPECT_EQ(r.error().message, "malformed reply: 'backend' is not one of kernel, emulated");
+    EXPECT_EQ(r.error().code, EBADMSG);
+  }
+  json init = encode(ready);
+  init["backend"] = "Kernel";
+  EXPECT_FALSE(decode<InitReply>(init));
+  init["backend_why"] = 7;
+  init["backend"] = "kernel";
+  auto why = decode<InitReply>(init);
+  ASSERT_FALSE(why);
+  EXPECT_EQ(why.error().message, "malformed reply: 'backend_why' is not a string");
+}
+
 }  // namespace

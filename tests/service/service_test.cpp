@@ -803,4 +803,65 @@ TEST_F(Distro, TheDaemonKilledDuringAnInstallLeavesTheListTruthful) {
   EXPECT_EQ(lx({"run", "-d", "bb", "--", "/bin/echo", "ok"}).out, "ok\n");
 }
 
+// What `lx syscalls` says auto chooses on this host: "kernel" or "emulated", and why (the same
+// choice, made in lx: a user namespace is tried, driver::probe_user_namespace()).
+std::pair<std::string, std::string> auto_backend(const CommandResult& syscalls) {
+  const std::string head = "backend: ";
+  if (syscalls.out.rfind(head, 0) != 0) return {"", syscalls.out.substr(0, syscalls.out.find('\n'))};
+  std::string line = syscalls.out.substr(head.size(), syscalls.out.find('\n') - head.size());
+  auto space = line.find(' ');
+  std::string why = space == std::string::npos ? "" : line.substr(space + 1);
+  if (why.size() >= 2 && why.front() == '(' && why.back() == ')') why = why.substr(1, why.size() - 2);
+  return {line.substr(0, space), why};
+}
+
+TEST_F(Service, StatusAndTheLogSayWhichBackendAnInstanceRunsOnAndWhy) {
+  auto r = lx({"run", "--set", "instance.linger=forever", "--set", "instance.backend=emulated", "--", "/bin/echo", "hi"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "hi\n");
+  const std::string why = "instance.backend = emulated (--set instance.backend=emulated)";
+  auto js = nlohmann::json::parse(lx({"status", "--json"}).out);
+  ASSERT_EQ(js.size(), 1u) << js.dump();
+  EXPECT_EQ(js[0]["backend"], "emulated");
+  EXPECT_EQ(js[0]["backend_why"], why);
+  EXPECT_THAT(lx({"status"}).out, HasSubstr("BACKEND emulated (" + why + ")"));
+  int pid = js[0]["pid"].get<int>();
+  EXPECT_THAT(log(), HasSubstr(fmt::format("instance 'host' (pid {}) runs on the emulated backend: {}\n", pid, why)));
+  // lx syscalls says the same of the same config, and of a wrong word lx config check says no.
+  EXPECT_THAT(lx({"syscalls", "--set", "instance.backend=emulated"}).out, ::testing::StartsWith("backend: emulated (" + why + ")\n"));
+  EXPECT_EQ(lx({"config", "check", "--set", "instance.backend=emulated"}).status, 0);
+  auto bad = lx({"config", "check", "--set", "instance.backend=native"});
+  EXPECT_EQ(bad.status, 1);
+  EXPECT_THAT(bad.err, HasSubstr("instance.backend"));
+}
+
+TEST_F(Service, UnderAutoAnInstanceRunsOnTheKernelBackendWhereTheHostLetsIt) {
+  // instance.backend = auto named on every command: the test config of a backend variant
+  // (LXHOST_TEST_BACKEND) names one, and a command naming its own is left alone.
+  const std::string automatic = "instance.backend=auto";
+  auto [chosen, why] = auto_backend(lx({"syscalls", "--set", automatic}));
+  if (chosen == "emulated" && why.find("refuses a user namespace") != std::string::npos)
+    GTEST_SKIP() << "this host refuses a user namespace: " << why;
+  ASSERT_EQ(chosen, "kernel") << why;
+  EXPECT_EQ(why, "auto: this host lets the user create a user namespace");
+  auto r = lx({"run", "--set", "instance.linger=forever", "--set", automatic, "--", "/bin/echo", "hi"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "hi\n");
+  auto js = nlohmann::json::parse(lx({"status", "--json"}).out);
+  ASSERT_EQ(js.size(), 1u) << js.dump();
+  EXPECT_EQ(js[0]["backend"], "kernel");
+  EXPECT_EQ(js[0]["backend_why"], why);
+  EXPECT_THAT(lx({"status"}).out, HasSubstr("BACKEND kernel (" + why + ")"));
+  EXPECT_THAT(log(), HasSubstr(fmt::format("instance 'host' (pid {}) runs on the kernel backend: {}\n",
+                                           js[0]["pid"].get<int>(), why)));
+  // Asked for by name, the same backend, with the config's word as the reason.
+  ASSERT_EQ(lx({"terminate", "host"}).status, 0);
+  r = lx({"run", "--set", "instance.linger=forever", "--set", "instance.backend=kernel", "--", "/bin/echo", "hi"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  js = nlohmann::json::parse(lx({"status", "--json"}).out);
+  ASSERT_EQ(js.size(), 1u) << js.dump();
+  EXPECT_EQ(js[0]["backend"], "kernel");
+  EXPECT_EQ(js[0]["backend_why"], "instance.backend = kernel (--set instance.backend=kernel)");
+}
+
 }  // namespace
