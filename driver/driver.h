@@ -11,6 +11,7 @@
 #include "driver/bpf_compiler.h"
 #include "driver/dispatch_table.h"
 #include "driver/filter_policy.h"
+#include "driver/guest_runner.h"
 #include "driver/launcher.h"
 #include "driver/syscall_event.h"
 #include "driver/trace_channel.h"
@@ -30,37 +31,30 @@ struct DriverOptions {
   std::function<void(const ExitStatus&)> on_main_exit;
 };
 
-/// What the driver observed while running a guest.
-struct DriverStats {
-  bool sync_wakeup = false;         ///< the kernel accepted synchronous wake-ups
-  std::uint64_t notifications = 0;  ///< NOTIFY calls served
-  std::uint64_t trace_stops = 0;    ///< TRACE calls handled
-};
-
 /// Runs guests under one policy and dispatch table.
-class Driver {
+class Driver final : public GuestRunner {
  public:
   /// Compiles `policy` (an Error when it is malformed) into a driver.
   static Result<std::unique_ptr<Driver>> create(const FilterPolicy& policy, DispatchTable table,
                                                 std::vector<sdk::Plugin*> plugins, DriverOptions options);
-  ~Driver();
+  ~Driver() override;
 
   /// Runs `spec` until its first process exits; ends the rest of its tree; returns its status.
   /// The calling thread becomes the tracer; the guest's processes are its children.
-  Result<ExitStatus> run(const LaunchSpec& spec);
+  Result<ExitStatus> run(const LaunchSpec& spec) override;
 
   /// Ends the running guest tree (see TraceChannel::end); safe from any thread.
-  void end(std::chrono::milliseconds grace);
+  void end(std::chrono::milliseconds grace) override;
 
   /// The running guest's process table (empty when nothing runs); safe from any thread.
-  std::vector<ProcessInfo> processes() const;
+  std::vector<ProcessInfo> processes() const override;
 
   /// The compiled filter.
-  const BpfProgram& filter() const noexcept { return filter_; }
+  const BpfProgram& filter() const noexcept override { return filter_; }
   /// The pid of the running guest's first process, or 0. Safe from any thread (signal forwarding).
-  pid_t main_pid() const noexcept;
+  pid_t main_pid() const noexcept override;
   /// Counters of the last run.
-  const DriverStats& stats() const noexcept { return stats_; }
+  const DriverStats& stats() const noexcept override { return stats_; }
 
  private:
   Driver(BpfProgram filter, DispatchTable table, std::vector<sdk::Plugin*> plugins, DriverOptions options);

@@ -2,6 +2,8 @@
 // tracer's side of the handshake (seize, release, the listener taken at seccomp's exit).
 #include "driver/launcher.h"
 
+#include "driver/child_setup.h"
+
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <linux/seccomp.h>
@@ -54,12 +56,7 @@ struct ChildPlan {
   std::vector<char*> argv, envp;
   sock_fprog prog{};
   const char* cwd = nullptr;
-  int stdio[3] = {-1, -1, -1};
-  bool new_session = false;
-  bool only_stdio = false;
-  bool set_signals = false;
-  std::uint64_t ignored = 0;
-  sigset_t blocked{};
+  ChildSetup setup;
   pid_t parent = 0;
   int go_fd = -1;   // read end: one byte lets the child go on
   int err_fd = -1;  // write end: the child's pre-exec error
@@ -75,71 +72,16 @@ Result<ChildPlan> plan_child(const LaunchSpec& spec, const BpfProgram& filter) {
   p.envp.push_back(nullptr);
   p.prog = sock_fprog{static_cast<unsigned short>(filter.size()), const_cast<sock_filter*>(filter.data())};
   p.cwd = spec.cwd.empty() ? nullptr : spec.cwd.c_str();
-  for (std::size_t i = 0; i < spec.stdio.size(); ++i) p.stdio[i] = spec.stdio[i];
-  p.new_session = spec.new_session;
-  p.only_stdio = spec.only_stdio;
-  p.set_signals = spec.set_signals;
-  sigemptyset(&p.blocked);
-  for (int sig : spec.ignored_signals)
-    if (sig > 0 && sig <= 64 && sig != SIGKILL && sig != SIGSTOP) p.ignored |= 1ULL << (sig - 1);
-  for (int sig : spec.blocked_signals)
-    if (sig > 0 && sig <= 64) sigaddset(&p.blocked, sig);
+  p.setup = child_setup_of(spec);
   p.parent = getpid();
   return p;
-}
-
-// Child: undoes the parent's signal handlers until exec (which would reset them anyway); the
-// mask and ignored signals are inherited as a native exec inherits them.
-void reset_handlers() noexcept {
-  for (int s = 1; s < NSIG; ++s) {
-    if (s == SIGKILL || s == SIGSTOP) continue;
-    struct sigaction sa;
-    if (sigaction(s, nullptr, &sa) == 0 && sa.sa_handler != SIG_IGN && sa.sa_handler != SIG_DFL) {
-      sa.sa_handler = SIG_DFL;
-      sa.sa_flags = 0;
-      sigaction(s, &sa, nullptr);
-    }
-  }
-}
-
-// Child: the client's dispositions, through the raw syscall, which also reaches the signals glibc
-// keeps for itself.
-void set_dispositions(std::uint64_t ignored) noexcept {
-  struct {
-    void (*handler)(int);
-    unsigned long flags;
-    void (*restorer)();
-    std::uint64_t mask;
-  } ksa{};
-  for (int sig = 1; sig <= 64; ++sig) {
-    if (sig == SIGKILL || sig == SIGSTOP) continue;
-    ksa.handler = (ignored >> (sig - 1)) & 1 ? SIG_IGN : SIG_DFL;
-    syscall(SYS_rt_sigaction, sig, &ksa, nullptr, sizeof ksa.mask);
-  }
-}
-
-// Child: its standard fds, session and dispositions, set before it waits to be released.
-void prepare_child(const ChildPlan& p) noexcept {
-  reset_handlers();
-  // The standard fds given (a client's terminal or pipes): moved out of the way first, so that
-  // one given as 1 is not overwritten by the dup2 onto 0.
-  int moved[3];
-  for (int i = 0; i < 3; ++i) moved[i] = p.stdio[i] >= 0 ? fcntl(p.stdio[i], F_DUPFD_CLOEXEC, 10) : -1;
-  for (int i = 0; i < 3; ++i)
-    if (moved[i] >= 0 && dup2(moved[i], i) < 0) _exit(125);
-  if (p.only_stdio) syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC);
-  if (p.new_session) {
-    setsid();
-    if (isatty(0)) ioctl(0, TIOCSCTTY, 0);
-  }
-  if (p.set_signals) set_dispositions(p.ignored);
 }
 
 [[noreturn]] void child_main(const ChildPlan& p) noexcept {
   // Die with the tracer if it dies before seizing us (EXITKILL covers after).
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != p.parent) _exit(125);
-  prepare_child(p);
+  prepare_child(p.setup);
   char c;
   if (read(p.go_fd, &c, 1) != 1) _exit(125);  // the parent went away
   close(p.go_fd);
@@ -154,7 +96,7 @@ void prepare_child(const ChildPlan& p) noexcept {
   }
   if (fd < 0) child_fail(p.err_fd, 3, errno);
   close(static_cast<int>(fd));
-  if (p.set_signals) sigprocmask(SIG_SETMASK, &p.blocked, nullptr);
+  if (p.setup.set_signals) sigprocmask(SIG_SETMASK, &p.setup.blocked, nullptr);
   execvpe(p.argv[0], p.argv.data(), p.envp.data());
   child_fail(p.err_fd, 4, errno);
 }

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,14 @@
 #include "driver/bpf_compiler.h"
 
 namespace lx::driver {
+
+/// The ids a launch starts with (the kernel backend sets them for real inside the instance's
+/// user namespace; the emulated one through the proc family's LaunchIdentity).
+struct LaunchIds {
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::vector<gid_t> groups;
+};
 
 /// What to run.
 struct LaunchSpec {
@@ -28,6 +37,8 @@ struct LaunchSpec {
   bool set_signals = false;
   std::vector<int> ignored_signals;  ///< with set_signals: ignored (SIG_IGN); every other SIG_DFL
   std::vector<int> blocked_signals;  ///< with set_signals: the signal mask
+  /// Kernel backend: the user the guest starts as (unset: the namespace's root).
+  std::optional<LaunchIds> ids;
 };
 
 /// A forked, not yet seized guest process and its handshake pipes.

@@ -1,7 +1,12 @@
 // Runtime: plugin loading per family, config validation of plugin tables, dispatch building.
 #include "runtime/runner.h"
 
+#include <pwd.h>
+#include <unistd.h>
+
 #include <fmt/format.h>
+
+#include "driver/kernel_runner.h"
 
 #include "runtime/plugin_config_view.h"
 
@@ -37,6 +42,24 @@ std::string trace_rows(const std::vector<FamilyPlugin>& plugins) {
         return fmt::format("plugin '{}' asks the TRACE route for {}", fp.plugin->info().name, sdk::SyscallTable::name(spec.nr));
     }
   return {};
+}
+
+// Whether any syscall of `policy` can take the NOTIFY route (then launches hand over a listener).
+bool has_notify(const driver::FilterPolicy& policy) {
+  for (const auto& [nr, p] : policy.syscalls) {
+    if (p.fallback.route == sdk::Route::kNotify) return true;
+    for (const auto& r : p.rules)
+      if (r.route == sdk::Route::kNotify) return true;
+  }
+  return policy.default_action.route == sdk::Route::kNotify;
+}
+
+// The user's name, for /etc/subuid and /etc/subgid.
+std::string user_name() {
+  passwd pw{}, *found = nullptr;
+  std::vector<char> buf(16384);
+  if (getpwuid_r(getuid(), &pw, buf.data(), buf.size(), &found) == 0 && found) return pw.pw_name;
+  return std::to_string(getuid());
 }
 
 }  // namespace
@@ -102,9 +125,35 @@ void* Runtime::find_interface(std::string_view name) const noexcept {
   return registry_ ? registry_->find_interface(name) : nullptr;
 }
 
-Result<std::unique_ptr<driver::Driver>> Runtime::make_driver(driver::EventSink* sink, std::string instance,
-                                                             std::function<void(pid_t)> on_guest_start,
-                                                             std::function<void(const driver::ExitStatus&)> on_main_exit) const {
+Result<driver::KernelInstance*> Runtime::kernel_instance(const std::string& name) {
+  if (kernel_) return kernel_.get();
+  if (backend_.backend != sdk::Backend::kKernel) return Error{EINVAL, "this instance runs on the emulated backend"};
+  LX_TRY_ASSIGN(plan, kernel_plan());
+  LX_TRY_ASSIGN(filter, driver::compile_filter(dispatch_.policy));
+  kernel_filter_ = std::move(filter);
+  driver::KernelInstance::Options o;
+  o.plan = std::move(plan);
+  o.maps = driver::id_maps_for(getuid(), getgid(), user_name());
+  o.filter = kernel_filter_;
+  o.listener = has_notify(dispatch_.policy);
+  o.table = &dispatch_.table;
+  o.name = name;
+  auto dc = config_.driver();
+  o.notify_workers = dc.notify_workers;
+  o.sync_wakeup = dc.sync_wakeup;
+  LX_TRY_ASSIGN(k, driver::KernelInstance::start(std::move(o)));
+  kernel_ = std::move(k);
+  return kernel_.get();
+}
+
+Result<std::unique_ptr<driver::GuestRunner>> Runtime::make_driver(driver::EventSink* sink, std::string instance,
+                                                                  std::function<void(pid_t)> on_guest_start,
+                                                                  std::function<void(const driver::ExitStatus&)> on_main_exit) {
+  if (backend_.backend == sdk::Backend::kKernel) {
+    LX_TRY_ASSIGN(k, kernel_instance(instance));
+    return std::unique_ptr<driver::GuestRunner>(
+        std::make_unique<driver::KernelRunner>(*k, kernel_filter_, std::move(on_guest_start), std::move(on_main_exit)));
+  }
   std::vector<sdk::Plugin*> plugins;
   for (const auto& fp : plugins_) plugins.push_back(&fp.plugin->plugin());
   auto dc = config_.driver();
@@ -112,7 +161,7 @@ Result<std::unique_ptr<driver::Driver>> Runtime::make_driver(driver::EventSink* 
                              std::move(on_main_exit)};
   auto d = driver::Driver::create(dispatch_.policy, dispatch_.table, std::move(plugins), opts);
   if (!d) return Error::msg(fmt::format("compiling the seccomp filter failed: {}", d.error().message));
-  return d;
+  return std::unique_ptr<driver::GuestRunner>(std::move(*d));
 }
 
 }  // namespace lx::runtime

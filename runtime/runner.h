@@ -11,6 +11,7 @@
 #include "runtime/backend.h"
 #include "runtime/dispatch_builder.h"
 #include "driver/driver.h"
+#include "driver/kernel_instance.h"
 #include "runtime/plugin_loader.h"
 
 namespace lx::runtime {
@@ -48,11 +49,17 @@ class Runtime {
   /// What the plugins ask of the kernel (kernel backend): every KernelConfigurator's part.
   Result<sdk::KernelPlan> kernel_plan() const;
 
-  /// Makes a driver for this dispatch (the caller runs it and may read main_pid()).
-  /// With `on_main_exit`, the guest tree outlives its first process (see DriverOptions).
-  Result<std::unique_ptr<driver::Driver>> make_driver(driver::EventSink* sink, std::string instance = "default",
+  /// Kernel backend: the instance's namespaces and init, started on the first call (call it
+  /// while the process is single-threaded: it forks), then the same one. An Error under the
+  /// emulated backend.
+  Result<driver::KernelInstance*> kernel_instance(const std::string& name = "default");
+
+  /// Makes a runner of one launch for this dispatch (the caller runs it and may read
+  /// main_pid()): the emulated driver, or a launch in the kernel instance. With `on_main_exit`,
+  /// the emulated guest tree outlives its first process (see DriverOptions).
+  Result<std::unique_ptr<driver::GuestRunner>> make_driver(driver::EventSink* sink, std::string instance = "default",
                                                       std::function<void(pid_t)> on_guest_start = {},
-                                                      std::function<void(const driver::ExitStatus&)> on_main_exit = {}) const;
+                                                      std::function<void(const driver::ExitStatus&)> on_main_exit = {});
 
  private:
   class Registry;
@@ -63,6 +70,8 @@ class Runtime {
   std::vector<FamilyPlugin> plugins_;
   Dispatch dispatch_;
   std::unique_ptr<Registry> registry_;  // declared after plugins_: destroyed before them
+  driver::BpfProgram kernel_filter_;
+  std::unique_ptr<driver::KernelInstance> kernel_;  // destroyed first: it serves the plugins' rows
 };
 
 }  // namespace lx::runtime

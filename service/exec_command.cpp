@@ -2,6 +2,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <climits>
 #include <unistd.h>
 
 #include <atomic>
@@ -74,6 +75,22 @@ void install_forwarding() {
   for (int s : {SIGINT, SIGQUIT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2}) sigaction(s, &sa, nullptr);
 }
 
+// Under the kernel backend the guest starts in its own mount namespace: in the directory lx runs
+// in when the guest's root shows it (the host's root, or a directory under the guest root), else
+// in "/".
+std::string kernel_cwd(const runtime::Runtime& rt) {
+  char buf[PATH_MAX];
+  if (!getcwd(buf, sizeof buf)) return "/";
+  std::string cwd = buf;
+  auto plan = rt.kernel_plan();
+  std::string root = plan ? plan->root : "/";
+  if (root == "/") return cwd;
+  while (root.size() > 1 && root.back() == '/') root.pop_back();
+  if (cwd == root) return "/";
+  if (cwd.rfind(root + "/", 0) == 0) return cwd.substr(root.size());
+  return "/";
+}
+
 }  // namespace
 
 int exec_command(const std::vector<std::string>& args) {
@@ -102,6 +119,7 @@ int exec_command(const std::vector<std::string>& args) {
     print_error(rt.error().message);
     return kExitFailure;
   }
+  if ((*rt)->backend().backend == sdk::Backend::kKernel) spec.cwd = kernel_cwd(**rt);
   TracePrinter printer;
   auto drv = (*rt)->make_driver(trace ? &printer : nullptr, "exec", [](pid_t p) { g_guest.store(p); });
   if (!drv) {
@@ -109,6 +127,7 @@ int exec_command(const std::vector<std::string>& args) {
     return kExitFailure;
   }
   if (trace) {
+    std::fprintf(stderr, "lx: backend: %s (%s)\n", sdk::to_string((*rt)->backend().backend), (*rt)->backend().why.c_str());
     for (const auto& f : (*rt)->dispatch().families)
       std::fprintf(stderr, "lx: family %s: %s\n", f.name.c_str(), f.summary.c_str());
     for (const auto& r : (*rt)->dispatch().rows)

@@ -55,10 +55,20 @@ Result<InitReply> InstanceProcess::init(const InitCommand& c) {
   runtime_ = std::move(rt);
   identity_ = runtime_->find<sdk::LaunchIdentity>();
   settings_.can_set_identity = identity_ != nullptr;
+  if (runtime_->backend().backend == sdk::Backend::kKernel) {
+    // The namespaces and their init, now, while this process has one thread (it forks). Root is
+    // the user namespace's, and a launch takes its user for real.
+    LX_TRY_ASSIGN(k, runtime_->kernel_instance(settings_.name));
+    kernel_ = k;
+    settings_.fake_root = settings_.can_set_identity = true;
+    debug(fmt::format("kernel backend: init is pid {}, ids: {}", k->init_pid(), k->maps().summary));
+  }
   InitReply ready;
   ready.pid = getpid();
   ready.linger_ms = linger == std::chrono::milliseconds::max() ? -1 : static_cast<long long>(linger.count());
   ready.grace_ms = grace_.count();
+  ready.backend = sdk::to_string(runtime_->backend().backend);
+  ready.backend_why = runtime_->backend().why;
   return ready;
 }
 
@@ -73,6 +83,21 @@ void InstanceProcess::wake() {
 
 std::vector<ProcessInfo> InstanceProcess::process_table() const {
   std::vector<ProcessInfo> out;
+  if (kernel_) {
+    // One PID namespace: its processes, each shown with the launch it is the first process of.
+    for (const auto& p : kernel_->processes()) {
+      ProcessInfo info;
+      info.pid = p.pid;
+      info.parent = p.parent;
+      info.state = std::string(1, p.state);
+      info.threads = p.threads;
+      info.command = p.command;
+      for (const auto& l : launches_)
+        if (l->main_pid == p.pid) info.launch = l->id;
+      out.push_back(std::move(info));
+    }
+    return out;
+  }
   for (const auto& l : launches_) {
     if (!l->driver || l->finished) continue;
     for (const auto& p : l->driver->processes()) {
@@ -130,6 +155,7 @@ void InstanceProcess::handle_client(Launch& l) {
 
 void InstanceProcess::begin_end() {
   if (ending_.exchange(true)) return;
+  if (kernel_) kernel_->end(grace_);
   for (auto& l : launches_)
     if (l->driver && !l->finished) l->driver->end(grace_);
 }
@@ -219,6 +245,7 @@ bool InstanceProcess::ended() {
   if (!ending_) return false;
   for (auto& l : launches_)
     if (!l->finished) return false;
+  if (kernel_ && !kernel_->gone()) return false;  // its daemons get their grace period
   for (auto& l : launches_)
     if (l->thread.joinable()) l->thread.join();
   send_control(encode(EndedEvent{}));

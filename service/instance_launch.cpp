@@ -78,6 +78,7 @@ Result<void> InstanceProcess::start_driver(Launch& l, LaunchPlan plan, const Run
   spec.set_signals = true;
   spec.ignored_signals = request.ignored_signals;
   spec.blocked_signals = request.blocked_signals;
+  if (kernel_ && plan.user) spec.ids = driver::LaunchIds{plan.user->uid, plan.user->gid, {plan.user->groups.begin(), plan.user->groups.end()}};
   // What the guest's first process inherits at its fork (the client's fds, the pty's slave) is
   // closed here once it runs, so a reader of the client's pipe sees EOF when the guest's own
   // copies go, not when the instance ends; the pty master goes to the client.
@@ -109,7 +110,7 @@ void InstanceProcess::on_started(Launch& l, pid_t pid, const std::optional<Launc
   debug(fmt::format("launch {}: started pid {}", l.id, pid));
   l.main_pid = pid;
   if (ending_) kill(pid, SIGKILL);
-  if (user && identity_->set_identity(pid, user->uid, user->gid, user->groups.data(), user->groups.size()) != 0)
+  if (user && !kernel_ && identity_->set_identity(pid, user->uid, user->gid, user->groups.data(), user->groups.size()) != 0)
     kill(pid, SIGKILL);
   StartedEvent started{{}, pid};
   if (master) {

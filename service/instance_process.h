@@ -29,7 +29,7 @@ struct Launch {
   int id = 0;
   std::mutex conn_mu;  // guards conn writes (tracer thread and main thread)
   UniqueFd conn;
-  std::unique_ptr<driver::Driver> driver;
+  std::unique_ptr<driver::GuestRunner> driver;
   std::thread thread;
   std::atomic<pid_t> main_pid{0};
   std::atomic<bool> main_exited{false};
@@ -90,6 +90,7 @@ class InstanceProcess {
   std::chrono::milliseconds grace_{2000};
   std::unique_ptr<runtime::Runtime> runtime_;
   sdk::LaunchIdentity* identity_ = nullptr;  // the proc plugin's, when it offers it
+  driver::KernelInstance* kernel_ = nullptr;  // the runtime's, under the kernel backend
   std::vector<std::unique_ptr<Launch>> launches_;
   int next_id_ = 1;
   int received_ = 0;

@@ -1,0 +1,315 @@
+// The kernel backend's host side (see kernel_instance.h).
+#include "driver/kernel_instance.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+
+#include <fmt/format.h>
+
+#include "base/proc_status.h"
+#include "driver/notify_channel.h"
+#include "driver/ns_init.h"
+#include "driver/ns_wire.h"
+
+namespace lx::driver {
+namespace {
+
+using nswire::Type;
+
+[[noreturn]] void child_fail(int ctl, const std::string& what) {
+  (void)nswire::send(ctl, Type::kSetupFailed, fmt::format("{}: {}", what, std::strerror(errno)));
+  _exit(1);
+}
+
+// The first process: a user namespace (mapped by the host), then the other namespaces, then
+// init as the first process of the new PID namespace. Never returns.
+[[noreturn]] void first_child(int ctl, const NsInitConfig& config) {
+  int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+  for (int fd = 0; fd < 3 && null >= 0; ++fd) dup2(null, fd);
+  if (dup2(ctl, 3) != 3) _exit(1);
+  ctl = 3;
+  syscall(SYS_close_range, 4u, ~0u, 0u);
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (unshare(CLONE_NEWUSER) != 0) child_fail(ctl, "unshare(CLONE_NEWUSER)");
+  if (!nswire::send(ctl, Type::kUnshared, {})) _exit(1);
+  auto mapped = nswire::recv(ctl);
+  if (!mapped || mapped->type != Type::kMapped) _exit(1);
+  if (unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID) != 0)
+    child_fail(ctl, "unshare(CLONE_NEWNS|CLONE_NEWUTS|CLONE_NEWIPC|CLONE_NEWPID)");
+  pid_t init = fork();
+  if (init < 0) child_fail(ctl, "fork");
+  if (init == 0) {
+    fcntl(ctl, F_SETFD, FD_CLOEXEC);
+    ns_init_main(ctl, config);
+  }
+  int pidfd = static_cast<int>(syscall(SYS_pidfd_open, init, 0));
+  nswire::Writer w;
+  w.u32(static_cast<std::uint32_t>(init));
+  int fds[1] = {pidfd};
+  (void)nswire::send(ctl, Type::kInitPid, w.bytes(), std::span<const int>(fds, pidfd >= 0 ? 1 : 0));
+  _exit(0);
+}
+
+// The pid in our namespace of the process `pidfd` refers to (its fdinfo's "Pid:"), or 0.
+pid_t pid_of(int pidfd) {
+  std::ifstream in(fmt::format("/proc/self/fdinfo/{}", pidfd));
+  std::string key;
+  while (in >> key) {
+    if (key == "Pid:") {
+      pid_t pid = 0;
+      in >> pid;
+      return pid > 0 ? pid : 0;
+    }
+    std::getline(in, key);
+  }
+  return 0;
+}
+
+std::string ns_link(pid_t pid) {
+  char buf[64];
+  ssize_t n = readlink(fmt::format("/proc/{}/ns/pid", pid).c_str(), buf, sizeof buf);
+  return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
+}
+
+Error launch_error(const nswire::Report& r) {
+  const char* what = r.a == 1 ? "chdir" : r.a == 3 ? "seccomp(SECCOMP_SET_MODE_FILTER)" : r.a == 5 ? "setting the launch's user" : "execve";
+  return Error{r.b, fmt::format("{}: {}", what, std::strerror(r.b))};
+}
+
+}  // namespace
+
+KernelInstance::KernelInstance(Options options) : options_(std::move(options)) {}
+
+Result<std::unique_ptr<KernelInstance>> KernelInstance::start(Options options) {
+  std::unique_ptr<KernelInstance> k(new KernelInstance(std::move(options)));
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return Error::from_errno("socketpair");
+  k->ctl_.reset(sv[0]);
+  NsInitConfig config{k->options_.plan, k->options_.filter, k->options_.listener};
+  pid_t child = fork();
+  if (child < 0) {
+    close(sv[1]);
+    return Error::from_errno("fork");
+  }
+  if (child == 0) first_child(sv[1], config);
+  close(sv[1]);
+  auto r = k->handshake(child);
+  if (!r) {
+    kill(child, SIGKILL);
+    return Error{r.error().code, fmt::format("starting the kernel backend's namespaces: {}", r.error().message)};
+  }
+  k->events_ = std::thread([p = k.get()] { p->read_events(); });
+  return k;
+}
+
+Result<void> KernelInstance::handshake(pid_t child) {
+  // The first child's messages and init's: unshared → (we map) → init's pid and ready, these two
+  // in either order (two processes write them).
+  bool ready = false;
+  for (;;) {
+    if (ready && init_pidfd_) return ok();
+    LX_TRY_ASSIGN(m, nswire::recv(ctl_.get()));
+    switch (m.type) {
+      case Type::kSetupFailed: return Error{EPERM, m.payload};
+      case Type::kUnshared:
+        LX_TRY(write_id_maps(child, options_.maps));
+        LX_TRY(nswire::send(ctl_.get(), Type::kMapped, {}));
+        break;
+      case Type::kInitPid: {
+        nswire::Reader r(m.payload);
+        init_pid_ = static_cast<pid_t>(r.u32());
+        if (m.fds.empty()) return Error{ESRCH, "init's pidfd never came"};
+        init_pidfd_ = std::move(m.fds[0]);
+        break;
+      }
+      case Type::kReady:
+        ready = true;
+        break;
+      default: return Error{EPROTO, "unexpected message while starting"};
+    }
+  }
+}
+
+KernelInstance::~KernelInstance() {
+  if (init_pidfd_) syscall(SYS_pidfd_send_signal, init_pidfd_.get(), SIGKILL, nullptr, 0);
+  if (ctl_) shutdown(ctl_.get(), SHUT_RDWR);
+  if (events_.joinable()) events_.join();
+  for (auto& c : channels_) c->stop();
+}
+
+void KernelInstance::read_events() {
+  for (;;) {
+    auto m = nswire::recv(ctl_.get());
+    std::lock_guard lock(mu_);
+    if (!m) {
+      gone_ = true;
+      cv_.notify_all();
+      return;
+    }
+    nswire::Reader r(m->payload);
+    std::uint32_t id = r.u32();
+    auto it = waiters_.find(id);
+    if (it == waiters_.end()) continue;
+    Waiter& w = it->second;
+    if (m->type == Type::kStarted) {
+      w.started = true;
+      if (!m->fds.empty()) w.pidfd = std::move(m->fds[0]);
+    } else if (m->type == Type::kExited) {
+      w.exited = true;
+      w.status = static_cast<int>(r.u32());
+    } else if (m->type == Type::kLaunchFailed) {
+      w.failed = true;
+      w.err = static_cast<int>(r.u32());
+    }
+    cv_.notify_all();
+  }
+}
+
+Result<KernelInstance::Waiter*> KernelInstance::send_launch(std::uint32_t id, const LaunchSpec& spec, int report_w, int go_r) {
+  std::vector<int> fds = spec.stdio.empty() ? std::vector<int>{0, 1, 2} : spec.stdio;
+  std::string payload = nswire::encode_launch(id, spec, static_cast<std::uint32_t>(fds.size()));
+  fds.push_back(report_w);
+  fds.push_back(go_r);
+  std::unique_lock lock(mu_);
+  if (gone_) return Error{ESRCH, "the instance has ended"};
+  Waiter* w = &waiters_[id];
+  LX_TRY(nswire::send(ctl_.get(), Type::kLaunch, payload, fds));
+  cv_.wait(lock, [&] { return w->started || w->failed || gone_; });
+  if (w->failed) return Error::from_errno("fork in the instance", w->err);
+  if (!w->started) return Error{ESRCH, "the instance ended before the launch started"};
+  if (!w->pidfd) return Error{ESRCH, "the launch's pidfd never came"};
+  return w;
+}
+
+Result<void> KernelInstance::take_listener(int pidfd, int child_fd) {
+  int fd = static_cast<int>(syscall(SYS_pidfd_getfd, pidfd, child_fd, 0));
+  if (fd < 0) return Error::from_errno("pidfd_getfd (the launch's seccomp listener)");
+  auto channel = std::make_unique<NotifyChannel>(fd, *options_.table, options_.name, options_.sink);
+  if (options_.sync_wakeup) channel->enable_sync_wakeup();
+  LX_TRY(channel->start(options_.notify_workers < 1 ? 1 : options_.notify_workers));
+  std::lock_guard lock(mu_);
+  channels_.push_back(std::move(channel));
+  return ok();
+}
+
+Result<ExitStatus> KernelInstance::wait_exit(std::uint32_t id) {
+  std::unique_lock lock(mu_);
+  Waiter& w = waiters_[id];
+  cv_.wait(lock, [&] { return w.exited || gone_; });
+  ExitStatus st = w.exited ? ExitStatus::from_wait_status(w.status) : ExitStatus::from_wait_status(SIGKILL);
+  waiters_.erase(id);
+  return st;
+}
+
+Result<ExitStatus> KernelInstance::run(const LaunchSpec& spec, const std::function<void(pid_t)>& on_start) {
+  if (spec.argv.empty()) return Error::msg("no command given");
+  int report[2], go[2];
+  if (pipe2(report, O_CLOEXEC) != 0) return Error::from_errno("pipe2");
+  UniqueFd report_r(report[0]), report_w(report[1]);
+  if (pipe2(go, O_CLOEXEC) != 0) return Error::from_errno("pipe2");
+  UniqueFd go_r(go[0]), go_w(go[1]);
+  std::uint32_t id;
+  {
+    std::lock_guard lock(mu_);
+    id = next_id_++;
+  }
+  auto sent = send_launch(id, spec, report_w.get(), go_r.get());
+  report_w.reset();
+  go_r.reset();
+  if (!sent) {
+    std::lock_guard lock(mu_);
+    waiters_.erase(id);
+    return sent.error();
+  }
+  int pidfd = (*sent)->pidfd.get();
+  nswire::Report r{};
+  if (read(report_r.get(), &r, sizeof r) != static_cast<ssize_t>(sizeof r)) {
+    (void)wait_exit(id);
+    return Error{ECHILD, "the launch ended before its filter was installed"};
+  }
+  if (r.kind == 2) {
+    (void)wait_exit(id);
+    return launch_error(r);
+  }
+  if (r.a >= 0)
+    if (auto t = take_listener(pidfd, r.a); !t) {
+      syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
+      (void)wait_exit(id);
+      return t.error();
+    }
+  if (on_start) on_start(pid_of(pidfd));
+  char one = 1;
+  if (write(go_w.get(), &one, 1) != 1) return Error::from_errno("releasing the launch");
+  ssize_t n = read(report_r.get(), &r, sizeof r);
+  if (n == static_cast<ssize_t>(sizeof r) && r.kind == 2) {
+    (void)wait_exit(id);
+    return launch_error(r);
+  }
+  return wait_exit(id);
+}
+
+void KernelInstance::end(std::chrono::milliseconds grace) {
+  nswire::Writer w;
+  w.u32(static_cast<std::uint32_t>(std::min<long long>(grace.count(), 3600000)));
+  std::lock_guard lock(mu_);
+  if (gone_ || !nswire::send(ctl_.get(), Type::kEnd, w.bytes()))
+    if (init_pidfd_) syscall(SYS_pidfd_send_signal, init_pidfd_.get(), SIGKILL, nullptr, 0);
+}
+
+bool KernelInstance::gone() const {
+  std::lock_guard lock(mu_);
+  return gone_;
+}
+
+std::uint64_t KernelInstance::notifications() const {
+  std::lock_guard lock(mu_);
+  std::uint64_t n = 0;
+  for (const auto& c : channels_) n += c->served();
+  return n;
+}
+
+std::vector<ProcessInfo> KernelInstance::processes() const {
+  std::vector<ProcessInfo> out;
+  std::string ns = ns_link(init_pid_);
+  if (ns.empty()) return out;
+  DIR* d = opendir("/proc");
+  if (!d) return out;
+  while (dirent* e = readdir(d)) {
+    char* end = nullptr;
+    long pid = std::strtol(e->d_name, &end, 10);
+    if (!end || *end || pid <= 0 || ns_link(static_cast<pid_t>(pid)) != ns) continue;
+    auto st = ProcStatus::read(static_cast<pid_t>(pid));
+    if (!st) continue;
+    ProcessInfo info;
+    info.pid = static_cast<pid_t>(pid);
+    info.parent = pid == init_pid_ ? 0 : st->ppid().value_or(0);
+    info.state = st->state().value_or('?');
+    info.threads = st->threads().value_or(1);
+    std::ifstream cmd(fmt::format("/proc/{}/cmdline", pid));
+    info.cmdline.assign(std::istreambuf_iterator<char>(cmd), {});
+    info.command = info.cmdline;
+    std::replace(info.command.begin(), info.command.end(), '\0', ' ');
+    while (!info.command.empty() && info.command.back() == ' ') info.command.pop_back();
+    if (pid == init_pid_) info.command = "init (lxhost)";
+    out.push_back(std::move(info));
+  }
+  closedir(d);
+  return out;
+}
+
+}  // namespace lx::driver

@@ -1,0 +1,183 @@
+// The host ↔ init wire (see ns_wire.h).
+#include "driver/ns_wire.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+namespace lx::driver::nswire {
+namespace {
+
+struct Header {
+  std::uint32_t type;
+  std::uint32_t len;
+};
+
+// Reads exactly `n` bytes; false on EOF or error (errno set; 0 at EOF).
+bool read_all(int fd, char* p, std::size_t n) {
+  while (n > 0) {
+    ssize_t r = read(fd, p, n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) {
+      if (r == 0) errno = 0;
+      return false;
+    }
+    p += r;
+    n -= static_cast<std::size_t>(r);
+  }
+  return true;
+}
+
+bool write_all(int fd, const char* p, std::size_t n) {
+  while (n > 0) {
+    ssize_t r = send(fd, p, n, MSG_NOSIGNAL);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    p += r;
+    n -= static_cast<std::size_t>(r);
+  }
+  return true;
+}
+
+}  // namespace
+
+Result<void> send(int sock, Type type, const std::string& payload, std::span<const int> fds) {
+  if (payload.size() > kMaxPayload || fds.size() > static_cast<std::size_t>(kMaxFds))
+    return Error{E2BIG, "message to the instance's init too large"};
+  Header h{static_cast<std::uint32_t>(type), static_cast<std::uint32_t>(payload.size())};
+  iovec iov{&h, sizeof h};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFds)]{};
+  if (!fds.empty()) {
+    msg.msg_control = control;
+    msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+    std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
+  }
+  ssize_t n;
+  do n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) return Error::from_errno("sendmsg to the instance's init");
+  if (n != static_cast<ssize_t>(sizeof h) && !write_all(sock, reinterpret_cast<char*>(&h) + n, sizeof h - static_cast<std::size_t>(n)))
+    return Error::from_errno("send to the instance's init");
+  if (!write_all(sock, payload.data(), payload.size())) return Error::from_errno("send to the instance's init");
+  return ok();
+}
+
+Result<Message> recv(int sock) {
+  Header h{};
+  iovec iov{&h, sizeof h};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFds)]{};
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t n;
+  do n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+  while (n < 0 && errno == EINTR);
+  if (n == 0) return Error{ECONNRESET, "the instance's init is gone"};
+  if (n < 0) return Error::from_errno("recvmsg from the instance's init");
+  Message m;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+      std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      for (std::size_t i = 0; i < count; ++i) {
+        int fd;
+        std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+        m.fds.emplace_back(fd);
+      }
+    }
+  if (n != static_cast<ssize_t>(sizeof h) &&
+      !read_all(sock, reinterpret_cast<char*>(&h) + n, sizeof h - static_cast<std::size_t>(n)))
+    return Error{ECONNRESET, "the instance's init is gone"};
+  if (h.len > kMaxPayload) return Error{EBADMSG, "message from the instance's init too large"};
+  m.type = static_cast<Type>(h.type);
+  m.payload.resize(h.len);
+  if (!read_all(sock, m.payload.data(), h.len)) return Error{ECONNRESET, "the instance's init is gone"};
+  return m;
+}
+
+}  // namespace lx::driver::nswire
+
+namespace lx::driver::nswire {
+namespace {
+
+constexpr std::uint32_t kNewSession = 1, kOnlyStdio = 2, kSetSignals = 4, kHasIds = 8;
+constexpr std::uint32_t kMaxStrings = 1u << 16;
+
+void strings(Writer& w, const std::vector<std::string>& v) {
+  w.u32(static_cast<std::uint32_t>(v.size()));
+  for (const auto& s : v) w.str(s);
+}
+
+bool strings(Reader& r, std::vector<std::string>& v) {
+  std::uint32_t n = r.u32();
+  if (!r.ok() || n > kMaxStrings) return false;
+  for (std::uint32_t i = 0; i < n && r.ok(); ++i) v.push_back(r.str());
+  return r.ok();
+}
+
+}  // namespace
+
+std::string encode_launch(std::uint32_t id, const LaunchSpec& spec, std::uint32_t nstdio) {
+  Writer w;
+  w.u32(id);
+  w.u32((spec.new_session ? kNewSession : 0) | (spec.only_stdio ? kOnlyStdio : 0) | (spec.set_signals ? kSetSignals : 0) |
+        (spec.ids ? kHasIds : 0));
+  w.u32(nstdio);
+  std::vector<std::string> ignored, blocked;
+  for (int s : spec.ignored_signals) ignored.push_back(std::to_string(s));
+  for (int s : spec.blocked_signals) blocked.push_back(std::to_string(s));
+  strings(w, ignored);
+  strings(w, blocked);
+  if (spec.ids) {
+    w.u32(spec.ids->uid);
+    w.u32(spec.ids->gid);
+    w.u32(static_cast<std::uint32_t>(spec.ids->groups.size()));
+    for (gid_t g : spec.ids->groups) w.u32(g);
+  }
+  w.str(spec.cwd);
+  strings(w, spec.argv);
+  strings(w, spec.env);
+  return w.bytes();
+}
+
+Result<LaunchMessage> decode_launch(std::string_view payload) {
+  Reader r(payload);
+  LaunchMessage m;
+  m.id = r.u32();
+  std::uint32_t flags = r.u32();
+  m.nstdio = r.u32();
+  LaunchSpec& s = m.spec;
+  s.new_session = flags & kNewSession;
+  s.only_stdio = flags & kOnlyStdio;
+  s.set_signals = flags & kSetSignals;
+  std::vector<std::string> ignored, blocked;
+  bool good = r.ok() && m.nstdio <= 3 && strings(r, ignored) && strings(r, blocked);
+  for (const auto& v : ignored) s.ignored_signals.push_back(std::atoi(v.c_str()));
+  for (const auto& v : blocked) s.blocked_signals.push_back(std::atoi(v.c_str()));
+  if (good && (flags & kHasIds)) {
+    LaunchIds ids;
+    ids.uid = r.u32();
+    ids.gid = r.u32();
+    std::uint32_t n = r.u32();
+    if (n > 65536) good = false;
+    for (std::uint32_t i = 0; good && i < n && r.ok(); ++i) ids.groups.push_back(r.u32());
+    s.ids = std::move(ids);
+  }
+  s.cwd = r.str();
+  good = good && r.ok() && strings(r, s.argv) && strings(r, s.env) && !s.argv.empty();
+  if (!good) return Error{EBADMSG, "malformed launch message"};
+  return m;
+}
+
+}  // namespace lx::driver::nswire
