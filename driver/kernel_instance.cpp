@@ -86,9 +86,10 @@ std::string ns_link(pid_t pid) {
   return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
 }
 
-Error launch_error(const nswire::Report& r) {
+// Why launch `spec` did not start, worded as the emulated launcher words it.
+Error launch_error(const nswire::Report& r, const LaunchSpec& spec) {
   const char* what = r.a == 1 ? "chdir" : r.a == 3 ? "seccomp(SECCOMP_SET_MODE_FILTER)" : r.a == 5 ? "setting the launch's user" : "execve";
-  return Error{r.b, fmt::format("{}: {}", what, std::strerror(r.b))};
+  return Error{r.b, fmt::format("cannot run '{}': {}: {}", spec.argv[0], what, std::strerror(r.b))};
 }
 
 }  // namespace
@@ -244,7 +245,7 @@ Result<ExitStatus> KernelInstance::run(const LaunchSpec& spec, const std::functi
   }
   if (r.kind == 2) {
     (void)wait_exit(id);
-    return launch_error(r);
+    return launch_error(r, spec);
   }
   if (r.a >= 0)
     if (auto t = take_listener(pidfd, r.a); !t) {
@@ -258,7 +259,7 @@ Result<ExitStatus> KernelInstance::run(const LaunchSpec& spec, const std::functi
   ssize_t n = read(report_r.get(), &r, sizeof r);
   if (n == static_cast<ssize_t>(sizeof r) && r.kind == 2) {
     (void)wait_exit(id);
-    return launch_error(r);
+    return launch_error(r, spec);
   }
   return wait_exit(id);
 }

@@ -7,6 +7,8 @@
 #include <linux/seccomp.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
@@ -62,6 +64,7 @@ int install_filter(const NsInitConfig& c, int report_fd) {
     rlimit rl{c.plan.max_processes, c.plan.max_processes};
     setrlimit(RLIMIT_NPROC, &rl);
   }
+  prctl(PR_SET_DUMPABLE, 1);  // the host takes the listener with pidfd_getfd (a ptrace access check)
   int listener = install_filter(c, report_fd);
   report(report_fd, Report{1, listener, 0});
   char go;
@@ -148,7 +151,14 @@ class Init {
     }
     int status = 0;
     pid_t pid;
-    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+    while ((pid = waitpid(-1, &status, WNOHANG | __WALL)) > 0) {
+      if (WIFSTOPPED(status)) {
+        // A child that asked to be traced by its parent (PTRACE_TRACEME) and stopped: init is
+        // nobody's debugger; it lets the child go on with its signal (a SIGTRAP is dropped).
+        int sig = WSTOPSIG(status);
+        ptrace(PTRACE_DETACH, pid, nullptr, reinterpret_cast<void*>(static_cast<long>(sig == SIGTRAP ? 0 : sig)));
+        continue;
+      }
       auto it = launches_.find(pid);
       if (it == launches_.end()) continue;  // an orphan: reaped, as an init does
       nswire::Writer w;
@@ -177,6 +187,9 @@ class Init {
 void ns_init_main(int ctl, const NsInitConfig& config) {
   // Whatever the forking process did with SIGCHLD (the service's instance process lets the kernel
   // reap with SA_NOCLDWAIT) is undone: init reaps, and reports each launch's status.
+  // Nothing in the instance may trace init or read its memory (it holds the host's socket): a
+  // non-dumpable process needs CAP_SYS_PTRACE in its mm's user namespace, the host's.
+  prctl(PR_SET_DUMPABLE, 0);
   struct sigaction dfl{};
   dfl.sa_handler = SIG_DFL;
   sigaction(SIGCHLD, &dfl, nullptr);

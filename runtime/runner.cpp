@@ -125,7 +125,7 @@ void* Runtime::find_interface(std::string_view name) const noexcept {
   return registry_ ? registry_->find_interface(name) : nullptr;
 }
 
-Result<driver::KernelInstance*> Runtime::kernel_instance(const std::string& name) {
+Result<driver::KernelInstance*> Runtime::kernel_instance(const std::string& name, driver::EventSink* sink) {
   if (kernel_) return kernel_.get();
   if (backend_.backend != sdk::Backend::kKernel) return Error{EINVAL, "this instance runs on the emulated backend"};
   LX_TRY_ASSIGN(plan, kernel_plan());
@@ -138,6 +138,7 @@ Result<driver::KernelInstance*> Runtime::kernel_instance(const std::string& name
   o.listener = has_notify(dispatch_.policy);
   o.table = &dispatch_.table;
   o.name = name;
+  o.sink = sink;
   auto dc = config_.driver();
   o.notify_workers = dc.notify_workers;
   o.sync_wakeup = dc.sync_wakeup;
@@ -150,7 +151,7 @@ Result<std::unique_ptr<driver::GuestRunner>> Runtime::make_driver(driver::EventS
                                                                   std::function<void(pid_t)> on_guest_start,
                                                                   std::function<void(const driver::ExitStatus&)> on_main_exit) {
   if (backend_.backend == sdk::Backend::kKernel) {
-    LX_TRY_ASSIGN(k, kernel_instance(instance));
+    LX_TRY_ASSIGN(k, kernel_instance(instance, sink));
     return std::unique_ptr<driver::GuestRunner>(
         std::make_unique<driver::KernelRunner>(*k, kernel_filter_, std::move(on_guest_start), std::move(on_main_exit)));
   }

@@ -15,6 +15,7 @@ packages=(
   util-linux                             # setpriv: tests run guests as an unprivileged user
   tmux                                   # tests drive an interactive shell on a terminal
   proot                                  # benchmarks compare against it
+  strace gdb                             # tests: the guest traces its own processes (kernel backend)
   clang libclang-rt-14-dev               # fuzz/: libFuzzer and ASan/UBSan runtimes (clang's
                                          # recommends, which --no-install-recommends leaves out)
 )

@@ -89,6 +89,31 @@ TEST(Backend, AutoAndKernelRunTheGuestInItsOwnUserNamespaceWhereTheHostAllowsIt)
   EXPECT_NE(r.out, own_userns());
 }
 
+// Under the kernel backend nothing of ours traces the guest (no TRACE row in the default config):
+// the guest traces its own processes, as on WSL1. strace -f and gdb are the host's (the guest
+// root is the host's root), run as root and as the unprivileged user.
+TEST(Backend, UnderTheKernelBackendTheGuestTracesItsOwnProcesses) {
+  if (!lx::test::kernel_refusal().empty())
+    GTEST_SKIP() << "this host refuses user namespaces: " << lx::test::kernel_refusal();
+  for (const char* tool : {"/usr/bin/strace", "/usr/bin/gdb"})
+    if (access(tool, X_OK) != 0) GTEST_SKIP() << tool << " is not installed (scripts/setup.sh installs it)";
+  const std::string lx = lx::test::reachable(kLx);
+  for (bool unprivileged : {false, true}) {
+    if (unprivileged && !lx::test::can_switch_user()) continue;
+    auto as = [&](std::vector<std::string> argv) { return unprivileged ? lx::test::as_unprivileged(argv) : argv; };
+    auto r = run_command(as({lx, "exec", "--set", "instance.backend=kernel", "--", "/usr/bin/strace", "-f", "-e",
+                              "trace=execve,exit_group", "/bin/sh", "-c", "/bin/true; exit 7"}));
+    EXPECT_EQ(r.status, 7) << r.err;
+    EXPECT_THAT(r.err, HasSubstr("execve(\"/bin/true\"")) << "unprivileged=" << unprivileged;
+    EXPECT_THAT(r.err, HasSubstr("exit_group(7)")) << "unprivileged=" << unprivileged;
+    EXPECT_THAT(r.err, HasSubstr("+++ exited with 7 +++"));
+    r = run_command(as({lx, "exec", "--set", "instance.backend=kernel", "--", "/usr/bin/gdb", "-nx", "-batch", "-ex", "run",
+                        "-ex", "info inferiors", "--args", "/bin/sh", "-c", "exit 5"}));
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_THAT(r.out, HasSubstr("exited with code 05")) << r.out << r.err << " unprivileged=" << unprivileged;
+  }
+}
+
 // The same choice through lxhostd: the client starts the daemon, which inherits the filter, and
 // the daemon starts the instance.
 class ServiceBackend : public ::testing::Test {

@@ -16,6 +16,7 @@
 #include <gtest/gtest.h>
 
 #include "run_command.h"
+#include "test_backend.h"
 #include "unprivileged.h"
 
 namespace {
@@ -287,6 +288,7 @@ TEST(FsPlugin, StaticProgramsSeeTheirFileNameInAtExecfn) {
 }
 
 TEST(FsPlugin, UnprivilegedUserRunsTheRootfs) {
+  LX_EMULATED_BACKEND_ONLY("owners of ids the user namespace does not map are kept as fs metadata only by the emulated backend so far (issue 11 note)");
   Rootfs fs("busybox");
   REQUIRE_ROOTFS(fs);
   ASSERT_TRUE(fs.give(fs.root() + "/home/user"));
@@ -299,6 +301,7 @@ TEST(FsPlugin, UnprivilegedUserRunsTheRootfs) {
 }
 
 TEST(FsPlugin, OwnersOfFilesWithoutOwnerPermissionsPersist) {
+  LX_EMULATED_BACKEND_ONLY("owners of ids the user namespace does not map are kept as fs metadata only by the emulated backend so far (issue 11 note)");
   Rootfs fs("busybox");
   REQUIRE_ROOTFS(fs);
   // dpkg creates files with mode 0 and chowns them before chmod: the metadata is written (and
@@ -340,6 +343,7 @@ TEST(FsPlugin, BadRootIsRefused) {
 namespace {
 
 TEST(FsMetadata, ChownAndMknodPersistForAnUnprivilegedUser) {
+  LX_EMULATED_BACKEND_ONLY("owners of ids the user namespace does not map are kept as fs metadata only by the emulated backend so far (issue 11 note)");
   Rootfs fs("busybox");
   ASSERT_TRUE(fs.ok()) << fs.error();
   // The unprivileged user owns a directory inside the root, as after an install of its own.
@@ -366,6 +370,7 @@ TEST(FsMetadata, ChownAndMknodPersistForAnUnprivilegedUser) {
 }
 
 TEST(FsMetadata, SidecarStoreWhenXattrsAreNotWanted) {
+  LX_EMULATED_BACKEND_ONLY("owners of ids the user namespace does not map are kept as fs metadata only by the emulated backend so far (issue 11 note)");
   Rootfs fs("busybox");
   ASSERT_TRUE(fs.ok()) << fs.error();
   std::string home = fs.root() + "/home/user";

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "run_command.h"
+#include "test_backend.h"
 #include "unprivileged.h"
 
 namespace {
@@ -38,6 +39,7 @@ TEST(ProcPlugin, DefaultConfigAsksForNothing) {
 }
 
 TEST(ProcPlugin, OwnsExecveWhenTheFsPluginTranslates) {
+  LX_EMULATED_BACKEND_ONLY("the emulated identity; under the kernel backend root and setuid are the user namespace's, for real");
   TempDir dir;
   auto r = run_command({kLx, "syscalls", "--set", "fs.root=" + dir.path()});
   auto line_of = [&](const std::string& name) {
@@ -54,6 +56,7 @@ TEST(ProcPlugin, OwnsExecveWhenTheFsPluginTranslates) {
 }
 
 TEST(ProcPlugin, FakeRootIsConsistent) {
+  LX_EMULATED_BACKEND_ONLY("the emulated identity; under the kernel backend root and setuid are the user namespace's, for real");
   auto r = run_command(lx_unprivileged({"exec", "--set", "proc.fake_root=true", "--", "/bin/sh", "-c", "id -u; id -g; id -G"}));
   EXPECT_EQ(r.out, "0\n0\n0\n") << r.err;
   // Without it the unprivileged user stays itself.
@@ -62,6 +65,7 @@ TEST(ProcPlugin, FakeRootIsConsistent) {
 }
 
 TEST(ProcPlugin, FakeRootIsConsistentWithTheFsMetadata) {
+  LX_EMULATED_BACKEND_ONLY("the emulated identity; under the kernel backend root and setuid are the user namespace's, for real");
   TempDir dir("lxhost-proc-test", 0755);
   std::string root = dir / "root";
   auto made = run_command({std::string(SOURCE_DIR) + "/tests/fixtures/make_rootfs.sh", "busybox", root});
@@ -88,6 +92,7 @@ TEST(ProcPlugin, FakeRootIsConsistentWithTheFsMetadata) {
 }
 
 TEST(ProcPlugin, SetuidFamilyChangesTheEmulatedIdentity) {
+  LX_EMULATED_BACKEND_ONLY("the emulated identity; under the kernel backend root and setuid are the user namespace's, for real");
   if (access("/usr/bin/perl", X_OK) != 0) GTEST_SKIP() << "perl missing";
   // perl's $< and $> assignments call setresuid/setreuid; the emulated ids follow.
   auto r = run_command(lx_unprivileged({"exec", "--set", "proc.fake_root=true", "--", "/usr/bin/perl", "-e",
@@ -97,6 +102,7 @@ TEST(ProcPlugin, SetuidFamilyChangesTheEmulatedIdentity) {
 }
 
 TEST(ProcPlugin, ChildrenInheritTheEmulatedIdentity) {
+  LX_EMULATED_BACKEND_ONLY("the emulated identity; under the kernel backend root and setuid are the user namespace's, for real");
   if (access("/usr/bin/perl", X_OK) != 0) GTEST_SKIP() << "perl missing";
   // After setuid, every child is the new user too, however its first ptrace stop and its
   // parent's fork event are ordered (su, login and daemons drop privileges, then fork or exec;
@@ -111,6 +117,7 @@ TEST(ProcPlugin, ChildrenInheritTheEmulatedIdentity) {
 }
 
 TEST(ProcPlugin, ChildrenOfASetuidProgramAreItsNewUser) {
+  LX_EMULATED_BACKEND_ONLY("the emulated identity; under the kernel backend root and setuid are the user namespace's, for real");
   // A C program drops to 1000 with setgid/setuid, then execs dash, which vforks each command.
   auto r = run_command(lx_unprivileged({"exec", "--set", "proc.fake_root=true", "--", reachable(kGuest + "/guest_probe"),
                                   "setuid", "1000", "/bin/sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do /usr/bin/id -u; done"}));
@@ -120,6 +127,7 @@ TEST(ProcPlugin, ChildrenOfASetuidProgramAreItsNewUser) {
 }
 
 TEST(ProcPlugin, CapabilitiesFollowTheEmulatedIdentity) {
+  LX_EMULATED_BACKEND_ONLY("the emulated identity; under the kernel backend root and setuid are the user namespace's, for real");
   // setpriv keeps its capabilities across setresuid (PR_SET_KEEPCAPS, capget/capset), then
   // changes groups: as natively for root.
   auto r = run_command(lx_unprivileged({"exec", "--set", "proc.fake_root=true", "--", "/usr/bin/setpriv", "--reuid",
@@ -133,6 +141,8 @@ TEST(ProcPlugin, CapabilitiesFollowTheEmulatedIdentity) {
 }
 
 TEST(ProcPlugin, ForkPastTheLimitFailsWithEagain) {
+  if (lx::test::test_backend() == "kernel" && geteuid() == 0)
+    GTEST_SKIP() << "RLIMIT_NPROC does not bind the host's root (the kernel exempts INIT_USER), which the guest is when lx runs as root";
   auto r = run_command({kLx, "exec", "--set", "proc.max_processes=3", "--", "/bin/sh", "-c",
                         "sleep 1 & sleep 1 & sleep 1 & echo three; wait"});
   EXPECT_THAT(r.err, HasSubstr("Cannot fork"));

@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include "run_command.h"
+#include "test_backend.h"
 #include "unprivileged.h"
 
 namespace {
@@ -144,6 +145,7 @@ TEST_P(ProcView, HostProcessOfTheSameUserDoesNotExist) {
 }
 
 TEST_P(ProcView, TheTracerDoesNotExist) {
+  LX_EMULATED_BACKEND_ONLY("the emulated /proc view; under the kernel backend /proc is the PID namespace's own procfs (Backend and Confine tests)");
   World w(GetParam());
   REQUIRE_WORLD(w);
   // The guest's parent is the tracer (the lx exec process).
@@ -161,6 +163,7 @@ TEST_P(ProcView, TheTracerDoesNotExist) {
 }
 
 TEST_P(ProcView, ListingShowsTheInstanceOnly) {
+  LX_EMULATED_BACKEND_ONLY("the emulated /proc view; under the kernel backend /proc is the PID namespace's own procfs (Backend and Confine tests)");
   World w(GetParam());
   REQUIRE_WORLD(w);
   Bystander host;
@@ -232,6 +235,7 @@ INSTANTIATE_TEST_SUITE_P(RootfsAndHostRoot, ProcView, ::testing::Values(true, fa
                          [](const auto& info) { return info.param ? "Rootfs" : "HostRoot"; });
 
 TEST(ProcViewOff, HostProcIsThereWhenAskedFor) {
+  LX_EMULATED_BACKEND_ONLY("the emulated /proc view; under the kernel backend /proc is the PID namespace's own procfs (Backend and Confine tests)");
   World w(false);
   REQUIRE_WORLD(w);
   auto r = run_command({kLx, "syscalls", "--set", "fs.proc=host"});

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "run_command.h"
+#include "test_backend.h"
 #include "tmux_session.h"
 #include "unprivileged.h"
 
@@ -24,6 +25,7 @@ const std::string kLx = LX_BIN;
 const std::string kAttack = std::string(GUEST_DIR) + "/guest_attack";
 
 TEST(SignalPlugin, TargetsOutsideTheInstanceDoNotExist) {
+  LX_EMULATED_BACKEND_ONLY("the signal family's confinement; under the kernel backend the PID namespace confines signals (Confine tests), and the guest's parent is pid 0 to it");
   auto r = run_command({kLx, "exec", "--", "/bin/sh", "-c",
                         "kill -0 " + std::to_string(getpid()) + "; echo outside=$?; kill -0 $PPID; echo lx=$?; "
                         "kill -0 $$; echo self=$?"});
@@ -87,6 +89,7 @@ TEST(SignalDelivery, JobControlInAnInteractiveShell) {
 }
 
 TEST(SignalPlugin, ConfineCanBeSwitchedOff) {
+  LX_EMULATED_BACKEND_ONLY("the signal family's confinement; under the kernel backend the PID namespace confines signals (Confine tests), and the guest's parent is pid 0 to it");
   auto r = run_command({kLx, "exec", "--set", "signal.confine=false", "--", "/bin/sh", "-c",
                         "kill -0 " + std::to_string(getpid()) + "; echo outside=$?"});
   EXPECT_EQ(r.out, "outside=0\n") << r.err;

@@ -29,6 +29,7 @@ class PathResolverTest : public ::testing::Test {
   sdk::PathResolver* resolver(std::unique_ptr<Runtime>& rt) {
     config::Config c;
     EXPECT_TRUE(c.apply_set("fs.root=" + root_).ok());
+    EXPECT_TRUE(c.apply_set("instance.backend=emulated").ok());  // the resolver is the emulated backend's
     EXPECT_TRUE(c.apply_set(std::string("plugins.search_path=[\"") + PLUGIN_DIR + "\"]").ok());
     auto r = Runtime::create(c);
     if (!r.ok()) {

@@ -24,6 +24,7 @@
 
 #include "protocol.h"
 #include "run_command.h"
+#include "test_backend.h"
 #include "tmux_session.h"
 #include "unprivileged.h"
 
@@ -91,6 +92,7 @@ class Service : public ::testing::Test {
   pid_t lx_bg(std::vector<std::string> args, const std::string& out) {
     args.insert(args.begin(), lx_bin_);
     args.insert(args.begin(), prefix_.begin(), prefix_.end());
+    args = lx::test::with_test_backend(args, env_);  // on the variant's backend, as lx() runs
     pid_t pid = fork();
     if (pid == 0) {
       int o = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -184,8 +186,8 @@ TEST_F(Service, TwoClientsShareAnInstanceAndItsDaemonsEndWithTheLast) {
   // B leaves a daemon behind (double fork + setsid) and exits.
   auto b = lx({"run", "--", "/bin/sh", "-c", "setsid /bin/sleep 300 </dev/null >/dev/null 2>&1 & echo $!"});
   ASSERT_EQ(b.status, 0) << b.err;
-  pid_t daemon = std::atoi(b.out.c_str());
-  ASSERT_GT(daemon, 0);
+  pid_t daemon = lx::test::host_pid(std::atoi(b.out.c_str()), "sleep 300");
+  ASSERT_GT(daemon, 0) << b.out;
   EXPECT_TRUE(process_alive(daemon)) << "A is still attached: the instance lives on";
   auto st = lx({"status"});
   EXPECT_THAT(st.out, HasSubstr("host  (instance pid"));
@@ -212,7 +214,7 @@ TEST_F(Service, AClientKilledWithSigkillCountsAsGone) {
   pid_t c = lx_bg({"run", "--", "/bin/sh", "-c",
                    "setsid /bin/sleep 300 </dev/null >/dev/null 2>&1 & echo daemon=$!; exec /bin/sleep 300"}, out);
   ASSERT_TRUE(eventually([&] { return slurp(out).find("daemon=") != std::string::npos; }));
-  pid_t daemon = std::atoi(slurp(out).c_str() + slurp(out).find("daemon=") + 7);
+  pid_t daemon = lx::test::host_pid(std::atoi(slurp(out).c_str() + slurp(out).find("daemon=") + 7), "sleep 300");
   ASSERT_GT(daemon, 0);
   ASSERT_TRUE(process_alive(daemon));
   kill(c, SIGKILL);
@@ -237,7 +239,7 @@ TEST_F(Service, LingerKeepsAnInstanceUntilTerminate) {
   auto r = lx({"run", "--set", "instance.linger=forever", "--", "/bin/sh", "-c",
                "setsid /bin/sleep 300 </dev/null >/dev/null 2>&1 & echo $!"});
   ASSERT_EQ(r.status, 0) << r.err;
-  pid_t daemon = std::atoi(r.out.c_str());
+  pid_t daemon = lx::test::host_pid(std::atoi(r.out.c_str()), "sleep 300");
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   EXPECT_TRUE(process_alive(daemon));
   EXPECT_THAT(lx({"status"}).out, HasSubstr("idle"));
@@ -409,7 +411,11 @@ TEST_F(Service, AClientSendingTheInstanceAnOversizedFrameIsHungUpOnAndTheInstanc
   ASSERT_EQ(connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
   lx::UniqueFd null(open("/dev/null", O_RDWR | O_CLOEXEC));
   int stdio[3] = {null.get(), null.get(), null.get()};
-  ASSERT_TRUE(lx::service::send_frame(fd.get(), {{"v", 1}, {"cmd", "run"}, {"sets", {"instance.linger=forever"}},
+  // (the --set values of the runs above, the variant's backend first, as the support layer adds it)
+  nlohmann::json sets = nlohmann::json::array();
+  if (!lx::test::test_backend().empty()) sets.push_back("instance.backend=" + lx::test::test_backend());
+  sets.push_back("instance.linger=forever");
+  ASSERT_TRUE(lx::service::send_frame(fd.get(), {{"v", 1}, {"cmd", "run"}, {"sets", sets},
                                                  {"argv", {"/bin/sleep", "300"}}}, stdio));
   auto started = lx::service::recv_frame(fd.get(), 30000);
   ASSERT_TRUE(started) << started.error().message;
@@ -454,7 +460,7 @@ std::map<pid_t, char> descendants(pid_t root) {
     pid_t p = ps.first;
     for (int hops = 0; p > 1 && hops < 1000; ++hops) {
       if (p == root) {
-        out[pid] = ps.second;
+        if (!lx::test::is_namespace_init(pid)) out[pid] = ps.second;  // a kernel-backed instance's init stays
         break;
       }
       auto it = all.find(p);
@@ -628,6 +634,7 @@ class Distro : public Service {
 };
 
 TEST_F(Distro, InstallRunExportAndReimportAsAnUnprivilegedUser) {
+  LX_EMULATED_BACKEND_ONLY("owners and users other than root need a delegated id range under the kernel backend; with only the user's own id mapped they are kept as fs metadata only by the emulated backend so far (issue 11 note)");
   auto r = lx({"install", "bb", dir_ + "/busybox.tar.gz"});
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("installed bb"));
@@ -707,6 +714,7 @@ TEST_F(Distro, ADynamicRootfsRunsItsOwnPrograms) {
 }
 
 TEST_F(Distro, RunAsAUserOfTheDistroWithTheDistrosOwnConfig) {
+  LX_EMULATED_BACKEND_ONLY("owners and users other than root need a delegated id range under the kernel backend; with only the user's own id mapped they are kept as fs metadata only by the emulated backend so far (issue 11 note)");
   ASSERT_EQ(lx({"install", "bb", dir_ + "/busybox.tar.gz"}).status, 0);
   {
     std::ofstream cfg(store() + "/bb/lxhost.toml");

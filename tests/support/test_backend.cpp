@@ -4,9 +4,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <dirent.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
+#include <sstream>
 
 #include <gtest/gtest.h>
 
@@ -124,6 +128,46 @@ std::string with_test_backend_line(const std::string& command_line) {
 const std::string& kernel_refusal() {
   static const std::string why = driver::probe_user_namespace();
   return why;
+}
+
+pid_t host_pid(pid_t guest_pid, const std::string& command_has) {
+  if (test_backend() == "emulated" || (test_backend().empty() && !kernel_refusal().empty())) return guest_pid;
+  pid_t found = -1;
+  DIR* d = opendir("/proc");
+  if (!d) return -1;
+  while (dirent* e = readdir(d)) {
+    char* end = nullptr;
+    long pid = std::strtol(e->d_name, &end, 10);
+    if (!end || *end || pid <= 0) continue;
+    std::ifstream status(std::string("/proc/") + e->d_name + "/status");
+    std::string line, last;
+    int fields = 0;
+    while (std::getline(status, line)) {
+      if (line.rfind("NSpid:", 0) != 0) continue;
+      std::istringstream in(line.substr(6));
+      for (std::string f; in >> f;) last = f, ++fields;
+    }
+    if (fields < 2 || last != std::to_string(guest_pid)) continue;
+    std::ifstream cmd(std::string("/proc/") + e->d_name + "/cmdline");
+    std::string text((std::istreambuf_iterator<char>(cmd)), {});
+    for (auto& c : text) if (c == '\0') c = ' ';
+    if (text.find(command_has) == std::string::npos) continue;
+    found = static_cast<pid_t>(pid);
+  }
+  closedir(d);
+  return found;
+}
+
+bool is_namespace_init(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("NSpid:", 0) == 0) {
+      std::istringstream in(line.substr(6));
+      std::vector<std::string> f;
+      for (std::string w; in >> w;) f.push_back(w);
+      return f.size() >= 2 && f.back() == "1";
+    }
+  return false;
 }
 
 }  // namespace lx::test

@@ -16,6 +16,8 @@
 // service), so lxhostd is left alone.
 #pragma once
 
+#include <sys/types.h>
+
 #include <string>
 #include <vector>
 
@@ -37,5 +39,21 @@ std::string with_test_backend_line(const std::string& command_line);
 /// else why not. Under LXHOST_TEST_BACKEND=kernel on such a host, every test of a program
 /// linking the support layer skips with that reason.
 const std::string& kernel_refusal();
+
+/// Skips the running test on the kernel variant, saying why: it is about a mechanism only the
+/// emulated backend has (a TRACE row, fake root, the emulated /proc view...), or about what the
+/// kernel backend does not do yet (then `why` says so, and the note lists it).
+#define LX_EMULATED_BACKEND_ONLY(why)                 \
+  if (::lx::test::test_backend() == "kernel")         \
+  GTEST_SKIP() << "about the emulated backend: " << why
+
+/// The host pid of a guest's process given by its pid as the guest sees it (`echo $!`): under the
+/// kernel backend the guest has its own PID namespace, so the process whose NSpid ends in
+/// `guest_pid` in another namespace and whose command line holds `command_has`; `guest_pid`
+/// itself on the emulated backend; -1 when none is found. Call it while the process runs.
+pid_t host_pid(pid_t guest_pid, const std::string& command_has);
+
+/// Whether host pid `pid` is the init of a PID namespace below ours (a kernel-backed instance's).
+bool is_namespace_init(pid_t pid);
 
 }  // namespace lx::test
