@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/close_range.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -121,9 +122,16 @@ Result<std::unique_ptr<KernelInstance>> KernelInstance::start(Options options) {
 Result<void> KernelInstance::handshake(pid_t child) {
   // The first child's messages and init's: unshared → (we map) → init's pid and ready, these two
   // in either order (two processes write them).
+  // Bounded: a start that does not finish in 30 s is an error, never a hang.
   bool ready = false;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   for (;;) {
     if (ready && init_pidfd_) return ok();
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    pollfd p{ctl_.get(), POLLIN, 0};
+    int polled = left.count() > 0 ? poll(&p, 1, static_cast<int>(left.count())) : 0;
+    if (polled < 0 && errno == EINTR) continue;
+    if (polled == 0) return Error{ETIMEDOUT, "the namespaces were not ready within 30 s"};
     LX_TRY_ASSIGN(m, nswire::recv(ctl_.get()));
     switch (m.type) {
       case Type::kSetupFailed: return Error{EPERM, m.payload};

@@ -48,10 +48,14 @@ Result<void> send(int sock, Type type, const std::string& payload, std::span<con
   if (payload.size() > kMaxPayload || fds.size() > static_cast<std::size_t>(kMaxFds))
     return Error{E2BIG, "message to the instance's init too large"};
   Header h{static_cast<std::uint32_t>(type), static_cast<std::uint32_t>(payload.size())};
-  iovec iov{&h, sizeof h};
+  // Header and payload in one sendmsg: two processes (the first child and init) write to the
+  // same socket while an instance starts, and a message must never be split by another one's.
+  // A small message goes in one piece; what a large one leaves is written after (only init
+  // writes by then).
+  iovec iov[2] = {{&h, sizeof h}, {const_cast<char*>(payload.data()), payload.size()}};
   msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
+  msg.msg_iov = iov;
+  msg.msg_iovlen = payload.empty() ? 1 : 2;
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFds)]{};
   if (!fds.empty()) {
     msg.msg_control = control;
@@ -66,9 +70,11 @@ Result<void> send(int sock, Type type, const std::string& payload, std::span<con
   do n = sendmsg(sock, &msg, MSG_NOSIGNAL);
   while (n < 0 && errno == EINTR);
   if (n < 0) return Error::from_errno("sendmsg to the instance's init");
-  if (n != static_cast<ssize_t>(sizeof h) && !write_all(sock, reinterpret_cast<char*>(&h) + n, sizeof h - static_cast<std::size_t>(n)))
+  std::string rest(reinterpret_cast<const char*>(&h), sizeof h);
+  rest += payload;
+  if (static_cast<std::size_t>(n) < rest.size() &&
+      !write_all(sock, rest.data() + n, rest.size() - static_cast<std::size_t>(n)))
     return Error::from_errno("send to the instance's init");
-  if (!write_all(sock, payload.data(), payload.size())) return Error::from_errno("send to the instance's init");
   return ok();
 }
 
