@@ -103,6 +103,8 @@ Result<std::unique_ptr<KernelInstance>> KernelInstance::start(Options options) {
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return Error::from_errno("socketpair");
   k->ctl_.reset(sv[0]);
   NsInitConfig config{k->options_.plan, k->options_.filter, k->options_.listener};
+  // init is the first child's child: it stays ours (not the host's pid 1's) when that one exits.
+  prctl(PR_SET_CHILD_SUBREAPER, 1);
   pid_t child = fork();
   if (child < 0) {
     close(sv[1]);
@@ -111,8 +113,10 @@ Result<std::unique_ptr<KernelInstance>> KernelInstance::start(Options options) {
   if (child == 0) first_child(sv[1], config);
   close(sv[1]);
   auto r = k->handshake(child);
+  if (!r) kill(child, SIGKILL);
+  while (waitpid(child, nullptr, 0) < 0 && errno == EINTR) {
+  }  // the first child is done (ECHILD where SIGCHLD is SA_NOCLDWAIT: the kernel reaped it)
   if (!r) {
-    kill(child, SIGKILL);
     return Error{r.error().code, fmt::format("starting the kernel backend's namespaces: {}", r.error().message)};
   }
   k->events_ = std::thread([p = k.get()] { p->read_events(); });

@@ -130,8 +130,19 @@ const std::string& kernel_refusal() {
   return why;
 }
 
+pid_t find_host_pid(pid_t guest_pid, const std::string& command_has);
+
 pid_t host_pid(pid_t guest_pid, const std::string& command_has) {
   if (test_backend() == "emulated" || (test_backend().empty() && !kernel_refusal().empty())) return guest_pid;
+  // Looked for a few times: a process just forked may not be listed at the first look.
+  for (int tries = 0; tries < 20; ++tries) {
+    if (pid_t found = find_host_pid(guest_pid, command_has); found > 0) return found;
+    usleep(100000);
+  }
+  return -1;
+}
+
+pid_t find_host_pid(pid_t guest_pid, const std::string& command_has) {
   pid_t found = -1;
   DIR* d = opendir("/proc");
   if (!d) return -1;
