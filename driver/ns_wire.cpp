@@ -1,6 +1,8 @@
 // The host ↔ init wire (see ns_wire.h).
 #include "driver/ns_wire.h"
 
+#include "base/scm_rights.h"
+
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -57,15 +59,7 @@ Result<void> send(int sock, Type type, const std::string& payload, std::span<con
   msg.msg_iov = iov;
   msg.msg_iovlen = payload.empty() ? 1 : 2;
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFds)]{};
-  if (!fds.empty()) {
-    msg.msg_control = control;
-    msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
-    cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
-    std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
-  }
+  if (!fds.empty()) attach_fds(msg, control, fds);
   ssize_t n;
   do n = sendmsg(sock, &msg, MSG_NOSIGNAL);
   while (n < 0 && errno == EINTR);

@@ -90,16 +90,6 @@ Result<void> check_bounds(std::string_view payload) {
 
 }  // namespace
 
-void attach_fds(msghdr& msg, char* control, std::span<const int> fds) noexcept {
-  msg.msg_control = control;
-  msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
-  std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
-}
-
 Result<void> send_frame(int sock, const nlohmann::json& body, std::span<const int> fds) {
   if (fds.size() > kMaxFds) return Error::msg("too many fds for one frame");
   std::string payload = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);

@@ -4,6 +4,8 @@
 // holds, each message of the protocol, is in messages.h.
 #pragma once
 
+#include "base/scm_rights.h"
+
 #include <sys/socket.h>
 
 #include <cstdint>
@@ -45,7 +47,7 @@ struct Frame {
 
 /// Points `msg` at `control` (CMSG_SPACE(sizeof(int) * fds.size()) bytes, cmsghdr-aligned) holding
 /// an SCM_RIGHTS message that carries `fds`.
-void attach_fds(msghdr& msg, char* control, std::span<const int> fds) noexcept;
+using lx::attach_fds;  // base/scm_rights.h
 
 /// Sends `body` as one frame, with `fds` (at most kMaxFds). Safe against SIGPIPE.
 Result<void> send_frame(int sock, const nlohmann::json& body, std::span<const int> fds = {});
