@@ -66,19 +66,13 @@ using nswire::Type;
   _exit(0);
 }
 
-// The pid in our namespace of the process `pidfd` refers to (its fdinfo's "Pid:"), or 0.
-pid_t pid_of(int pidfd) {
-  std::ifstream in(fmt::format("/proc/self/fdinfo/{}", pidfd));
-  std::string key;
-  while (in >> key) {
-    if (key == "Pid:") {
-      pid_t pid = 0;
-      in >> pid;
-      return pid > 0 ? pid : 0;
-    }
-    std::getline(in, key);
-  }
-  return 0;
+// The maps as one string ("u:0:1000:1,1:100000:65536 g:..."): what a tree was converted for.
+std::string maps_key(const IdMaps& maps) {
+  std::string key = "u:";
+  for (const auto& r : maps.uids) key += fmt::format("{}:{}:{},", r.inside, r.outside, r.count);
+  key += " g:";
+  for (const auto& r : maps.gids) key += fmt::format("{}:{}:{},", r.inside, r.outside, r.count);
+  return key;
 }
 
 std::string ns_link(pid_t pid) {
@@ -102,7 +96,8 @@ Result<std::unique_ptr<KernelInstance>> KernelInstance::start(Options options) {
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return Error::from_errno("socketpair");
   k->ctl_.reset(sv[0]);
-  NsInitConfig config{k->options_.plan, k->options_.filter, k->options_.listener};
+  NsInitConfig config{k->options_.plan, k->options_.filter, k->options_.listener, {}};
+  if (k->options_.distro && k->options_.maps.helpers) config.owners_for_maps = maps_key(k->options_.maps);
   // init is the first child's child: it stays ours (not the host's pid 1's) when that one exits.
   prctl(PR_SET_CHILD_SUBREAPER, 1);
   pid_t child = fork();
@@ -152,6 +147,7 @@ Result<void> KernelInstance::handshake(pid_t child) {
       }
       case Type::kReady:
         ready = true;
+        start_note_ = m.payload;
         break;
       default: return Error{EPROTO, "unexpected message while starting"};
     }
@@ -168,10 +164,13 @@ KernelInstance::~KernelInstance() {
 void KernelInstance::read_events() {
   for (;;) {
     auto m = nswire::recv(ctl_.get());
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
     if (!m) {
       gone_ = true;
       cv_.notify_all();
+      auto on_gone = on_gone_;
+      lock.unlock();
+      if (on_gone) on_gone();
       return;
     }
     nswire::Reader r(m->payload);
@@ -179,10 +178,7 @@ void KernelInstance::read_events() {
     auto it = waiters_.find(id);
     if (it == waiters_.end()) continue;
     Waiter& w = it->second;
-    if (m->type == Type::kStarted) {
-      w.started = true;
-      if (!m->fds.empty()) w.pidfd = std::move(m->fds[0]);
-    } else if (m->type == Type::kExited) {
+    if (m->type == Type::kExited) {
       w.exited = true;
       w.status = static_cast<int>(r.u32());
     } else if (m->type == Type::kLaunchFailed) {
@@ -193,20 +189,15 @@ void KernelInstance::read_events() {
   }
 }
 
-Result<KernelInstance::Waiter*> KernelInstance::send_launch(std::uint32_t id, const LaunchSpec& spec, int report_w, int go_r) {
+Result<void> KernelInstance::send_launch(std::uint32_t id, const LaunchSpec& spec, int report_w, int go_r) {
   std::vector<int> fds = spec.stdio.empty() ? std::vector<int>{0, 1, 2} : spec.stdio;
   std::string payload = nswire::encode_launch(id, spec, static_cast<std::uint32_t>(fds.size()));
   fds.push_back(report_w);
   fds.push_back(go_r);
-  std::unique_lock lock(mu_);
+  std::lock_guard lock(mu_);
   if (gone_) return Error{ESRCH, "the instance has ended"};
-  Waiter* w = &waiters_[id];
-  LX_TRY(nswire::send(ctl_.get(), Type::kLaunch, payload, fds));
-  cv_.wait(lock, [&] { return w->started || w->failed || gone_; });
-  if (w->failed) return Error::from_errno("fork in the instance", w->err);
-  if (!w->started) return Error{ESRCH, "the instance ended before the launch started"};
-  if (!w->pidfd) return Error{ESRCH, "the launch's pidfd never came"};
-  return w;
+  waiters_[id];
+  return nswire::send(ctl_.get(), Type::kLaunch, payload, fds);
 }
 
 Result<void> KernelInstance::take_listener(int pidfd, int child_fd) {
@@ -215,8 +206,20 @@ Result<void> KernelInstance::take_listener(int pidfd, int child_fd) {
   auto channel = std::make_unique<NotifyChannel>(fd, *options_.table, options_.name, options_.sink);
   if (options_.sync_wakeup) channel->enable_sync_wakeup();
   LX_TRY(channel->start(options_.notify_workers < 1 ? 1 : options_.notify_workers));
-  std::lock_guard lock(mu_);
-  channels_.push_back(std::move(channel));
+  std::vector<std::unique_ptr<NotifyChannel>> done;
+  {
+    std::lock_guard lock(mu_);
+    // The channels of launches whose whole tree is gone go (their threads with them): an
+    // instance that lives long and launches often keeps only the live ones.
+    auto live = std::partition(channels_.begin(), channels_.end(), [](const auto& c) { return !c->finished(); });
+    for (auto it = live; it != channels_.end(); ++it) {
+      served_before_ += (*it)->served();
+      done.push_back(std::move(*it));
+    }
+    channels_.erase(live, channels_.end());
+    channels_.push_back(std::move(channel));
+  }
+  for (auto& c : done) c->stop();
   return ok();
 }
 
@@ -231,9 +234,13 @@ Result<ExitStatus> KernelInstance::wait_exit(std::uint32_t id) {
 
 Result<ExitStatus> KernelInstance::run(const LaunchSpec& spec, const std::function<void(pid_t)>& on_start) {
   if (spec.argv.empty()) return Error::msg("no command given");
+  // The launch reports on a socket that carries its pid (SCM_CREDENTIALS, in our PID namespace)
+  // with each report; it waits for go (a pipe) before it takes its user and execs.
   int report[2], go[2];
-  if (pipe2(report, O_CLOEXEC) != 0) return Error::from_errno("pipe2");
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, report) != 0) return Error::from_errno("socketpair");
   UniqueFd report_r(report[0]), report_w(report[1]);
+  int one = 1;
+  if (setsockopt(report_r.get(), SOL_SOCKET, SO_PASSCRED, &one, sizeof one) != 0) return Error::from_errno("SO_PASSCRED");
   if (pipe2(go, O_CLOEXEC) != 0) return Error::from_errno("pipe2");
   UniqueFd go_r(go[0]), go_w(go[1]);
   std::uint32_t id;
@@ -249,31 +256,66 @@ Result<ExitStatus> KernelInstance::run(const LaunchSpec& spec, const std::functi
     waiters_.erase(id);
     return sent.error();
   }
-  int pidfd = (*sent)->pidfd.get();
-  nswire::Report r{};
-  if (read(report_r.get(), &r, sizeof r) != static_cast<ssize_t>(sizeof r)) {
+  auto first = read_report(report_r.get());
+  if (!first) return no_report(id);  // the fork failed, or the process died before its report
+  if (first->report.kind == 2) {
     (void)wait_exit(id);
-    return Error{ECHILD, "the launch ended before its filter was installed"};
+    return launch_error(first->report, spec);
   }
-  if (r.kind == 2) {
+  UniqueFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, first->pid, 0)));
+  if (!pidfd) {
+    int e = errno;
     (void)wait_exit(id);
-    return launch_error(r, spec);
+    return Error::from_errno("pidfd_open (the launch)", e);
   }
-  if (r.a >= 0)
-    if (auto t = take_listener(pidfd, r.a); !t) {
-      syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
+  if (first->report.a >= 0)
+    if (auto t = take_listener(pidfd.get(), first->report.a); !t) {
+      syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0);
       (void)wait_exit(id);
       return t.error();
     }
-  if (on_start) on_start(pid_of(pidfd));
-  char one = 1;
-  if (write(go_w.get(), &one, 1) != 1) return Error::from_errno("releasing the launch");
-  ssize_t n = read(report_r.get(), &r, sizeof r);
-  if (n == static_cast<ssize_t>(sizeof r) && r.kind == 2) {
+  if (on_start) on_start(first->pid);
+  char go_byte = 1;
+  if (write(go_w.get(), &go_byte, 1) != 1) return Error::from_errno("releasing the launch");
+  if (auto after = read_report(report_r.get()); after && after->report.kind == 2) {
     (void)wait_exit(id);
-    return launch_error(r, spec);
+    return launch_error(after->report, spec);
   }
-  return wait_exit(id);
+  return wait_exit(id);  // the report socket closed at its exec
+}
+
+Result<KernelInstance::Reported> KernelInstance::read_report(int fd) {
+  Reported out;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(ucred))];
+  iovec iov{&out.report, sizeof out.report};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t n;
+  do n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+  while (n < 0 && errno == EINTR);
+  if (n != static_cast<ssize_t>(sizeof out.report)) return Error{ECHILD, "the launch ended before its report"};
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
+      ucred cred;
+      std::memcpy(&cred, CMSG_DATA(c), sizeof cred);
+      out.pid = cred.pid;
+    }
+  if (out.pid <= 0) return Error{ESRCH, "the launch's report came without its pid"};
+  return out;
+}
+
+Result<ExitStatus> KernelInstance::no_report(std::uint32_t id) {
+  std::unique_lock lock(mu_);
+  Waiter& w = waiters_[id];
+  cv_.wait(lock, [&] { return w.failed || w.exited || gone_; });
+  Waiter done = std::move(w);
+  waiters_.erase(id);
+  if (done.failed) return Error::from_errno("fork in the instance", done.err);
+  if (done.exited) return ExitStatus::from_wait_status(done.status);
+  return Error{ESRCH, "the instance ended before the launch started"};
 }
 
 void KernelInstance::end(std::chrono::milliseconds grace) {
@@ -284,6 +326,15 @@ void KernelInstance::end(std::chrono::milliseconds grace) {
     if (init_pidfd_) syscall(SYS_pidfd_send_signal, init_pidfd_.get(), SIGKILL, nullptr, 0);
 }
 
+void KernelInstance::set_on_gone(std::function<void()> f) {
+  std::unique_lock lock(mu_);
+  on_gone_ = std::move(f);
+  if (!gone_) return;
+  auto now = on_gone_;
+  lock.unlock();
+  now();
+}
+
 bool KernelInstance::gone() const {
   std::lock_guard lock(mu_);
   return gone_;
@@ -291,7 +342,7 @@ bool KernelInstance::gone() const {
 
 std::uint64_t KernelInstance::notifications() const {
   std::lock_guard lock(mu_);
-  std::uint64_t n = 0;
+  std::uint64_t n = served_before_;
   for (const auto& c : channels_) n += c->served();
   return n;
 }

@@ -26,6 +26,7 @@
 #include "driver/dispatch_table.h"
 #include "driver/launcher.h"
 #include "driver/namespaces.h"
+#include "driver/ns_wire.h"
 #include "driver/process_table.h"
 #include "driver/syscall_event.h"
 #include "driver/trace_channel.h"
@@ -48,6 +49,9 @@ class KernelInstance {
     int notify_workers = 2;            ///< per launch
     bool sync_wakeup = true;           ///< SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
     EventSink* sink = nullptr;         ///< may be null
+    /// The root is a store's distro: with subordinate ranges mapped, its recorded owners are
+    /// made real once (ns_owners.h).
+    bool distro = false;
   };
 
   /// Creates the namespaces and starts init; returns once init has set up the mount namespace.
@@ -66,25 +70,34 @@ class KernelInstance {
   void end(std::chrono::milliseconds grace);
   /// Whether init is gone (the instance has ended).
   bool gone() const;
+  /// Calls `f` (from another thread) once init is gone, so the owner need not poll gone().
+  void set_on_gone(std::function<void()> f);
   /// Every process of the instance's PID namespace (host pids), init included.
   std::vector<ProcessInfo> processes() const;
   /// init's host pid.
   pid_t init_pid() const noexcept { return init_pid_; }
   /// The id maps of its user namespace.
   const IdMaps& maps() const noexcept { return options_.maps; }
+  /// "" or one line on what starting it converted (the distro's owners).
+  const std::string& start_note() const noexcept { return start_note_; }
   /// NOTIFY calls served so far.
   std::uint64_t notifications() const;
 
  private:
   struct Waiter {
-    bool started = false, exited = false, failed = false;
+    bool exited = false, failed = false;
     int err = 0, status = 0;
-    UniqueFd pidfd;
+  };
+  struct Reported {
+    nswire::Report report;
+    pid_t pid = 0;  ///< the reporting process, in our PID namespace
   };
   explicit KernelInstance(Options options);
   Result<void> handshake(pid_t child);
   void read_events();
-  Result<Waiter*> send_launch(std::uint32_t id, const LaunchSpec& spec, int report_w, int go_r);
+  Result<void> send_launch(std::uint32_t id, const LaunchSpec& spec, int report_w, int go_r);
+  static Result<Reported> read_report(int fd);
+  Result<ExitStatus> no_report(std::uint32_t id);
   Result<void> take_listener(int pidfd, int child_fd);
   Result<ExitStatus> wait_exit(std::uint32_t id);
 
@@ -98,6 +111,8 @@ class KernelInstance {
   std::uint32_t next_id_ = 1;
   std::vector<std::unique_ptr<NotifyChannel>> channels_;
   std::uint64_t served_before_ = 0;
+  std::string start_note_;
+  std::function<void()> on_gone_;
   std::thread events_;
 };
 

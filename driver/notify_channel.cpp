@@ -197,7 +197,10 @@ void NotifyChannel::run(bool primary) noexcept {
         // The guest thread died before we took its call, or every guest task is gone: then the
         // filter has no users, RECV fails at once forever, and the channel is done (POLLHUP).
         pollfd p{listener_, POLLIN, 0};
-        if (poll(&p, 1, 0) >= 0 && (p.revents & POLLHUP)) break;
+        if (poll(&p, 1, 0) >= 0 && (p.revents & POLLHUP)) {
+          finished_.store(true);
+          break;
+        }
         continue;
       }
       break;  // listener unusable

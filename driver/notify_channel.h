@@ -38,6 +38,9 @@ class NotifyChannel {
   void stop() noexcept;
   /// Number of notifications served so far.
   std::uint64_t served() const noexcept { return served_.load(std::memory_order_relaxed); }
+  /// Whether the guest tree is gone (no task uses the filter: the listener hung up), so the
+  /// channel has nothing left to serve and may be stopped.
+  bool finished() const noexcept { return finished_.load(std::memory_order_relaxed); }
 
  private:
   void run(bool primary) noexcept;
@@ -54,6 +57,7 @@ class NotifyChannel {
   std::atomic<bool> stopping_{false};
   std::atomic<std::uint64_t> served_{0};
   std::atomic<int> running_{0};
+  std::atomic<bool> finished_{false};
   std::mutex mu_;
   std::condition_variable helper_cv_;
   int helper_requests_ = 0;

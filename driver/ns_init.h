@@ -17,6 +17,9 @@ struct NsInitConfig {
   sdk::KernelPlan plan;
   BpfProgram filter;       ///< installed by every launch before its exec
   bool listener = false;   ///< the filter has NOTIFY routes: each launch hands the host a listener
+  /// Apply the store's recorded owners under the root before the pivot (ns_owners.h), for the
+  /// maps `maps_key` names ("" never).
+  std::string owners_for_maps;
 };
 
 /// Runs init on socket `ctl` (never returns). Call in the first process of the new PID namespace.

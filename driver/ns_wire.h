@@ -18,11 +18,11 @@ namespace lx::driver::nswire {
 
 /// Message types. Host → init: kLaunch, kEnd. Init → host: the rest.
 enum class Type : std::uint32_t {
-  kLaunch = 1,        ///< start a launch (payload: LaunchMessage; fds: stdio..., report, go)
+  kLaunch = 1,        ///< start a launch (payload: LaunchMessage; fds: stdio..., report, go);
+                      ///< the launch's process reports to the host itself (Report)
   kEnd = 2,           ///< end the instance (payload: grace in ms)
-  kReady = 10,        ///< the namespaces are set up
+  kReady = 10,        ///< the namespaces are set up (payload: "" or a line on what was converted)
   kSetupFailed = 11,  ///< setting them up failed (payload: why)
-  kStarted = 12,      ///< a launch's process exists (payload: id, its pid inside; fd: its pidfd)
   kExited = 13,       ///< a launch's process ended (payload: id, wait status)
   kLaunchFailed = 14, ///< a launch could not be forked (payload: id, errno)
   kUnshared = 20,     ///< (starting) the user namespace exists: map its ids
@@ -106,7 +106,8 @@ std::string encode_launch(std::uint32_t id, const LaunchSpec& spec, std::uint32_
 /// The launch of a kLaunch payload; EBADMSG when malformed.
 Result<LaunchMessage> decode_launch(std::string_view payload);
 
-/// What a launch's process reports on its report pipe before exec (nothing more once exec'd).
+/// What a launch's process reports on its report socket before exec (nothing more once exec'd;
+/// the socket carries its pid with each report: SCM_CREDENTIALS).
 struct Report {
   std::int32_t kind = 0;  ///< 1: filter installed, `a` is its listener fd (-1: none); 2: failed
   std::int32_t a = 0;     ///< listener fd, or the failed step (1 chdir, 3 seccomp, 4 exec, 5 ids)

@@ -125,7 +125,7 @@ void* Runtime::find_interface(std::string_view name) const noexcept {
   return registry_ ? registry_->find_interface(name) : nullptr;
 }
 
-Result<driver::KernelInstance*> Runtime::kernel_instance(const std::string& name, driver::EventSink* sink) {
+Result<driver::KernelInstance*> Runtime::kernel_instance(const std::string& name, driver::EventSink* sink, bool distro) {
   if (kernel_) return kernel_.get();
   if (backend_.backend != sdk::Backend::kKernel) return Error{EINVAL, "this instance runs on the emulated backend"};
   LX_TRY_ASSIGN(plan, kernel_plan());
@@ -139,6 +139,7 @@ Result<driver::KernelInstance*> Runtime::kernel_instance(const std::string& name
   o.table = &dispatch_.table;
   o.name = name;
   o.sink = sink;
+  o.distro = distro;
   auto dc = config_.driver();
   o.notify_workers = dc.notify_workers;
   o.sync_wakeup = dc.sync_wakeup;

@@ -51,8 +51,10 @@ class Runtime {
 
   /// Kernel backend: the instance's namespaces and init, started on the first call (call it
   /// while the process is single-threaded: it forks), then the same one. An Error under the
-  /// emulated backend.
-  Result<driver::KernelInstance*> kernel_instance(const std::string& name = "default", driver::EventSink* sink = nullptr);
+  /// emulated backend. `distro`: the root is a store's distro (its recorded owners may be made
+  /// real, see driver/ns_owners.h).
+  Result<driver::KernelInstance*> kernel_instance(const std::string& name = "default", driver::EventSink* sink = nullptr,
+                                                  bool distro = false);
 
   /// Makes a runner of one launch for this dispatch (the caller runs it and may read
   /// main_pid()): the emulated driver, or a launch in the kernel instance. With `on_main_exit`,

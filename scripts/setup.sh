@@ -16,6 +16,8 @@ packages=(
   tmux                                   # tests drive an interactive shell on a terminal
   proot                                  # benchmarks compare against it
   strace gdb                             # tests: the guest traces its own processes (kernel backend)
+  uidmap                                 # newuidmap/newgidmap: an ordinary user's delegated id
+                                         # ranges in the kernel backend's user namespace
   clang libclang-rt-14-dev               # fuzz/: libFuzzer and ASan/UBSan runtimes (clang's
                                          # recommends, which --no-install-recommends leaves out)
 )

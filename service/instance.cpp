@@ -58,9 +58,11 @@ Result<InitReply> InstanceProcess::init(const InitCommand& c) {
   if (runtime_->backend().backend == sdk::Backend::kKernel) {
     // The namespaces and their init, now, while this process has one thread (it forks). Root is
     // the user namespace's, and a launch takes its user for real.
-    LX_TRY_ASSIGN(k, runtime_->kernel_instance(settings_.name));
+    bool distro = !settings_.rootfs.empty() && settings_.rootfs != "/";
+    LX_TRY_ASSIGN(k, runtime_->kernel_instance(settings_.name, nullptr, distro));
     kernel_ = k;
-    settings_.fake_root = settings_.can_set_identity = true;
+    k->set_on_gone([this] { wake(); });  // the end of its init ends the instance without a wait
+    settings_.fake_root = settings_.can_set_identity = settings_.guest_cwd = true;
     debug(fmt::format("kernel backend: init is pid {}, ids: {}", k->init_pid(), k->maps().summary));
   }
   InitReply ready;
@@ -69,6 +71,7 @@ Result<InitReply> InstanceProcess::init(const InitCommand& c) {
   ready.grace_ms = grace_.count();
   ready.backend = sdk::to_string(runtime_->backend().backend);
   ready.backend_why = runtime_->backend().why;
+  if (kernel_ && !kernel_->start_note().empty()) ready.backend_why += "; " + kernel_->start_note();
   return ready;
 }
 

@@ -140,7 +140,7 @@ Result<void> Planner::working_directory() {
     else guest = is_dir(rootfs + home()) ? home() : "/";
     if (guest.empty() || guest[0] != '/') guest = (is_dir(rootfs + home()) ? home() : "") + "/" + guest;
     if (!is_dir(rootfs + guest)) return Error{ENOENT, fmt::format("--cd {}: no such directory in '{}'", guest, settings.name)};
-    plan.cwd = rootfs + guest;
+    plan.cwd = settings.guest_cwd ? guest : rootfs + guest;
     plan.env.push_back("PWD=" + guest);
     return ok();
   }

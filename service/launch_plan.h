@@ -48,6 +48,8 @@ struct InstanceSettings {
   std::string rootfs;  ///< "" or "/": the host root
   bool fake_root = false;         ///< [proc] fake_root: the emulated identity (needed by -u)
   bool can_set_identity = false;  ///< the proc plugin offers sdk::LaunchIdentity
+  bool guest_cwd = false;  ///< a distro's launch starts inside its root (the kernel backend's
+                           ///< mount namespace): its cwd is the guest's path, not the host's
 };
 
 /// The ids a launch with -u starts as.
@@ -60,7 +62,7 @@ struct LaunchUser {
 struct LaunchPlan {
   std::vector<std::string> argv;
   std::vector<std::string> env;
-  std::string cwd;                 ///< a host path ("" the instance's own)
+  std::string cwd;                 ///< a host path, or the guest's with guest_cwd ("" the instance's own)
   std::optional<LaunchUser> user;  ///< set with -u only
 };
 

@@ -142,6 +142,18 @@ TEST_F(LaunchPlan, InADistroTheDirectoryIsTheClientsWhenInsideElseHomeElseRoot) 
   EXPECT_THAT(plan->argv, ElementsAre("/bin/sh", "-l"));
 }
 
+TEST_F(LaunchPlan, UnderTheKernelBackendTheDirectoryIsTheGuestsPath) {
+  // The launch starts inside the distro's mount namespace, where the host's path of the rootfs
+  // does not exist (or, under a bound /tmp, is another path to the same files).
+  distro_.guest_cwd = true;
+  request_.cwd = "/r/tmp";
+  EXPECT_EQ(plan_launch(distro_, request_, guest_)->cwd, "/tmp");
+  request_.cwd = "/elsewhere";
+  EXPECT_EQ(plan_launch(distro_, request_, guest_)->cwd, "/root");
+  request_.cd = "/";
+  EXPECT_EQ(plan_launch(distro_, request_, guest_)->cwd, "/");
+}
+
 TEST_F(LaunchPlan, AUserOfTheDistroWithItsIdsGroupsHomeAndShell) {
   request_.user = "user";
   request_.argv = {"/bin/id"};

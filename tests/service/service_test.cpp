@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <grp.h>
+#include <pwd.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -603,6 +604,9 @@ class Distro : public Service {
       ASSERT_EQ(chown((bb + "/home/user").c_str(), 1000, 1000), 0);
       ASSERT_EQ(mknod((bb + "/root/devnode").c_str(), S_IFCHR | 0640, makedev(1, 3)), 0);
       ASSERT_EQ(chmod((bb + "/root").c_str(), 0700), 0);
+      // A setuid-root program (a stand-in: an empty file).
+      std::ofstream(bb + "/bin/suidprobe").flush();
+      ASSERT_EQ(chmod((bb + "/bin/suidprobe").c_str(), 04755), 0);
     }
     for (const char* kind : {"busybox", "dynamic"}) {
       // A distro tarball is root's. Root's files here already are; an ordinary user's are their
@@ -702,6 +706,10 @@ TEST_F(Distro, ADynamicRootfsRunsItsOwnPrograms) {
   EXPECT_THAT(r.out, HasSubstr("0\n"));
   EXPECT_THAT(r.out, HasSubstr("etc\n"));
   EXPECT_THAT(r.out, HasSubstr("root:x:0:0:root:/root:/bin/sh"));
+  // The working directory is the distro's /etc itself (the physical path, not the rootfs's path
+  // on the host, which the kernel backend's bound /tmp would also reach).
+  r = lx({"run", "-d", "dyn", "--cd", "/etc", "--", "/bin/sh", "-c", "pwd -P"});
+  EXPECT_EQ(r.out, "/etc\n") << r.err;
   // A login shell when no command is given.
   CommandOptions o;
   o.env_add = env_;
@@ -738,6 +746,56 @@ TEST_F(Distro, RunAsAUserOfTheDistroWithTheDistrosOwnConfig) {
   r = lx({"run", "--", "/bin/true"});
   EXPECT_EQ(r.status, 125);
   EXPECT_THAT(r.err, HasSubstr("bb/lxhost.toml:2:1"));
+}
+
+// Issue 11: an ordinary user with a delegated subordinate range installs a distro (owners other
+// than their own kept as fs metadata, setuid bits too); its first start on the kernel backend
+// makes them real in the user namespace, and both backends then show the same owners.
+TEST_F(Distro, UnderTheKernelBackendADelegatedRangeMakesTheRecordedOwnersReal) {
+  if (lx::test::test_backend() == "emulated") GTEST_SKIP() << "about the kernel backend";
+  if (!lx::test::kernel_refusal().empty()) GTEST_SKIP() << "the kernel backend is unavailable: " << lx::test::kernel_refusal();
+  if (geteuid() != 0 || !lx::test::can_switch_user())
+    GTEST_SKIP() << "needs root, to delegate a range to the test's unprivileged user in a private mount namespace";
+  for (const char* f : {"/usr/bin/newuidmap", "/usr/bin/newgidmap", "/etc/subuid", "/etc/subgid"})
+    if (access(f, F_OK) != 0) GTEST_SKIP() << f << " is missing (Debian's uidmap and passwd packages)";
+  // The range, seen only by this test's processes: /etc/subuid and /etc/subgid bound over in a
+  // mount namespace of their own, where lxhostd starts (and newuidmap reads them).
+  const passwd* pw = getpwuid(lx::test::unprivileged_uid());
+  ASSERT_NE(pw, nullptr);
+  std::ofstream(dir_ + "/subids") << pw->pw_name << ":300000:65536\n";
+  std::string lx_words;
+  for (const auto& w : prefix_) lx_words += "'" + w + "' ";
+  lx_words += "'" + lx_bin_ + "'";
+  std::string probe = "stat -c '%u:%g %a %n' /home/user /bin/suidprobe";
+  std::string script = fmt::format(
+      "set -e; mount --bind {0}/subids /etc/subuid; mount --bind {0}/subids /etc/subgid\n"
+      "{1} install own {0}/busybox.tar.gz >/dev/null\n"
+      "{1} run -d own --set instance.backend=kernel -- /bin/sh -c \"{2}; tr -s ' ' </proc/self/uid_map\"\n"
+      "{1} run -d own --set instance.backend=kernel -u user -- /bin/sh -c 'id -u; touch ~/made; stat -c %u:%g ~/made'\n"
+      "{1} run -d own --set instance.backend=emulated -- /bin/sh -c \"{2}\"\n"
+      "{1} shutdown\n",
+      dir_, lx_words, probe);
+  CommandOptions o;
+  o.env_add = env_;
+  o.timeout = std::chrono::seconds(120);
+  auto r = run_command({"unshare", "-m", "--propagation", "private", "sh", "-c", script}, o);
+  ASSERT_EQ(r.status, 0) << r.out << r.err;
+  // Kernel backend: the owners and the setuid bit are real (the user's own id is root inside).
+  EXPECT_THAT(r.out, HasSubstr("1000:1000 755 /home/user\n0:0 4755 /bin/suidprobe\n"));
+  EXPECT_THAT(r.out, HasSubstr(fmt::format("0 {} 1", lx::test::unprivileged_uid())));
+  EXPECT_THAT(r.out, HasSubstr("1 300000 65536"));
+  EXPECT_THAT(log(), HasSubstr("made real for the subordinate ranges"));
+  // A user of the distro runs as itself and what it makes is its own.
+  EXPECT_THAT(r.out, HasSubstr("1000\n1000:1000\n"));
+  // The emulated backend shows the same owners (the metadata stays).
+  auto emulated = r.out.substr(r.out.find("1000:1000\n") + 10);
+  EXPECT_THAT(emulated, HasSubstr("1000:1000 755 /home/user\n0:0 4755 /bin/suidprobe\n"));
+  // On the host: the subordinate ids, and the distro reachable by its user only.
+  struct stat st{};
+  ASSERT_EQ(stat((store() + "/own/rootfs/home/user").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 300000u + 999u);
+  ASSERT_EQ(stat((store() + "/own").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0700u);
 }
 
 TEST_F(Distro, ALaunchWaitsForAnInstallOfItsDistroAndInstallsRunOneAtATime) {
