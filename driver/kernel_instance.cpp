@@ -164,6 +164,14 @@ KernelInstance::~KernelInstance() {
 void KernelInstance::read_events() {
   for (;;) {
     auto m = nswire::recv(ctl_.get());
+    if (!m && init_pidfd_) {
+      // init closed its end when it began to exit; the kernel kills the rest of the PID namespace
+      // after that, and init's pidfd is readable only once every process in it is gone. The
+      // instance counts as ended from then on (a bound, in case init hangs in its exit).
+      pollfd p{init_pidfd_.get(), POLLIN, 0};
+      while (poll(&p, 1, 30000) < 0 && errno == EINTR) {
+      }
+    }
     std::unique_lock lock(mu_);
     if (!m) {
       gone_ = true;

@@ -2,6 +2,7 @@
 #include "driver/namespaces.h"
 
 #include <fcntl.h>
+#include <pwd.h>
 #include <sched.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -155,6 +156,14 @@ Result<void> write_id_maps(pid_t pid, const IdMaps& maps) {
   if (int e = write_proc(pid, "gid_map", map_text(maps.gids)); e != 0)
     return Error::from_errno(fmt::format("writing /proc/{}/gid_map", pid), e);
   return ok();
+}
+
+IdMaps id_maps_of_this_user() {
+  passwd pw{}, *found = nullptr;
+  std::vector<char> buf(16384);
+  std::string name = getpwuid_r(getuid(), &pw, buf.data(), buf.size(), &found) == 0 && found ? pw.pw_name
+                                                                                            : std::to_string(getuid());
+  return id_maps_for(getuid(), getgid(), name);
 }
 
 }  // namespace lx::driver

@@ -43,6 +43,9 @@ struct IdMaps {
 IdMaps id_maps_for(uid_t uid, gid_t gid, const std::string& user, const std::string& subuid = "/etc/subuid",
                    const std::string& subgid = "/etc/subgid");
 
+/// id_maps_for this process's real user (its name from the password database, for the files).
+IdMaps id_maps_of_this_user();
+
 /// Writes `maps` for process `pid` (which has just unshared its user namespace).
 Result<void> write_id_maps(pid_t pid, const IdMaps& maps);
 

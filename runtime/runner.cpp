@@ -1,7 +1,6 @@
 // Runtime: plugin loading per family, config validation of plugin tables, dispatch building.
 #include "runtime/runner.h"
 
-#include <pwd.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -52,14 +51,6 @@ bool has_notify(const driver::FilterPolicy& policy) {
       if (r.route == sdk::Route::kNotify) return true;
   }
   return policy.default_action.route == sdk::Route::kNotify;
-}
-
-// The user's name, for /etc/subuid and /etc/subgid.
-std::string user_name() {
-  passwd pw{}, *found = nullptr;
-  std::vector<char> buf(16384);
-  if (getpwuid_r(getuid(), &pw, buf.data(), buf.size(), &found) == 0 && found) return pw.pw_name;
-  return std::to_string(getuid());
 }
 
 }  // namespace
@@ -133,7 +124,7 @@ Result<driver::KernelInstance*> Runtime::kernel_instance(const std::string& name
   kernel_filter_ = std::move(filter);
   driver::KernelInstance::Options o;
   o.plan = std::move(plan);
-  o.maps = driver::id_maps_for(getuid(), getgid(), user_name());
+  o.maps = driver::id_maps_of_this_user();
   o.filter = kernel_filter_;
   o.listener = has_notify(dispatch_.policy);
   o.table = &dispatch_.table;

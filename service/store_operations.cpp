@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "daemon_log.h"
+#include "driver/namespaces.h"
 
 namespace lx::service {
 namespace {
@@ -46,7 +47,19 @@ DistroEntry entry(const store::DistroInfo& d, bool running) {
 }  // namespace
 
 StoreOperations::StoreOperations(const std::string& data_dir, InstanceSupervisor& instances)
-    : store_(data_dir), instances_(instances) {}
+    : store_(data_dir), instances_(instances) {
+  // What the kernel backend's guests own in the user's delegated ranges is exported as theirs.
+  auto maps = driver::id_maps_of_this_user();
+  if (maps.helpers) {
+    auto shifts = [](const std::vector<driver::IdRange>& ranges) {
+      std::vector<store::IdShift> out;
+      for (const auto& r : ranges)
+        if (r.inside != 0) out.push_back({r.inside, r.outside, r.count});
+      return out;
+    };
+    store_.set_subordinate_ids(shifts(maps.uids), shifts(maps.gids));
+  }
+}
 
 Result<void> StoreOperations::recover() { return store_.recover(); }
 

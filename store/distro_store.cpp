@@ -272,6 +272,7 @@ Result<void> DistroStore::export_tar(const std::string& name, const std::filesys
   std::filesystem::path tmp = out;
   tmp += ".tmp";
   RootfsReader reader(rootfs(name), metadata_dir(name), RootfsReader::Owners::kHostUserIsRoot);
+  reader.set_subordinate_ids(sub_uids_, sub_gids_);
   if (auto r = TarArchive::create(reader, tmp, *compression, progress); !r) {
     ::unlink(tmp.c_str());
     return prefixed(fmt::format("export: {}: ", out.string()), r.error());

@@ -9,6 +9,7 @@
 
 #include "base/result.h"
 #include "store/progress.h"
+#include "store/rootfs_reader.h"
 
 namespace lx::store {
 
@@ -42,6 +43,13 @@ class DistroStore {
 
   /// Whether `name` is a valid distro name: [A-Za-z0-9][A-Za-z0-9._-]{0,63}.
   static bool valid_name(const std::string& name);
+
+  /// The user's subordinate ranges: export reads owners in them as the ids they are inside
+  /// (what guests of the kernel backend made there).
+  void set_subordinate_ids(std::vector<IdShift> uids, std::vector<IdShift> gids) {
+    sub_uids_ = std::move(uids);
+    sub_gids_ = std::move(gids);
+  }
 
   /// Removes what interrupted installs and uninstalls left behind; call at daemon start.
   Result<void> recover();
@@ -86,6 +94,7 @@ class DistroStore {
  private:
   enum class Operation { kInstall, kImport };
   std::filesystem::path distros() const { return dir_ / "distros"; }
+  std::vector<IdShift> sub_uids_, sub_gids_;
   std::filesystem::path distro_dir(const std::string& name) const { return distros() / name; }
   Result<DistroInfo> create(Operation op, const std::string& name, const std::filesystem::path& source,
                             const ProgressFn& progress);

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <vector>
 
 #include <fmt/format.h>
@@ -20,6 +21,13 @@ namespace {
 
 Error walk_error(const std::filesystem::path& root, const std::string& rel, const std::string& what, int code = errno) {
   return Error{code, fmt::format("{} {}: {}", what, (rel.empty() ? root : root / rel).string(), std::strerror(code))};
+}
+
+// `id` as the user namespace sees it, when a range holds it.
+std::optional<std::uint32_t> shifted(const std::vector<IdShift>& ranges, std::uint32_t id) {
+  for (const auto& r : ranges)
+    if (id >= r.outside && id - r.outside < r.count) return r.inside + (id - r.outside);
+  return std::nullopt;
 }
 
 }  // namespace
@@ -37,9 +45,16 @@ Result<FsEntry> RootfsReader::describe(int dirfd, const std::string& name, const
   e.mode = st.st_mode;
   e.uid = st.st_uid;
   e.gid = st.st_gid;
+  std::optional<std::uint32_t> real_uid, real_gid;
   if (owners_ == Owners::kHostUserIsRoot) {
     if (e.uid == geteuid()) e.uid = 0;
     if (e.gid == getegid()) e.gid = 0;
+    // An owner in the user's subordinate range was set for real (by a kernel-backend guest, or
+    // the conversion of recorded owners): it is the owner, whatever metadata says.
+    real_uid = shifted(sub_uids_, e.uid);
+    real_gid = shifted(sub_gids_, e.gid);
+    if (real_uid) e.uid = *real_uid;
+    if (real_gid) e.gid = *real_gid;
   }
   e.rdev = (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) ? st.st_rdev : 0;
   e.mtime = st.st_mtim;
@@ -54,8 +69,8 @@ Result<FsEntry> RootfsReader::describe(int dirfd, const std::string& name, const
   fsmeta::Metadata m;
   int err = meta_.read_at(dirfd, name, m);
   if (err == 0) {
-    if (m.uid) e.uid = *m.uid;
-    if (m.gid) e.gid = *m.gid;
+    if (m.uid && !real_uid) e.uid = *m.uid;
+    if (m.gid && !real_gid) e.gid = *m.gid;
     if (m.mode) e.mode = *m.mode;
     if (m.rdev) e.rdev = *m.rdev;
   } else if (err != ENODATA && err != ENOTSUP && err != EOPNOTSUPP && err != EPERM) {

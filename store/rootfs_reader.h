@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <vector>
 #include <utility>
 
 #include "base/result.h"
@@ -15,6 +16,12 @@
 #include "store/fs_entry.h"
 
 namespace lx::store {
+
+/// Host ids [outside, outside+count) that are ids [inside, ...) in the user's user namespace
+/// (its delegated subordinate range: what the kernel backend's guests own, seen from the host).
+struct IdShift {
+  std::uint32_t inside = 0, outside = 0, count = 0;
+};
 
 /// Reads a rootfs (or any directory tree) as FsEntry values.
 class RootfsReader {
@@ -32,6 +39,12 @@ class RootfsReader {
   /// `sidecar_dir` when it is not empty and the filesystem has no user extended attributes.
   RootfsReader(std::filesystem::path root, std::filesystem::path sidecar_dir, Owners owners);
 
+  /// With kHostUserIsRoot, also reads owners in these ranges as the ids they are inside.
+  void set_subordinate_ids(std::vector<IdShift> uids, std::vector<IdShift> gids) {
+    sub_uids_ = std::move(uids);
+    sub_gids_ = std::move(gids);
+  }
+
   /// Visits the root (path "") and then every entry, parents first, names sorted; a second
   /// name of a hard-linked file comes with `hardlink` set to the first.
   Result<void> walk(const Visit& visit);
@@ -46,6 +59,7 @@ class RootfsReader {
   std::filesystem::path root_;
   fsmeta::MetadataStore meta_;
   Owners owners_;
+  std::vector<IdShift> sub_uids_, sub_gids_;
   std::map<std::pair<dev_t, ino_t>, std::string> links_;
 };
 

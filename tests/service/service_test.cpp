@@ -773,6 +773,7 @@ TEST_F(Distro, UnderTheKernelBackendADelegatedRangeMakesTheRecordedOwnersReal) {
       "{1} run -d own --set instance.backend=kernel -- /bin/sh -c \"{2}; tr -s ' ' </proc/self/uid_map\"\n"
       "{1} run -d own --set instance.backend=kernel -u user -- /bin/sh -c 'id -u; touch ~/made; stat -c %u:%g ~/made'\n"
       "{1} run -d own --set instance.backend=emulated -- /bin/sh -c \"{2}\"\n"
+      "{1} export own {0}/own.tar >/dev/null\n"
       "{1} shutdown\n",
       dir_, lx_words, probe);
   CommandOptions o;
@@ -790,6 +791,20 @@ TEST_F(Distro, UnderTheKernelBackendADelegatedRangeMakesTheRecordedOwnersReal) {
   // The emulated backend shows the same owners (the metadata stays).
   auto emulated = r.out.substr(r.out.find("1000:1000\n") + 10);
   EXPECT_THAT(emulated, HasSubstr("1000:1000 755 /home/user\n0:0 4755 /bin/suidprobe\n"));
+  // Exported with the owners inside: recorded ones, and what a guest made in the range.
+  std::string tar = listing(dir_ + "/own.tar");
+  auto line_of = [&](const std::string& path) {
+    for (std::size_t at = 0, end; at < tar.size(); at = end + 1) {
+      end = tar.find('\n', at);
+      if (end == std::string::npos) end = tar.size();
+      std::string line = tar.substr(at, end - at);
+      if (line.size() >= path.size() && line.compare(line.size() - path.size(), path.size(), path) == 0) return line;
+    }
+    return std::string("(not in the tarball)");
+  };
+  EXPECT_THAT(line_of(" home/user/made"), HasSubstr(" 1000/1000 "));
+  EXPECT_THAT(line_of(" home/user/"), HasSubstr(" 1000/1000 "));
+  EXPECT_THAT(line_of(" bin/suidprobe"), HasSubstr("-rwsr-xr-x 0/0 "));
   // On the host: the subordinate ids, and the distro reachable by its user only.
   struct stat st{};
   ASSERT_EQ(stat((store() + "/own/rootfs/home/user").c_str(), &st), 0);
