@@ -2,7 +2,6 @@
 #include "driver/namespaces.h"
 
 #include <fcntl.h>
-#include <pwd.h>
 #include <sched.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,6 +12,8 @@
 #include <sstream>
 
 #include <fmt/format.h>
+
+#include "base/subordinate_ids.h"
 
 namespace lx::driver {
 namespace {
@@ -28,23 +29,11 @@ int write_proc(pid_t pid, const char* file, const std::string& text) {
   return e;
 }
 
-// The first subordinate range of `user` (by name or uid) in `file`.
+// The first subordinate range of `user` (by name or uid) in `file`, mapped from 1.
 bool subordinate_range(const std::string& file, const std::string& user, std::uint32_t id, IdRange& out) {
-  std::ifstream in(file);
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream ls(line);
-    std::string name, start, count;
-    if (!std::getline(ls, name, ':') || !std::getline(ls, start, ':') || !std::getline(ls, count)) continue;
-    if (name != user && name != std::to_string(id)) continue;
-    try {
-      out = IdRange{1, static_cast<std::uint32_t>(std::stoul(start)), static_cast<std::uint32_t>(std::stoul(count))};
-    } catch (...) {
-      continue;
-    }
-    if (out.count > 0) return true;
-  }
-  return false;
+  auto r = lx::subordinate_range(file, user, id);
+  if (r) out = IdRange{1, r->start, r->count};
+  return r.has_value();
 }
 
 std::string map_text(const std::vector<IdRange>& ranges) {
@@ -158,12 +147,6 @@ Result<void> write_id_maps(pid_t pid, const IdMaps& maps) {
   return ok();
 }
 
-IdMaps id_maps_of_this_user() {
-  passwd pw{}, *found = nullptr;
-  std::vector<char> buf(16384);
-  std::string name = getpwuid_r(getuid(), &pw, buf.data(), buf.size(), &found) == 0 && found ? pw.pw_name
-                                                                                            : std::to_string(getuid());
-  return id_maps_for(getuid(), getgid(), name);
-}
+IdMaps id_maps_of_this_user() { return id_maps_for(getuid(), getgid(), real_user_name()); }
 
 }  // namespace lx::driver

@@ -44,6 +44,9 @@ int apply_one(const char* path, const struct stat* st, int type, FTW*) {
     *g_error = std::string("chmod ") + path + ": " + std::strerror(errno);
     return 1;
   }
+  // They are the real ones now: the record goes, so that neither backend ever shows it over
+  // a later real change (the emulated backend reads owners in the ranges back as these ids).
+  lremovexattr(path, fsmeta::kMetaXattr);
   ++g_out->changed;
   return 0;
 }
@@ -57,7 +60,9 @@ std::string apply_recorded_owners(const std::string& root, const std::string& ma
   if (n >= 0 && std::string(done, static_cast<std::size_t>(n)) == maps_key) return "";
   // Setuid programs of the namespace's root are the user's on the host: only the user may reach
   // them (the store's directory of the distro, above its root).
-  std::string parent = root.substr(0, root.find_last_of('/'));
+  std::string dir = root;
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  std::string parent = dir.substr(0, dir.find_last_of('/'));
   if (!parent.empty() && chmod(parent.c_str(), 0700) != 0)
     return "chmod 0700 " + parent + ": " + std::strerror(errno);
   std::string error;

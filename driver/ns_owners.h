@@ -5,7 +5,10 @@
 // subordinate ranges, they can be real: the instance's init, root of that namespace, applies
 // them once before it pivots into the tree — chown to the mapped ids, then the mode with its
 // setuid/setgid bits — after making the distro's directory (the store's, above the root)
-// reachable by the user only. The metadata stays, so the emulated backend shows the same owners.
+// reachable by the user only, and drops each record it applied: the emulated backend reads owners
+// in the user's ranges back as the ids they are inside, so both backends show the same owners,
+// and later real changes are never hidden by a stale record. Records it cannot apply (ids
+// outside the ranges, device nodes) stay.
 // The root then carries user.lxhost.owners = the maps it was converted for, and a later start
 // with the same maps skips the walk: a guest could set user.lxhost.meta on its own files under
 // the kernel backend (xattr calls are the kernel's there), and nothing ever reads it back.

@@ -15,12 +15,25 @@
 namespace lx::fs {
 namespace {
 
+// The metadata `m` over `st` (a stat or statx) whose owners map_identity already mapped from
+// `host_uid`/`host_gid`. An owner in the user's subordinate range (mapped to another id, and not
+// the user's own) was set for real by a kernel-backend guest: it beats what metadata recorded.
+template <class Stat, class Uid, class Gid>
+void apply_over(const fsmeta::Metadata& m, Stat& st, Uid& uid, Gid& gid, std::uint32_t host_uid, std::uint32_t host_gid) {
+  Uid mapped_uid = uid;
+  Gid mapped_gid = gid;
+  fsmeta::apply_metadata(m, st);
+  if (mapped_uid != host_uid && host_uid != getuid()) uid = mapped_uid;
+  if (mapped_gid != host_gid && host_gid != getgid()) gid = mapped_gid;
+}
+
 // The metadata of the resolved entry `r` over `st` (a stat or statx), owners mapped.
 template <class Stat, class Uid, class Gid>
 void overlay_at(FsState& s, const Resolved& r, Stat& st, Uid& uid, Gid& gid) {
   fsmeta::Metadata m;
+  std::uint32_t host_uid = uid, host_gid = gid;
   map_identity(s, uid, gid);
-  if (s.store.read_at(r.parent.get(), at_name(r), m) == 0) fsmeta::apply_metadata(m, st);
+  if (s.store.read_at(r.parent.get(), at_name(r), m) == 0) apply_over(m, st, uid, gid, host_uid, host_gid);
 }
 
 // The metadata of the file open as `fd` over `st` (a stat or statx), owners mapped.
@@ -28,8 +41,9 @@ template <class Stat, class Uid, class Gid>
 void overlay_fd(FsState& s, int fd, Stat& st, Uid& uid, Gid& gid) {
   if (s.host_root) return;
   fsmeta::Metadata m;
+  std::uint32_t host_uid = uid, host_gid = gid;
   map_identity(s, uid, gid);
-  if (s.store.read(fd, m) == 0) fsmeta::apply_metadata(m, st);
+  if (s.store.read(fd, m) == 0) apply_over(m, st, uid, gid, host_uid, host_gid);
 }
 
 // Writes `st` to guest address `buf`: value 0, or the errno of the write.

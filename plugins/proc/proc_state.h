@@ -18,6 +18,8 @@
 
 #include <lxhost/interfaces.h>
 
+#include "base/subordinate_ids.h"
+
 #include "exec_rewriter.h"
 
 namespace lx::proc {
@@ -39,8 +41,10 @@ inline bool capable(const Creds& cr, int cap) { return (cr.cap_eff >> cap) & 1; 
 /// the host user's files are root's (IdentityMap), as under fakeroot or proot -0.
 class CredentialTable final : public sdk::IdentityMap, public sdk::LaunchIdentity, public sdk::Credentials {
  public:
-  std::uint32_t guest_uid(std::uint32_t uid) noexcept override { return uid == host_uid_ ? 0 : uid; }
-  std::uint32_t guest_gid(std::uint32_t gid) noexcept override { return gid == host_gid_ ? 0 : gid; }
+  /// The host user's own ids are root's; ids in the user's delegated subordinate ranges (what
+  /// guests of the kernel backend own there: it maps them from 1) are the ids they are inside.
+  std::uint32_t guest_uid(std::uint32_t uid) noexcept override { return guest_id(uid, host_uid_, sub_uids_); }
+  std::uint32_t guest_gid(std::uint32_t gid) noexcept override { return guest_id(gid, host_gid_, sub_gids_); }
   /// `lx run -u USER` starts the launch's first process as USER.
   int set_identity(pid_t pid, std::uint32_t uid, std::uint32_t gid, const std::uint32_t* groups,
                    std::size_t ngroups) noexcept override;
@@ -63,8 +67,19 @@ class CredentialTable final : public sdk::IdentityMap, public sdk::LaunchIdentit
   std::size_t live_count() const;
 
  private:
+  static std::uint32_t guest_id(std::uint32_t id, std::uint32_t own, const std::optional<SubordinateRange>& sub) noexcept {
+    if (id == own) return 0;
+    if (sub && id >= sub->start && id - sub->start < sub->count) return 1 + (id - sub->start);
+    return id;
+  }
+
   const std::uint32_t host_uid_ = getuid();
   const std::uint32_t host_gid_ = getgid();
+  // Only an ordinary user has them mapped so (root's kernel-backend namespace maps every id to itself).
+  const std::optional<SubordinateRange> sub_uids_ =
+      host_uid_ == 0 ? std::nullopt : subordinate_range("/etc/subuid", real_user_name(), host_uid_);
+  const std::optional<SubordinateRange> sub_gids_ =
+      host_uid_ == 0 ? std::nullopt : subordinate_range("/etc/subgid", real_user_name(), host_uid_);
   mutable std::mutex mu_;
   std::unordered_set<pid_t> live_;
   std::unordered_map<pid_t, Creds> creds_;

@@ -11,6 +11,7 @@
 #include <pwd.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -772,7 +773,7 @@ TEST_F(Distro, UnderTheKernelBackendADelegatedRangeMakesTheRecordedOwnersReal) {
       "{1} install own {0}/busybox.tar.gz >/dev/null\n"
       "{1} run -d own --set instance.backend=kernel -- /bin/sh -c \"{2}; tr -s ' ' </proc/self/uid_map\"\n"
       "{1} run -d own --set instance.backend=kernel -u user -- /bin/sh -c 'id -u; touch ~/made; stat -c %u:%g ~/made'\n"
-      "{1} run -d own --set instance.backend=emulated -- /bin/sh -c \"{2}\"\n"
+      "{1} run -d own --set instance.backend=emulated -- /bin/sh -c \"{2} /home/user/made\"\n"
       "{1} export own {0}/own.tar >/dev/null\n"
       "{1} shutdown\n",
       dir_, lx_words, probe);
@@ -791,6 +792,8 @@ TEST_F(Distro, UnderTheKernelBackendADelegatedRangeMakesTheRecordedOwnersReal) {
   // The emulated backend shows the same owners (the metadata stays).
   auto emulated = r.out.substr(r.out.find("1000:1000\n") + 10);
   EXPECT_THAT(emulated, HasSubstr("1000:1000 755 /home/user\n0:0 4755 /bin/suidprobe\n"));
+  // ... and what a kernel-backend guest made in the range as its owner inside.
+  EXPECT_THAT(emulated, HasSubstr("1000:1000 644 /home/user/made\n"));
   // Exported with the owners inside: recorded ones, and what a guest made in the range.
   std::string tar = listing(dir_ + "/own.tar");
   auto line_of = [&](const std::string& path) {
@@ -809,6 +812,11 @@ TEST_F(Distro, UnderTheKernelBackendADelegatedRangeMakesTheRecordedOwnersReal) {
   struct stat st{};
   ASSERT_EQ(stat((store() + "/own/rootfs/home/user").c_str(), &st), 0);
   EXPECT_EQ(st.st_uid, 300000u + 999u);
+  char meta[256];
+  EXPECT_LT(getxattr((store() + "/own/rootfs/home/user").c_str(), "user.lxhost.meta", meta, sizeof meta), 0)
+      << "the record of an applied owner stays";
+  ASSERT_EQ(stat((store() + "/own/rootfs/bin/suidprobe").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 04755u);
   ASSERT_EQ(stat((store() + "/own").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0700u);
 }
