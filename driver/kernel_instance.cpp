@@ -114,6 +114,16 @@ Result<std::unique_ptr<KernelInstance>> KernelInstance::start(Options options) {
   if (!r) {
     return Error{r.error().code, fmt::format("starting the kernel backend's namespaces: {}", r.error().message)};
   }
+  if (k->options_.plan.max_processes > 0 && geteuid() == 0) {
+    // Before any launch: every process of the instance is init's descendant.
+    // Where there is none to be had (a read-only cgroupfs), the limit does not bind, and the
+    // instance says so where it says which backend it runs on.
+    auto cg = PidsCgroup::create(k->init_pid_, k->options_.plan.max_processes);
+    std::string note = cg ? fmt::format("max_processes is pids.max of {}", cg->path())
+                          : fmt::format("max_processes does not bind: {}", cg.error().message);
+    if (cg) k->pids_ = std::move(*cg);
+    k->start_note_ += (k->start_note_.empty() ? "" : "; ") + note;
+  }
   k->events_ = std::thread([p = k.get()] { p->read_events(); });
   return k;
 }
@@ -159,6 +169,7 @@ KernelInstance::~KernelInstance() {
   if (ctl_) shutdown(ctl_.get(), SHUT_RDWR);
   if (events_.joinable()) events_.join();
   for (auto& c : channels_) c->stop();
+  pids_.remove();  // init's pidfd was readable: every process of the instance is gone
 }
 
 void KernelInstance::read_events() {

@@ -26,6 +26,7 @@
 #include "driver/dispatch_table.h"
 #include "driver/launcher.h"
 #include "driver/namespaces.h"
+#include "driver/ns_cgroup.h"
 #include "driver/ns_wire.h"
 #include "driver/process_table.h"
 #include "driver/syscall_event.h"
@@ -113,6 +114,7 @@ class KernelInstance {
   std::uint64_t served_before_ = 0;
   std::string start_note_;
   std::function<void()> on_gone_;
+  PidsCgroup pids_;  // max_processes where RLIMIT_NPROC does not bind (root)
   std::thread events_;
 };
 
