@@ -56,9 +56,17 @@ Result<toml::table> parse_layer(std::string_view text, const std::string& source
   }
 }
 
-Config::Config() : impl_(std::make_unique<Impl>()) {
-  auto r = merge_string(kDefaultToml, "<defaults>");
-  if (!r) std::abort();  // the embedded defaults are checked by the tests
+Config::Config(Empty) : impl_(std::make_unique<Impl>()) {}
+
+// The embedded defaults are parsed once per process (a client makes a Config for each --set it
+// checks, and every instance several), then copied.
+Config::Config() {
+  static const Config* const defaults = [] {
+    auto* c = new Config(Empty{});
+    if (!c->merge_string(kDefaultToml, "<defaults>")) std::abort();  // the tests check them
+    return c;
+  }();
+  impl_ = std::make_unique<Impl>(*defaults->impl_);
 }
 Config::~Config() = default;
 Config::Config(const Config& o) : impl_(std::make_unique<Impl>(*o.impl_)) {}

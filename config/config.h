@@ -112,6 +112,8 @@ class Config {
 
  private:
   struct Impl;
+  struct Empty {};
+  explicit Config(Empty);
   // Checks `layer` against the schema and merges it; `whole_layer` is false for --set.
   Result<void> add_layer(const toml::table& layer, const std::string& source, bool whole_layer);
 
