@@ -14,19 +14,14 @@
 #include <fmt/format.h>
 
 #include "base/subordinate_ids.h"
+#include "base/write_text.h"
 
 namespace lx::driver {
 namespace {
 
 // Writes `text` to /proc/<pid>/<file>; 0 or errno.
 int write_proc(pid_t pid, const char* file, const std::string& text) {
-  std::string path = pid > 0 ? fmt::format("/proc/{}/{}", pid, file) : fmt::format("/proc/self/{}", file);
-  int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return errno;
-  ssize_t n = write(fd, text.data(), text.size());
-  int e = n == static_cast<ssize_t>(text.size()) ? 0 : (n < 0 ? errno : EIO);
-  close(fd);
-  return e;
+  return write_text(pid > 0 ? fmt::format("/proc/{}/{}", pid, file) : fmt::format("/proc/self/{}", file), text);
 }
 
 // The first subordinate range of `user` (by name or uid) in `file`, mapped from 1.

@@ -15,6 +15,8 @@
 
 #include <fmt/format.h>
 
+#include "base/write_text.h"
+
 namespace lx::driver {
 namespace {
 
@@ -27,16 +29,6 @@ std::string slurp(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
-}
-
-// Writes `text` to the cgroup file `path`; 0 or errno.
-int put(const std::string& path, const std::string& text) {
-  int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return errno;
-  ssize_t n = write(fd, text.data(), text.size());
-  int e = n == static_cast<ssize_t>(text.size()) ? 0 : (n < 0 ? errno : EIO);
-  close(fd);
-  return e;
 }
 
 bool has_word(const std::string& text, const std::string& word) {
@@ -73,14 +65,14 @@ Result<PidsCgroup> PidsCgroup::create(pid_t init, std::uint64_t max) {
   if (root == kV2) {
     std::string control = root + "/cgroup.subtree_control";
     if (!has_word(slurp(control), "pids"))
-      if (int e = put(control, "+pids"); e != 0) return Error::from_errno("enabling the pids controller in " + control, e);
+      if (int e = write_text(control, "+pids"); e != 0) return Error::from_errno("enabling the pids controller in " + control, e);
   }
   PidsCgroup cg;
   std::string path = fmt::format("{}/{}{}", root, kPrefix, init);
   if (mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) return Error::from_errno("mkdir " + path);
   cg.path_ = path;
-  if (int e = put(path + "/pids.max", std::to_string(max + 1)); e != 0) return Error::from_errno(path + "/pids.max", e);
-  if (int e = put(path + "/cgroup.procs", std::to_string(init)); e != 0)
+  if (int e = write_text(path + "/pids.max", std::to_string(max + 1)); e != 0) return Error::from_errno(path + "/pids.max", e);
+  if (int e = write_text(path + "/cgroup.procs", std::to_string(init)); e != 0)
     return Error::from_errno(fmt::format("moving init (pid {}) into {}", init, path), e);
   return cg;
 }
