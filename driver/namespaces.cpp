@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "base/subordinate_ids.h"
+#include "base/unique_fd.h"
 #include "base/write_text.h"
 
 namespace lx::driver {
@@ -139,6 +140,45 @@ Result<void> write_id_maps(pid_t pid, const IdMaps& maps) {
     return Error::from_errno(fmt::format("writing /proc/{}/uid_map", pid), e);
   if (int e = write_proc(pid, "gid_map", map_text(maps.gids)); e != 0)
     return Error::from_errno(fmt::format("writing /proc/{}/gid_map", pid), e);
+  return ok();
+}
+
+Result<void> run_in_user_namespace(const IdMaps& maps, const std::function<Result<void>()>& op) {
+  int ready[2], go[2], result[2];
+  if (pipe2(ready, O_CLOEXEC) != 0) return Error::from_errno("pipe2");
+  if (pipe2(go, O_CLOEXEC) != 0) return close(ready[0]), close(ready[1]), Error::from_errno("pipe2");
+  if (pipe2(result, O_CLOEXEC) != 0)
+    return close(ready[0]), close(ready[1]), close(go[0]), close(go[1]), Error::from_errno("pipe2");
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(ready[0]), close(go[1]), close(result[0]);
+    int code = unshare(CLONE_NEWUSER) == 0 ? 0 : errno;
+    std::string message = code ? std::string("unshare(CLONE_NEWUSER): ") + std::strerror(code) : "";
+    char byte = 0;
+    (void)!write(ready[1], &byte, 1);
+    if (!code && read(go[0], &byte, 1) != 1) code = ECANCELED, message = "the id maps were not written";
+    if (!code)
+      if (auto r = op(); !r) code = r.error().code ? r.error().code : EIO, message = r.error().message;
+    (void)!write(result[1], &code, sizeof code);
+    (void)!write(result[1], message.data(), message.size());
+    _exit(0);
+  }
+  close(ready[1]), close(go[0]), close(result[1]);
+  UniqueFd ready_r(ready[0]), go_w(go[1]), result_r(result[0]);
+  if (pid < 0) return Error::from_errno("fork");
+  char byte;
+  Result<void> mapped = read(ready_r.get(), &byte, 1) == 1 ? write_id_maps(pid, maps) : Error{ECHILD, "the child died"};
+  if (mapped) (void)!write(go_w.get(), &byte, 1);
+  go_w.reset();
+  int code = 0;
+  std::string message;
+  if (read(result_r.get(), &code, sizeof code) != static_cast<ssize_t>(sizeof code)) code = ECHILD, message = "the child died";
+  char buf[4096];
+  for (ssize_t n; (n = read(result_r.get(), buf, sizeof buf)) > 0;) message.append(buf, static_cast<std::size_t>(n));
+  while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+  }
+  if (!mapped) return Error{mapped.error().code, "mapping the ids of the store's user namespace: " + mapped.error().message};
+  if (code) return Error{code, message};
   return ok();
 }
 

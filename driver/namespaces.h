@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,14 @@ IdMaps id_maps_for(uid_t uid, gid_t gid, const std::string& user, const std::str
 
 /// id_maps_for this process's real user (its name from the password database, for the files).
 IdMaps id_maps_of_this_user();
+
+/// Runs `op` in a child process that is root of a new user namespace mapped with `maps` (as the
+/// kernel backend's instances are), and returns its result: for the store's work on a distro
+/// whose files kernel-backend guests gave subordinate ids with modes that shut the user out
+/// (apt's partial directory, _apt's and 0700), which only the namespace's root may read or
+/// remove. The child is forked from a possibly multi-threaded process: `op` must not wait for
+/// another thread of it.
+Result<void> run_in_user_namespace(const IdMaps& maps, const std::function<Result<void>()>& op);
 
 /// Writes `maps` for process `pid` (which has just unshared its user namespace).
 Result<void> write_id_maps(pid_t pid, const IdMaps& maps);

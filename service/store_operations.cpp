@@ -47,9 +47,10 @@ DistroEntry entry(const store::DistroInfo& d, bool running) {
 }  // namespace
 
 StoreOperations::StoreOperations(const std::string& data_dir, InstanceSupervisor& instances)
-    : store_(data_dir), instances_(instances) {
-  // What the kernel backend's guests own in the user's delegated ranges is exported as theirs.
-  auto maps = driver::id_maps_of_this_user();
+    : store_(data_dir), instances_(instances), maps_(driver::id_maps_of_this_user()) {
+  // What the kernel backend's guests own in the user's delegated ranges is exported as theirs
+  // (when the export cannot run in the user namespace, see in_namespace).
+  const auto& maps = maps_;
   if (maps.helpers) {
     auto shifts = [](const std::vector<driver::IdRange>& ranges) {
       std::vector<store::IdShift> out;
@@ -61,7 +62,17 @@ StoreOperations::StoreOperations(const std::string& data_dir, InstanceSupervisor
   }
 }
 
-Result<void> StoreOperations::recover() { return store_.recover(); }
+Result<void> StoreOperations::in_namespace(const std::function<Result<void>()>& op) {
+  if (!maps_.helpers) return op();
+  return driver::run_in_user_namespace(maps_, [&]() -> Result<void> {
+    store_.set_subordinate_ids({}, {});  // in there the kernel shows the ids inside
+    return op();
+  });
+}
+
+Result<void> StoreOperations::recover() {
+  return in_namespace([&] { return store_.recover(); });
+}
 
 void StoreOperations::wait_for_op(int conn, const std::string& distro, std::unique_lock<std::mutex>& lock) {
   bool told = false;
@@ -143,11 +154,13 @@ Result<DaemonReply> StoreOperations::perform(StoreOp op, const std::string& dist
       LX_TRY_ASSIGN(info, store_.import_dir(distro, path, progress));
       return installed(info);
     }
+    // A distro that kernel-backend guests used may hold files of subordinate ids that shut the
+    // user out: read and removed as root of the user namespace.
     case StoreOp::kExport:
-      LX_TRY(store_.export_tar(distro, path, progress));
+      LX_TRY(in_namespace([&] { return store_.export_tar(distro, path, progress); }));
       break;
     case StoreOp::kUninstall:
-      LX_TRY(store_.uninstall(distro));
+      LX_TRY(in_namespace([&] { return store_.uninstall(distro); }));
       break;
   }
   return DaemonReply(DoneReply{});

@@ -4,10 +4,12 @@
 #pragma once
 
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <string>
 
 #include "base/result.h"
+#include "driver/namespaces.h"
 #include "instance_supervisor.h"
 #include "messages.h"
 #include "store/distro_store.h"
@@ -37,8 +39,12 @@ class StoreOperations {
   Result<void> begin(StoreOp op, const std::string& distro, int conn);
   Result<DaemonReply> perform(StoreOp op, const std::string& distro, const std::string& path, int conn);
 
+  // Runs `op` as root of a user namespace with the user's delegated ranges when there are any.
+  Result<void> in_namespace(const std::function<Result<void>()>& op);
+
   store::DistroStore store_;
   InstanceSupervisor& instances_;
+  driver::IdMaps maps_;  // the kernel backend's id maps for this user
   std::mutex mu_;  // taken before InstanceSupervisor's, never after
   std::condition_variable cv_;  // an operation ended
   bool op_active_ = false;      // guarded by mu_

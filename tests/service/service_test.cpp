@@ -773,10 +773,14 @@ TEST_F(Distro, UnderTheKernelBackendADelegatedRangeMakesTheRecordedOwnersReal) {
       "{1} install own {0}/busybox.tar.gz >/dev/null\n"
       "{1} run -d own --set instance.backend=kernel -- /bin/sh -c \"{2}; tr -s ' ' </proc/self/uid_map\"\n"
       "{1} run -d own --set instance.backend=kernel -u user -- /bin/sh -c 'id -u; touch ~/made; stat -c %u:%g ~/made'\n"
+      "{1} run -d own --set instance.backend=kernel -- /bin/sh -c "
+      "'mkdir /srv; mkdir -m 700 /srv/private; touch /srv/private/f; chown -R 1000:1000 /srv/private'\n"
       "{1} run -d own --set instance.backend=emulated -- /bin/sh -c \"{2} /home/user/made\"\n"
       "{1} export own {0}/own.tar >/dev/null\n"
+      "cp -a {3}/own {0}/own-before-uninstall\n"
+      "{1} uninstall own >/dev/null\n"
       "{1} shutdown\n",
-      dir_, lx_words, probe);
+      dir_, lx_words, probe, store());
   CommandOptions o;
   o.env_add = env_;
   o.timeout = std::chrono::seconds(120);
@@ -808,16 +812,20 @@ TEST_F(Distro, UnderTheKernelBackendADelegatedRangeMakesTheRecordedOwnersReal) {
   EXPECT_THAT(line_of(" home/user/made"), HasSubstr(" 1000/1000 "));
   EXPECT_THAT(line_of(" home/user/"), HasSubstr(" 1000/1000 "));
   EXPECT_THAT(line_of(" bin/suidprobe"), HasSubstr("-rwsr-xr-x 0/0 "));
+  // What a guest shut the user out of (another id's, 0700) is read and removed in the namespace.
+  EXPECT_THAT(line_of(" srv/private/f"), HasSubstr(" 1000/1000 "));
+  EXPECT_FALSE(fs::exists(store() + "/own")) << "uninstall left the distro";
   // On the host: the subordinate ids, and the distro reachable by its user only.
   struct stat st{};
-  ASSERT_EQ(stat((store() + "/own/rootfs/home/user").c_str(), &st), 0);
+  const std::string own = dir_ + "/own-before-uninstall";  // a copy taken (as root) before the uninstall
+  ASSERT_EQ(stat((own + "/rootfs/home/user").c_str(), &st), 0);
   EXPECT_EQ(st.st_uid, 300000u + 999u);
   char meta[256];
-  EXPECT_LT(getxattr((store() + "/own/rootfs/home/user").c_str(), "user.lxhost.meta", meta, sizeof meta), 0)
+  EXPECT_LT(getxattr((own + "/rootfs/home/user").c_str(), "user.lxhost.meta", meta, sizeof meta), 0)
       << "the record of an applied owner stays";
-  ASSERT_EQ(stat((store() + "/own/rootfs/bin/suidprobe").c_str(), &st), 0);
+  ASSERT_EQ(stat((own + "/rootfs/bin/suidprobe").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 04755u);
-  ASSERT_EQ(stat((store() + "/own").c_str(), &st), 0);
+  ASSERT_EQ(stat(own.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0700u);
 }
 
