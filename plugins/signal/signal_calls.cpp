@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 
 #include "handlers.h"
 
@@ -19,6 +20,7 @@ SyscallResult handle_kill(Members& m, SyscallContext& c) {
   pid_t pid = c.pid_arg(0);
   int sig = c.int_arg(1);
   if (pid > 0) return member_or_esrch(m, pid);
+  if (pid == INT_MIN) return sdk::fail(ESRCH);  // as the kernel: -INT_MIN names no group (and is no int)
   if (sig < 0 || sig >= NSIG) return sdk::fail(EINVAL);
   // A group, or everybody: delivered to the instance's members of it, on the guest's behalf.
   pid_t self = c.pid();

@@ -161,6 +161,14 @@ TEST_F(SignalCalls, KillOfAGroupOrEverybodyChecksTheSignal) {
   EXPECT_EQ(call(sys::kill, {static_cast<std::uint64_t>(-1), 0}).error(), ESRCH);
 }
 
+// Issue 12: kill(INT_MIN, SIGKILL) killed the caller itself; natively it is ESRCH, whatever the
+// signal (the kernel tells INT_MIN from a group before it looks at the signal).
+TEST_F(SignalCalls, KillOfIntMinIsNotFound) {
+  const auto int_min = static_cast<std::uint64_t>(static_cast<std::int64_t>(INT_MIN));
+  EXPECT_EQ(call(sys::kill, {int_min, 0}).error(), ESRCH);
+  EXPECT_EQ(call(sys::kill, {int_min, NSIG + 1}).error(), ESRCH);
+}
+
 TEST_F(SignalCalls, APidfdOfAProcessOutsideIsNotFound) {
   int outside = static_cast<int>(syscall(SYS_pidfd_open, getppid(), 0));
   int mine = static_cast<int>(syscall(SYS_pidfd_open, getpid(), 0));
