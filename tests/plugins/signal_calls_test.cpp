@@ -33,6 +33,12 @@ using sdk::SyscallResult;
 using sdk::testing::FakeSyscallContext;
 using Kind = SyscallResult::Kind;
 
+// Waits until child `pid` has exited, without reaping it (waitid with WNOWAIT).
+bool wait_until_zombie(pid_t pid) {
+  siginfo_t si{};
+  return waitid(P_PID, static_cast<id_t>(pid), &si, WEXITED | WNOWAIT) == 0 && si.si_pid == pid;
+}
+
 // The row of `nr` in the table.
 const sdk::Row<Members>& row(int nr) {
   for (const SignalRow& r : signal_table())
@@ -167,6 +173,22 @@ TEST_F(SignalCalls, KillOfIntMinIsNotFound) {
   const auto int_min = static_cast<std::uint64_t>(static_cast<std::int64_t>(INT_MIN));
   EXPECT_EQ(call(sys::kill, {int_min, 0}).error(), ESRCH);
   EXPECT_EQ(call(sys::kill, {int_min, NSIG + 1}).error(), ESRCH);
+}
+
+// Issue 12: a child that has exited but is not yet reaped left the members, and signalling it
+// gave ESRCH where Linux gives 0 (sigwait-style code broke by timing).
+TEST_F(SignalCalls, AnUnreapedChildCanStillBeSignalled) {
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) _exit(0);
+  members_.add(child);
+  ASSERT_TRUE(wait_until_zombie(child));
+  members_.remove(child);  // as the tracer does when it sees the exit
+  EXPECT_EQ(call(sys::kill, {static_cast<std::uint64_t>(child), 0}).kind(), Kind::kValue);
+  EXPECT_EQ(call(sys::kill, {static_cast<std::uint64_t>(child), SIGKILL}).kind(), Kind::kValue);
+  EXPECT_EQ(call(sys::kill, {static_cast<std::uint64_t>(child), NSIG + 1}).error(), EINVAL);
+  ASSERT_EQ(waitpid(child, nullptr, 0), child);
+  EXPECT_EQ(call(sys::kill, {static_cast<std::uint64_t>(child), 0}).error(), ESRCH);  // reaped: gone
 }
 
 TEST_F(SignalCalls, APidfdOfAProcessOutsideIsNotFound) {
