@@ -40,6 +40,7 @@ SyscallResult rename_paths(FsState& s, SyscallContext& c, int olddir, int oldp, 
 
 // Implements link(2), linkat(2): paths at arguments `oldp` and `newp`.
 SyscallResult link_paths(FsState& s, SyscallContext& c, int olddir, int oldp, int newdir, int newp, int flags) {
+  if (flags & ~(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH)) return fail(EINVAL);  // as the kernel, first
   Resolved a, b;
   if (int e = resolve_arg(s, c, olddir, oldp, (flags & AT_SYMLINK_FOLLOW) ? Follow::kYes : Follow::kNo, a); e != 0)
     return fail(e);
@@ -49,8 +50,29 @@ SyscallResult link_paths(FsState& s, SyscallContext& c, int olddir, int oldp, in
   return SyscallResult::value(0);
 }
 
+// What the kernel says to unlink (`rmdir` false) or rmdir of a path whose last component is
+// not a name: "/" (EBUSY), "." (EINVAL) or ".." (ENOTEMPTY) to rmdir, EISDIR to unlink; 0 for
+// a name.
+int last_component_errno(const std::string& path, bool rmdir) {
+  std::size_t end = path.find_last_not_of('/');
+  if (end == std::string::npos) return path.empty() ? 0 : (rmdir ? EBUSY : EISDIR);
+  std::size_t start = path.find_last_of('/', end);
+  std::string last = path.substr(start == std::string::npos ? 0 : start + 1, end - (start == std::string::npos ? 0 : start + 1) + 1);
+  if (last == ".") return rmdir ? EINVAL : EISDIR;
+  if (last == "..") return rmdir ? ENOTEMPTY : EISDIR;
+  return 0;
+}
+
 // Implements unlink(2), unlinkat(2), rmdir(2).
 SyscallResult unlink_path(FsState& s, SyscallContext& c, int dirfd, int path_arg, int flags) {
+  std::string path;
+  if (int e = c.path(path_arg, path); e != 0) return fail(e);
+  if (int type = last_component_errno(path, flags & AT_REMOVEDIR); type != 0) {
+    // Not a name: the directory it names must exist (the kernel looks it up first).
+    Resolved r;
+    if (int e = resolve(s, c, dirfd, path, Follow::kYes, r); e != 0) return fail(e);
+    return fail(r.exists ? type : ENOENT);
+  }
   return at_op(s, c, dirfd, path_arg, Follow::kNo,
                [&](const Resolved& r) { return unlinkat(r.parent.get(), at_name(r), flags & AT_REMOVEDIR); });
 }

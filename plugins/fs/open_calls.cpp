@@ -130,9 +130,12 @@ void warn_if_fifo(SyscallContext& c, const Resolved& r) {
 SyscallResult open_file(FsState& s, SyscallContext& c, int dirfd, int path_arg, int flags, mode_t mode) {
   if (flags & O_PATH) flags &= O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;  // the kernel ignores the rest
   bool nofollow = (flags & O_NOFOLLOW) || ((flags & O_CREAT) && (flags & O_EXCL));
+  std::string path;
+  if (int e = c.path(path_arg, path); e != 0) return fail(e);
   Resolved r;
-  if (int e = resolve_arg(s, c, dirfd, path_arg, nofollow ? Follow::kNo : Follow::kYes, r); e != 0) return fail(e);
+  if (int e = resolve(s, c, dirfd, path, nofollow ? Follow::kNo : Follow::kYes, r); e != 0) return fail(e);
   if (!r.exists && !(flags & O_CREAT)) return fail(ENOENT);
+  if (!r.exists && !path.empty() && path.back() == '/') return fail(EISDIR);  // O_CREAT makes no directory
   if (r.read_only && writes(flags)) return fail(EROFS);
   if (!c.still_valid()) return fail(EINTR);
   if ((flags & O_PATH) && r.exists) return open_path(s, c, r, flags);

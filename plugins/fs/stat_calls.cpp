@@ -138,6 +138,10 @@ SyscallResult handle_fstat(FsState& s, SyscallContext& c) { return fstat_fd(s, c
 
 SyscallResult handle_statx(FsState& s, SyscallContext& c) {
   int flags = c.flags(2);
+  // As the kernel, before anything: unknown flags, or both sync types at once.
+  if ((flags & ~(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH | AT_STATX_SYNC_TYPE)) ||
+      (flags & AT_STATX_SYNC_TYPE) == AT_STATX_SYNC_TYPE)
+    return fail(EINVAL);
   std::string path;
   if (int e = c.path(1, path); e != 0) return fail(e);
   if ((flags & AT_EMPTY_PATH) && path.empty()) return statx_fd(s, c, c.fd(0), flags);

@@ -393,6 +393,44 @@ TEST_F(FsHandlersTest, RenamesAndRemovals) {
   EXPECT_FALSE(exists("/link"));
 }
 
+// Issue 12's class "flags are lost": errno for errno as the kernel, each compared natively too.
+TEST_F(FsHandlersTest, FlagsAndNamesTheKernelRefusesFirst) {
+  constexpr auto cwd = static_cast<std::uint64_t>(AT_FDCWD);
+  // open("d/", O_CREAT) of a name that does not exist makes no file: EISDIR.
+  FakeSyscallContext slash(sys::open);
+  slash.set_args({str(slash, "/newdir/"), O_CREAT | O_WRONLY, 0644});
+  expect_errno(slash, EISDIR);
+  EXPECT_FALSE(exists("/newdir"));
+  // linkat with a flag it does not know: EINVAL, before any lookup.
+  FakeSyscallContext link(sys::linkat);
+  link.set_args({cwd, str(link, "/file"), cwd, str(link, "/hard"), 0x40000000});
+  expect_errno(link, EINVAL);
+  EXPECT_FALSE(exists("/hard"));
+  // rmdir of dot entries and of the root; unlink of them.
+  for (auto [path, e] : {std::pair{"/dir/..", ENOTEMPTY}, {"/dir/.", EINVAL}, {"/", EBUSY}, {"/missing/..", ENOENT}}) {
+    FakeSyscallContext rmdir(sys::rmdir);
+    rmdir.set_args({str(rmdir, path)});
+    expect_errno(rmdir, e);
+  }
+  FakeSyscallContext unlink_root(sys::unlinkat);
+  unlink_root.set_args({cwd, str(unlink_root, "/"), 0});
+  expect_errno(unlink_root, EISDIR);
+  EXPECT_TRUE(exists("/dir"));
+  // statx with an unknown flag, or both sync types.
+  for (std::uint64_t flags : {0x80000000u, static_cast<unsigned>(AT_STATX_FORCE_SYNC | AT_STATX_DONT_SYNC)}) {
+    FakeSyscallContext statx(sys::statx);
+    statx.set_args({cwd, str(statx, "/file"), flags, STATX_BASIC_STATS, statx.put_zeroes(sizeof(struct statx))});
+    expect_errno(statx, EINVAL);
+  }
+  // Natively the same, on the host's own files.
+  std::string host = root_ + "/dir";
+  errno = 0;
+  EXPECT_EQ(::rmdir((host + "/..").c_str()), -1);
+  EXPECT_EQ(errno, ENOTEMPTY);
+  EXPECT_EQ(::open((root_ + "/newdir/").c_str(), O_CREAT | O_WRONLY, 0644), -1);
+  EXPECT_EQ(errno, EISDIR);
+}
+
 TEST_F(FsHandlersTest, Directories) {
   FakeSyscallContext mkdir(sys::mkdir);
   mkdir.set_args({str(mkdir, "/dir"), 0755});
