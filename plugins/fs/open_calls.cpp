@@ -126,6 +126,27 @@ void warn_if_fifo(SyscallContext& c, const Resolved& r) {
   if (fifo) c.will_block();
 }
 
+// Opens the resolved entry with `host_flags` (the guest's, O_CLOEXEC and O_NOCTTY) such that no
+// symlink raced in at its last component is followed, yet the file description has exactly the
+// guest's flags (F_GETFL shows O_NOFOLLOW only when the guest asked for it): an existing entry is
+// pinned with O_PATH|O_NOFOLLOW and reopened through its /proc/self/fd link, which names that
+// very inode; a new one is created with O_EXCL (invisible in F_GETFL), which never follows a
+// symlink either. `mode` for a creation.
+UniqueFd open_exact(const Resolved& r, int host_flags, mode_t mode) {
+  if (!r.exists) {
+    int create = (host_flags & ~O_NOFOLLOW) | O_EXCL;
+    return UniqueFd(openat(r.parent.get(), at_name(r), create, mode));  // EEXIST if one raced in
+  }
+  if ((host_flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL)) return errno = EEXIST, UniqueFd();
+  UniqueFd pin = open_entry(r, O_PATH | O_NOFOLLOW);
+  if (!pin) return {};
+  struct stat st;
+  if (fstat(pin.get(), &st) != 0) return {};
+  if (S_ISLNK(st.st_mode)) return errno = ELOOP, UniqueFd();
+  int reopen = host_flags & ~(O_NOFOLLOW | O_CREAT | O_EXCL);
+  return UniqueFd(::open(("/proc/self/fd/" + std::to_string(pin.get())).c_str(), reopen, mode));
+}
+
 // Implements open(2), openat(2), openat2(2), creat(2) of path argument `path_arg`.
 SyscallResult open_file(FsState& s, SyscallContext& c, int dirfd, int path_arg, int flags, mode_t mode) {
   if (flags & O_PATH) flags &= O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;  // the kernel ignores the rest
@@ -147,7 +168,17 @@ SyscallResult open_file(FsState& s, SyscallContext& c, int dirfd, int path_arg, 
   if (r.exists && r.name == "cmdline" && (flags & O_ACCMODE) == O_RDONLY && is_proc_cmdline(r.guest_path))
     if (std::optional<SyscallResult> res = open_cmdline(c, r, flags)) return *res;
   if (r.exists && !(flags & O_NONBLOCK)) warn_if_fifo(c, r);
-  UniqueFd fd(openat(r.parent.get(), at_name(r), host_flags, mode));
+  // The guest's own O_NOFOLLOW, or a magic link: opened as asked. Else exactly as asked.
+  bool as_asked = (flags & O_NOFOLLOW) || (r.magic && !nofollow) || (flags & O_TMPFILE) == O_TMPFILE;
+  UniqueFd fd = as_asked ? UniqueFd(openat(r.parent.get(), at_name(r), host_flags, mode)) : open_exact(r, host_flags, mode);
+  if (!fd && errno == EEXIST && !as_asked && !r.exists && !(flags & O_EXCL)) {
+    // Made by another process since the resolution: opened as the existing file it now is.
+    Resolved again;
+    if (int e = resolve(s, c, dirfd, path, nofollow ? Follow::kNo : Follow::kYes, again); e != 0) return fail(e);
+    if (!again.exists) return fail(ENOENT);
+    r = std::move(again);
+    fd = open_exact(r, host_flags, mode);
+  }
   if (!fd) return fail(errno);
   if (!r.exists) {
     apply_umask(s, c, fd.get(), mode);

@@ -133,6 +133,28 @@ TEST_F(FsHandlersTest, Open) {
   EXPECT_TRUE(ok.kind_mismatches().empty());
 }
 
+// Issue 12's class "state that leaks": the on-behalf open guards against a symlink raced in with
+// O_NOFOLLOW, which F_GETFL showed the guest; the description has the guest's flags only, for an
+// existing file and a new one, and a symlink at the name is still not followed where asked.
+TEST_F(FsHandlersTest, TheOpenFileHasTheGuestsFlagsOnly) {
+  for (const char* path : {"/file", "/created"}) {
+    FakeSyscallContext open(sys::open);
+    open.set_args({str(open, path), O_CREAT | O_RDWR | O_APPEND, 0600});
+    EXPECT_EQ(run(open).kind(), sdk::SyscallResult::Kind::kResponded) << path;
+    ASSERT_EQ(open.installed_fds().size(), 1u) << path;
+    int fl = ::fcntl(open.installed_fds().begin()->second, F_GETFL);
+    EXPECT_EQ(fl & ~0100000, O_RDWR | O_APPEND) << path;  // the kernel's O_LARGEFILE (0 in glibc's headers)
+  }
+  FakeSyscallContext nofollow(sys::open);
+  nofollow.set_args({str(nofollow, "/link"), O_RDONLY | O_NOFOLLOW});
+  expect_errno(nofollow, ELOOP);
+  FakeSyscallContext asked(sys::open);
+  asked.set_args({str(asked, "/file"), O_RDONLY | O_NOFOLLOW});
+  EXPECT_EQ(run(asked).kind(), sdk::SyscallResult::Kind::kResponded);
+  ASSERT_EQ(asked.installed_fds().size(), 1u);
+  EXPECT_NE(::fcntl(asked.installed_fds().begin()->second, F_GETFL) & O_NOFOLLOW, 0) << "asked for: shown";
+}
+
 TEST_F(FsHandlersTest, CreatAndOpenat) {
   FakeSyscallContext creat(sys::creat);
   creat.set_args({str(creat, "/nodir/new"), 0644});
