@@ -61,7 +61,9 @@ int scatter(sdk::SyscallContext& c, const std::vector<iovec>& iov, const char* i
 }
 
 int check_destination(const NetState& state, sdk::SyscallContext& c, const GuestSocket& s, OutMessage& m) {
-  if (s.domain == AF_UNIX && s.type == SOCK_STREAM) return 0;
+  // A stream or seqpacket AF_UNIX socket never looks the address up: the kernel says
+  // EOPNOTSUPP/EISCONN (stream) or ENOTCONN (seqpacket, unconnected) or ignores it (connected).
+  if (s.domain == AF_UNIX && (s.type == SOCK_STREAM || s.type == SOCK_SEQPACKET)) return 0;
   return translate(state, c, m.name, Use::kDestination);
 }
 

@@ -732,6 +732,26 @@ TEST_F(NetUnixCalls, ADestinationIsTheSocketItsGuestPathNames) {
   EXPECT_TRUE(accepted);  // the first connect reached the guest's socket
 }
 
+// Issue 12: sendto with a path on an unconnected seqpacket socket gave ENOENT (the path was
+// looked up); natively ENOTCONN, and EOPNOTSUPP on a stream socket, whether the path exists.
+TEST_F(NetUnixCalls, ASendtoPathOnAnUnconnectedStreamOrSeqpacketIsRefusedAsNatively) {
+  for (auto [type, err] : {std::pair{SOCK_STREAM, EOPNOTSUPP}, std::pair{SOCK_SEQPACKET, ENOTCONN}}) {
+    UniqueFd s(::socket(AF_UNIX, type | SOCK_CLOEXEC, 0));
+    sockaddr_un a = unix_address("/none.sock");
+    FakeSyscallContext c(sys::sendto);
+    c.set_args({static_cast<std::uint64_t>(s.get()), c.put_string("x"), 1, MSG_NOSIGNAL, put_value(c, a),
+                unix_length("/none.sock")});
+    SyscallResult r = call(st_, c);
+    if (r.kind() == Kind::kContinue) {  // decided by the kernel: as natively by definition
+      errno = 0;
+      EXPECT_EQ(::sendto(s.get(), "x", 1, MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&a), unix_length("/none.sock")), -1);
+      EXPECT_EQ(errno, err) << type;
+    } else {
+      EXPECT_EQ(r.error(), err) << type;
+    }
+  }
+}
+
 TEST_F(NetUnixCalls, RecvmmsgRefusesABadTimeoutAndReceivesEachMessage) {
   UniqueFd receiver = unix_bound(root_ / "r.sock");
   UniqueFd sender = unix_bound(root_ / "s.sock");
