@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <regex>
 #include <utility>
 #include <vector>
 
@@ -85,12 +86,33 @@ int read_argv(SyscallContext& c, std::uint64_t argv, std::vector<ArgvItem>& item
   return 0;
 }
 
+// The pid whose /proc/<pid>/exe `path` names (/proc/self, /proc/thread-self, /proc/N, or
+// /proc/N/task/T), `self` for the caller's own; 0 when it names no such link.
+pid_t exe_link_pid(const std::string& path, pid_t self) {
+  static const std::regex re("^/proc/(self|thread-self|([0-9]+)(/task/[0-9]+)?)/exe$");
+  std::smatch m;
+  if (!std::regex_match(path, m, re)) return 0;
+  if (!m[2].matched) return self;
+  return static_cast<pid_t>(std::stol(m[2].str()));
+}
+
 }  // namespace
 
 std::string ExecRewriter::program_of(pid_t pid) noexcept {
   std::lock_guard lock(mu_);
   auto it = programs_.find(pid);
   return it == programs_.end() ? std::string() : it->second;
+}
+
+void ExecRewriter::inherit(pid_t child, pid_t parent) noexcept {
+  try {
+    std::lock_guard lock(mu_);
+    auto it = programs_.find(parent);
+    if (it == programs_.end()) return;
+    programs_[child] = it->second;
+    requested_[child] = requested_[parent];
+  } catch (...) {
+  }
 }
 
 void ExecRewriter::forget(pid_t pid) noexcept {
@@ -226,6 +248,10 @@ void ExecRewriter::remember(pid_t pid, const std::string& program, const std::st
 
 SyscallResult ExecRewriter::rewrite(SyscallContext& c, const ExecCall& call) {
   Plan plan{call.path, {}, {}, {}, false};
+  // /proc/<pid>/exe of a dynamic program is its interpreter on the host: re-executing oneself
+  // (lock helpers, sandboxes, Go- and Chromium-style launchers) must run the program.
+  if (pid_t pid = exe_link_pid(call.path, c.pid()); pid > 0 && !call.execveat)
+    if (std::string program = program_of(pid); !program.empty()) plan.path = program;
   if (int e = read_argv(c, call.argv, plan.items); e != 0) return fail(e);
   if (int e = follow_scripts(c.tid(), call, plan); e != 0) return fail(e);
   if (call.execveat) {  // execveat(dirfd, path, argv, envp, flags) -> execve(path, argv, envp)

@@ -45,6 +45,8 @@ class ExecRewriter final : public sdk::ProgramNames {
   /// After the exec of `ctx.pid()`: AT_EXECFN shows the file name the guest passed, as natively
   /// (it points at the host path the call was rewritten to; overwritten in place when it fits).
   void fix_execfn(sdk::SyscallContext& ctx) noexcept;
+  /// A new process (or thread) `child` of `parent` runs its parent's program until it execs.
+  void inherit(pid_t child, pid_t parent) noexcept;
   /// Forgets process `pid`.
   void forget(pid_t pid) noexcept;
 

@@ -99,6 +99,7 @@ class ProcPlugin final : public sdk::PluginBase {
       state_.creds.start(tid, parent);
     } catch (...) {
     }
+    if (state_.exec.active()) state_.exec.inherit(tid, parent);
   }
   void on_process_exit(pid_t tid) noexcept override {
     if (kernel_) return;

@@ -237,6 +237,17 @@ TEST(FsPlugin, DynamicBinariesUseTheRootsInterpreter) {
   EXPECT_THAT(r.out, HasSubstr("user:x:1000"));
 }
 
+// Issue 12: a dynamic program that re-executes itself through /proc/self/exe ran its ELF
+// interpreter (which /proc/self/exe is on the host) with the program's own arguments.
+TEST(FsPlugin, ADynamicProgramReexecutesItselfThroughProcSelfExe) {
+  Rootfs fs("dynamic");
+  REQUIRE_ROOTFS(fs);
+  std::filesystem::copy_file(std::string(GUEST_DIR) + "/guest_forks", fs.root() + "/bin/guest_forks");
+  auto r = run_command({kLx, "exec", "--set", "fs.root=" + fs.root(), "--", "/bin/guest_forks", "2", "reexec"});
+  EXPECT_EQ(r.out, "forks ok 0\nforks ok 0\nforks ok 2\n") << r.err;
+  EXPECT_EQ(r.status, 0);
+}
+
 TEST(FsPlugin, ScriptsRunTheirInterpreterFromTheRoot) {
   for (const char* kind : {"busybox", "dynamic"}) {
     Rootfs fs(kind);
