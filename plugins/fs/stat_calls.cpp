@@ -81,6 +81,8 @@ SyscallResult stat_path(FsState& s, SyscallContext& c, int dirfd, int path_arg, 
 
 // Implements access(2), faccessat(2), faccessat2(2).
 SyscallResult access_path(FsState& s, SyscallContext& c, int dirfd, int path_arg, int mode, int flags) {
+  // As the kernel, before any lookup.
+  if ((flags & ~(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) || (mode & ~S_IRWXO)) return fail(EINVAL);
   Resolved r;
   if (int e = resolve_arg(s, c, dirfd, path_arg, follow_unless(flags), r); e != 0) return fail(e);
   if (!r.exists) return fail(ENOENT);
@@ -189,6 +191,7 @@ SyscallResult handle_utimensat(FsState& s, SyscallContext& c) {
     times = ts;
   }
   if (c.arg(1) == 0) return SyscallResult::continue_native();  // futimens(fd): the fd is a host fd
+  if (c.flags(3) & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return fail(EINVAL);
   return utimens_path(s, c, c.fd(0), 1, times, c.flags(3));
 }
 

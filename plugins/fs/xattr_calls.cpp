@@ -42,26 +42,41 @@ XattrCall classify(int nr) {
   }
 }
 
-// The file the call names, as an O_PATH fd; `read_only` when it lies in a read-only mount.
-SyscallResult target_of(FsState& s, SyscallContext& c, const XattrCall& call, UniqueFd& fd, bool& read_only) {
+// The file the call names: an O_PATH fd of it, and for a symlink named by path (l*xattr) the
+// path of the link itself through its pinned directory, which the l* calls do not follow.
+struct Target {
+  UniqueFd fd, dir;
+  std::string link_path;  // "" unless the target is a symlink named by path
+  bool read_only = false;
+  // The path the host calls take: the link itself, or the file through its fd.
+  std::string path() const { return link_path.empty() ? "/proc/self/fd/" + std::to_string(fd.get()) : link_path; }
+};
+
+SyscallResult target_of(FsState& s, SyscallContext& c, const XattrCall& call, Target& t) {
   if (call.by_fd) {
-    fd = guest_fd(c, c.fd(0));
-    return fd ? SyscallResult::value(0) : fail(EBADF);
+    t.fd = guest_fd(c, c.fd(0));
+    return t.fd ? SyscallResult::value(0) : fail(EBADF);
   }
   Resolved r;
   if (int e = resolve_arg(s, c, AT_FDCWD, 0, call.nofollow ? Follow::kNo : Follow::kYes, r); e != 0) return fail(e);
   if (!r.exists) return fail(ENOENT);
-  fd = open_entry(r, O_PATH | O_NOFOLLOW);
-  if (!fd) return fail(errno);
-  read_only = r.read_only;
+  t.fd = open_entry(r, O_PATH | O_NOFOLLOW);
+  if (!t.fd) return fail(errno);
+  t.read_only = r.read_only;
+  struct stat st;
+  if (call.nofollow && !r.name.empty() && fstat(t.fd.get(), &st) == 0 && S_ISLNK(st.st_mode)) {
+    t.link_path = "/proc/self/fd/" + std::to_string(r.parent.get()) + "/" + r.name;
+    t.dir = std::move(r.parent);
+  }
   return SyscallResult::value(0);
 }
 
-// listxattr of `path` into the guest's buffer (arguments 1 and 2), reserved names left out.
-SyscallResult list_names(SyscallContext& c, const std::string& path) {
+// listxattr of `t` into the guest's buffer (arguments 1 and 2), reserved names left out.
+SyscallResult list_names(SyscallContext& c, const Target& t) {
   std::size_t size = c.uint_arg(2);
   std::vector<char> buf(kMaxValue);
-  ssize_t n = listxattr(path.c_str(), buf.data(), buf.size());
+  ssize_t n = t.link_path.empty() ? listxattr(t.path().c_str(), buf.data(), buf.size())
+                                  : llistxattr(t.link_path.c_str(), buf.data(), buf.size());
   if (n < 0) return fail(errno);
   std::string out;
   for (ssize_t i = 0; i < n;) {
@@ -75,11 +90,12 @@ SyscallResult list_names(SyscallContext& c, const std::string& path) {
   return SyscallResult::value(static_cast<std::int64_t>(out.size()));
 }
 
-// getxattr of `name` of `path` into the guest's buffer (arguments 2 and 3).
-SyscallResult get_value(SyscallContext& c, const std::string& path, const std::string& name) {
+// getxattr of `name` of `t` into the guest's buffer (arguments 2 and 3).
+SyscallResult get_value(SyscallContext& c, const Target& t, const std::string& name) {
   std::size_t size = c.uint_arg(3);
   std::vector<char> buf(kMaxValue);
-  ssize_t n = getxattr(path.c_str(), name.c_str(), buf.data(), buf.size());
+  ssize_t n = t.link_path.empty() ? getxattr(t.path().c_str(), name.c_str(), buf.data(), buf.size())
+                                  : lgetxattr(t.link_path.c_str(), name.c_str(), buf.data(), buf.size());
   if (n < 0) return fail(errno);
   if (size == 0) return SyscallResult::value(n);
   if (static_cast<std::size_t>(n) > size) return fail(ERANGE);
@@ -87,14 +103,15 @@ SyscallResult get_value(SyscallContext& c, const std::string& path, const std::s
   return SyscallResult::value(n);
 }
 
-// setxattr of `name` of `path` to the guest's value (arguments 2, 3 and flags 4).
-SyscallResult set_value(SyscallContext& c, const std::string& path, const std::string& name) {
+// setxattr of `name` of `t` to the guest's value (arguments 2, 3 and flags 4).
+SyscallResult set_value(SyscallContext& c, const Target& t, const std::string& name) {
   std::size_t size = c.uint_arg(3);
   if (size > kMaxValue) return fail(E2BIG);
   std::vector<char> value(size);
   if (size && c.read_memory(c.ptr(2), value.data(), size) != 0) return fail(EFAULT);
-  if (setxattr(path.c_str(), name.c_str(), value.data(), size, c.flags(4)) != 0) return fail(errno);
-  return SyscallResult::value(0);
+  int r = t.link_path.empty() ? setxattr(t.path().c_str(), name.c_str(), value.data(), size, c.flags(4))
+                              : lsetxattr(t.link_path.c_str(), name.c_str(), value.data(), size, c.flags(4));
+  return r != 0 ? fail(errno) : SyscallResult::value(0);
 }
 
 }  // namespace
@@ -102,25 +119,20 @@ SyscallResult set_value(SyscallContext& c, const std::string& path, const std::s
 SyscallResult handle_xattr(FsState& s, SyscallContext& c) {
   XattrCall call = classify(c.nr());
   using Op = XattrCall::Op;
-  UniqueFd fd;
-  bool read_only = false;
-  if (SyscallResult t = target_of(s, c, call, fd, read_only); t.kind() != SyscallResult::Kind::kValue) return t;
+  Target t;
+  if (SyscallResult r = target_of(s, c, call, t); r.kind() != SyscallResult::Kind::kValue) return r;
+  // A symlink reached through a guest fd: only an O_PATH one can hold it, which f*xattr refuse.
   struct stat st;
-  if (fstat(fd.get(), &st) == 0 && S_ISLNK(st.st_mode)) {
-    // Only trusted.* and security.* live on symlinks; user.* (all an unprivileged user has) cannot.
-    if (call.op == Op::kList && call.nofollow) return SyscallResult::value(0);
-    return fail(call.op == Op::kGet && call.nofollow ? ENODATA : EPERM);
-  }
-  std::string path = "/proc/self/fd/" + std::to_string(fd.get());
-  if (call.op == Op::kList) return list_names(c, path);
+  if (t.link_path.empty() && fstat(t.fd.get(), &st) == 0 && S_ISLNK(st.st_mode)) return fail(EBADF);
+  if (call.op == Op::kList) return list_names(c, t);
   std::string name;
   if (int e = c.string_arg(1, name, 255); e != 0) return fail(e == ENAMETOOLONG ? ERANGE : e);
   if (reserved_xattr(name)) return fail(call.op == Op::kGet ? ENODATA : EPERM);
-  if (call.op == Op::kGet) return get_value(c, path, name);
-  if (read_only) return fail(EROFS);
-  if (call.op == Op::kSet) return set_value(c, path, name);
-  if (removexattr(path.c_str(), name.c_str()) != 0) return fail(errno);
-  return SyscallResult::value(0);
+  if (call.op == Op::kGet) return get_value(c, t, name);
+  if (t.read_only) return fail(EROFS);
+  if (call.op == Op::kSet) return set_value(c, t, name);
+  int r = t.link_path.empty() ? removexattr(t.path().c_str(), name.c_str()) : lremovexattr(t.link_path.c_str(), name.c_str());
+  return r != 0 ? fail(errno) : SyscallResult::value(0);
 }
 
 }  // namespace lx::fs

@@ -342,6 +342,32 @@ TEST_F(FsHandlersTest, Xattrs) {
   expect_errno(remove, EFAULT);
 }
 
+// Issue 12: an xattr of a symlink itself (trusted.*, for real root) was refused with EPERM, and
+// access/utimensat took flags the kernel refuses. Each is compared with the native answer.
+TEST_F(FsHandlersTest, SymlinkXattrsAndTheFlagsOfAccessAndUtimensatAreTheKernels) {
+  errno = 0;
+  int native = ::lsetxattr((root_ + "/link").c_str(), "trusted.lxtest", "1", 1, 0) == 0 ? 0 : errno;
+  FakeSyscallContext set(sys::lsetxattr);
+  set.set_args({str(set, "/link"), str(set, "trusted.lxtest2"), set.put("1", 1), 1, 0});
+  if (native == 0) expect_value(set, 0);
+  else expect_errno(set, native);  // an ordinary user: EPERM, as natively
+  if (native == 0) {
+    FakeSyscallContext get(sys::lgetxattr);
+    get.set_args({str(get, "/link"), str(get, "trusted.lxtest2"), get.put_zeroes(4), 4});
+    expect_value(get, 1);
+  }
+  constexpr auto cwd = static_cast<std::uint64_t>(AT_FDCWD);
+  FakeSyscallContext access_flags(sys::faccessat2);
+  access_flags.set_args({cwd, str(access_flags, "/file"), R_OK, 0x8000000});
+  expect_errno(access_flags, EINVAL);
+  FakeSyscallContext access_mode(sys::faccessat);
+  access_mode.set_args({cwd, str(access_mode, "/file"), 0x40});
+  expect_errno(access_mode, EINVAL);
+  FakeSyscallContext times(sys::utimensat);
+  times.set_args({cwd, str(times, "/file"), 0, 0x8000000});
+  expect_errno(times, EINVAL);
+}
+
 TEST_F(FsHandlersTest, XattrListHidesReservedNames) {
   if (::setxattr((root_ + "/file").c_str(), "user.shown", "1", 1, 0) != 0) GTEST_SKIP() << "no user xattrs here";
   ASSERT_EQ(::setxattr((root_ + "/file").c_str(), "user.lxhost.meta", "uid=0", 5, 0), 0);
