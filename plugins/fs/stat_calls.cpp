@@ -1,6 +1,8 @@
 // The fs family's stat and metadata calls: stat(2) and its variants, statx(2), access(2) and its
 // variants, statfs(2), truncate(2) and the utime family. Owners and modes show the emulated
 // metadata (fsmeta) over what the host says, and host owners as the proc family maps them.
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/time.h>
@@ -176,10 +178,20 @@ SyscallResult handle_statfs(FsState& s, SyscallContext& c) {
 }
 
 SyscallResult handle_truncate(FsState& s, SyscallContext& c) {
+  // The guest's RLIMIT_FSIZE, not this process's: past it, EFBIG and SIGXFSZ to the caller, as
+  // the kernel does (after the lookup and the permission check, which may fail first).
+  off_t length = c.int_arg<off_t>(1);
+  rlimit fsize{RLIM_INFINITY, RLIM_INFINITY};
+  prlimit(c.pid(), RLIMIT_FSIZE, nullptr, &fsize);
+  bool too_big = fsize.rlim_cur != RLIM_INFINITY && length > 0 && static_cast<rlim_t>(length) > fsize.rlim_cur;
   return at_op(s, c, AT_FDCWD, 0, Follow::kYes, [&](const Resolved& r) {
-    UniqueFd fd = open_entry(r, O_WRONLY | O_NOFOLLOW);
+    UniqueFd fd = open_entry(r, O_WRONLY | O_NOFOLLOW);  // EISDIR, EACCES... first
     if (!fd) return -1;
-    return ftruncate(fd.get(), c.int_arg<off_t>(1));
+    if (too_big) {
+      tgkill(c.pid(), c.tid(), SIGXFSZ);
+      return errno = EFBIG, -1;
+    }
+    return ftruncate(fd.get(), length);
   });
 }
 

@@ -5,6 +5,7 @@
 // every argument as the syscall table's kind.
 #include <fcntl.h>
 #include <sys/inotify.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/xattr.h>
@@ -366,6 +367,32 @@ TEST_F(FsHandlersTest, SymlinkXattrsAndTheFlagsOfAccessAndUtimensatAreTheKernels
   FakeSyscallContext times(sys::utimensat);
   times.set_args({cwd, str(times, "/file"), 0, 0x8000000});
   expect_errno(times, EINVAL);
+}
+
+// Issue 12: truncate on the guest's behalf took this process's RLIMIT_FSIZE, not the guest's.
+// (The fake's guest is this process: its limit is lowered here, SIGXFSZ ignored meanwhile.)
+TEST_F(FsHandlersTest, TruncatePastTheGuestsFileSizeLimitIsEfbig) {
+  struct sigaction ignore{}, old{};
+  ignore.sa_handler = SIG_IGN;
+  ASSERT_EQ(sigaction(SIGXFSZ, &ignore, &old), 0);
+  rlimit was{};
+  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &was), 0);
+  rlimit small{100, was.rlim_max};
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
+  FakeSyscallContext past(sys::truncate);
+  past.set_args({str(past, "/file"), 1000});
+  sdk::SyscallResult past_result = run(past);
+  FakeSyscallContext within(sys::truncate);
+  within.set_args({str(within, "/file"), 50});
+  sdk::SyscallResult within_result = run(within);
+  FakeSyscallContext dir(sys::truncate);
+  dir.set_args({str(dir, "/dir"), 1000});
+  sdk::SyscallResult dir_result = run(dir);
+  setrlimit(RLIMIT_FSIZE, &was);
+  sigaction(SIGXFSZ, &old, nullptr);
+  EXPECT_EQ(past_result.error(), EFBIG);
+  EXPECT_EQ(within_result.kind(), sdk::SyscallResult::Kind::kValue);
+  EXPECT_EQ(dir_result.error(), EISDIR);  // the lookup and the file's type come first
 }
 
 TEST_F(FsHandlersTest, XattrListHidesReservedNames) {
