@@ -63,7 +63,10 @@ StoreOperations::StoreOperations(const std::string& data_dir, InstanceSupervisor
 }
 
 Result<void> StoreOperations::in_namespace(const std::function<Result<void>()>& op) {
-  if (!maps_.helpers) return op();
+  // Where the user may not create a user namespace (a chroot, a container that refuses it), no
+  // guest of the kernel backend ever made such files: the operation runs as the user.
+  static const bool can = driver::probe_user_namespace().empty();
+  if (!maps_.helpers || !can) return op();
   return driver::run_in_user_namespace(maps_, [&]() -> Result<void> {
     store_.set_subordinate_ids({}, {});  // in there the kernel shows the ids inside
     return op();
