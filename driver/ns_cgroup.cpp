@@ -53,8 +53,13 @@ void remove_stale(const std::string& root) {
 std::string pids_cgroup_root() {
   if (geteuid() != 0) return "";
   std::string v2 = std::string(kV2) + "/cgroup.controllers";
-  if (access(v2.c_str(), F_OK) == 0)
-    return has_word(slurp(v2), "pids") && access(kV2, W_OK) == 0 ? kV2 : "";
+  if (access(v2.c_str(), F_OK) == 0) {
+    if (!has_word(slurp(v2), "pids") || access(kV2, W_OK) != 0) return "";
+    // Children of this cgroup get the controller only where it may be enabled (a container's
+    // cgroup namespace whose root holds processes refuses it: EBUSY).
+    std::string control = std::string(kV2) + "/cgroup.subtree_control";
+    return has_word(slurp(control), "pids") || write_text(control, "+pids") == 0 ? kV2 : "";
+  }
   return access((std::string(kV1) + "/tasks").c_str(), W_OK) == 0 ? kV1 : "";
 }
 
@@ -62,11 +67,6 @@ Result<PidsCgroup> PidsCgroup::create(pid_t init, std::uint64_t max) {
   std::string root = pids_cgroup_root();
   if (root.empty()) return Error{ENOTSUP, "no pids cgroup this process may create (cgroup v2 with pids, or v1's pids hierarchy)"};
   remove_stale(root);
-  if (root == kV2) {
-    std::string control = root + "/cgroup.subtree_control";
-    if (!has_word(slurp(control), "pids"))
-      if (int e = write_text(control, "+pids"); e != 0) return Error::from_errno("enabling the pids controller in " + control, e);
-  }
   PidsCgroup cg;
   std::string path = fmt::format("{}/{}{}", root, kPrefix, init);
   if (mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) return Error::from_errno("mkdir " + path);

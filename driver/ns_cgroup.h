@@ -39,8 +39,9 @@ class PidsCgroup {
   std::string path_;
 };
 
-/// The directory under which this host keeps pids cgroups root may create ("" when none:
-/// neither cgroup v2 with the pids controller nor v1's pids hierarchy is writable).
+/// The directory under which this process may create pids cgroups ("" when none: not root, or
+/// neither a writable cgroup v2 whose children can have the pids controller (it is enabled for
+/// them here when it is not yet) nor a writable v1 pids hierarchy).
 std::string pids_cgroup_root();
 
 }  // namespace lx::driver

@@ -759,6 +759,8 @@ TEST_F(Distro, UnderTheKernelBackendADelegatedRangeMakesTheRecordedOwnersReal) {
     GTEST_SKIP() << "needs root, to delegate a range to the test's unprivileged user in a private mount namespace";
   for (const char* f : {"/usr/bin/newuidmap", "/usr/bin/newgidmap", "/etc/subuid", "/etc/subgid"})
     if (access(f, F_OK) != 0) GTEST_SKIP() << f << " is missing (Debian's uidmap and passwd packages)";
+  if (run_command({"unshare", "-m", "--propagation", "private", "mount", "--bind", "/etc/subuid", "/etc/subuid"}).status != 0)
+    GTEST_SKIP() << "this host refuses root a private mount namespace with a bind mount (unshare -m)";
   // The range, seen only by this test's processes: /etc/subuid and /etc/subgid bound over in a
   // mount namespace of their own, where lxhostd starts (and newuidmap reads them).
   const passwd* pw = getpwuid(lx::test::unprivileged_uid());
