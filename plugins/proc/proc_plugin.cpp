@@ -6,6 +6,8 @@
 // setuid real, its PID namespace bounds exec and its UTS namespace has the hostname: the plugin
 // keeps only the uname release (which no namespace fakes) and hands the hostname and the process
 // limit to the kernel (kernel_part.h).
+#include <sys/prctl.h>
+
 #include <cstdint>
 #include <cstdio>
 #include <exception>
@@ -23,14 +25,20 @@
 namespace lx::proc {
 namespace {
 
-// The capabilities this kernel knows (/proc/sys/kernel/cap_last_cap), or `fallback`.
+// The capabilities root has here: those this kernel knows (/proc/sys/kernel/cap_last_cap, else
+// `fallback`) that the bounding set of this process (the guest's too) allows. A host whose root
+// lacks some (a container without CAP_SYS_RESOURCE) gives fake root none of those either: it
+// reported them, and programs that trusted capget failed later (setrlimit past the hard limit).
 std::uint64_t kernel_capabilities(std::uint64_t fallback) {
-  FILE* f = std::fopen("/proc/sys/kernel/cap_last_cap", "re");
-  if (!f) return fallback;
-  int last = 0;
-  if (std::fscanf(f, "%d", &last) == 1 && last > 0 && last < 64) fallback = (1ULL << (last + 1)) - 1;
-  std::fclose(f);
-  return fallback;
+  if (FILE* f = std::fopen("/proc/sys/kernel/cap_last_cap", "re")) {
+    int last = 0;
+    if (std::fscanf(f, "%d", &last) == 1 && last > 0 && last < 64) fallback = (1ULL << (last + 1)) - 1;
+    std::fclose(f);
+  }
+  std::uint64_t caps = 0;
+  for (int cap = 0; cap < 64; ++cap)
+    if ((fallback >> cap) & 1 && prctl(PR_CAPBSET_READ, cap) == 1) caps |= 1ULL << cap;
+  return caps;
 }
 
 class ProcPlugin final : public sdk::PluginBase {

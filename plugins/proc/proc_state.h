@@ -88,7 +88,7 @@ class CredentialTable final : public sdk::IdentityMap, public sdk::LaunchIdentit
 /// The proc family's state: its settings and what its handlers keep.
 struct ProcState {
   bool fake_root = false;                                     ///< [proc] fake_root
-  std::uint64_t all_caps = (1ULL << (CAP_LAST_CAP + 1)) - 1;  ///< the capabilities this kernel knows
+  std::uint64_t all_caps = (1ULL << (CAP_LAST_CAP + 1)) - 1;  ///< root's here: known and in the bounding set
   std::int64_t max_processes = 0;                             ///< [proc] max_processes (0: no limit)
   std::string hostname;                                       ///< [proc] hostname ("": the host's)
   std::string release;                                        ///< [proc] release ("": the host's)

@@ -11,10 +11,12 @@
  *   guest_probe execfn            prints getauxval(AT_EXECFN)
  *   guest_probe pageedge          open("/dev/null") with the path ending at the last byte of a
  *                                 page followed by an unmapped page
+ *   guest_probe caps              prints the effective and permitted sets capget gives, in hex
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +58,14 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (!strcmp(m, "exit") && argc > 2) exit(atoi(argv[2]));
+  if (!strcmp(m, "caps")) {
+    struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct d[2];
+    if (syscall(SYS_capget, &h, d) != 0) return report(-1);
+    printf("eff %llx prm %llx\n", ((unsigned long long)d[1].effective << 32) | d[0].effective,
+           ((unsigned long long)d[1].permitted << 32) | d[0].permitted);
+    return 0;
+  }
   if (!strcmp(m, "socket")) return report(socket(AF_INET, SOCK_STREAM, 0));
   if (!strcmp(m, "unix")) return report(socket(AF_UNIX, SOCK_STREAM, 0));
   if (!strcmp(m, "io_uring")) {

@@ -3,6 +3,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -139,6 +141,22 @@ TEST(ProcPlugin, CapabilitiesFollowTheEmulatedIdentity) {
   r = run_command(lx_unprivileged({"exec", "--set", "proc.fake_root=true", "--", "/usr/bin/perl", "-e",
                              "$< = $> = 1000; $( = 5; print $( + 0, \" \", ($! ? \"refused\" : \"allowed\"), \"\\n\";"}));
   EXPECT_EQ(r.out, "0 refused\n") << r.err;
+}
+
+// Issue 12: fake root reported every capability the kernel knows, also those the host's
+// bounding set lacks (CAP_SYS_RESOURCE on this machine kind's root); it has root's set here.
+TEST(ProcPlugin, FakeRootHasTheCapabilitiesRootHasHere) {
+  LX_EMULATED_BACKEND_ONLY("fake root is the emulated identity (the kernel backend's root has its user namespace's set)");
+  std::string bounding;
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("CapBnd:", 0) == 0) bounding = line.substr(line.find_first_not_of(" \t", 7));
+  ASSERT_FALSE(bounding.empty());
+  unsigned long long bnd = std::stoull(bounding, nullptr, 16);
+  auto r = run_command({kLx, "exec", "--set", "proc.fake_root=true", "--", kGuest + "/guest_probe", "caps"});
+  char want[64];
+  std::snprintf(want, sizeof want, "eff %llx prm %llx\n", bnd, bnd);
+  EXPECT_EQ(r.out, want) << r.err;
 }
 
 TEST(ProcPlugin, ForkPastTheLimitFailsWithEagain) {
