@@ -284,6 +284,7 @@ Result<ExitStatus> KernelInstance::run(const LaunchSpec& spec, const std::functi
   UniqueFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, first->pid, 0)));
   if (!pidfd) {
     int e = errno;
+    go_w.reset();  // it waits for go: now it reads EOF and exits
     (void)wait_exit(id);
     return Error::from_errno("pidfd_open (the launch)", e);
   }
@@ -295,7 +296,12 @@ Result<ExitStatus> KernelInstance::run(const LaunchSpec& spec, const std::functi
     }
   if (on_start) on_start(first->pid);
   char go_byte = 1;
-  if (write(go_w.get(), &go_byte, 1) != 1) return Error::from_errno("releasing the launch");
+  if (write(go_w.get(), &go_byte, 1) != 1) {
+    int e = errno;
+    syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0);
+    (void)wait_exit(id);
+    return Error::from_errno("releasing the launch", e);
+  }
   if (auto after = read_report(report_r.get()); after && after->report.kind == 2) {
     (void)wait_exit(id);
     return launch_error(after->report, spec);
