@@ -128,23 +128,18 @@ void warn_if_fifo(SyscallContext& c, const Resolved& r) {
 
 // Opens the resolved entry with `host_flags` (the guest's, O_CLOEXEC and O_NOCTTY) such that no
 // symlink raced in at its last component is followed, yet the file description has exactly the
-// guest's flags (F_GETFL shows O_NOFOLLOW only when the guest asked for it): an existing entry is
-// pinned with O_PATH|O_NOFOLLOW and reopened through its /proc/self/fd link, which names that
-// very inode; a new one is created with O_EXCL (invisible in F_GETFL), which never follows a
-// symlink either. `mode` for a creation.
+// guest's flags (F_GETFL shows O_NOFOLLOW only when the guest asked for it): openat2's
+// RESOLVE_NO_SYMLINKS refuses the symlink (ELOOP) and is no file flag. openat2 refuses what
+// openat ignores, so only the flags open knows and the permission bits of `mode` go to it.
 UniqueFd open_exact(const Resolved& r, int host_flags, mode_t mode) {
-  if (!r.exists) {
-    int create = (host_flags & ~O_NOFOLLOW) | O_EXCL;
-    return UniqueFd(openat(r.parent.get(), at_name(r), create, mode));  // EEXIST if one raced in
-  }
-  if ((host_flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL)) return errno = EEXIST, UniqueFd();
-  UniqueFd pin = open_entry(r, O_PATH | O_NOFOLLOW);
-  if (!pin) return {};
-  struct stat st;
-  if (fstat(pin.get(), &st) != 0) return {};
-  if (S_ISLNK(st.st_mode)) return errno = ELOOP, UniqueFd();
-  int reopen = host_flags & ~(O_NOFOLLOW | O_CREAT | O_EXCL);
-  return UniqueFd(::open(("/proc/self/fd/" + std::to_string(pin.get())).c_str(), reopen, mode));
+  constexpr int kOpenFlags = O_ACCMODE | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_APPEND | O_NONBLOCK | O_DSYNC |
+                             O_SYNC | FASYNC | O_DIRECT | 0100000 /* the kernel's O_LARGEFILE */ | O_DIRECTORY |
+                             O_NOATIME | O_CLOEXEC;
+  open_how how{};
+  how.flags = static_cast<std::uint64_t>(host_flags & kOpenFlags);
+  how.mode = (host_flags & O_CREAT) ? (mode & 07777) : 0;
+  how.resolve = RESOLVE_NO_SYMLINKS;
+  return UniqueFd(static_cast<int>(syscall(sdk::sys::openat2, r.parent.get(), at_name(r), &how, sizeof how)));
 }
 
 // Implements open(2), openat(2), openat2(2), creat(2) of path argument `path_arg`.
@@ -171,14 +166,6 @@ SyscallResult open_file(FsState& s, SyscallContext& c, int dirfd, int path_arg, 
   // The guest's own O_NOFOLLOW, or a magic link: opened as asked. Else exactly as asked.
   bool as_asked = (flags & O_NOFOLLOW) || (r.magic && !nofollow) || (flags & O_TMPFILE) == O_TMPFILE;
   UniqueFd fd = as_asked ? UniqueFd(openat(r.parent.get(), at_name(r), host_flags, mode)) : open_exact(r, host_flags, mode);
-  if (!fd && errno == EEXIST && !as_asked && !r.exists && !(flags & O_EXCL)) {
-    // Made by another process since the resolution: opened as the existing file it now is.
-    Resolved again;
-    if (int e = resolve(s, c, dirfd, path, nofollow ? Follow::kNo : Follow::kYes, again); e != 0) return fail(e);
-    if (!again.exists) return fail(ENOENT);
-    r = std::move(again);
-    fd = open_exact(r, host_flags, mode);
-  }
   if (!fd) return fail(errno);
   if (!r.exists) {
     apply_umask(s, c, fd.get(), mode);
