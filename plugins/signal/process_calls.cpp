@@ -2,7 +2,6 @@
 // beyond one process (perf_event_open): each reaches only the instance's processes. Process
 // groups and uids are served on the guest's behalf, over the instance's members of them only
 // (as kill(-pgid) is). (Calls naming one pid or pidfd are member checks: see confine.cpp.)
-#include <linux/ioprio.h>
 #include <linux/perf_event.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -54,9 +53,11 @@ SyscallResult priority(const Members& m, SyscallContext& c, bool set) {
 
 // The better of two I/O priorities, as the kernel's ioprio_best() for IOPRIO_WHO_PGRP/USER.
 long ioprio_best(long a, long b) {
-  constexpr long kDefault = (IOPRIO_CLASS_BE << IOPRIO_CLASS_SHIFT) | 4;
-  if ((a >> IOPRIO_CLASS_SHIFT) == IOPRIO_CLASS_NONE) a = kDefault;
-  if ((b >> IOPRIO_CLASS_SHIFT) == IOPRIO_CLASS_NONE) b = kDefault;
+  // linux/ioprio.h's values: since 6.1.192, Debian's header is C only (a parameter named class).
+  constexpr int kClassShift = 13, kClassNone = 0, kClassBestEffort = 2;
+  constexpr long kDefault = (kClassBestEffort << kClassShift) | 4;
+  if ((a >> kClassShift) == kClassNone) a = kDefault;
+  if ((b >> kClassShift) == kClassNone) b = kDefault;
   return std::min(a, b);
 }
 
