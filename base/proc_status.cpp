@@ -150,6 +150,7 @@ std::optional<std::uint64_t> ProcStatus::sig_blocked() const noexcept { return h
 std::optional<std::uint64_t> ProcStatus::sig_ignored() const noexcept { return hex("SigIgn"); }
 std::optional<std::uint64_t> ProcStatus::sig_caught() const noexcept { return hex("SigCgt"); }
 std::optional<std::uint64_t> ProcStatus::cap_effective() const noexcept { return hex("CapEff"); }
+std::optional<std::uint64_t> ProcStatus::cap_permitted() const noexcept { return hex("CapPrm"); }
 
 std::optional<mode_t> ProcStatus::umask() const noexcept {
   auto v = field("Umask");

@@ -62,6 +62,7 @@ class ProcStatus {
   std::optional<std::uint64_t> sig_ignored() const noexcept;     ///< "SigIgn:"
   std::optional<std::uint64_t> sig_caught() const noexcept;      ///< "SigCgt:"
   std::optional<std::uint64_t> cap_effective() const noexcept;   ///< "CapEff:"
+  std::optional<std::uint64_t> cap_permitted() const noexcept;   ///< "CapPrm:"
   /// "Groups:", the supplementary groups (empty when none or missing).
   std::vector<gid_t> groups() const;
   /// "NSpid:", the thread's id in each pid namespace, outermost first (empty when missing).

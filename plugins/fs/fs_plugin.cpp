@@ -17,6 +17,8 @@
 // The rows are in fs_table.cpp, the handlers in the topic files of handlers.h.
 #include <unistd.h>
 
+#include <cerrno>
+
 #include <cstdlib>
 #include <exception>
 #include <string>
@@ -98,6 +100,7 @@ class FsPlugin final : public sdk::PluginBase {
   std::string configure(const sdk::PluginConfig& cfg) noexcept override {
     try {
       clear_syscalls();
+      state_.own_creds = OwnCredentials::current();
       offer<sdk::PathResolver>(nullptr);
       offer<sdk::KernelConfigurator>(nullptr);
       if (cfg.backend() == sdk::Backend::kKernel) return configure_kernel_part(cfg);
@@ -116,6 +119,14 @@ class FsPlugin final : public sdk::PluginBase {
     state_.credentials = registry.find<sdk::Credentials>();
     state_.identity = registry.find<sdk::IdentityMap>();
     state_.programs = registry.find<sdk::ProgramNames>();
+    state_.guest_creds = registry.find<sdk::GuestCredentials>();
+  }
+
+  // Every call is done with the calling guest thread's credentials (acting_as.h).
+  sdk::SyscallResult handle(sdk::SyscallContext& ctx) noexcept override {
+    ActingAs as(state_.guest_creds, state_.own_creds, ctx);
+    if (!as.ok()) return sdk::fail(EPERM);
+    return PluginBase::handle(ctx);
   }
 
   void on_process_start(pid_t tid, pid_t) noexcept override {

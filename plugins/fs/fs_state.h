@@ -20,6 +20,7 @@
 
 #include "base/pid_set.h"
 #include "base/unique_fd.h"
+#include "acting_as.h"
 #include "fsmeta/metadata.h"
 #include "guest_root.h"
 
@@ -36,6 +37,8 @@ struct FsState {
   sdk::Credentials* credentials = nullptr;  ///< the guest's fsuid/fsgid (proc family, fake root)
   sdk::IdentityMap* identity = nullptr;     ///< host owners as the guest sees them (fake root)
   sdk::ProgramNames* programs = nullptr;    ///< the program each guest process runs
+  sdk::GuestCredentials* guest_creds = nullptr;  ///< each guest thread's credentials (proc family)
+  OwnCredentials own_creds;                 ///< this process's, taken in configure()
 
   /// Records that guest process or thread `tid` belongs to the instance.
   void add_member(pid_t tid);

@@ -104,7 +104,11 @@ SyscallResult readlink_path(FsState& s, SyscallContext& c, int dirfd, int path_a
   if (int e = resolve_arg(s, c, dirfd, path_arg, Follow::kNo, r); e != 0) return fail(e);
   if (!r.exists) return fail(ENOENT);
   char target[PATH_MAX + 1];
-  ssize_t n = readlinkat(r.parent.get(), r.name.c_str(), target, PATH_MAX);
+  ssize_t n;
+  {
+    ActingAs::GuestPtrace exactly;  // the guest's own ptrace rights for /proc/<pid>/exe and friends
+    n = readlinkat(r.parent.get(), r.name.c_str(), target, PATH_MAX);
+  }
   if (n < 0) return fail(errno);
   std::string t = guest_link_target(s, r, std::string(target, static_cast<std::size_t>(n)));
   std::size_t len = std::min<std::size_t>(t.size(), size);

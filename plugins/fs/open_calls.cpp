@@ -165,7 +165,11 @@ SyscallResult open_file(FsState& s, SyscallContext& c, int dirfd, int path_arg, 
   if (r.exists && !(flags & O_NONBLOCK)) warn_if_fifo(c, r);
   // The guest's own O_NOFOLLOW, or a magic link: opened as asked. Else exactly as asked.
   bool as_asked = (flags & O_NOFOLLOW) || (r.magic && !nofollow) || (flags & O_TMPFILE) == O_TMPFILE;
-  UniqueFd fd = as_asked ? UniqueFd(openat(r.parent.get(), at_name(r), host_flags, mode)) : open_exact(r, host_flags, mode);
+  UniqueFd fd;
+  {
+    ActingAs::GuestPtrace exactly;  // the guest's own ptrace rights for /proc/<pid>/mem and friends
+    fd = as_asked ? UniqueFd(openat(r.parent.get(), at_name(r), host_flags, mode)) : open_exact(r, host_flags, mode);
+  }
   if (!fd) return fail(errno);
   if (!r.exists) {
     apply_umask(s, c, fd.get(), mode);

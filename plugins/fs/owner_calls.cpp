@@ -1,6 +1,7 @@
 // The fs family's ownership and mode calls: chown(2) and its variants, chmod(2) and its variants,
 // mknod(2). What the host refuses an unprivileged user (another owner, a device node) is kept as
 // metadata (fsmeta), which stat shows.
+#include <linux/capability.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -45,7 +46,9 @@ SyscallResult chown_fd(FsState& s, int fd, std::uint32_t uid, std::uint32_t gid)
     }
     return SyscallResult::value(0);
   }
-  if (errno != EPERM || s.host_root) return fail(errno);
+  // A host that refuses lx itself is emulated; a refusal of what a guest is not allowed (lx has
+  // the capability, the guest thread it acts as has not) is the guest's answer.
+  if (errno != EPERM || s.host_root || s.own_creds.has(CAP_CHOWN)) return fail(errno);
   int e = store_owner(s, fd, uid, gid);
   if (e == EPERM || e == ENOTSUP) return SyscallResult::value(0);  // symlinks carry no user xattrs
   return e ? fail(e) : SyscallResult::value(0);
@@ -83,7 +86,7 @@ SyscallResult chown_guest_fd(FsState& s, SyscallContext& c, int gfd, std::uint32
 int mknod_entry(FsState& s, const Resolved& r, mode_t mode, dev_t dev, mode_t umask) {
   if (mknodat(r.parent.get(), at_name(r), mode, dev) == 0) return 0;  // the kernel applies the umask
   mode = (mode & S_IFMT) | (mode & 07777 & ~umask);
-  if (errno != EPERM || s.host_root || !(S_ISCHR(mode) || S_ISBLK(mode))) return -1;
+  if (errno != EPERM || s.host_root || s.own_creds.has(CAP_MKNOD) || !(S_ISCHR(mode) || S_ISBLK(mode))) return -1;
   UniqueFd fd(openat(r.parent.get(), at_name(r), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600));
   if (!fd) return -1;
   fsmeta::Metadata m;

@@ -89,7 +89,9 @@ SyscallResult access_path(FsState& s, SyscallContext& c, int dirfd, int path_arg
   if (int e = resolve_arg(s, c, dirfd, path_arg, follow_unless(flags), r); e != 0) return fail(e);
   if (!r.exists) return fail(ENOENT);
   if ((mode & W_OK) && r.read_only) return fail(EROFS);
-  int f = (flags & AT_EACCESS) | (r.name.empty() ? AT_EMPTY_PATH : AT_SYMLINK_NOFOLLOW);
+  // Acting as the guest thread, this thread already has the ids the check is made with (its real
+  // ones where the guest asked for those): the kernel must not put this thread's real ids in.
+  int f = (ActingAs::active() ? AT_EACCESS : (flags & AT_EACCESS)) | (r.name.empty() ? AT_EMPTY_PATH : AT_SYMLINK_NOFOLLOW);
   if (faccessat(r.parent.get(), r.name.c_str(), mode, f) != 0) return fail(errno);
   return SyscallResult::value(0);
 }

@@ -106,3 +106,25 @@ void caps_after_exec(ProcState& s, pid_t tid) {
 }
 
 }  // namespace lx::proc
+
+namespace lx::proc {
+
+// The capability each call that only it guards needs (capabilities(7)).
+int guarding_capability(int nr) noexcept {
+  namespace sys = sdk::sys;
+  if (nr == sys::sethostname || nr == sys::setdomainname) return CAP_SYS_ADMIN;
+  if (nr == sys::settimeofday || nr == sys::clock_settime) return CAP_SYS_TIME;
+  if (nr == sys::reboot) return CAP_SYS_BOOT;
+  return -1;
+}
+
+// Implements the calls a capability guards, under fake root: the emulated capability is checked
+// (the kernel sees lx's identity: a privileged lx would let a guest that dropped it through),
+// then the kernel does the call and makes its own checks.
+SyscallResult handle_guarded_call(ProcState& s, SyscallContext& c) {
+  int cap = guarding_capability(c.nr());
+  bool allowed = s.creds.with(c.tid(), [&](Creds& cr) { return cap < 0 || capable(cr, cap); });
+  return allowed ? SyscallResult::continue_native() : sdk::fail(EPERM);
+}
+
+}  // namespace lx::proc

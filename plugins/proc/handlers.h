@@ -24,6 +24,12 @@ Handler handle_setuid, handle_setgid, handle_setreuid, handle_setregid, handle_s
 /// Capabilities under fake root (capability_calls.cpp): capget (pids outside the instance get
 /// ESRCH) and capset on the emulated sets, prctl's PR_GET/SET_KEEPCAPS (other options native).
 Handler handle_capget, handle_capset, handle_prctl;
+/// Without fake root, in a privileged lx: the setuid family, setgroups and capset run natively,
+/// after the calling thread's kept real credentials are forgotten (RealCredentials).
+Handler handle_credential_change;
+/// Under fake root, the calls only a capability guards (sethostname, settimeofday, reboot...):
+/// EPERM without it in the emulated effective set, else native (capability_calls.cpp).
+Handler handle_guarded_call;
 /// The capability sets of thread `tid` after it exec'd (capabilities(7)).
 void caps_after_exec(ProcState& s, pid_t tid);
 

@@ -128,6 +128,13 @@ SyscallResult handle_setfsuid(ProcState& s, SyscallContext& c) { return set_fs(s
 // Implements setfsgid(2).
 SyscallResult handle_setfsgid(ProcState& s, SyscallContext& c) { return set_fs(s, c, Ids::kGid); }
 
+// Implements the setuid family, setgroups(2) and capset(2) with real credentials: the kernel
+// does the call when this returns, and the next call done on the thread's behalf reads them anew.
+SyscallResult handle_credential_change(ProcState& s, SyscallContext& c) {
+  s.real_creds.forget(c.tid());
+  return SyscallResult::continue_native();
+}
+
 // Implements setreuid(2).
 SyscallResult handle_setreuid(ProcState& s, SyscallContext& c) {
   return set_res(s, c, Ids::kUid, c.uint_arg(0), c.uint_arg(1), kKeep);

@@ -70,11 +70,18 @@ class ProcPlugin final : public sdk::PluginBase {
       kernel_ = cfg.backend() == sdk::Backend::kKernel;
       if (kernel_) return configure_kernel_part();
       if (state_.fake_root) add_rows_when(When::kFakeRoot);
+      // A privileged lx acts on the guest's behalf as the guest thread would (the fs family
+      // takes its credentials for each call), so it must know them: fake root's are emulated
+      // here, real ones are read from the kernel and read anew after each change.
+      bool real = !state_.fake_root && privileged_process();
+      if (real) add_rows_when(When::kRealCredentials);
       if (state_.max_processes > 0) add_rows_when(When::kProcessLimit);
       if (!state_.hostname.empty() || !state_.release.empty()) add_rows_when(When::kUtsName);
       // ProgramNames is offered now, as other plugins look it up in connect(); it knows programs
       // once execve is ours.
       offer_interfaces(state_.fake_root ? &state_.creds : nullptr, &state_.exec);
+      if (state_.fake_root) offer<sdk::GuestCredentials>(&state_.creds);
+      else if (real) offer<sdk::GuestCredentials>(&state_.real_creds);
       return {};
     } catch (const std::exception& e) {
       return e.what();
@@ -96,6 +103,7 @@ class ProcPlugin final : public sdk::PluginBase {
     if (kernel_) return;
     try {
       if (state_.fake_root) caps_after_exec(state_, ctx.tid());
+      state_.real_creds.forget(ctx.tid());
       if (state_.exec.active()) state_.exec.fix_execfn(ctx);
     } catch (...) {
     }
@@ -113,6 +121,7 @@ class ProcPlugin final : public sdk::PluginBase {
     if (kernel_) return;
     if (state_.exec.active()) state_.exec.forget(tid);
     state_.creds.exit(tid);
+    state_.real_creds.forget(tid);
   }
 
  private:
@@ -134,6 +143,7 @@ class ProcPlugin final : public sdk::PluginBase {
     offer<sdk::LaunchIdentity>(creds);
     offer<sdk::Credentials>(creds);
     offer<sdk::ProgramNames>(programs);
+    offer<sdk::GuestCredentials>(nullptr);
     offer<sdk::KernelConfigurator>(nullptr);
   }
 

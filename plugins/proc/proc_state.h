@@ -39,7 +39,10 @@ inline bool capable(const Creds& cr, int cap) { return (cr.cap_eff >> cap) & 1; 
 
 /// The credentials of the instance's live threads, by host tid, under one lock; with fake root
 /// the host user's files are root's (IdentityMap), as under fakeroot or proot -0.
-class CredentialTable final : public sdk::IdentityMap, public sdk::LaunchIdentity, public sdk::Credentials {
+class CredentialTable final : public sdk::IdentityMap,
+                              public sdk::LaunchIdentity,
+                              public sdk::Credentials,
+                              public sdk::GuestCredentials {
  public:
   /// The host user's own ids are root's; ids in the user's delegated subordinate ranges (what
   /// guests of the kernel backend own there: it maps them from 1) are the ids they are inside.
@@ -50,6 +53,9 @@ class CredentialTable final : public sdk::IdentityMap, public sdk::LaunchIdentit
                    std::size_t ngroups) noexcept override;
   /// Who a guest thread is on files, for the owners of the files it creates.
   bool fs_identity(pid_t tid, std::uint32_t& uid, std::uint32_t& gid) noexcept override;
+  /// The emulated credentials of `tid`, for the checks of calls done on its behalf (a privileged
+  /// lx, whose users' ids are host ids, acts as them).
+  bool thread_credentials(pid_t tid, sdk::ThreadCredentials& out) noexcept override;
 
   /// Thread `tid` appeared: it starts with its parent's credentials (root's for the first).
   void start(pid_t tid, pid_t parent);
@@ -85,6 +91,24 @@ class CredentialTable final : public sdk::IdentityMap, public sdk::LaunchIdentit
   std::unordered_map<pid_t, Creds> creds_;
 };
 
+/// The real credentials of the guest threads, when this process is privileged and acts on their
+/// behalf with its own: read from /proc/<tid>/status once (~40 us) and kept until the thread
+/// changes them (the setuid family, setgroups and capset are routed here, handle_credential_change),
+/// execs (which can give root its capabilities back) or exits.
+class RealCredentials final : public sdk::GuestCredentials {
+ public:
+  bool thread_credentials(pid_t tid, sdk::ThreadCredentials& out) noexcept override;
+  /// Forgets what is kept for `tid`: it is changing its credentials, exec'd or exited.
+  void forget(pid_t tid) noexcept;
+
+ private:
+  std::mutex mu_;
+  std::unordered_map<pid_t, sdk::ThreadCredentials> known_;
+};
+
+/// Whether this process could act as anyone: its effective capabilities are not empty.
+bool privileged_process() noexcept;
+
 /// The proc family's state: its settings and what its handlers keep.
 struct ProcState {
   bool fake_root = false;                                     ///< [proc] fake_root
@@ -93,6 +117,7 @@ struct ProcState {
   std::string hostname;                                       ///< [proc] hostname ("": the host's)
   std::string release;                                        ///< [proc] release ("": the host's)
   CredentialTable creds;                                      ///< per-thread credentials (fake root)
+  RealCredentials real_creds;                                 ///< real ones, cached (privileged, no fake root)
   ExecRewriter exec;                                          ///< execve in a guest root
 };
 

@@ -19,9 +19,12 @@ constexpr auto kPartial = sdk::Support::kPartial;
 constexpr auto kErrno = sdk::Support::kErrno;
 constexpr auto kFakeRoot = When::kFakeRoot;
 constexpr auto kLimit = When::kProcessLimit;
+constexpr auto kReal = When::kRealCredentials;
 
 constexpr const char* kRoot = "fake root";
 constexpr const char* kRemembered = "fake root: succeeds, remembered";
+constexpr const char* kReread = "native; what is done on the caller's behalf is done with its new credentials";
+constexpr const char* kGuarded = "fake root: EPERM without its capability in the emulated set, then native";
 constexpr const char* kLimited = "limited by [proc] max_processes";
 
 const std::vector<ProcRow> kTable = {
@@ -48,6 +51,23 @@ const std::vector<ProcRow> kTable = {
     {kFakeRoot, {sys::capset, Notify(), handle_capset, kFull, "fake root: the emulated capability sets"}},
     {kFakeRoot, {sys::prctl, Notify(), handle_prctl, kPartial,
                  "fake root: PR_SET_KEEPCAPS/PR_GET_KEEPCAPS emulated; the rest native"}},
+    {kFakeRoot, {sys::sethostname, Notify(), handle_guarded_call, kFull, kGuarded}},
+    {kFakeRoot, {sys::setdomainname, Notify(), handle_guarded_call, kFull, kGuarded}},
+    {kFakeRoot, {sys::settimeofday, Notify(), handle_guarded_call, kFull, kGuarded}},
+    {kFakeRoot, {sys::clock_settime, Notify(), handle_guarded_call, kFull, kGuarded}},
+    {kFakeRoot, {sys::reboot, Notify(), handle_guarded_call, kFull, kGuarded}},
+    // Real credentials, in a privileged lx without fake root: the kernel changes them, the
+    // plugins acting on the thread's behalf read them anew (RealCredentials).
+    {kReal, {sys::setuid, Notify(), handle_credential_change, kFull, kReread}},
+    {kReal, {sys::setgid, Notify(), handle_credential_change, kFull, kReread}},
+    {kReal, {sys::setreuid, Notify(), handle_credential_change, kFull, kReread}},
+    {kReal, {sys::setregid, Notify(), handle_credential_change, kFull, kReread}},
+    {kReal, {sys::setresuid, Notify(), handle_credential_change, kFull, kReread}},
+    {kReal, {sys::setresgid, Notify(), handle_credential_change, kFull, kReread}},
+    {kReal, {sys::setfsuid, Notify(), handle_credential_change, kFull, kReread}},
+    {kReal, {sys::setfsgid, Notify(), handle_credential_change, kFull, kReread}},
+    {kReal, {sys::setgroups, Notify(), handle_credential_change, kFull, kReread}},
+    {kReal, {sys::capset, Notify(), handle_credential_change, kFull, kReread}},
     // The process limit.
     {kLimit, {sys::fork, Notify(), handle_fork, kFull, kLimited}},
     {kLimit, {sys::vfork, Notify(), handle_fork, kFull, kLimited}},

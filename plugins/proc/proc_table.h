@@ -18,6 +18,7 @@ enum class When {
   kUtsName,       ///< [proc] hostname or release set
   kGuestRoot,     ///< the fs family runs the guest in a guest root (it offers a PathResolver)
   kKernelRelease, ///< the kernel backend with [proc] release set: the one thing its UTS namespace cannot fake
+  kRealCredentials, ///< no fake root, in a privileged lx: plugins act with the guest's real credentials
 };
 
 /// One row of the table, with the condition under which the plugin takes it on.

@@ -10,6 +10,8 @@
 #include <unordered_set>
 #include <vector>
 
+#include <lxhost/interfaces.h>
+
 #include "base/pid_set.h"
 
 namespace lx::signal {
@@ -17,6 +19,13 @@ namespace lx::signal {
 /// The set of guest threads of one instance, kept by on_process_start/on_process_exit.
 class Members {
  public:
+  /// Each guest thread's credentials (proc family), when lx is privileged and signals on a
+  /// guest's behalf with more than the guest may: kill(2)'s permission check is made here then.
+  sdk::GuestCredentials* creds = nullptr;
+  /// The credentials are emulated (fake root): the kernel, seeing lx's real root in every guest,
+  /// permits every signal, so even the kills it does itself are checked here first.
+  bool emulated = false;
+
   /// A guest thread appeared.
   void add(pid_t tid);
   /// A guest thread is gone.

@@ -2,6 +2,7 @@
 // delivered, on behalf of the guest, to the instance's members only. (tkill, tgkill,
 // rt_sigqueueinfo, rt_tgsigqueueinfo, pidfd_open and pidfd_send_signal are member checks: see
 // confine.cpp and the table.)
+#include <linux/capability.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -27,6 +28,19 @@ bool zombie_of_member(const Members& m, pid_t pid) {
   return parent > 0 && m.contains(parent);
 }
 
+// Whether guest thread `c.tid()` may send `sig` to process `target`, as the kernel's
+// check_kill_permission: the same process, CAP_KILL, a real or effective uid that is the
+// target's real or saved one, or SIGCONT within the session. True when nothing is known to check.
+bool may_signal(Members& m, SyscallContext& c, pid_t target, int sig) {
+  if (!m.creds || target == c.pid()) return true;
+  sdk::ThreadCredentials s, t;
+  if (!m.creds->thread_credentials(c.tid(), s)) return false;
+  if ((s.cap_eff >> CAP_KILL) & 1) return true;
+  if (!m.creds->thread_credentials(target, t)) return true;  // gone: the kernel's ESRCH follows
+  if (s.euid == t.suid || s.euid == t.ruid || s.ruid == t.suid || s.ruid == t.ruid) return true;
+  return sig == SIGCONT && getsid(target) == getsid(c.pid());
+}
+
 }  // namespace
 
 // Implements kill(2).
@@ -38,6 +52,7 @@ SyscallResult handle_kill(Members& m, SyscallContext& c) {
     // still be signalled (nothing is delivered): 0, after the signal's own check.
     if (!m.contains(pid) && zombie_of_member(m, pid))
       return sig < 0 || sig >= NSIG ? sdk::fail(EINVAL) : SyscallResult::value(0);
+    if (m.emulated && m.contains(pid) && !may_signal(m, c, pid, sig)) return sdk::fail(EPERM);
     return member_or_esrch(m, pid);
   }
   if (pid == INT_MIN) return sdk::fail(ESRCH);  // as the kernel: -INT_MIN names no group (and is no int)
@@ -45,12 +60,17 @@ SyscallResult handle_kill(Members& m, SyscallContext& c) {
   // A group, or everybody: delivered to the instance's members of it, on the guest's behalf.
   pid_t self = c.pid();
   pid_t pgid = pid == 0 ? getpgid(self) : pid == -1 ? 0 : -pid;
-  int sent = 0;
+  int sent = 0, refused = 0;
   for (pid_t p : m.processes(pgid)) {
     if (pid == -1 && p == self) continue;  // kill(-1) spares the caller
+    if (!may_signal(m, c, p, sig)) {
+      ++refused;
+      continue;
+    }
     if (::kill(p, sig) == 0) ++sent;
   }
-  return sent ? SyscallResult::value(0) : sdk::fail(ESRCH);
+  // As the kernel: success when one was signalled, EPERM when only refusals were met.
+  return sent ? SyscallResult::value(0) : sdk::fail(refused ? EPERM : ESRCH);
 }
 
 }  // namespace lx::signal

@@ -46,9 +46,15 @@ class SignalPlugin final : public sdk::PluginBase {
 
   void connect(const sdk::PluginRegistry& registry) noexcept override {
     try {
+      members_.creds = registry.find<sdk::GuestCredentials>();
+      members_.emulated = registry.find<sdk::Credentials>() != nullptr;
       // capget is the proc family's when it emulates capabilities (fake root): its handler
-      // confines the pid there. Otherwise it is ours. Two plugins cannot claim one syscall.
-      if (confine_ && !kernel_ && !registry.find<sdk::Credentials>()) add_rows_when(When::kCapsNotEmulated);
+      // confines the pid there. Otherwise it is ours. Two plugins cannot claim one syscall:
+      // capset is the proc family's too when it follows real credentials (sdk::GuestCredentials).
+      if (confine_ && !kernel_ && !registry.find<sdk::Credentials>()) {
+        add_rows_when(When::kCapsNotEmulated);
+        if (!registry.find<sdk::GuestCredentials>()) add_rows_when(When::kCapsetNative);
+      }
     } catch (...) {
     }
   }

@@ -111,7 +111,7 @@ const std::vector<SignalRow> kTable = {
 
     // Capabilities, when no plugin emulates them (the proc family's fake root confines capget itself).
     {When::kCapsNotEmulated, {sys::capget, Notify(), handle_capget, kFull, kPids}},
-    {When::kCapsNotEmulated, {sys::capset, Allow(), nullptr, kFull,
+    {When::kCapsetNative, {sys::capset, Allow(), nullptr, kFull,
                               "the kernel limits it to the caller (EPERM otherwise)"}},
 };
 

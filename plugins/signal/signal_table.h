@@ -15,6 +15,7 @@ namespace lx::signal {
 enum class When {
   kConfined,        ///< [signal] confine is on (the default)
   kCapsNotEmulated, ///< confined, and no plugin emulates capabilities (sdk::Credentials)
+  kCapsetNative,    ///< as kCapsNotEmulated, and no plugin follows capset (sdk::GuestCredentials)
 };
 
 /// One row of the table, with the condition under which the plugin takes it on.

@@ -97,6 +97,28 @@ class Credentials {
   virtual bool fs_identity(pid_t tid, std::uint32_t& uid, std::uint32_t& gid) noexcept = 0;
 };
 
+/// Who a guest thread is to the kernel's permission checks, for calls done on its behalf.
+struct ThreadCredentials {
+  std::uint32_t ruid = 0, rgid = 0;    ///< real ids (access(2) checks with these)
+  std::uint32_t euid = 0, suid = 0;    ///< effective and saved uid (kill(2) checks with these)
+  std::uint32_t fsuid = 0, fsgid = 0;  ///< filesystem ids (every other file check)
+  std::vector<std::uint32_t> groups;   ///< supplementary groups
+  std::uint64_t cap_eff = 0;           ///< effective capabilities
+  std::uint64_t cap_prm = 0;           ///< permitted capabilities
+};
+
+/// The credentials of each guest thread, so that a plugin acting on its behalf is refused what
+/// the thread would be refused. The proc plugin offers it when this process is privileged (it
+/// could act as anyone): with fake root the emulated credentials, otherwise the real ones.
+class GuestCredentials {
+ public:
+  /// The name it is offered under.
+  static constexpr std::string_view kName = "lxhost.proc.guest_credentials/1";
+  virtual ~GuestCredentials() = default;
+  /// Fills `out` with the credentials of guest thread `tid`; false when unknown (gone).
+  virtual bool thread_credentials(pid_t tid, ThreadCredentials& out) noexcept = 0;
+};
+
 
 /// One mount of a kernel-backed instance's mount namespace.
 struct KernelMount {

@@ -1,0 +1,129 @@
+// Runs a sequence of credential changes and file calls, one line of output per call ("OP: OK",
+// "OP: EACCES", "stat PATH: UID:GID:MODE"), so that a test can compare a native run with one
+// under lx: the calls done on a guest's behalf must be refused what the guest would be refused.
+//
+//   guest_creds OP [ARGS] [OP [ARGS]]...
+//   dropcap N | fsuid U | fsgid G | groups G[,G...]|- | ruid U | setuid U | umask OCT
+//   sethostname (sets the hostname it has) | killparent U (a child that became U signals us, 0)
+//   open PATH r|w | creat PATH | mkdir PATH | access PATH r|w | accesse PATH r|w | chmod PATH OCT
+//   chown PATH U G | unlink PATH | stat PATH | link OLD NEW | rename OLD NEW | truncate PATH
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/fsuid.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <grp.h>
+
+static void report(const char* op, const char* path, int rc) {
+  if (rc < 0) printf("%s %s: %s\n", op, path, strerrorname_np(errno));
+  else printf("%s %s: OK\n", op, path);
+}
+
+int main(int argc, char** argv) {
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  for (int i = 1; i < argc;) {
+    const char* op = argv[i++];
+    const char* a = i < argc ? argv[i] : "";
+    const char* b = i + 1 < argc ? argv[i + 1] : "";
+    const char* c = i + 2 < argc ? argv[i + 2] : "";
+    if (!strcmp(op, "dropcap")) {
+      struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+      struct __user_cap_data_struct d[2];
+      syscall(SYS_capget, &h, d);
+      int n = atoi(a);
+      d[n / 32].effective &= ~(1u << (n % 32));
+      report(op, a, (int)syscall(SYS_capset, &h, d));
+      i += 1;
+    } else if (!strcmp(op, "fsuid")) {
+      setfsuid(atoi(a));
+      printf("fsuid %s: %d\n", a, setfsuid(-1));
+      i += 1;
+    } else if (!strcmp(op, "fsgid")) {
+      setfsgid(atoi(a));
+      printf("fsgid %s: %d\n", a, setfsgid(-1));
+      i += 1;
+    } else if (!strcmp(op, "groups")) {
+      gid_t g[16];
+      int n = 0;
+      if (strcmp(a, "-"))
+        for (char *s = strdup(a), *t = strtok(s, ","); t && n < 16; t = strtok(NULL, ",")) g[n++] = atoi(t);
+      report(op, a, setgroups(n, g));
+      i += 1;
+    } else if (!strcmp(op, "ruid")) {
+      report(op, a, setresuid(atoi(a), -1, -1));
+      i += 1;
+    } else if (!strcmp(op, "setuid")) {
+      report(op, a, setresuid(atoi(a), atoi(a), atoi(a)));
+      i += 1;
+    } else if (!strcmp(op, "sethostname")) {
+      char name[256] = "";
+      gethostname(name, sizeof name);
+      report(op, "", sethostname(name, strlen(name)));
+    } else if (!strcmp(op, "killparent")) {
+      pid_t child = fork();
+      if (child == 0) {
+        pid_t parent = getppid();
+        if (setresuid(atoi(a), atoi(a), atoi(a)) != 0) _exit(3);
+        report(op, a, kill(parent, 0));
+        _exit(0);
+      }
+      int st;
+      waitpid(child, &st, 0);
+      i += 1;
+    } else if (!strcmp(op, "umask")) {
+      umask(strtol(a, NULL, 8));
+      i += 1;
+    } else if (!strcmp(op, "open")) {
+      int fd = open(a, b[0] == 'w' ? O_WRONLY : O_RDONLY);
+      report(op, a, fd);
+      if (fd >= 0) close(fd);
+      i += 2;
+    } else if (!strcmp(op, "creat")) {
+      int fd = open(a, O_CREAT | O_EXCL | O_WRONLY, 0666);
+      report(op, a, fd);
+      if (fd >= 0) close(fd);
+      i += 1;
+    } else if (!strcmp(op, "mkdir")) {
+      report(op, a, mkdir(a, 0777));
+      i += 1;
+    } else if (!strcmp(op, "access") || !strcmp(op, "accesse")) {
+      int mode = b[0] == 'w' ? W_OK : R_OK;
+      report(op, a, op[6] ? faccessat(AT_FDCWD, a, mode, AT_EACCESS) : access(a, mode));
+      i += 2;
+    } else if (!strcmp(op, "chmod")) {
+      report(op, a, chmod(a, strtol(b, NULL, 8)));
+      i += 2;
+    } else if (!strcmp(op, "chown")) {
+      report(op, a, chown(a, atoi(b), atoi(c)));
+      i += 3;
+    } else if (!strcmp(op, "unlink")) {
+      report(op, a, unlink(a));
+      i += 1;
+    } else if (!strcmp(op, "link")) {
+      report(op, a, link(a, b));
+      i += 2;
+    } else if (!strcmp(op, "rename")) {
+      report(op, a, rename(a, b));
+      i += 2;
+    } else if (!strcmp(op, "truncate")) {
+      report(op, a, truncate(a, 0));
+      i += 1;
+    } else if (!strcmp(op, "stat")) {
+      struct stat st;
+      if (stat(a, &st) != 0) report(op, a, -1);
+      else printf("stat %s: %u:%u:%o\n", a, st.st_uid, st.st_gid, st.st_mode & 07777);
+      i += 1;
+    } else {
+      fprintf(stderr, "guest_creds: unknown op %s\n", op);
+      return 2;
+    }
+  }
+  return 0;
+}

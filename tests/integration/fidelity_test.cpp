@@ -1,0 +1,133 @@
+// What lx does on a guest's behalf, the kernel would have done the same way (issue 12): each
+// test runs one sequence of calls natively and under lx with every path translated
+// (`lx exec --set fs.root=/.`, the host's root seen through the fs plugin) and wants the same
+// answers, call for call.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "run_command.h"
+#include "test_backend.h"
+#include "unprivileged.h"
+
+namespace {
+
+using lx::test::run_command;
+using lx::test::TempDir;
+
+const std::string kLx = LX_BIN;
+const std::string kCreds = std::string(GUEST_DIR) + "/guest_creds";
+
+// A directory with files of other owners: root's secret (0600), nobody's secret (0600), a file
+// of group 12345 (0640), a directory only root may write (0755) and one anyone may (01777).
+class Files {
+ public:
+  Files() : dir_("lxhost-fidelity", 0755) { make(); }
+  // Back to the files made first, whatever a run made of them.
+  void reset() {
+    for (const auto& e : std::filesystem::directory_iterator(dir_.path())) std::filesystem::remove_all(e.path());
+    make();
+  }
+  std::string operator/(const std::string& name) const { return dir_ / name; }
+
+ private:
+  void make() {
+    for (const char* f : {"root_secret", "nobody_secret", "group_file"}) std::ofstream(dir_ / f) << "x\n";
+    chmod((dir_ / "root_secret").c_str(), 0600);
+    chmod((dir_ / "nobody_secret").c_str(), 0600);
+    chown((dir_ / "nobody_secret").c_str(), 65534, 65534);
+    chmod((dir_ / "group_file").c_str(), 0640);
+    chown((dir_ / "group_file").c_str(), 0, 12345);
+    mkdir((dir_ / "root_dir").c_str(), 0755);
+    mkdir((dir_ / "open_dir").c_str(), 01777);
+    chmod((dir_ / "open_dir").c_str(), 01777);
+  }
+  TempDir dir_;
+};
+
+// Runs guest_creds with `ops` natively and under lx, each on fresh `files`; expects the same
+// output, and returns it. With `sets` (KEY=VALUE) added to lx's config.
+std::string same_natively_and_under_lx(Files& files, const std::vector<std::string>& ops,
+                                       const std::vector<std::string>& sets = {}) {
+  std::vector<std::string> native{kCreds};
+  native.insert(native.end(), ops.begin(), ops.end());
+  std::vector<std::string> lx{kLx, "exec", "--set", "fs.root=/."};
+  for (const auto& s : sets) lx.insert(lx.end(), {"--set", s});
+  lx.insert(lx.end(), {"--", kCreds});
+  lx.insert(lx.end(), ops.begin(), ops.end());
+  auto n = run_command(native);
+  files.reset();
+  auto l = run_command(lx);
+  EXPECT_EQ(n.status, 0) << n.err;
+  EXPECT_EQ(l.out, n.out) << "native:\n" << n.out << "under lx:\n" << l.out << l.err;
+  EXPECT_EQ(l.status, n.status) << l.err;
+  return n.out;
+}
+
+#define REQUIRE_ROOT() \
+  if (geteuid() != 0) GTEST_SKIP() << "a guest can take other credentials only where lx runs as root"
+
+TEST(Fidelity, ADroppedCapabilityIsDroppedForCallsDoneOnTheGuestsBehalf) {
+  REQUIRE_ROOT();
+  Files f;
+  // CAP_DAC_OVERRIDE (1) and CAP_DAC_READ_SEARCH (2) dropped: nobody's 0600 file is closed to
+  // root; root's own file still opens (owner); CAP_CHOWN (0) dropped: chown fails.
+  std::string out = same_natively_and_under_lx(f, {"dropcap", "1", "dropcap", "2", "open", f / "nobody_secret", "r",
+                                                "open", f / "root_secret", "r", "dropcap", "0", "chown",
+                                                f / "root_secret", "65534", "65534"});
+  EXPECT_THAT(out, ::testing::HasSubstr("nobody_secret: EACCES"));
+  EXPECT_THAT(out, ::testing::HasSubstr("chown " + (f / "root_secret") + ": EPERM"));
+}
+
+TEST(Fidelity, AnotherFsuidCreatesAsItselfAndIsRefusedAsItself) {
+  REQUIRE_ROOT();
+  Files f;
+  std::string out = same_natively_and_under_lx(f,
+      {"groups", "-", "fsgid", "65534", "fsuid", "65534", "open", f / "root_secret", "r", "creat",
+       f / "open_dir/mine", "stat", f / "open_dir/mine", "mkdir", f / "root_dir/sub", "chmod", f / "root_secret",
+       "0644", "unlink", f / "open_dir/mine", "link", f / "nobody_secret", f / "root_dir/l"});
+  EXPECT_THAT(out, ::testing::HasSubstr("stat " + (f / "open_dir/mine") + ": 65534:65534:644"));
+  EXPECT_THAT(out, ::testing::HasSubstr("mkdir " + (f / "root_dir/sub") + ": EACCES"));
+}
+
+TEST(Fidelity, SupplementaryGroupsAreTheGuests) {
+  REQUIRE_ROOT();
+  Files f;
+  std::string out = same_natively_and_under_lx(f, {"groups", "12345", "fsuid", "65534", "open", f / "group_file", "r",
+                                                "groups", "-", "open", f / "group_file", "r"});
+  EXPECT_EQ(out, "groups 12345: OK\nfsuid 65534: 65534\nopen " + (f / "group_file") + ": OK\ngroups -: OK\nopen " +
+                     (f / "group_file") + ": EACCES\n");
+}
+
+TEST(Fidelity, AccessChecksWithTheRealIdsAndFaccessatEaccessWithTheEffectiveOnes) {
+  REQUIRE_ROOT();
+  Files f;
+  std::string out = same_natively_and_under_lx(f, {"ruid", "65534", "access", f / "root_secret", "r", "accesse",
+                                                f / "root_secret", "r", "open", f / "root_secret", "r"});
+  EXPECT_THAT(out, ::testing::HasSubstr("access " + (f / "root_secret") + ": EACCES"));
+  EXPECT_THAT(out, ::testing::HasSubstr("accesse " + (f / "root_secret") + ": OK"));
+}
+
+// Under fake root, with lx itself root: the emulated identity is what is checked.
+TEST(Fidelity, UnderFakeRootADroppedIdentityIsDroppedForFilesSignalsAndTheHostname) {
+  REQUIRE_ROOT();
+  LX_EMULATED_BACKEND_ONLY("fake root is the emulated backend's; the kernel backend's root is the user namespace's");
+  Files f;
+  std::string out = same_natively_and_under_lx(f, {"dropcap", "21", "sethostname", "killparent", "65534", "setuid",
+                                                "65534", "open", f / "root_secret", "r", "creat",
+                                                f / "root_dir/x", "creat", f / "open_dir/y", "stat",
+                                                f / "open_dir/y"},
+                                               {"proc.fake_root=true"});
+  EXPECT_EQ(out, "dropcap 21: OK\nsethostname : EPERM\nkillparent 65534: EPERM\nsetuid 65534: OK\nopen " +
+                     (f / "root_secret") + ": EACCES\ncreat " + (f / "root_dir/x") + ": EACCES\ncreat " +
+                     (f / "open_dir/y") + ": OK\nstat " + (f / "open_dir/y") + ": 65534:0:644\n");
+}
+
+}  // namespace
