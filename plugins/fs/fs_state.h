@@ -20,7 +20,7 @@
 
 #include "base/pid_set.h"
 #include "base/unique_fd.h"
-#include "acting_as.h"
+#include "base/acting_as.h"
 #include "fsmeta/metadata.h"
 #include "guest_root.h"
 

@@ -5,6 +5,7 @@
 // reads the config and takes the rows on. Under the kernel backend the instance's mount namespace
 // makes AF_UNIX path translation needless (no PathResolver is used); the policy is the same, and
 // an AF_UNIX path in a call done on behalf of the guest is resolved in the guest's own view.
+#include <cerrno>
 #include <exception>
 #include <string>
 #include <vector>
@@ -36,6 +37,7 @@ class NetPlugin final : public sdk::PluginBase {
   std::string configure(const sdk::PluginConfig& cfg) noexcept override {
     try {
       clear_syscalls();
+      state_.own_creds = OwnCredentials::current();
       if (std::string e = read_config(cfg, state_); !e.empty()) return e;
       state_.kernel = cfg.backend() == sdk::Backend::kKernel;
       if (state_.kernel) state_.paths = nullptr;
@@ -48,10 +50,19 @@ class NetPlugin final : public sdk::PluginBase {
 
   void connect(const sdk::PluginRegistry& registry) noexcept override {
     state_.paths = state_.kernel ? nullptr : registry.find<sdk::PathResolver>();
+    state_.guest_creds = registry.find<sdk::GuestCredentials>();
     try {
       take_rows_on();  // AF_UNIX translation needs calls that only a translating fs asks for
     } catch (...) {
     }
+  }
+
+  // Every call is done with the calling guest thread's credentials (base/acting_as.h): a bind
+  // to a port below 1024 needs its CAP_NET_BIND_SERVICE, an AF_UNIX path its permissions.
+  sdk::SyscallResult handle(sdk::SyscallContext& ctx) noexcept override {
+    ActingAs as(state_.guest_creds, state_.own_creds, ctx);
+    if (!as.ok()) return sdk::fail(EPERM);
+    return PluginBase::handle(ctx);
   }
 
  private:

@@ -10,6 +10,8 @@
 
 #include <lxhost/interfaces.h>
 
+#include "base/acting_as.h"
+
 namespace lx::net {
 
 /// Guest port → host port ([[net.port_map]]).
@@ -22,6 +24,8 @@ struct NetState {
   bool loopback_only = false;          ///< bind = "loopback": only 127.0.0.0/8 and ::1
   PortMap ports;                       ///< guest → host ports
   sdk::PathResolver* paths = nullptr;  ///< the fs family's, when it translates paths (from connect())
+  sdk::GuestCredentials* guest_creds = nullptr;  ///< each guest thread's credentials (proc family)
+  OwnCredentials own_creds;            ///< this process's, taken in configure()
   /// The kernel backend: the guest has its own mount namespace, so an AF_UNIX path is never
   /// translated but resolved as the guest sees it (guest_view.h) for a call done on its behalf.
   bool kernel = false;

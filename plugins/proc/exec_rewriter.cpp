@@ -134,15 +134,18 @@ std::string ExecRewriter::named_interp(const std::string& interp, const std::str
   std::string key = interp + '\0' + name;
   if (auto it = links_.find(key); it != links_.end()) return it->second;
   if (links_dir_.empty()) {
-    // Private (mkdtemp: 0700, a new name), so nobody else can plant a link in it.
+    // Ours (mkdtemp: a new name), so nobody else can plant a link in it; searchable (0711) by
+    // every guest, as a guest that dropped to another user must still exec through it.
     const char* tmp = std::getenv("TMPDIR");
     std::string tmpl = std::string(tmp && *tmp ? tmp : "/tmp") + "/lxhost-exec-XXXXXX";
     if (!mkdtemp(tmpl.data())) return interp;
+    chmod(tmpl.c_str(), 0711);
     links_dir_ = tmpl;
   }
   auto [it, added] = interp_index_.try_emplace(interp, static_cast<int>(interp_index_.size()));
   std::string dir = links_dir_ + "/" + std::to_string(it->second);
-  if (added && mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return interp;
+  if (added && mkdir(dir.c_str(), 0711) != 0 && errno != EEXIST) return interp;
+  if (added) chmod(dir.c_str(), 0711);  // whatever the umask
   std::string link = dir + "/" + name;
   if (symlink(interp.c_str(), link.c_str()) != 0 && errno != EEXIST) return interp;
   links_.emplace(key, link);

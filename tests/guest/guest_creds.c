@@ -5,6 +5,7 @@
 //   guest_creds OP [ARGS] [OP [ARGS]]...
 //   dropcap N | fsuid U | fsgid G | groups G[,G...]|- | ruid U | setuid U | umask OCT
 //   sethostname (sets the hostname it has) | killparent U (a child that became U signals us, 0)
+//   bindport P (a TCP socket bound to 127.0.0.1:P) | run PATH (fork, exec PATH, "run PATH: STATUS")
 //   open PATH r|w | creat PATH | mkdir PATH | access PATH r|w | accesse PATH r|w | chmod PATH OCT
 //   chown PATH U G | unlink PATH | stat PATH | link OLD NEW | rename OLD NEW | truncate PATH
 #define _GNU_SOURCE
@@ -20,6 +21,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <grp.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 static void report(const char* op, const char* path, int rc) {
   if (rc < 0) printf("%s %s: %s\n", op, path, strerrorname_np(errno));
@@ -76,6 +80,22 @@ int main(int argc, char** argv) {
       }
       int st;
       waitpid(child, &st, 0);
+      i += 1;
+    } else if (!strcmp(op, "bindport")) {
+      int fd = socket(AF_INET, SOCK_STREAM, 0);
+      struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(atoi(a)), .sin_addr = {htonl(INADDR_LOOPBACK)}};
+      report(op, a, bind(fd, (struct sockaddr*)&sa, sizeof sa));
+      close(fd);
+      i += 1;
+    } else if (!strcmp(op, "run")) {
+      pid_t child = fork();
+      if (child == 0) {
+        execl(a, a, (char*)NULL);
+        _exit(127);
+      }
+      int st = 0;
+      waitpid(child, &st, 0);
+      printf("run %s: %d\n", a, WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
       i += 1;
     } else if (!strcmp(op, "umask")) {
       umask(strtol(a, NULL, 8));

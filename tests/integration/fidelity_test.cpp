@@ -115,6 +115,22 @@ TEST(Fidelity, AccessChecksWithTheRealIdsAndFaccessatEaccessWithTheEffectiveOnes
   EXPECT_THAT(out, ::testing::HasSubstr("accesse " + (f / "root_secret") + ": OK"));
 }
 
+TEST(Fidelity, AGuestThatBecameAnotherUserStillRunsPrograms) {
+  REQUIRE_ROOT();
+  Files f;
+  // Dynamic programs run through their interpreter, by a link lx makes: nobody must reach it.
+  std::string out = same_natively_and_under_lx(f, {"setuid", "65534", "run", "/bin/true"});
+  EXPECT_EQ(out, "setuid 65534: OK\nrun /bin/true: 0\n");
+}
+
+TEST(Fidelity, APortBelow1024NeedsTheGuestsCapability) {
+  REQUIRE_ROOT();
+  Files f;
+  // Port 1 (tcpmux) is free on any machine that runs these tests; CAP_NET_BIND_SERVICE is 10.
+  std::string out = same_natively_and_under_lx(f, {"dropcap", "10", "bindport", "1"});
+  EXPECT_EQ(out, "dropcap 10: OK\nbindport 1: EACCES\n");
+}
+
 // Under fake root, with lx itself root: the emulated identity is what is checked.
 TEST(Fidelity, UnderFakeRootADroppedIdentityIsDroppedForFilesSignalsAndTheHostname) {
   REQUIRE_ROOT();

@@ -1,5 +1,5 @@
 // ActingAs: a handler thread takes a guest thread's credentials for one call (acting_as.h).
-#include "acting_as.h"
+#include "base/acting_as.h"
 
 #include <fcntl.h>
 #include <linux/capability.h>
@@ -8,7 +8,7 @@
 
 #include <lxhost/syscall_table.h>
 
-namespace lx::fs {
+namespace lx {
 namespace {
 
 thread_local bool g_active = false;
@@ -126,4 +126,4 @@ ActingAs::GuestPtrace::~GuestPtrace() {
   if (dropped_) set_caps(g_eff, g_own->cap_prm, g_own->cap_inh);
 }
 
-}  // namespace lx::fs
+}  // namespace lx

@@ -18,7 +18,7 @@
 #include <lxhost/interfaces.h>
 #include <lxhost/syscall_context.h>
 
-namespace lx::fs {
+namespace lx {
 
 /// The credentials this process acts with when it acts as itself.
 struct OwnCredentials {
@@ -69,4 +69,4 @@ class ActingAs {
   bool ok_ = true;
 };
 
-}  // namespace lx::fs
+}  // namespace lx
