@@ -34,6 +34,8 @@ usage: bench/ltp_fidelity.sh --ltp DIR [options]
   --jobs N         tags run at once (default 1: some tags share system resources)
   --timeout S      seconds one tag may take before it is killed and counted as timed out
                    (default 300; LTP's own per-test timeout usually ends it first)
+  --runtime-mul X  LTP_RUNTIME_MUL for every tag (default 1): below 1 shortens the tests that
+                   run for a set time (races, stress), e.g. 0.1
   --filter REGEX   only the tags matching REGEX (grep -E)
   --out DIR        where results are kept (default ./ltp-results)
   --summary        print the summary of what --out holds, run nothing
@@ -42,7 +44,7 @@ EOF
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 ltp="" build="$here/build" modes="native,lx-translated,lx-kernel,lx-default,proot" users="" jobs=1 timeout=300
-filter="" out="$PWD/ltp-results" summary_only=0
+filter="" out="$PWD/ltp-results" summary_only=0 runtime_mul=1
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --ltp) ltp=$2; shift 2 ;;
@@ -52,6 +54,7 @@ while [[ $# -gt 0 ]]; do
     --jobs) jobs=$2; shift 2 ;;
     --timeout) timeout=$2; shift 2 ;;
     --filter) filter=$2; shift 2 ;;
+    --runtime-mul) runtime_mul=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --summary) summary_only=1; shift ;;
     -h|--help) usage; exit 0 ;;
@@ -142,7 +145,7 @@ run_tag() {
   t0=$(date +%s%N)
   set +e
   (cd "$tmp" && exec env -i PATH="$ltp/testcases/bin:/usr/sbin:/usr/bin:/sbin:/bin" LTPROOT="$ltp" TMPDIR="$tmp" \
-     HOME="$tmp" LANG=C LTP_COLORIZE_OUTPUT=0 \
+     HOME="$tmp" LANG=C LTP_COLORIZE_OUTPUT=0 LTP_RUNTIME_MUL="$runtime_mul" \
      timeout -k 10 "$timeout" "${as[@]}" "${wrap[@]}" /bin/sh -c "$cmd") </dev/null >"$log" 2>&1
   rc=$?
   set -e
@@ -185,7 +188,7 @@ for user in ${users//,/ }; do
     echo "ltp_fidelity: $user, $mode: $n of $total tags to run ($jobs at a time)" >&2
     started=$(date +%s)
     export -f run_tag
-    export out ltp lx timeout
+    export out ltp lx timeout runtime_mul
     i=0
     while IFS= read -r line; do printf '%s\0' "$line"; done <"$todo" |
       xargs -0 -r -P "$jobs" -I{} bash -c 'run_tag "$@"' _ "$user" "$mode" {} &
