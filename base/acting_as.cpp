@@ -15,6 +15,7 @@ thread_local bool g_active = false;
 thread_local std::uint64_t g_eff = 0;      // the effective set acted with
 thread_local bool g_ptrace_kept = false;   // CAP_SYS_PTRACE in g_eff for lx only
 thread_local const OwnCredentials* g_own = nullptr;
+thread_local std::uint32_t g_fsuid = 0, g_fsgid = 0;  // the ids acted with
 
 bool set_caps(std::uint64_t eff, std::uint64_t prm, std::uint64_t inh) noexcept {
   __user_cap_header_struct h{_LINUX_CAPABILITY_VERSION_3, 0};
@@ -95,6 +96,8 @@ ActingAs::ActingAs(sdk::GuestCredentials* guest, const OwnCredentials& own, sdk:
     g_ptrace_kept = !(eff & kPtrace) && (own.cap_eff & kPtrace);
     g_eff = eff | (g_ptrace_kept ? kPtrace : 0);
     g_own = own_ = &own;
+    g_fsuid = uid;
+    g_fsgid = gid;
     g_active = true;
     if (!take(uid, gid, t.groups, g_eff, own)) ok_ = false;
   } catch (...) {
@@ -116,6 +119,24 @@ ActingAs::~ActingAs() {
 }
 
 bool ActingAs::active() noexcept { return g_active; }
+
+ActingAs::AsLx::AsLx() noexcept {
+  if (!g_active) return;
+  back_ = true;
+  set_caps(g_own->cap_eff, g_own->cap_prm, g_own->cap_inh);
+  syscall(SYS_setfsuid, g_own->fsuid);
+  syscall(SYS_setfsgid, g_own->fsgid);
+  set_caps(g_own->cap_eff, g_own->cap_prm, g_own->cap_inh);
+  g_active = false;
+}
+
+ActingAs::AsLx::~AsLx() {
+  if (!back_) return;
+  syscall(SYS_setfsgid, g_fsgid);
+  syscall(SYS_setfsuid, g_fsuid);
+  set_caps(g_eff, g_own->cap_prm, g_own->cap_inh);
+  g_active = true;
+}
 
 ActingAs::GuestPtrace::GuestPtrace() noexcept {
   if (!g_active || !g_ptrace_kept) return;

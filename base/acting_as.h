@@ -53,6 +53,20 @@ class ActingAs {
   /// memory, its /proc/<tid>/fd links: ptrace-mode checks). For the guest's own open or
   /// readlink of the object it named (a /proc/<pid>/mem of another member), this takes it away
   /// when the guest thread lacks it, for its lifetime.
+  /// For its lifetime, the calling thread acts as lx again (when it acts as a guest thread): for
+  /// lx's own look at the guest, /proc/<tid>/fd/N and /proc/<tid>/cwd, which a guest that
+  /// changed its ids (no longer dumpable) closes to anyone but a privileged lx.
+  class AsLx {
+   public:
+    AsLx() noexcept;
+    ~AsLx();
+    AsLx(const AsLx&) = delete;
+    AsLx& operator=(const AsLx&) = delete;
+
+   private:
+    bool back_ = false;
+  };
+
   class GuestPtrace {
    public:
     GuestPtrace() noexcept;

@@ -38,6 +38,7 @@ UniqueFd open_entry(const Resolved& r, int flags) {
 
 UniqueFd guest_fd(SyscallContext& c, int fd) {
   std::string p = "/proc/" + std::to_string(c.tid()) + (fd == AT_FDCWD ? "/cwd" : "/fd/" + std::to_string(fd));
+  ActingAs::AsLx lx;
   return UniqueFd(::open(p.c_str(), O_PATH | O_CLOEXEC));
 }
 

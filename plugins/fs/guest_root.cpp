@@ -1,6 +1,8 @@
 // GuestRoot: the component-by-component walk that keeps every path inside the guest's namespace.
 #include "guest_root.h"
 
+#include "base/acting_as.h"
+
 #include <fcntl.h>
 #include <limits.h>
 #include <sys/stat.h>
@@ -146,6 +148,7 @@ int GuestRoot::guest_path_of_fd(pid_t tid, int fd, std::string& out) const {
   std::string link = fd == AT_FDCWD ? "/proc/" + std::to_string(tid) + "/cwd"
                                     : "/proc/" + std::to_string(tid) + "/fd/" + std::to_string(fd);
   std::string host;
+  ActingAs::AsLx lx;
   if (int e = read_link(AT_FDCWD, link.c_str(), host); e != 0) return e == ENOENT ? EBADF : e;
   out = to_guest(host);
   if (out.empty()) {

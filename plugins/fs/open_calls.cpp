@@ -84,7 +84,10 @@ SyscallResult open_tty(SyscallContext& c, int flags) {
   };
   UniqueFd fd;
   errno = 0;
-  for (int i = 0; i < 3 && !fd; ++i) fd = try_open("/proc/" + std::to_string(c.pid()) + "/fd/" + std::to_string(i));
+  for (int i = 0; i < 3 && !fd; ++i) {
+    ActingAs::AsLx lx;  // the guest's own fds
+    fd = try_open("/proc/" + std::to_string(c.pid()) + "/fd/" + std::to_string(i));
+  }
   if (!fd && major(dev) >= 136 && major(dev) <= 143)
     fd = try_open("/dev/pts/" + std::to_string((major(dev) - 136) * 256 + minor(dev)));
   if (!fd && major(dev) == 4) fd = try_open("/dev/tty" + std::to_string(minor(dev)));

@@ -6,6 +6,7 @@
 //   dropcap N | fsuid U | fsgid G | groups G[,G...]|- | ruid U | setuid U | umask OCT
 //   sethostname (sets the hostname it has) | killparent U (a child that became U signals us, 0)
 //   bindport P (a TCP socket bound to 127.0.0.1:P) | run PATH (fork, exec PATH, "run PATH: STATUS")
+//   seteuid U | keep PATH (open it, kept for:) | fchown U G | fchmod OCT
 //   open PATH r|w | creat PATH | mkdir PATH | access PATH r|w | accesse PATH r|w | chmod PATH OCT
 //   chown PATH U G | unlink PATH | stat PATH | link OLD NEW | rename OLD NEW | truncate PATH
 #define _GNU_SOURCE
@@ -32,6 +33,7 @@ static void report(const char* op, const char* path, int rc) {
 
 int main(int argc, char** argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
+  int kept = -1;
   for (int i = 1; i < argc;) {
     const char* op = argv[i++];
     const char* a = i < argc ? argv[i] : "";
@@ -96,6 +98,19 @@ int main(int argc, char** argv) {
       int st = 0;
       waitpid(child, &st, 0);
       printf("run %s: %d\n", a, WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+      i += 1;
+    } else if (!strcmp(op, "seteuid")) {
+      report(op, a, seteuid(atoi(a)));
+      i += 1;
+    } else if (!strcmp(op, "keep")) {
+      kept = open(a, O_RDONLY);
+      report(op, a, kept);
+      i += 1;
+    } else if (!strcmp(op, "fchown")) {
+      report(op, a, fchown(kept, atoi(a), atoi(b)));
+      i += 2;
+    } else if (!strcmp(op, "fchmod")) {
+      report(op, a, fchmod(kept, strtol(a, NULL, 8)));
       i += 1;
     } else if (!strcmp(op, "umask")) {
       umask(strtol(a, NULL, 8));

@@ -123,6 +123,16 @@ TEST(Fidelity, AGuestThatBecameAnotherUserStillRunsPrograms) {
   EXPECT_EQ(out, "setuid 65534: OK\nrun /bin/true: 0\n");
 }
 
+TEST(Fidelity, CallsOnTheFdsOfAGuestThatChangedItsEffectiveUidAreItsOwn) {
+  REQUIRE_ROOT();
+  Files f;
+  // After seteuid the process is no longer dumpable: its /proc/<pid>/fd is closed to its new
+  // euid, which lx must still read (as itself) to find the file, then act as the guest on it.
+  std::string out = same_natively_and_under_lx(
+      f, {"keep", f / "root_secret", "seteuid", "65534", "fchown", "65534", "0", "fchmod", "0644"});
+  EXPECT_EQ(out, "keep " + (f / "root_secret") + ": OK\nseteuid 65534: OK\nfchown 65534: EPERM\nfchmod 0644: EPERM\n");
+}
+
 TEST(Fidelity, APortBelow1024NeedsTheGuestsCapability) {
   REQUIRE_ROOT();
   Files f;
