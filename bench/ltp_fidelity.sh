@@ -121,6 +121,13 @@ done
 
 # The tags: "tag command..." lines of runtest/syscalls (comments and blank lines dropped).
 tags=$(mktemp "$out/.tags.XXXXXX")
+runner=""
+# Stopped: the tags running now are stopped too (what is done stays in the .tsv).
+stop() {
+  if [[ -n "$runner" ]]; then pkill -TERM -P "$runner" 2>/dev/null || true; kill "$runner" 2>/dev/null || true; fi
+  exit 130
+}
+trap stop INT TERM
 trap 'rm -f "$tags" "$tags.todo"' EXIT
 grep -Ev '^[[:space:]]*(#|$)' "$ltp/runtest/syscalls" | { if [[ -n "$filter" ]]; then grep -E "$filter" || true; else cat; fi; } >"$tags"
 total=$(wc -l <"$tags")
