@@ -148,12 +148,18 @@ run_tag() {
     proot) wrap=(proot -r / -w "$tmp") ;;
   esac
   if [[ "$user" == nobody && $(id -u) == 0 ]]; then as=(setpriv --reuid 65534 --regid 65534 --clear-groups); fi
+  # The tags that set the system clock run one at a time across the runs sharing this --out:
+  # two of them side by side restore each other's clock wrongly.
+  local -a serial=()
+  if [[ $tag =~ ^(adjtimex|clock_adjtime|clock_settime|settimeofday|stime|leapsec) ]]; then
+    serial=(flock "$out/.clock.lock")
+  fi
   log=$(mktemp "$out/tmp/log.XXXXXX")
   t0=$(date +%s%N)
   set +e
   (cd "$tmp" && exec env -i PATH="$ltp/testcases/bin:/usr/sbin:/usr/bin:/sbin:/bin" LTPROOT="$ltp" TMPDIR="$tmp" \
      HOME="$tmp" LANG=C LTP_COLORIZE_OUTPUT=0 LTP_RUNTIME_MUL="$runtime_mul" \
-     timeout -k 10 "$timeout" "${as[@]}" "${wrap[@]}" /bin/sh -c "$cmd") </dev/null >"$log" 2>&1
+     "${serial[@]}" timeout -k 10 "$timeout" "${as[@]}" "${wrap[@]}" /bin/sh -c "$cmd") </dev/null >"$log" 2>&1
   rc=$?
   set -e
   t1=$(date +%s%N)
