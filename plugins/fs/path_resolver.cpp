@@ -3,6 +3,7 @@
 
 #include <elf.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -58,8 +59,18 @@ int FsPathResolver::exec_paths(pid_t tid, int dirfd, const std::string& path, st
     Resolved r;
     if (int e = s_.root.resolve(tid, dirfd, path, Follow::kYes, r); e != 0) return e;
     if (!r.exists) return ENOENT;
-    UniqueFd fd = open_entry(r, O_RDONLY | O_NOFOLLOW);
+    UniqueFd fd;
+    {
+      ActingAs::AsLx lx;  // exec needs no read permission: lx reads the ELF header itself
+      fd = open_entry(r, O_RDONLY | O_NOFOLLOW);
+    }
     if (!fd) return errno;
+    // As the kernel's exec: a regular file the caller may execute (the caller is the guest
+    // thread here: the proc family acts as it), else EACCES.
+    struct stat st;
+    if (fstat(fd.get(), &st) != 0) return errno;
+    if (!S_ISREG(st.st_mode)) return EACCES;
+    if (faccessat(fd.get(), "", X_OK, AT_EACCESS | AT_EMPTY_PATH) != 0) return errno;
     std::string guest_interp = elf_interp(fd.get());
     char buf[PATH_MAX + 1];
     ssize_t n = readlink(("/proc/self/fd/" + std::to_string(fd.get())).c_str(), buf, PATH_MAX);

@@ -1,6 +1,10 @@
 // execve and execveat in a guest root: the arguments read once, then rewritten by ExecRewriter.
 #include <fcntl.h>
 
+#include <sys/stat.h>
+
+#include <string>
+
 #include "handlers.h"
 
 namespace lx::proc {
@@ -21,8 +25,16 @@ SyscallResult handle_execveat(ProcState& s, SyscallContext& c) {
   ExecCall call;
   call.execveat = true;
   call.dirfd = c.fd(0);
+  int flags = c.flags<int>(4);
+  if (flags & ~(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW)) return sdk::fail(EINVAL);  // as the kernel, first
   if (int e = c.path(1, call.path); e != 0) return sdk::fail(e);
-  if ((c.flags<int>(4) & AT_EMPTY_PATH) && call.path.empty()) return SyscallResult::continue_native();
+  if ((flags & AT_EMPTY_PATH) && call.path.empty()) return SyscallResult::continue_native();
+  if (flags & AT_SYMLINK_NOFOLLOW) {  // a symlink as the last component: ELOOP
+    std::string host;
+    if (int e = s.exec.paths().host_path(c.tid(), call.dirfd, call.path, false, host); e != 0) return sdk::fail(e);
+    struct stat st;
+    if (lstat(host.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) return sdk::fail(ELOOP);
+  }
   call.argv = c.ptr(2);
   call.envp = c.ptr(3);
   return s.exec.rewrite(c, call);

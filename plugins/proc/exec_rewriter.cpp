@@ -1,6 +1,8 @@
 // ExecRewriter: #! chains, ELF interpreters with --argv0, argv rebuilt below the guest's stack.
 #include "exec_rewriter.h"
 
+#include "base/acting_as.h"
+
 #include <elf.h>
 #include <fcntl.h>
 #include <string.h>
@@ -130,6 +132,7 @@ ExecRewriter::~ExecRewriter() {
 
 std::string ExecRewriter::named_interp(const std::string& interp, const std::string& name) {
   if (name.empty() || name == "." || name == ".." || name.size() > 200) return interp;
+  ActingAs::AsLx lx;  // lx's own directory
   std::lock_guard lock(mu_);
   std::string key = interp + '\0' + name;
   if (auto it = links_.find(key); it != links_.end()) return it->second;
@@ -234,7 +237,11 @@ std::string ExecRewriter::through_interpreter(const ExecCall& call, Plan& plan) 
   }
   // The program by its guest path: the interpreter opens it through the fs family like any
   // guest open, and so makes AT_EXECFN and /proc/self/cmdline show what the guest asked for.
-  next.push_back({0, script_name(*paths_, call, plan.path, plan.prog_host)});
+  // A bare name ("prog", which the kernel finds in the cwd) would be searched for as a library by
+  // ld.so: "./prog" is the same file.
+  std::string name = script_name(*paths_, call, plan.path, plan.prog_host);
+  if (name.find('/') == std::string::npos) name = "./" + name;
+  next.push_back({0, name});
   for (std::size_t i = 1; i < plan.items.size(); ++i) next.push_back(plan.items[i]);
   plan.items = std::move(next);
   plan.new_argv = true;

@@ -37,6 +37,8 @@ class ExecRewriter final : public sdk::ProgramNames {
   void set_resolver(sdk::PathResolver* paths) noexcept { paths_ = paths; }
   /// Whether there is a guest root to run programs from (a resolver was set).
   bool active() const noexcept { return paths_ != nullptr; }
+  /// The resolver (active() only).
+  sdk::PathResolver& paths() const noexcept { return *paths_; }
 
   /// Implements execve(2) and execveat(2) (which becomes execve) when active(). Returns
   /// rewritten() or an error.

@@ -80,12 +80,24 @@ class ProcPlugin final : public sdk::PluginBase {
       // ProgramNames is offered now, as other plugins look it up in connect(); it knows programs
       // once execve is ours.
       offer_interfaces(state_.fake_root ? &state_.creds : nullptr, &state_.exec);
-      if (state_.fake_root) offer<sdk::GuestCredentials>(&state_.creds);
-      else if (real) offer<sdk::GuestCredentials>(&state_.real_creds);
+      state_.own_creds = OwnCredentials::current();
+      state_.acting = state_.fake_root ? static_cast<sdk::GuestCredentials*>(&state_.creds)
+                      : real           ? &state_.real_creds
+                                       : nullptr;
+      offer<sdk::GuestCredentials>(state_.acting);
       return {};
     } catch (const std::exception& e) {
       return e.what();
     }
+  }
+
+  // execve resolves and opens the program as the guest thread would (base/acting_as.h): a
+  // program it may not execute is EACCES, not a failure of the ELF interpreter afterwards.
+  sdk::SyscallResult handle(sdk::SyscallContext& ctx) noexcept override {
+    if (ctx.nr() != sdk::sys::execve && ctx.nr() != sdk::sys::execveat) return PluginBase::handle(ctx);
+    ActingAs as(state_.acting, state_.own_creds, ctx);
+    if (!as.ok()) return sdk::fail(EPERM);
+    return PluginBase::handle(ctx);
   }
 
   void connect(const sdk::PluginRegistry& registry) noexcept override {

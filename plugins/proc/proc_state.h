@@ -18,6 +18,7 @@
 
 #include <lxhost/interfaces.h>
 
+#include "base/acting_as.h"
 #include "base/subordinate_ids.h"
 
 #include "exec_rewriter.h"
@@ -118,6 +119,8 @@ struct ProcState {
   std::string release;                                        ///< [proc] release ("": the host's)
   CredentialTable creds;                                      ///< per-thread credentials (fake root)
   RealCredentials real_creds;                                 ///< real ones, cached (privileged, no fake root)
+  sdk::GuestCredentials* acting = nullptr;                    ///< the one of the two offered (execve acts as the guest)
+  OwnCredentials own_creds;                                   ///< this process's, taken in configure()
   ExecRewriter exec;                                          ///< execve in a guest root
 };
 

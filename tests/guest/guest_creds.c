@@ -6,7 +6,9 @@
 //   dropcap N | fsuid U | fsgid G | groups G[,G...]|- | ruid U | setuid U | umask OCT
 //   sethostname (sets the hostname it has) | killparent U (a child that became U signals us, 0)
 //   bindport P (a TCP socket bound to 127.0.0.1:P) | run PATH (fork, exec PATH, "run PATH: STATUS")
-//   seteuid U | keep PATH (open it, kept for:) | fchown U G | fchmod OCT
+//   seteuid U | keep PATH (open it, kept for:) | fchown U G | fchmod OCT | chdir DIR
+//   execveat PATH nofollow|bad (a child's execveat with AT_SYMLINK_NOFOLLOW or bogus flags)
+//   (run's child exits with execve's errno when it fails)
 //   open PATH r|w | creat PATH | mkdir PATH | access PATH r|w | accesse PATH r|w | chmod PATH OCT
 //   chown PATH U G | unlink PATH | stat PATH | link OLD NEW | rename OLD NEW | truncate PATH
 #define _GNU_SOURCE
@@ -21,6 +23,8 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+extern char** environ;
 #include <grp.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -93,12 +97,26 @@ int main(int argc, char** argv) {
       pid_t child = fork();
       if (child == 0) {
         execl(a, a, (char*)NULL);
-        _exit(127);
+        _exit(errno);
       }
       int st = 0;
       waitpid(child, &st, 0);
       printf("run %s: %d\n", a, WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
       i += 1;
+    } else if (!strcmp(op, "chdir")) {
+      report(op, a, chdir(a));
+      i += 1;
+    } else if (!strcmp(op, "execveat")) {
+      pid_t child = fork();
+      if (child == 0) {
+        char* argv[] = {(char*)a, NULL};
+        syscall(SYS_execveat, AT_FDCWD, a, argv, environ, b[0] == 'n' ? AT_SYMLINK_NOFOLLOW : 0x4000000);
+        report(op, b, -1);
+        _exit(0);
+      }
+      int st;
+      waitpid(child, &st, 0);
+      i += 2;
     } else if (!strcmp(op, "seteuid")) {
       report(op, a, seteuid(atoi(a)));
       i += 1;

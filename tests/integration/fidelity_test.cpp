@@ -32,10 +32,12 @@ class Files {
   Files() : dir_("lxhost-fidelity", 0755) { make(); }
   // Back to the files made first, whatever a run made of them.
   void reset() {
-    for (const auto& e : std::filesystem::directory_iterator(dir_.path())) std::filesystem::remove_all(e.path());
+    for (const auto& e : std::filesystem::directory_iterator(dir_.path()))
+      if (e.path().filename() != "mytrue" && e.path().filename() != "link") std::filesystem::remove_all(e.path());
     make();
   }
   std::string operator/(const std::string& name) const { return dir_ / name; }
+  const std::string& path() const { return dir_.path(); }
 
  private:
   void make() {
@@ -131,6 +133,21 @@ TEST(Fidelity, CallsOnTheFdsOfAGuestThatChangedItsEffectiveUidAreItsOwn) {
   std::string out = same_natively_and_under_lx(
       f, {"keep", f / "root_secret", "seteuid", "65534", "fchown", "65534", "0", "fchmod", "0644"});
   EXPECT_EQ(out, "keep " + (f / "root_secret") + ": OK\nseteuid 65534: OK\nfchown 65534: EPERM\nfchmod 0644: EPERM\n");
+}
+
+TEST(Fidelity, ExecIsRefusedWhatTheGuestMayNotRunAndFindsBareNamesInTheCwd) {
+  REQUIRE_ROOT();
+  Files f;
+  std::filesystem::copy_file("/bin/true", f / "mytrue");
+  chmod((f / "mytrue").c_str(), 0700);
+  symlink("mytrue", (f / "link").c_str());
+  // A bare name is the file in the cwd (ld.so alone would look for a library); 0700 root's is
+  // EACCES for nobody (not the ELF interpreter's failure, 127); execveat's own checks.
+  std::string out = same_natively_and_under_lx(
+      f, {"chdir", f.path(), "run", "mytrue", "execveat", f / "link", "nofollow", "execveat", f / "mytrue", "bad",
+          "seteuid", "65534", "run", f / "mytrue"});
+  EXPECT_EQ(out, "chdir " + f.path() + ": OK\nrun mytrue: 0\nexecveat nofollow: ELOOP\nexecveat bad: EINVAL\n"
+                 "seteuid 65534: OK\nrun " + (f / "mytrue") + ": 13\n");
 }
 
 TEST(Fidelity, APortBelow1024NeedsTheGuestsCapability) {
