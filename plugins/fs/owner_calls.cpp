@@ -119,6 +119,7 @@ SyscallResult handle_lchown(FsState& s, SyscallContext& c) { return chown_arg(s,
 
 SyscallResult handle_fchownat(FsState& s, SyscallContext& c) {
   int flags = c.flags(4);
+  if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return fail(EINVAL);  // as the kernel, first
   auto uid = static_cast<std::uint32_t>(c.uint_arg(2));
   auto gid = static_cast<std::uint32_t>(c.uint_arg(3));
   std::string path;
@@ -144,7 +145,26 @@ SyscallResult handle_fchmodat(FsState& s, SyscallContext& c) {
 
 SyscallResult handle_fchmodat2(FsState& s, SyscallContext& c) {
   mode_t mode = c.flags<mode_t>(2);
-  return at_op(s, c, c.fd(0), 1, follow_unless(c.flags(3)), [&](const Resolved& r) { return chmod_entry(s, r, mode); });
+  int flags = c.flags(3);
+  if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return fail(EINVAL);  // as the kernel, first
+  std::string path;
+  if (int e = c.path(1, path); e != 0) return fail(e);
+  if ((flags & AT_EMPTY_PATH) && path.empty()) {
+    UniqueFd fd = guest_fd(c, c.fd(0));
+    if (!fd) return fail(EBADF);
+    if (fchmodat(fd.get(), "", mode, AT_EMPTY_PATH) != 0 &&
+        chmod(("/proc/self/fd/" + std::to_string(fd.get())).c_str(), mode) != 0)
+      return fail(errno);
+    return SyscallResult::value(0);
+  }
+  return at_op(s, c, c.fd(0), 1, follow_unless(flags), [&](const Resolved& r) {
+    struct stat st;
+    // A symlink itself has no mode of its own to change: EOPNOTSUPP, as Linux.
+    if ((flags & AT_SYMLINK_NOFOLLOW) && fstatat(r.parent.get(), at_name(r), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+        S_ISLNK(st.st_mode))
+      return errno = EOPNOTSUPP, -1;
+    return chmod_entry(s, r, mode);
+  });
 }
 
 SyscallResult handle_mknod(FsState& s, SyscallContext& c) { return mknod_path(s, c, AT_FDCWD, 0); }

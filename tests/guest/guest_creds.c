@@ -9,6 +9,7 @@
 //   seteuid U | keep PATH (open it, kept for:) | fchown U G | fchmod OCT | chdir DIR
 //   execveat PATH nofollow|bad (a child's execveat with AT_SYMLINK_NOFOLLOW or bogus flags)
 //   (run's child exits with execve's errno when it fails)
+//   lchmod PATH OCT (fchmodat2 with AT_SYMLINK_NOFOLLOW) | fchownat_bad PATH (bogus flags)
 //   open PATH r|w | creat PATH | mkdir PATH | access PATH r|w | accesse PATH r|w | chmod PATH OCT
 //   chown PATH U G | unlink PATH | stat PATH | link OLD NEW | rename OLD NEW | truncate PATH
 #define _GNU_SOURCE
@@ -117,6 +118,12 @@ int main(int argc, char** argv) {
       int st;
       waitpid(child, &st, 0);
       i += 2;
+    } else if (!strcmp(op, "lchmod")) {
+      report(op, a, (int)syscall(452 /* fchmodat2 */, AT_FDCWD, a, (mode_t)strtol(b, NULL, 8), AT_SYMLINK_NOFOLLOW));
+      i += 2;
+    } else if (!strcmp(op, "fchownat_bad")) {
+      report(op, a, fchownat(AT_FDCWD, a, 0, 0, 9999));
+      i += 1;
     } else if (!strcmp(op, "seteuid")) {
       report(op, a, seteuid(atoi(a)));
       i += 1;

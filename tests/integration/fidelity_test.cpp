@@ -33,7 +33,8 @@ class Files {
   // Back to the files made first, whatever a run made of them.
   void reset() {
     for (const auto& e : std::filesystem::directory_iterator(dir_.path()))
-      if (e.path().filename() != "mytrue" && e.path().filename() != "link") std::filesystem::remove_all(e.path());
+      if (e.path().filename() != "mytrue" && e.path().filename() != "link" && e.path().filename() != "sym")
+        std::filesystem::remove_all(e.path());
     make();
   }
   std::string operator/(const std::string& name) const { return dir_ / name; }
@@ -148,6 +149,15 @@ TEST(Fidelity, ExecIsRefusedWhatTheGuestMayNotRunAndFindsBareNamesInTheCwd) {
           "seteuid", "65534", "run", f / "mytrue"});
   EXPECT_EQ(out, "chdir " + f.path() + ": OK\nrun mytrue: 0\nexecveat nofollow: ELOOP\nexecveat bad: EINVAL\n"
                  "seteuid 65534: OK\nrun " + (f / "mytrue") + ": 13\n");
+}
+
+TEST(Fidelity, ModeAndOwnerCallsCheckTheirFlagsAndLeaveSymlinkTargetsAlone) {
+  Files f;
+  symlink("root_secret", (f / "sym").c_str());
+  std::string out = same_natively_and_under_lx(
+      f, {"lchmod", f / "sym", "0644", "stat", f / "root_secret", "fchownat_bad", f / "root_secret"});
+  EXPECT_THAT(out, ::testing::HasSubstr("lchmod " + (f / "sym") + ": EOPNOTSUPP"));
+  EXPECT_THAT(out, ::testing::HasSubstr("fchownat_bad " + (f / "root_secret") + ": EINVAL"));
 }
 
 TEST(Fidelity, APortBelow1024NeedsTheGuestsCapability) {
