@@ -82,6 +82,9 @@ void apply_umask(FsState& s, SyscallContext& c, int fd, mode_t requested) {
   struct stat st;
   if (fstat(fd, &st) != 0 || S_ISLNK(st.st_mode)) return;
   mode_t want = (st.st_mode & 07000) | (requested & 0777 & ~um);
+  // lx's correction of what it created, not a chmod of the guest's: as lx, which keeps the
+  // setgid bit a directory inherited (a guest outside its group would lose it).
+  ActingAs::AsLx lx;
   if ((st.st_mode & 07777) != want) chmod(("/proc/self/fd/" + std::to_string(fd)).c_str(), want);
 }
 

@@ -200,6 +200,17 @@ SyscallResult handle_openat2(FsState& s, SyscallContext& c) {
   std::size_t size = std::min<std::size_t>(c.uint_arg(3), sizeof how);
   if (size < 24) return fail(EINVAL);
   if (int e = c.read_memory(c.ptr(2), &how, size); e != 0) return fail(e);
+  // As the kernel's build_open_how checks: unknown open or resolve flags, a mode without
+  // O_CREAT/O_TMPFILE or with bits beyond S_IALLUGO, both RESOLVE_BENEATH and RESOLVE_IN_ROOT.
+  constexpr std::uint64_t kResolve = RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH |
+                                     RESOLVE_IN_ROOT | RESOLVE_CACHED;
+  constexpr std::uint64_t kOpenFlags = O_ACCMODE | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_APPEND | O_NONBLOCK |
+                                       O_DSYNC | FASYNC | O_DIRECT | O_LARGEFILE | O_DIRECTORY | O_NOFOLLOW |
+                                       O_NOATIME | O_CLOEXEC | O_PATH | O_TMPFILE | O_SYNC;
+  if ((how.flags & ~kOpenFlags) || (how.resolve & ~kResolve) || (how.mode & ~std::uint64_t{07777}) ||
+      (how.mode && !(how.flags & O_CREAT) && (how.flags & O_TMPFILE) != O_TMPFILE) ||
+      ((how.resolve & RESOLVE_BENEATH) && (how.resolve & RESOLVE_IN_ROOT)) || (how.flags & O_ACCMODE) == O_ACCMODE)
+    return fail(EINVAL);
   return open_file(s, c, c.fd(0), 1, static_cast<int>(how.flags), static_cast<mode_t>(how.mode));
 }
 

@@ -10,6 +10,7 @@
 //   execveat PATH nofollow|bad (a child's execveat with AT_SYMLINK_NOFOLLOW or bogus flags)
 //   (run's child exits with execve's errno when it fails)
 //   lchmod PATH OCT (fchmodat2 with AT_SYMLINK_NOFOLLOW) | fchownat_bad PATH (bogus flags)
+//   openat2_bad PATH (openat2 with an unknown resolve flag)
 //   open PATH r|w | creat PATH | mkdir PATH | access PATH r|w | accesse PATH r|w | chmod PATH OCT
 //   chown PATH U G | unlink PATH | stat PATH | link OLD NEW | rename OLD NEW | truncate PATH
 #define _GNU_SOURCE
@@ -121,6 +122,10 @@ int main(int argc, char** argv) {
     } else if (!strcmp(op, "lchmod")) {
       report(op, a, (int)syscall(452 /* fchmodat2 */, AT_FDCWD, a, (mode_t)strtol(b, NULL, 8), AT_SYMLINK_NOFOLLOW));
       i += 2;
+    } else if (!strcmp(op, "openat2_bad")) {
+      struct { unsigned long long flags, mode, resolve; } how = {O_RDONLY, 0, 0x800};
+      report(op, a, (int)syscall(437 /* openat2 */, AT_FDCWD, a, &how, sizeof how));
+      i += 1;
     } else if (!strcmp(op, "fchownat_bad")) {
       report(op, a, fchownat(AT_FDCWD, a, 0, 0, 9999));
       i += 1;

@@ -50,6 +50,9 @@ class Files {
     chown((dir_ / "group_file").c_str(), 0, 12345);
     mkdir((dir_ / "root_dir").c_str(), 0755);
     mkdir((dir_ / "open_dir").c_str(), 01777);
+    mkdir((dir_ / "sgid_dir").c_str(), 0777);
+    chown((dir_ / "sgid_dir").c_str(), 0, 12345);
+    chmod((dir_ / "sgid_dir").c_str(), 02777);
     chmod((dir_ / "open_dir").c_str(), 01777);
   }
   TempDir dir_;
@@ -158,6 +161,16 @@ TEST(Fidelity, ModeAndOwnerCallsCheckTheirFlagsAndLeaveSymlinkTargetsAlone) {
       f, {"lchmod", f / "sym", "0644", "stat", f / "root_secret", "fchownat_bad", f / "root_secret"});
   EXPECT_THAT(out, ::testing::HasSubstr("lchmod " + (f / "sym") + ": EOPNOTSUPP"));
   EXPECT_THAT(out, ::testing::HasSubstr("fchownat_bad " + (f / "root_secret") + ": EINVAL"));
+}
+
+TEST(Fidelity, ADirectoryMadeInASetgidDirectoryKeepsItsGroupAndSetgidBit) {
+  REQUIRE_ROOT();
+  Files f;
+  std::string out = same_natively_and_under_lx(f, {"umask", "0", "groups", "-", "fsgid", "65534", "fsuid", "65534",
+                                                   "mkdir", f / "sgid_dir/sub", "stat", f / "sgid_dir/sub",
+                                                   "openat2_bad", f / "root_secret"});
+  EXPECT_THAT(out, ::testing::HasSubstr("stat " + (f / "sgid_dir/sub") + ": 65534:12345:2777"));
+  EXPECT_THAT(out, ::testing::HasSubstr("openat2_bad " + (f / "root_secret") + ": EINVAL"));
 }
 
 TEST(Fidelity, APortBelow1024NeedsTheGuestsCapability) {
