@@ -18,7 +18,16 @@ void FsState::add_member(pid_t tid) { members_.add(tid); }
 
 void FsState::remove_member(pid_t tid) { members_.remove(tid); }
 
-bool FsState::member(pid_t pid) const { return members_.contains(pid); }
+bool FsState::member(pid_t pid) const {
+  if (members_.contains(pid)) return true;
+  // A child that exited and is not reaped yet is no member any more, but natively its parent
+  // still sees it (/proc/<pid>/stat in state Z): it is one while its parent is (a zombie's pid
+  // cannot have been reused).
+  auto st = ProcStatus::read(pid);
+  if (!st || st->state().value_or('?') != 'Z') return false;
+  pid_t parent = st->ppid().value_or(0);
+  return parent > 0 && members_.contains(parent);
+}
 
 std::vector<pid_t> FsState::members() const { return members_.snapshot(); }
 

@@ -11,6 +11,7 @@
 //   (run's child exits with execve's errno when it fails)
 //   lchmod PATH OCT (fchmodat2 with AT_SYMLINK_NOFOLLOW) | fchownat_bad PATH (bogus flags)
 //   openat2_bad PATH (openat2 with an unknown resolve flag)
+//   zombie (a child that exited, unreaped: the state in its /proc/<pid>/stat)
 //   open PATH r|w | creat PATH | mkdir PATH | access PATH r|w | accesse PATH r|w | chmod PATH OCT
 //   chown PATH U G | unlink PATH | stat PATH | link OLD NEW | rename OLD NEW | truncate PATH
 #define _GNU_SOURCE
@@ -126,6 +127,23 @@ int main(int argc, char** argv) {
       struct { unsigned long long flags, mode, resolve; } how = {O_RDONLY, 0, 0x800};
       report(op, a, (int)syscall(437 /* openat2 */, AT_FDCWD, a, &how, sizeof how));
       i += 1;
+    } else if (!strcmp(op, "zombie")) {
+      pid_t child = fork();
+      if (child == 0) _exit(0);
+      char path[64], buf[256] = "";
+      snprintf(path, sizeof path, "/proc/%d/stat", child);
+      for (int tries = 0; tries < 500; ++tries) {  // until it has exited (state Z)
+        FILE* f = fopen(path, "r");
+        if (!f) break;
+        char* got = fgets(buf, sizeof buf, f);
+        fclose(f);
+        char* paren = got ? strrchr(buf, ')') : NULL;
+        if (paren && paren[2] == 'Z') break;
+        usleep(2000);
+      }
+      char* paren = strrchr(buf, ')');
+      printf("zombie: %c\n", paren ? paren[2] : '-');
+      waitpid(child, NULL, 0);
     } else if (!strcmp(op, "fchownat_bad")) {
       report(op, a, fchownat(AT_FDCWD, a, 0, 0, 9999));
       i += 1;

@@ -173,6 +173,11 @@ TEST(Fidelity, ADirectoryMadeInASetgidDirectoryKeepsItsGroupAndSetgidBit) {
   EXPECT_THAT(out, ::testing::HasSubstr("openat2_bad " + (f / "root_secret") + ": EINVAL"));
 }
 
+TEST(Fidelity, AnUnreapedChildIsStillInProc) {
+  Files f;
+  EXPECT_EQ(same_natively_and_under_lx(f, {"zombie"}), "zombie: Z\n");
+}
+
 TEST(Fidelity, APortBelow1024NeedsTheGuestsCapability) {
   REQUIRE_ROOT();
   Files f;
