@@ -33,7 +33,7 @@ SyscallResult priority(const Members& m, SyscallContext& c, bool set) {
   pid_t who = c.pid_arg(1);
   if (which == PRIO_PROCESS) return member_or_esrch(m, who);
   if (which != PRIO_PGRP && which != PRIO_USER) return SyscallResult::continue_native();  // EINVAL
-  if (which == PRIO_USER && who < 0) return sdk::fail(EINVAL);
+  // PRIO_USER of an invalid uid (-1) covers nobody: ESRCH below, as natively.
   int nice = set ? c.int_arg(2) : 0;
   int err = ESRCH;
   long best = -1;
