@@ -112,6 +112,11 @@ const FsRow kRows[] = {
     {When::kAlways, {sys::pivot_root, Error(EPERM), nullptr, E, kHostNote}},
     {When::kAlways, {sys::mount, Error(EPERM), nullptr, E, kHostNote}},
     {When::kAlways, {sys::umount2, Error(EPERM), nullptr, E, kHostNote}},
+    // Landlock restricts the thread that calls, and the calls done on its behalf are lx's: a
+    // guest that sandboxed itself would not be. As a kernel with Landlock disabled at boot, so
+    // that programs know they are not sandboxed (and run, or refuse to, as they choose).
+    {When::kAlways, {sys::landlock_create_ruleset, Error(EOPNOTSUPP), nullptr, E,
+                     "EOPNOTSUPP (as Landlock disabled): lx's calls on the guest's behalf would escape its rules"}},
     {When::kAlways, {sys::swapon, Error(EPERM), nullptr, E, kHostNote}},
     {When::kAlways, {sys::swapoff, Error(EPERM), nullptr, E, kHostNote}},
     {When::kAlways, {sys::quotactl, Error(EPERM), nullptr, E, kHostNote}},

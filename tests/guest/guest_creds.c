@@ -12,6 +12,7 @@
 //   lchmod PATH OCT (fchmodat2 with AT_SYMLINK_NOFOLLOW) | fchownat_bad PATH (bogus flags)
 //   openat2_bad PATH (openat2 with an unknown resolve flag)
 //   zombie (a child that exited, unreaped: the state in its /proc/<pid>/stat)
+//   landlock (landlock_create_ruleset's ABI version query)
 //   open PATH r|w | creat PATH | mkdir PATH | access PATH r|w | accesse PATH r|w | chmod PATH OCT
 //   chown PATH U G | unlink PATH | stat PATH | link OLD NEW | rename OLD NEW | truncate PATH
 #define _GNU_SOURCE
@@ -127,6 +128,10 @@ int main(int argc, char** argv) {
       struct { unsigned long long flags, mode, resolve; } how = {O_RDONLY, 0, 0x800};
       report(op, a, (int)syscall(437 /* openat2 */, AT_FDCWD, a, &how, sizeof how));
       i += 1;
+    } else if (!strcmp(op, "landlock")) {
+      int v = (int)syscall(444 /* landlock_create_ruleset */, NULL, 0, 1 /* LANDLOCK_CREATE_RULESET_VERSION */);
+      if (v < 0) report(op, "", v);
+      else printf("landlock : version %d\n", v);
     } else if (!strcmp(op, "zombie")) {
       pid_t child = fork();
       if (child == 0) _exit(0);

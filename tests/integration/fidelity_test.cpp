@@ -178,6 +178,14 @@ TEST(Fidelity, AnUnreapedChildIsStillInProc) {
   EXPECT_EQ(same_natively_and_under_lx(f, {"zombie"}), "zombie: Z\n");
 }
 
+// Landlock would bind the guest thread and not lx acting for it: the emulated backend says it is
+// disabled rather than sandbox nothing (a deliberate difference from native).
+TEST(Fidelity, LandlockIsDisabledWhereLxActsForTheGuest) {
+  LX_EMULATED_BACKEND_ONLY("under the kernel backend the guest's own calls are the kernel's: Landlock binds them");
+  auto r = run_command({kLx, "exec", "--set", "fs.root=/.", "--", kCreds, "landlock"});
+  EXPECT_EQ(r.out, "landlock : EOPNOTSUPP\n") << r.err;
+}
+
 TEST(Fidelity, APortBelow1024NeedsTheGuestsCapability) {
   REQUIRE_ROOT();
   Files f;
