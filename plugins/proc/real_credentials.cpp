@@ -2,8 +2,9 @@
 // root's emulated ones (CredentialTable) or, when lx is privileged and fakes nothing, the real
 // ones the kernel shows in /proc/<tid>/status (RealCredentials).
 #include <linux/capability.h>
-#include <sys/syscall.h>
 #include <unistd.h>
+
+#include <lxhost/syscall_table.h>
 
 #include "base/proc_status.h"
 #include "proc_state.h"
@@ -75,7 +76,7 @@ void RealCredentials::forget(pid_t tid) noexcept {
 bool privileged_process() noexcept {
   __user_cap_header_struct h{_LINUX_CAPABILITY_VERSION_3, 0};
   __user_cap_data_struct d[2]{};
-  if (syscall(SYS_capget, &h, d) != 0) return geteuid() == 0;
+  if (syscall(sdk::sys::capget, &h, d) != 0) return geteuid() == 0;
   return d[0].effective != 0 || d[1].effective != 0;
 }
 
