@@ -46,7 +46,10 @@ SyscallResult link_paths(FsState& s, SyscallContext& c, int olddir, int oldp, in
     return fail(e);
   if (int e = resolve_arg(s, c, newdir, newp, Follow::kNo, b); e != 0) return fail(e);
   if (b.read_only) return fail(EROFS);
-  if (linkat(a.parent.get(), at_name(a), b.parent.get(), at_name(b), 0) != 0) return fail(errno);
+  // A magic link (/proc/self/fd/N of an O_TMPFILE file) followed: the kernel follows it to the
+  // file itself, as it would for the guest; linking the link would cross into procfs (EXDEV).
+  int how = a.magic && (flags & AT_SYMLINK_FOLLOW) ? AT_SYMLINK_FOLLOW : 0;
+  if (linkat(a.parent.get(), at_name(a), b.parent.get(), at_name(b), how) != 0) return fail(errno);
   return SyscallResult::value(0);
 }
 

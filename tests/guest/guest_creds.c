@@ -13,6 +13,7 @@
 //   openat2_bad PATH (openat2 with an unknown resolve flag)
 //   zombie (a child that exited, unreaped: the state in its /proc/<pid>/stat)
 //   landlock (landlock_create_ruleset's ABI version query)
+//   tmpfile DIR NAME (an O_TMPFILE file in DIR, linked as DIR/NAME through /proc/self/fd/N)
 //   open PATH r|w | creat PATH | mkdir PATH | access PATH r|w | accesse PATH r|w | chmod PATH OCT
 //   chown PATH U G | unlink PATH | stat PATH | link OLD NEW | rename OLD NEW | truncate PATH
 #define _GNU_SOURCE
@@ -128,6 +129,14 @@ int main(int argc, char** argv) {
       struct { unsigned long long flags, mode, resolve; } how = {O_RDONLY, 0, 0x800};
       report(op, a, (int)syscall(437 /* openat2 */, AT_FDCWD, a, &how, sizeof how));
       i += 1;
+    } else if (!strcmp(op, "tmpfile")) {
+      int fd = open(a, O_TMPFILE | O_WRONLY, 0600);
+      char proc[64], to[4096];
+      snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+      snprintf(to, sizeof to, "%s/%s", a, b);
+      report(op, b, fd < 0 ? fd : linkat(AT_FDCWD, proc, AT_FDCWD, to, AT_SYMLINK_FOLLOW));
+      if (fd >= 0) close(fd);
+      i += 2;
     } else if (!strcmp(op, "landlock")) {
       int v = (int)syscall(444 /* landlock_create_ruleset */, NULL, 0, 1 /* LANDLOCK_CREATE_RULESET_VERSION */);
       if (v < 0) report(op, "", v);

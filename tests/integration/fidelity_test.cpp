@@ -186,6 +186,12 @@ TEST(Fidelity, LandlockIsDisabledWhereLxActsForTheGuest) {
   EXPECT_EQ(r.out, "landlock : EOPNOTSUPP\n") << r.err;
 }
 
+TEST(Fidelity, AnOTmpfileFileIsLinkedThroughProcSelfFd) {
+  Files f;
+  std::string out = same_natively_and_under_lx(f, {"tmpfile", f / "open_dir", "named", "stat", f / "open_dir/named"});
+  EXPECT_THAT(out, ::testing::HasSubstr("tmpfile named: OK"));
+}
+
 TEST(Fidelity, APortBelow1024NeedsTheGuestsCapability) {
   REQUIRE_ROOT();
   Files f;
