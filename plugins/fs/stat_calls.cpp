@@ -137,7 +137,10 @@ SyscallResult handle_lstat(FsState& s, SyscallContext& c) {
 }
 
 SyscallResult handle_newfstatat(FsState& s, SyscallContext& c) {
-  return stat_path(s, c, c.fd(0), 1, c.ptr(2), c.flags(3));
+  int flags = c.flags(3);
+  // As the kernel's vfs_statx, before anything.
+  if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH | AT_STATX_SYNC_TYPE)) return fail(EINVAL);
+  return stat_path(s, c, c.fd(0), 1, c.ptr(2), flags);
 }
 
 SyscallResult handle_fstat(FsState& s, SyscallContext& c) { return fstat_fd(s, c, c.fd(0), c.ptr(1)); }

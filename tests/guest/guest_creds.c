@@ -14,6 +14,7 @@
 //   zombie (a child that exited, unreaped: the state in its /proc/<pid>/stat)
 //   landlock (landlock_create_ruleset's ABI version query)
 //   tmpfile DIR NAME (an O_TMPFILE file in DIR, linked as DIR/NAME through /proc/self/fd/N)
+//   fstatat_bad PATH (newfstatat with bogus flags)
 //   open PATH r|w | creat PATH | mkdir PATH | access PATH r|w | accesse PATH r|w | chmod PATH OCT
 //   chown PATH U G | unlink PATH | stat PATH | link OLD NEW | rename OLD NEW | truncate PATH
 #define _GNU_SOURCE
@@ -158,6 +159,10 @@ int main(int argc, char** argv) {
       char* paren = strrchr(buf, ')');
       printf("zombie: %c\n", paren ? paren[2] : '-');
       waitpid(child, NULL, 0);
+    } else if (!strcmp(op, "fstatat_bad")) {
+      struct stat st;
+      report(op, a, fstatat(AT_FDCWD, a, &st, 9999));
+      i += 1;
     } else if (!strcmp(op, "fchownat_bad")) {
       report(op, a, fchownat(AT_FDCWD, a, 0, 0, 9999));
       i += 1;
