@@ -315,9 +315,24 @@ struct GuestRoot::Walk {
     return land(c, guest);
   }
 
+  // As the kernel's may_follow_link with fs.protected_symlinks: a symlink in a sticky
+  // world-writable directory is followed only by its owner or when the directory's owner owns it
+  // (the follower is this thread's fsuid: the guest thread's, acting as it).
+  int may_follow(int fd) {
+    struct stat link, dir;
+    if (fstat(fd, &link) != 0 || fstat(levels.back().fd.get(), &dir) != 0) return 0;
+    if ((dir.st_mode & (S_ISVTX | S_IWOTH)) != (S_ISVTX | S_IWOTH)) return 0;  // the common case: no read
+    char v = '0';
+    UniqueFd f(::open("/proc/sys/fs/protected_symlinks", O_RDONLY | O_CLOEXEC));  // it may change any time
+    if (!f || read(f.get(), &v, 1) != 1 || v == '0') return 0;
+    if (link.st_uid == static_cast<uid_t>(syscall(SYS_setfsuid, -1))) return 0;
+    return dir.st_uid == link.st_uid ? 0 : EACCES;
+  }
+
   // Follows symlink `c` (open as `fd`): its target's components are walked next.
   int follow_link(int fd, const std::string& c, const std::string& guest, bool last) {
     if (++links > kMaxSymlinks) return ELOOP;
+    if (int e = may_follow(fd); e != 0) return e;
     std::string target;
     if (int e = read_link(fd, "", target); e != 0) return e;
     // Below a procfs root every link is a magic link (/proc/self, /proc/net are ordinary ones).

@@ -193,6 +193,31 @@ TEST(Fidelity, AnOTmpfileFileIsLinkedThroughProcSelfFd) {
   EXPECT_THAT(out, ::testing::HasSubstr("tmpfile named: OK"));
 }
 
+TEST(Fidelity, ProtectedSymlinksAreNotFollowedInStickyDirectories) {
+  REQUIRE_ROOT();
+  Files f;
+  // fs.protected_symlinks on for the test (put back after): nobody's link in root's sticky
+  // world-writable directory is not followed by root.
+  std::string old = "0";
+  std::ifstream("/proc/sys/fs/protected_symlinks") >> old;
+  std::ofstream("/proc/sys/fs/protected_symlinks") << "1\n";
+  auto make_link = [&] {
+    symlink((f / "root_secret").c_str(), (f / "open_dir/link").c_str());
+    lchown((f / "open_dir/link").c_str(), 65534, 65534);
+  };
+  make_link();
+  std::vector<std::string> ops{"open", f / "open_dir/link", "r"};
+  std::vector<std::string> native{kCreds};
+  native.insert(native.end(), ops.begin(), ops.end());
+  std::vector<std::string> lx{kLx, "exec", "--set", "fs.root=/.", "--", kCreds};
+  lx.insert(lx.end(), ops.begin(), ops.end());
+  auto n = run_command(native);
+  auto l = run_command(lx);
+  std::ofstream("/proc/sys/fs/protected_symlinks") << old << "\n";
+  EXPECT_EQ(n.out, "open " + (f / "open_dir/link") + ": EACCES\n");
+  EXPECT_EQ(l.out, n.out) << l.err;
+}
+
 TEST(Fidelity, APortBelow1024NeedsTheGuestsCapability) {
   REQUIRE_ROOT();
   Files f;
