@@ -2,6 +2,7 @@
 // itself must change directory), getcwd(2), getdents(2) (a procfs root lists the instance's pids
 // only) and inotify_add_watch(2) (the watch goes on the guest's own inotify instance).
 #include <linux/magic.h>
+#include <sys/fanotify.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -145,6 +146,76 @@ SyscallResult handle_inotify_add_watch(FsState& s, SyscallContext& c) {
   int wd = inotify_add_watch(ino.get(), path.c_str(), mask);
   if (wd < 0) return fail(errno);
   return SyscallResult::value(wd);
+}
+
+// Implements fanotify_mark(2) on the guest's own fanotify group: an inode mark on the object
+// the guest named (dirfd with a NULL path: dirfd itself). A mount or filesystem mark would watch
+// the host's whole mount or filesystem beyond a guest root: only with the host's root.
+SyscallResult handle_fanotify_mark(FsState& s, SyscallContext& c) {
+  auto flags = c.flags<unsigned>(1);
+  std::uint64_t mask = c.uint_arg(2);
+  int dirfd = c.fd(3);
+  constexpr unsigned kWhole = 0x00000010 /* FAN_MARK_MOUNT */ | 0x00000100 /* FAN_MARK_FILESYSTEM */;
+  if ((flags & kWhole) && !s.host_root && s.translating) return fail(EPERM);
+  UniqueFd fan = take_fd(c, c.fd(0));
+  if (!fan) return fail(errno == EBADF ? EBADF : errno);
+  UniqueFd target;
+  if (c.ptr(4) == 0) {
+    target = guest_fd(c, dirfd);
+    if (!target) return fail(EBADF);
+  } else {
+    Resolved r;
+    if (int e = resolve_arg(s, c, dirfd, 4, follow_unless(static_cast<int>(flags), 0x00000004 /* FAN_MARK_DONT_FOLLOW */), r);
+        e != 0)
+      return fail(e);
+    if (!r.exists) return fail(ENOENT);
+    target = open_entry(r, O_PATH | O_NOFOLLOW);
+    if (!target) return fail(errno);
+  }
+  // By /proc/self/fd/N (the kernel takes no O_PATH dirfd here), followed to the very object the
+  // guest named: FAN_MARK_DONT_FOLLOW has been applied by the resolution already.
+  std::string at = "/proc/self/fd/" + std::to_string(target.get());
+  if (fanotify_mark(fan.get(), flags & ~0x00000004u, mask, AT_FDCWD, at.c_str()) != 0) return fail(errno);
+  return SyscallResult::value(0);
+}
+
+// Implements name_to_handle_at(2): the handle of the object the guest named, as the host's
+// filesystem makes it (open_by_handle_at, which would open any file of the mount, stays refused).
+SyscallResult handle_name_to_handle_at(FsState& s, SyscallContext& c) {
+  int flags = c.flags(4);
+  if (flags & ~(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH | 0x200 /* AT_HANDLE_FID */)) return fail(EINVAL);
+  std::uint32_t bytes = 0;
+  std::uint64_t handle = c.ptr(2);
+  if (int e = c.read_memory(handle, &bytes, sizeof bytes); e != 0) return fail(e);
+  constexpr std::uint32_t kMax = 128;  // MAX_HANDLE_SZ
+  if (bytes > kMax) return fail(EINVAL);
+  std::string path;
+  if (int e = c.path(1, path); e != 0) return fail(e);
+  UniqueFd target;
+  if ((flags & AT_EMPTY_PATH) && path.empty()) {
+    target = guest_fd(c, c.fd(0));
+    if (!target) return fail(EBADF);
+  } else {
+    Resolved r;
+    if (int e = resolve(s, c, c.fd(0), path, (flags & AT_SYMLINK_FOLLOW) ? Follow::kYes : Follow::kNo, r); e != 0)
+      return fail(e);
+    if (!r.exists) return fail(ENOENT);
+    target = open_entry(r, O_PATH | O_NOFOLLOW);
+    if (!target) return fail(errno);
+  }
+  alignas(8) unsigned char buf[8 + kMax];
+  auto* fh = reinterpret_cast<struct file_handle*>(buf);
+  fh->handle_bytes = bytes;
+  int mount_id = 0;
+  int rc = name_to_handle_at(target.get(), "", fh, &mount_id, AT_EMPTY_PATH | (flags & 0x200));
+  int err = rc == 0 ? 0 : errno;
+  if (rc != 0 && err != EOVERFLOW) return fail(err);
+  // EOVERFLOW: the size needed goes back in handle_bytes, as the kernel does.
+  std::size_t out = err ? sizeof fh->handle_bytes : 8 + fh->handle_bytes;
+  if (int e = c.write_memory(handle, buf, out); e != 0) return fail(e);
+  if (err) return fail(err);
+  if (int e = c.write_memory(c.ptr(3), &mount_id, sizeof mount_id); e != 0) return fail(e);
+  return SyscallResult::value(0);
 }
 
 }  // namespace lx::fs

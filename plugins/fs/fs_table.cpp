@@ -126,9 +126,15 @@ const FsRow kRows[] = {
     {When::kAlways, {sys::move_mount, Error(EPERM), nullptr, E, kHostNote}},
     {When::kAlways, {sys::fspick, Error(EPERM), nullptr, E, kHostNote}},
     {When::kAlways, {sys::mount_setattr, Error(EPERM), nullptr, E, kHostNote}},
-    {When::kAlways, {sys::fanotify_mark, Error(EPERM), nullptr, E, kHostNote}},
+    {When::kAlways, {sys::fanotify_mark, Notify(), handle_fanotify_mark, P,
+                     "marks added to the guest's own group; mount/filesystem marks only with the host's root"}},
+    // A handle opens any file of its filesystem, wherever the guest root is (CAP_DAC_READ_SEARCH:
+    // the "shocker" container escape): refused in a guest root, native with the host's own.
+    {When::kTranslated, {sys::open_by_handle_at, Error(EPERM), nullptr, E,
+                         "EPERM in a guest root: a handle opens any file of the host filesystem"}},
+    {When::kAlways, {sys::name_to_handle_at, Notify(), handle_name_to_handle_at, F,
+                     "the host filesystem's handle of what the guest names (open_by_handle_at stays refused)"}},
     // Not translated yet.
-    {When::kAlways, {sys::name_to_handle_at, Error(EOPNOTSUPP), nullptr, E, kLaterNote}},
     {When::kAlways, {sys::setxattrat, Error(ENOSYS), nullptr, E, kLaterNote}},
     {When::kAlways, {sys::getxattrat, Error(ENOSYS), nullptr, E, kLaterNote}},
     {When::kAlways, {sys::listxattrat, Error(ENOSYS), nullptr, E, kLaterNote}},

@@ -122,5 +122,10 @@ SyscallResult handle_getdents(FsState& s, SyscallContext& c);
 SyscallResult handle_getdents64(FsState& s, SyscallContext& c);
 /// Implements inotify_add_watch(2) on the guest's own inotify instance.
 SyscallResult handle_inotify_add_watch(FsState& s, SyscallContext& c);
+/// Implements fanotify_mark(2) on the guest's own fanotify group (inode marks; mount and
+/// filesystem marks only with the host's root).
+SyscallResult handle_fanotify_mark(FsState& s, SyscallContext& c);
+/// Implements name_to_handle_at(2) on the object the guest names.
+SyscallResult handle_name_to_handle_at(FsState& s, SyscallContext& c);
 
 }  // namespace lx::fs

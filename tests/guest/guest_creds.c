@@ -15,6 +15,7 @@
 //   landlock (landlock_create_ruleset's ABI version query)
 //   tmpfile DIR NAME (an O_TMPFILE file in DIR, linked as DIR/NAME through /proc/self/fd/N)
 //   fstatat_bad PATH (newfstatat with bogus flags)
+//   handle PATH (name_to_handle_at) | fanmark PATH (an inode mark of a new fanotify group)
 //   open PATH r|w | creat PATH | mkdir PATH | access PATH r|w | accesse PATH r|w | chmod PATH OCT
 //   chown PATH U G | unlink PATH | stat PATH | link OLD NEW | rename OLD NEW | truncate PATH
 #define _GNU_SOURCE
@@ -24,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fanotify.h>
 #include <sys/fsuid.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -159,6 +161,18 @@ int main(int argc, char** argv) {
       char* paren = strrchr(buf, ')');
       printf("zombie: %c\n", paren ? paren[2] : '-');
       waitpid(child, NULL, 0);
+    } else if (!strcmp(op, "handle")) {
+      struct { unsigned int bytes; int type; unsigned char h[128]; } fh = {128, 0, {0}};
+      int mount_id = -1;
+      int rc = name_to_handle_at(AT_FDCWD, a, (struct file_handle*)&fh, &mount_id, 0);
+      if (rc == 0 && (fh.bytes == 0 || mount_id < 0)) rc = -1, errno = EPROTO;  // nothing filled in
+      report(op, a, rc);
+      i += 1;
+    } else if (!strcmp(op, "fanmark")) {
+      int fan = fanotify_init(FAN_CLASS_NOTIF, O_RDONLY);
+      report(op, a, fan < 0 ? fan : fanotify_mark(fan, FAN_MARK_ADD, FAN_OPEN, AT_FDCWD, a));
+      if (fan >= 0) close(fan);
+      i += 1;
     } else if (!strcmp(op, "fstatat_bad")) {
       struct stat st;
       report(op, a, fstatat(AT_FDCWD, a, &st, 9999));

@@ -218,6 +218,25 @@ TEST(Fidelity, ProtectedSymlinksAreNotFollowedInStickyDirectories) {
   EXPECT_EQ(l.out, n.out) << l.err;
 }
 
+TEST(Fidelity, FileHandlesAndFanotifyMarksOfWhatTheGuestNames) {
+  REQUIRE_ROOT();  // fanotify_init needs CAP_SYS_ADMIN
+  LX_EMULATED_BACKEND_ONLY("fanotify_init needs CAP_SYS_ADMIN in the host's user namespace, which no guest of a user "
+                           "namespace has");
+  Files f;
+  std::string out = same_natively_and_under_lx(f, {"handle", f / "root_secret", "fanmark", f / "root_secret"});
+  EXPECT_EQ(out, "handle " + (f / "root_secret") + ": OK\nfanmark " + (f / "root_secret") + ": OK\n");
+}
+
+// A deliberate difference: a handle opens any file of its filesystem (the "shocker" escape).
+TEST(Fidelity, OpenByHandleIsRefusedInAGuestRoot) {
+  LX_EMULATED_BACKEND_ONLY("the kernel backend's guest has no CAP_DAC_READ_SEARCH of the host's user namespace");
+  TempDir root("lxhost-fidelity-root", 0755);
+  auto r = run_command({kLx, "syscalls", "--all", "--set", "fs.root=" + root.path()});
+  std::size_t at = r.out.find(" open_by_handle_at ");
+  ASSERT_NE(at, std::string::npos) << r.out << r.err;
+  EXPECT_THAT(r.out.substr(at, r.out.find('\n', at) - at), ::testing::HasSubstr("errno(EPERM)"));
+}
+
 TEST(Fidelity, APortBelow1024NeedsTheGuestsCapability) {
   REQUIRE_ROOT();
   Files f;
