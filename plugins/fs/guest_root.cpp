@@ -325,7 +325,7 @@ struct GuestRoot::Walk {
     char v = '0';
     UniqueFd f(::open("/proc/sys/fs/protected_symlinks", O_RDONLY | O_CLOEXEC));  // it may change any time
     if (!f || read(f.get(), &v, 1) != 1 || v == '0') return 0;
-    if (link.st_uid == static_cast<uid_t>(syscall(SYS_setfsuid, -1))) return 0;
+    if (link.st_uid == static_cast<uid_t>(syscall(sdk::sys::setfsuid, -1))) return 0;
     return dir.st_uid == link.st_uid ? 0 : EACCES;
   }
 
