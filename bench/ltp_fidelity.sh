@@ -39,12 +39,14 @@ usage: bench/ltp_fidelity.sh --ltp DIR [options]
   --filter REGEX   only the tags matching REGEX (grep -E)
   --out DIR        where results are kept (default ./ltp-results)
   --summary        print the summary of what --out holds, run nothing
+  --reasons        with the lost tags, the class of each one's first failure (what lxhost
+                   cannot or will not do), counted by class
 EOF
 }
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 ltp="" build="$here/build" modes="native,lx-translated,lx-kernel,lx-default,proot" users="" jobs=1 timeout=300
-filter="" out="$PWD/ltp-results" summary_only=0 runtime_mul=1
+filter="" out="$PWD/ltp-results" summary_only=0 runtime_mul=1 reasons=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --ltp) ltp=$2; shift 2 ;;
@@ -57,6 +59,7 @@ while [[ $# -gt 0 ]]; do
     --runtime-mul) runtime_mul=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --summary) summary_only=1; shift ;;
+    --reasons) reasons=1; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "ltp_fidelity: unknown option '$1' (--help)" >&2; exit 2 ;;
   esac
@@ -65,6 +68,37 @@ die() { echo "ltp_fidelity: $*" >&2; exit 1; }
 [[ -n "$users" ]] || { if [[ $(id -u) == 0 ]]; then users=root,nobody; else users=nobody; fi; }
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
+
+# reasons_of LOST LOG: each lost tag with the class of its first failure (its first TFAIL/TBROK
+# line in LOG), counts by class first. The classes are what lxhost cannot or will not do.
+reasons_of() {
+  awk '
+    FILENAME == ARGV[1] { split($0, a, " "); lost[a[1]] = 1; order[++n] = a[1]; next }
+    /^=== / { tag = $2; next }
+    tag in lost && !(tag in first) && /TFAIL|TBROK|TWARN/ { first[tag] = $0 }
+    END {
+      for (i = 1; i <= n; i++) {
+        t = order[i]; l = first[t]; c = "other: see the log"
+        if (l ~ /mount\(|mkfs|loop|umount|fsopen|fsmount|move_mount|open_tree|fsconfig|ro_mntpoint|EROFS/)
+          c = "mounts a filesystem (refused by the emulated backend: it would change the host mount table)"
+        else if (l ~ /chroot/) c = "chroot (refused by the emulated backend)"
+        else if (l ~ /ptrace|PTRACE/) c = "ptrace (lx traces the guest itself on the emulated backend)"
+        else if (l ~ /O_PATH|2228224|10400000/) c = "O_PATH (no O_PATH file can be installed in another process)"
+        else if (l ~ /acct/) c = "acct (host-wide, refused)"
+        else if (l ~ /[Ll]andlock/) c = "Landlock (disabled where lx acts for the guest)"
+        else if (l ~ /pid=|PID|event.pid|peer/) c = "the pid of lx in events and credentials of calls done for the guest"
+        else if (l ~ /SECCOMP|seccomp/) c = "seccomp (the guest runs under lx filter, with no_new_privs)"
+        else if (l ~ /\/proc\/1[,\/) ]|\(1[,)]|ESRCH/) c = "a process outside the instance (pid 1): confinement"
+        else if (l ~ /ETXTBSY|shouldn.t be executed|succeeded unexpectedly/ && t ~ /^(execve|creat07)/)
+          c = "dynamic programs run through ld.so: their file is not write-denied (ETXTBSY)"
+        else if (l ~ /netns|net\/ipv4|sysctl/) c = "a new network namespace: /proc/sys/net is opened by lx in its own"
+        cnt[c]++; cls[t] = c; line[t] = l
+      }
+      for (c in cnt) printf "%5d  %s\n", cnt[c], c | "sort -rn"
+      close("sort -rn")
+      for (i = 1; i <= n; i++) { t = order[i]; printf "%-24s %s\n    %s\n", t, cls[t], substr(line[t], 1, 160) }
+    }' "$1" "$2"
+}
 
 # The summary of every <user>-<mode>.tsv in $out: counts, then the tags lost against native.
 summary() {
@@ -91,7 +125,11 @@ summary() {
         "$nf" "$out/$user-$mode.tsv" | sort >"$out/lost-$user-$mode.txt"
       echo
       echo "# $user, $mode: $(wc -l <"$out/lost-$user-$mode.txt") tags pass natively and not here ($out/lost-$user-$mode.txt)"
-      column -c 110 "$out/lost-$user-$mode.txt" 2>/dev/null || cat "$out/lost-$user-$mode.txt"
+      if [[ $reasons == 1 ]]; then
+        reasons_of "$out/lost-$user-$mode.txt" "$out/$user-$mode.log" | tee "$out/reasons-$user-$mode.txt"
+      else
+        column -c 110 "$out/lost-$user-$mode.txt" 2>/dev/null || cat "$out/lost-$user-$mode.txt"
+      fi
     done
   done
 }
