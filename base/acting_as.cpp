@@ -6,6 +6,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cerrno>
+
 #include <lxhost/syscall_table.h>
 
 namespace lx {
@@ -107,6 +109,7 @@ ActingAs::ActingAs(sdk::GuestCredentials* guest, const OwnCredentials& own, sdk:
 
 ActingAs::~ActingAs() {
   if (!own_) return;
+  int saved = errno;
   // Capabilities back first (CAP_SETUID, CAP_SETGID), then the ids, then the capabilities again:
   // setfsuid changes the effective set when it leaves or returns to 0.
   set_caps(own_->cap_eff, own_->cap_prm, own_->cap_inh);
@@ -116,6 +119,7 @@ ActingAs::~ActingAs() {
   set_caps(own_->cap_eff, own_->cap_prm, own_->cap_inh);
   g_active = false;
   g_own = nullptr;
+  errno = saved;
 }
 
 bool ActingAs::active() noexcept { return g_active; }
@@ -132,10 +136,12 @@ ActingAs::AsLx::AsLx() noexcept {
 
 ActingAs::AsLx::~AsLx() {
   if (!back_) return;
+  int saved = errno;  // what the look at the guest failed with
   syscall(SYS_setfsgid, g_fsgid);
   syscall(SYS_setfsuid, g_fsuid);
   set_caps(g_eff, g_own->cap_prm, g_own->cap_inh);
   g_active = true;
+  errno = saved;
 }
 
 ActingAs::GuestPtrace::GuestPtrace() noexcept {
@@ -144,7 +150,9 @@ ActingAs::GuestPtrace::GuestPtrace() noexcept {
 }
 
 ActingAs::GuestPtrace::~GuestPtrace() {
+  int saved = errno;
   if (dropped_) set_caps(g_eff, g_own->cap_prm, g_own->cap_inh);
+  errno = saved;
 }
 
 }  // namespace lx

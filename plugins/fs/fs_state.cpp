@@ -52,6 +52,7 @@ UniqueFd guest_fd(SyscallContext& c, int fd) {
 }
 
 UniqueFd take_fd(SyscallContext& c, int gfd) {
+  ActingAs::AsLx lx;  // lx takes the guest's file, whoever the guest is now
   UniqueFd pidfd(static_cast<int>(syscall(sdk::sys::pidfd_open, c.pid(), 0)));
   if (!pidfd) return {};
   return UniqueFd(static_cast<int>(syscall(sdk::sys::pidfd_getfd, pidfd.get(), gfd, 0)));

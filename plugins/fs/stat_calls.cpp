@@ -9,6 +9,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <cstdio>
 #include <cstdint>
 #include <string>
 
@@ -182,12 +185,37 @@ SyscallResult handle_statfs(FsState& s, SyscallContext& c) {
   return put_result(c, c.ptr(1), st);
 }
 
+namespace {
+
+// RLIMIT_FSIZE of guest process `pid`: prlimit, else its /proc/<pid>/limits (prlimit of a
+// process of another uid needs CAP_SYS_RESOURCE, which root lacks on some hosts, and the
+// limits file is world-readable).
+void guest_fsize_limit(pid_t pid, rlimit& out) {
+  if (prlimit(pid, RLIMIT_FSIZE, nullptr, &out) == 0) return;
+  std::FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/limits").c_str(), "re");
+  if (!f) return;
+  char line[256];
+  while (std::fgets(line, sizeof line, f)) {
+    if (std::strncmp(line, "Max file size", 13) != 0) continue;
+    char soft[32] = "", hard[32] = "";
+    if (std::sscanf(line + 13, "%31s %31s", soft, hard) == 2) {
+      auto value = [](const char* v) { return std::strcmp(v, "unlimited") == 0 ? RLIM_INFINITY : std::strtoull(v, nullptr, 10); };
+      out.rlim_cur = value(soft);
+      out.rlim_max = value(hard);
+    }
+    break;
+  }
+  std::fclose(f);
+}
+
+}  // namespace
+
 SyscallResult handle_truncate(FsState& s, SyscallContext& c) {
   // The guest's RLIMIT_FSIZE, not this process's: past it, EFBIG and SIGXFSZ to the caller, as
   // the kernel does (after the lookup and the permission check, which may fail first).
   off_t length = c.int_arg<off_t>(1);
   rlimit fsize{RLIM_INFINITY, RLIM_INFINITY};
-  prlimit(c.pid(), RLIMIT_FSIZE, nullptr, &fsize);
+  guest_fsize_limit(c.pid(), fsize);
   bool too_big = fsize.rlim_cur != RLIM_INFINITY && length > 0 && static_cast<rlim_t>(length) > fsize.rlim_cur;
   return at_op(s, c, AT_FDCWD, 0, Follow::kYes, [&](const Resolved& r) {
     UniqueFd fd = open_entry(r, O_WRONLY | O_NOFOLLOW);  // EISDIR, EACCES... first

@@ -1,5 +1,6 @@
 // AF_UNIX paths as a guest of the kernel backend sees them (see guest_view.h).
 #include "guest_view.h"
+#include "base/acting_as.h"
 
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -58,10 +59,14 @@ std::string guest_cwd(const std::string& proc, int root, int cwd) {
 int open_in_guest_view(pid_t tid, const std::string& path, int flags) {
   if (path.empty()) return -ENOENT;
   std::string proc = "/proc/" + std::to_string(tid);
-  UniqueFd root(::open((proc + "/root").c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  UniqueFd root, cwd;
+  {
+    ActingAs::AsLx lx;  // lx's look at the guest's root and cwd, whoever the guest is now
+    root = UniqueFd(::open((proc + "/root").c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (root && path[0] != '/') cwd = UniqueFd(::open((proc + "/cwd").c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  }
   if (!root) return errno == ENOENT ? -ESRCH : -errno;
   if (path[0] == '/') return open2(root.get(), path, flags, RESOLVE_IN_ROOT);
-  UniqueFd cwd(::open((proc + "/cwd").c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!cwd) return errno == ENOENT ? -ESRCH : -errno;
   // Beneath the cwd, with no absolute symlink: exactly what the guest reaches from it.
   int fd = open2(cwd.get(), path, flags, RESOLVE_BENEATH);

@@ -1,5 +1,6 @@
 // On-behalf socket I/O for the net family (see socket_io.h).
 #include "socket_io.h"
+#include "base/acting_as.h"
 
 #include <poll.h>
 #include <sys/socket.h>
@@ -26,6 +27,7 @@ int open_pidfd(pid_t pid) noexcept {
 
 int take_guest_fd(int pidfd, int fd) noexcept {
   if (fd < 0) return -EBADF;
+  ActingAs::AsLx lx;  // lx takes the guest's socket, whoever the guest is now
   int s = static_cast<int>(syscall(sdk::sys::pidfd_getfd, pidfd, fd, 0));
   return s < 0 ? -errno : s;
 }

@@ -16,6 +16,7 @@
 //   tmpfile DIR NAME (an O_TMPFILE file in DIR, linked as DIR/NAME through /proc/self/fd/N)
 //   fstatat_bad PATH (newfstatat with bogus flags)
 //   handle PATH (name_to_handle_at) | fanmark PATH (an inode mark of a new fanotify group)
+//   fsize N (RLIMIT_FSIZE N bytes, SIGXFSZ ignored) | truncate_to PATH N
 //   open PATH r|w | creat PATH | mkdir PATH | access PATH r|w | accesse PATH r|w | chmod PATH OCT
 //   chown PATH U G | unlink PATH | stat PATH | link OLD NEW | rename OLD NEW | truncate PATH
 #define _GNU_SOURCE
@@ -27,6 +28,8 @@
 #include <string.h>
 #include <sys/fanotify.h>
 #include <sys/fsuid.h>
+#include <sys/resource.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -161,6 +164,14 @@ int main(int argc, char** argv) {
       char* paren = strrchr(buf, ')');
       printf("zombie: %c\n", paren ? paren[2] : '-');
       waitpid(child, NULL, 0);
+    } else if (!strcmp(op, "fsize")) {
+      struct rlimit r = {strtoul(a, NULL, 10), strtoul(a, NULL, 10)};
+      signal(SIGXFSZ, SIG_IGN);
+      report(op, a, setrlimit(RLIMIT_FSIZE, &r));
+      i += 1;
+    } else if (!strcmp(op, "truncate_to")) {
+      report(op, a, truncate(a, strtoll(b, NULL, 10)));
+      i += 2;
     } else if (!strcmp(op, "handle")) {
       struct { unsigned int bytes; int type; unsigned char h[128]; } fh = {128, 0, {0}};
       int mount_id = -1;

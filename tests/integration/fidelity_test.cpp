@@ -237,6 +237,14 @@ TEST(Fidelity, OpenByHandleIsRefusedInAGuestRoot) {
   EXPECT_THAT(r.out.substr(at, r.out.find('\n', at) - at), ::testing::HasSubstr("errno(EPERM)"));
 }
 
+TEST(Fidelity, TruncateObeysTheFileSizeLimitOfAGuestThatChangedItsUid) {
+  REQUIRE_ROOT();
+  Files f;
+  std::string out = same_natively_and_under_lx(f, {"umask", "0", "creat", f / "open_dir/big", "fsize", "16777216", "seteuid", "65534",
+                                                   "truncate_to", f / "open_dir/big", "33554432"});
+  EXPECT_THAT(out, ::testing::HasSubstr("truncate_to " + (f / "open_dir/big") + ": EFBIG"));
+}
+
 TEST(Fidelity, APortBelow1024NeedsTheGuestsCapability) {
   REQUIRE_ROOT();
   Files f;
