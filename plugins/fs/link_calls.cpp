@@ -141,7 +141,11 @@ SyscallResult handle_renameat2(FsState& s, SyscallContext& c) {
 
 SyscallResult handle_unlink(FsState& s, SyscallContext& c) { return unlink_path(s, c, AT_FDCWD, 0, 0); }
 
-SyscallResult handle_unlinkat(FsState& s, SyscallContext& c) { return unlink_path(s, c, c.fd(0), 1, c.flags(2)); }
+SyscallResult handle_unlinkat(FsState& s, SyscallContext& c) {
+  int flags = c.flags(2);
+  if (flags & ~AT_REMOVEDIR) return fail(EINVAL);  // as the kernel, first
+  return unlink_path(s, c, c.fd(0), 1, flags);
+}
 
 SyscallResult handle_rmdir(FsState& s, SyscallContext& c) { return unlink_path(s, c, AT_FDCWD, 0, AT_REMOVEDIR); }
 

@@ -17,6 +17,7 @@
 //   fstatat_bad PATH (newfstatat with bogus flags)
 //   handle PATH (name_to_handle_at) | fanmark PATH (an inode mark of a new fanotify group)
 //   fsize N (RLIMIT_FSIZE N bytes, SIGXFSZ ignored) | truncate_to PATH N
+//   unlinkat_bad PATH (bogus flags)
 //   open PATH r|w | creat PATH | mkdir PATH | access PATH r|w | accesse PATH r|w | chmod PATH OCT
 //   chown PATH U G | unlink PATH | stat PATH | link OLD NEW | rename OLD NEW | truncate PATH
 #define _GNU_SOURCE
@@ -164,6 +165,9 @@ int main(int argc, char** argv) {
       char* paren = strrchr(buf, ')');
       printf("zombie: %c\n", paren ? paren[2] : '-');
       waitpid(child, NULL, 0);
+    } else if (!strcmp(op, "unlinkat_bad")) {
+      report(op, a, unlinkat(open(".", O_RDONLY), a, 9999));
+      i += 1;
     } else if (!strcmp(op, "fsize")) {
       struct rlimit r = {strtoul(a, NULL, 10), strtoul(a, NULL, 10)};
       signal(SIGXFSZ, SIG_IGN);
