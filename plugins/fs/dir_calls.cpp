@@ -183,7 +183,9 @@ SyscallResult handle_fanotify_mark(FsState& s, SyscallContext& c) {
 // filesystem makes it (open_by_handle_at, which would open any file of the mount, stays refused).
 SyscallResult handle_name_to_handle_at(FsState& s, SyscallContext& c) {
   int flags = c.flags(4);
-  if (flags & ~(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH | 0x200 /* AT_HANDLE_FID */)) return fail(EINVAL);
+  // AT_HANDLE_FID, AT_HANDLE_MNT_ID_UNIQUE and AT_HANDLE_CONNECTABLE go to the host's call.
+  constexpr int kHandleFlags = 0x200 | 0x001 | 0x002;
+  if (flags & ~(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH | kHandleFlags)) return fail(EINVAL);
   std::uint32_t bytes = 0;
   std::uint64_t handle = c.ptr(2);
   if (int e = c.read_memory(handle, &bytes, sizeof bytes); e != 0) return fail(e);
@@ -206,16 +208,55 @@ SyscallResult handle_name_to_handle_at(FsState& s, SyscallContext& c) {
   alignas(8) unsigned char buf[8 + kMax];
   auto* fh = reinterpret_cast<struct file_handle*>(buf);
   fh->handle_bytes = bytes;
-  int mount_id = 0;
-  int rc = name_to_handle_at(target.get(), "", fh, &mount_id, AT_EMPTY_PATH | (flags & 0x200));
+  std::uint64_t mount_id = 0;  // 64 bits with AT_HANDLE_MNT_ID_UNIQUE
+  int rc = name_to_handle_at(target.get(), "", fh, reinterpret_cast<int*>(&mount_id), AT_EMPTY_PATH | (flags & kHandleFlags));
   int err = rc == 0 ? 0 : errno;
   if (rc != 0 && err != EOVERFLOW) return fail(err);
-  // EOVERFLOW: the size needed goes back in handle_bytes, as the kernel does.
+  // As the kernel: the mount id is written even with EOVERFLOW (a bad pointer there is EFAULT
+  // first), then the handle, or only the size it needs (EOVERFLOW).
+  std::size_t id_size = (flags & 0x001) ? sizeof(std::uint64_t) : sizeof(int);
+  if (int e = c.write_memory(c.ptr(3), &mount_id, id_size); e != 0) return fail(e);
   std::size_t out = err ? sizeof fh->handle_bytes : 8 + fh->handle_bytes;
   if (int e = c.write_memory(handle, buf, out); e != 0) return fail(e);
   if (err) return fail(err);
-  if (int e = c.write_memory(c.ptr(3), &mount_id, sizeof mount_id); e != 0) return fail(e);
   return SyscallResult::value(0);
 }
+
+// Implements file_getattr(2) and file_setattr(2) (`set`) on the object the guest names: the
+// struct file_attr is passed through, at most a page of it, as the kernel takes it.
+SyscallResult file_attr(FsState& s, SyscallContext& c, bool set) {
+  int flags = c.flags(4);
+  if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return fail(EINVAL);
+  std::uint64_t size = c.uint_arg(3);
+  if (size > 4096) return fail(E2BIG);
+  std::string path;
+  if (int e = c.path(1, path); e != 0) return fail(e);
+  UniqueFd target;
+  if ((flags & AT_EMPTY_PATH) && path.empty()) {
+    target = guest_fd(c, c.fd(0));
+    if (!target) return fail(EBADF);
+  } else {
+    Resolved r;
+    if (int e = resolve(s, c, c.fd(0), path, follow_unless(flags), r); e != 0) return fail(e);
+    if (!r.exists) return fail(ENOENT);
+    if (set && r.read_only) return fail(EROFS);
+    target = open_entry(r, O_PATH | O_NOFOLLOW);
+    if (!target) return fail(errno);
+  }
+  std::vector<unsigned char> attr(static_cast<std::size_t>(size));
+  if (set && size)
+    if (int e = c.read_memory(c.ptr(2), attr.data(), attr.size()); e != 0) return fail(e);
+  // By /proc/self/fd/N: the kernel takes no O_PATH fd with AT_EMPTY_PATH here (EBADF).
+  std::string at = "/proc/self/fd/" + std::to_string(target.get());
+  long rc = syscall(set ? sdk::sys::file_setattr : sdk::sys::file_getattr, AT_FDCWD, at.c_str(), attr.data(), size, 0);
+  if (rc < 0) return fail(errno);
+  if (!set && size)
+    if (int e = c.write_memory(c.ptr(2), attr.data(), attr.size()); e != 0) return fail(e);
+  return SyscallResult::value(rc);
+}
+
+SyscallResult handle_file_getattr(FsState& s, SyscallContext& c) { return file_attr(s, c, false); }
+
+SyscallResult handle_file_setattr(FsState& s, SyscallContext& c) { return file_attr(s, c, true); }
 
 }  // namespace lx::fs

@@ -140,8 +140,8 @@ const FsRow kRows[] = {
     {When::kAlways, {sys::listxattrat, Error(ENOSYS), nullptr, E, kLaterNote}},
     {When::kAlways, {sys::removexattrat, Error(ENOSYS), nullptr, E, kLaterNote}},
     {When::kAlways, {sys::open_tree_attr, Error(ENOSYS), nullptr, E, kLaterNote}},
-    {When::kAlways, {sys::file_getattr, Error(ENOSYS), nullptr, E, kLaterNote}},
-    {When::kAlways, {sys::file_setattr, Error(ENOSYS), nullptr, E, kLaterNote}},
+    {When::kAlways, {sys::file_getattr, Notify(), handle_file_getattr, F}},
+    {When::kAlways, {sys::file_setattr, Notify(), handle_file_setattr, F}},
 };
 // clang-format on
 

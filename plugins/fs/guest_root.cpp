@@ -165,6 +165,13 @@ int GuestRoot::resolve(pid_t tid, int dirfd, const std::string& path, Follow fol
   if (path[0] != '/') {
     std::string base;
     if (int e = guest_path_of_fd(tid, dirfd, base); e != 0) return e;
+    if (dirfd != AT_FDCWD) {  // as the kernel's path_init: a dirfd must be a directory
+      struct stat st;
+      ActingAs::AsLx lx;
+      if (::stat(("/proc/" + std::to_string(tid) + "/fd/" + std::to_string(dirfd)).c_str(), &st) == 0 &&
+          !S_ISDIR(st.st_mode))
+        return ENOTDIR;
+    }
     full = join_path(base, path);
   }
   if (int e = fast(full, follow, out); e >= 0) return e;

@@ -125,6 +125,9 @@ SyscallResult handle_inotify_add_watch(FsState& s, SyscallContext& c);
 /// Implements fanotify_mark(2) on the guest's own fanotify group (inode marks; mount and
 /// filesystem marks only with the host's root).
 SyscallResult handle_fanotify_mark(FsState& s, SyscallContext& c);
+/// Implements file_getattr(2), file_setattr(2) on the object the guest names.
+SyscallResult handle_file_getattr(FsState& s, SyscallContext& c);
+SyscallResult handle_file_setattr(FsState& s, SyscallContext& c);
 /// Implements name_to_handle_at(2) on the object the guest names.
 SyscallResult handle_name_to_handle_at(FsState& s, SyscallContext& c);
 

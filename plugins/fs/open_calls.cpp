@@ -17,6 +17,7 @@
 #include <optional>
 #include <regex>
 #include <string>
+#include <vector>
 
 #include "base/proc_status.h"
 #include "handlers.h"
@@ -197,9 +198,19 @@ SyscallResult handle_openat(FsState& s, SyscallContext& c) {
 
 SyscallResult handle_openat2(FsState& s, SyscallContext& c) {
   open_how how{};
-  std::size_t size = std::min<std::size_t>(c.uint_arg(3), sizeof how);
-  if (size < 24) return fail(EINVAL);
+  std::uint64_t asked = c.uint_arg(3);
+  // As copy_struct_from_user: smaller than the first version EINVAL, beyond a page E2BIG, and a
+  // larger struct only with zeros past the fields known here.
+  if (asked < 24) return fail(EINVAL);
+  if (asked > 4096) return fail(E2BIG);
+  std::size_t size = std::min<std::size_t>(asked, sizeof how);
   if (int e = c.read_memory(c.ptr(2), &how, size); e != 0) return fail(e);
+  if (asked > sizeof how) {
+    std::vector<unsigned char> rest(asked - sizeof how);
+    if (int e = c.read_memory(c.ptr(2) + sizeof how, rest.data(), rest.size()); e != 0) return fail(e);
+    for (unsigned char b : rest)
+      if (b) return fail(E2BIG);
+  }
   // As the kernel's build_open_how checks: unknown open or resolve flags, a mode without
   // O_CREAT/O_TMPFILE or with bits beyond S_IALLUGO, both RESOLVE_BENEATH and RESOLVE_IN_ROOT.
   constexpr std::uint64_t kResolve = RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH |

@@ -17,7 +17,8 @@
 //   fstatat_bad PATH (newfstatat with bogus flags)
 //   handle PATH (name_to_handle_at) | fanmark PATH (an inode mark of a new fanotify group)
 //   fsize N (RLIMIT_FSIZE N bytes, SIGXFSZ ignored) | truncate_to PATH N
-//   unlinkat_bad PATH (bogus flags)
+//   unlinkat_bad PATH (bogus flags) | notdir_at FILE (openat of "x" relative to FILE's fd)
+//   fileattr PATH (file_getattr)
 //   open PATH r|w | creat PATH | mkdir PATH | access PATH r|w | accesse PATH r|w | chmod PATH OCT
 //   chown PATH U G | unlink PATH | stat PATH | link OLD NEW | rename OLD NEW | truncate PATH
 #define _GNU_SOURCE
@@ -165,6 +166,15 @@ int main(int argc, char** argv) {
       char* paren = strrchr(buf, ')');
       printf("zombie: %c\n", paren ? paren[2] : '-');
       waitpid(child, NULL, 0);
+    } else if (!strcmp(op, "notdir_at")) {
+      int dfd = open(a, O_RDONLY);
+      report(op, a, openat(dfd, "x", O_RDONLY));
+      close(dfd);
+      i += 1;
+    } else if (!strcmp(op, "fileattr")) {
+      unsigned char attr[24] = {0};
+      report(op, a, (int)syscall(468 /* file_getattr */, AT_FDCWD, a, attr, sizeof attr, 0));
+      i += 1;
     } else if (!strcmp(op, "unlinkat_bad")) {
       report(op, a, unlinkat(open(".", O_RDONLY), a, 9999));
       i += 1;

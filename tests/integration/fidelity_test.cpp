@@ -159,11 +159,12 @@ TEST(Fidelity, ModeAndOwnerCallsCheckTheirFlagsAndLeaveSymlinkTargetsAlone) {
   symlink("root_secret", (f / "sym").c_str());
   std::string out = same_natively_and_under_lx(
       f, {"lchmod", f / "sym", "0644", "stat", f / "root_secret", "fchownat_bad", f / "root_secret", "fstatat_bad", f / "root_secret", "unlinkat_bad",
-          f / "root_secret"});
+          f / "root_secret", "notdir_at", f / "root_secret", "fileattr", f / "root_secret"});
   EXPECT_THAT(out, ::testing::HasSubstr("lchmod " + (f / "sym") + ": EOPNOTSUPP"));
   EXPECT_THAT(out, ::testing::HasSubstr("fchownat_bad " + (f / "root_secret") + ": EINVAL"));
   EXPECT_THAT(out, ::testing::HasSubstr("fstatat_bad " + (f / "root_secret") + ": EINVAL"));
   EXPECT_THAT(out, ::testing::HasSubstr("unlinkat_bad " + (f / "root_secret") + ": EINVAL"));
+  EXPECT_THAT(out, ::testing::HasSubstr("notdir_at " + (f / "root_secret") + ": ENOTDIR"));
 }
 
 TEST(Fidelity, ADirectoryMadeInASetgidDirectoryKeepsItsGroupAndSetgidBit) {
