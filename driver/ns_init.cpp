@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <linux/seccomp.h>
 #include <poll.h>
 #include <signal.h>
@@ -243,6 +244,20 @@ class Init {
 
 }  // namespace
 
+// Drops from the bounding set (so from every launch's capabilities) those that the kernel only
+// honours in the host's user namespace: in this one they would be shown and never work (a root
+// guest with CAP_SYS_RESOURCE cannot lower its oom_score_adj nor raise a hard limit, with
+// CAP_IPC_LOCK cannot lock past RLIMIT_MEMLOCK; CAP_SYS_NICE stays: it does let root renice
+// other users' processes of the namespace),
+// and programs that trust capget (LTP's library, for one) then fail instead of taking the path
+// an unprivileged root takes. Container runtimes leave them out too.
+void drop_host_only_capabilities() {
+  for (int cap : {CAP_SYS_RESOURCE, CAP_IPC_LOCK, CAP_SYS_TIME, CAP_SYS_MODULE, CAP_SYS_RAWIO,
+                  CAP_SYS_PACCT, CAP_LINUX_IMMUTABLE, CAP_SYSLOG, CAP_AUDIT_CONTROL, CAP_AUDIT_READ,
+                  CAP_MAC_OVERRIDE, CAP_MAC_ADMIN, CAP_WAKE_ALARM, CAP_BLOCK_SUSPEND, CAP_PERFMON, CAP_BPF})
+    prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
+}
+
 void ns_init_main(int ctl, const NsInitConfig& config) {
   // Whatever the forking process did with SIGCHLD (the service's instance process lets the kernel
   // reap with SA_NOCLDWAIT) is undone: init reaps, and reports each launch's status.
@@ -272,6 +287,7 @@ void ns_init_main(int ctl, const NsInitConfig& config) {
     (void)nswire::send(ctl, Type::kSetupFailed, std::string("sethostname: ") + std::strerror(errno));
     _exit(1);
   }
+  drop_host_only_capabilities();
   (void)nswire::send(ctl, Type::kReady, ready);
   Init(ctl, config).run();
 }
