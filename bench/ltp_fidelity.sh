@@ -79,7 +79,13 @@ reasons_of() {
     END {
       for (i = 1; i <= n; i++) {
         t = order[i]; l = first[t]; c = "other: see the log"
-        if (l ~ /mount\(|mkfs|loop|umount|fsopen|fsmount|move_mount|open_tree|fsconfig|ro_mntpoint|EROFS/)
+        if (t ~ /^(access04|chmod06|creat06|fchmod06|link08|mkdir03|mkdirat02|mknod07|rmdir02)$/)
+          c = "mounts a filesystem (refused by the emulated backend: it would change the host mount table)"
+        else if (t ~ /^landlock/) c = "Landlock (disabled where lx acts for the guest)"
+        else if (t ~ /^inotify01$/) c = "the pid of lx in events and credentials of calls done for the guest"
+        else if (t ~ /^openat202$/) c = "openat2 RESOLVE_* flags beyond the guest root own rules are not applied"
+        else if (l ~ /EADDRINUSE|EEXIST \(17\)/) c = "side-by-side runs: a port or IPC key another run held"
+        else if (l ~ /mount\(|mkfs|loop|umount|fsopen|fsmount|move_mount|open_tree|fsconfig|ro_mntpoint|EROFS/)
           c = "mounts a filesystem (refused by the emulated backend: it would change the host mount table)"
         else if (l ~ /chroot/) c = "chroot (refused by the emulated backend)"
         else if (l ~ /ptrace|PTRACE/) c = "ptrace (lx traces the guest itself on the emulated backend)"
