@@ -20,7 +20,7 @@
 //   unlinkat_bad PATH (bogus flags) | notdir_at FILE (openat of "x" relative to FILE's fd)
 //   fileattr PATH (file_getattr)
 //   open PATH r|w | creat PATH | mkdir PATH | access PATH r|w | accesse PATH r|w | chmod PATH OCT
-//   chown PATH U G | unlink PATH | stat PATH | link OLD NEW | rename OLD NEW | truncate PATH
+//   chown PATH U G | unlink PATH | stat PATH | mode PATH | link OLD NEW | rename OLD NEW | truncate PATH
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -255,6 +255,11 @@ int main(int argc, char** argv) {
       i += 2;
     } else if (!strcmp(op, "truncate")) {
       report(op, a, truncate(a, 0));
+      i += 1;
+    } else if (!strcmp(op, "mode")) {  // the mode only: owners differ where ids are mapped
+      struct stat st;
+      if (stat(a, &st) != 0) report(op, a, -1);
+      else printf("mode %s: %o\n", a, st.st_mode & 07777);
       i += 1;
     } else if (!strcmp(op, "stat")) {
       struct stat st;

@@ -158,7 +158,7 @@ TEST(Fidelity, ModeAndOwnerCallsCheckTheirFlagsAndLeaveSymlinkTargetsAlone) {
   Files f;
   symlink("root_secret", (f / "sym").c_str());
   std::string out = same_natively_and_under_lx(
-      f, {"lchmod", f / "sym", "0644", "stat", f / "root_secret", "fchownat_bad", f / "root_secret", "fstatat_bad", f / "root_secret", "unlinkat_bad",
+      f, {"lchmod", f / "sym", "0644", "mode", f / "root_secret", "fchownat_bad", f / "root_secret", "fstatat_bad", f / "root_secret", "unlinkat_bad",
           f / "root_secret", "notdir_at", f / "root_secret", "fileattr", f / "root_secret"});
   EXPECT_THAT(out, ::testing::HasSubstr("lchmod " + (f / "sym") + ": EOPNOTSUPP"));
   EXPECT_THAT(out, ::testing::HasSubstr("fchownat_bad " + (f / "root_secret") + ": EINVAL"));
@@ -192,7 +192,7 @@ TEST(Fidelity, LandlockIsDisabledWhereLxActsForTheGuest) {
 
 TEST(Fidelity, AnOTmpfileFileIsLinkedThroughProcSelfFd) {
   Files f;
-  std::string out = same_natively_and_under_lx(f, {"tmpfile", f / "open_dir", "named", "stat", f / "open_dir/named"});
+  std::string out = same_natively_and_under_lx(f, {"tmpfile", f / "open_dir", "named", "mode", f / "open_dir/named"});
   EXPECT_THAT(out, ::testing::HasSubstr("tmpfile named: OK"));
 }
 
