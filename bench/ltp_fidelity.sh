@@ -69,24 +69,32 @@ die() { echo "ltp_fidelity: $*" >&2; exit 1; }
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
-# reasons_of LOST LOG: each lost tag with the class of its first failure (its first TFAIL/TBROK
+# reasons_of LOST LOG [KERNEL]: each lost tag with the class of its first failure (its first TFAIL/TBROK
 # line in LOG), counts by class first. The classes are what lxhost cannot or will not do.
 reasons_of() {
-  awk '
+  awk -v kernel="${3:-0}" '
     FILENAME == ARGV[1] { split($0, a, " "); lost[a[1]] = 1; order[++n] = a[1]; next }
     /^=== / { tag = $2; next }
     tag in lost && !(tag in first) && /TFAIL|TBROK|TWARN/ { first[tag] = $0 }
     END {
+      mounts = kernel ? "mounts a filesystem (a user namespace cannot mount a loop device or most filesystems)" \
+                      : "mounts a filesystem (refused by the emulated backend: it would change the host mount table)"
       for (i = 1; i <= n; i++) {
         t = order[i]; l = first[t]; c = "other: see the log"
         if (t ~ /^(access04|chmod06|creat06|fchmod06|link08|mkdir03|mkdirat02|mknod07|rmdir02)$/)
-          c = "mounts a filesystem (refused by the emulated backend: it would change the host mount table)"
+          c = mounts
         else if (t ~ /^landlock/) c = "Landlock (disabled where lx acts for the guest)"
+        else if (t ~ /^(mount02|ioctl04)$/) c = mounts
+        else if (t ~ /^(open_by_handle_at0[12]|name_to_handle_at01)$/)
+          c = "open_by_handle_at (refused in a guest root: a handle opens any file of the host filesystem)"
+        else if (t ~ /^io_uring/) c = "io_uring (ENOSYS where paths are translated: its opens would bypass the filter)"
+        else if (l ~ /set(e)?uid\(65534\) failed: EINVAL/)
+          c = "uid 65534 is not mapped in the user namespace of an ordinary user (its own uid and subordinate range are)"
         else if (t ~ /^inotify01$/) c = "the pid of lx in events and credentials of calls done for the guest"
         else if (t ~ /^openat202$/) c = "openat2 RESOLVE_* flags beyond the guest root own rules are not applied"
         else if (l ~ /EADDRINUSE|EEXIST \(17\)/) c = "side-by-side runs: a port or IPC key another run held"
         else if (l ~ /mount\(|mkfs|loop|umount|fsopen|fsmount|move_mount|open_tree|fsconfig|ro_mntpoint|EROFS/)
-          c = "mounts a filesystem (refused by the emulated backend: it would change the host mount table)"
+          c = mounts
         else if (l ~ /chroot/) c = "chroot (refused by the emulated backend)"
         else if (l ~ /ptrace|PTRACE/) c = "ptrace (lx traces the guest itself on the emulated backend)"
         else if (l ~ /O_PATH|2228224|10400000/) c = "O_PATH (no O_PATH file can be installed in another process)"
@@ -94,7 +102,9 @@ reasons_of() {
         else if (l ~ /[Ll]andlock/) c = "Landlock (disabled where lx acts for the guest)"
         else if (l ~ /pid=|PID|event.pid|peer/) c = "the pid of lx in events and credentials of calls done for the guest"
         else if (l ~ /SECCOMP|seccomp/) c = "seccomp (the guest runs under lx filter, with no_new_privs)"
-        else if (l ~ /\/proc\/1[,\/) ]|\(1[,)]|ESRCH/) c = "a process outside the instance (pid 1): confinement"
+        else if (l ~ /\/proc\/1[,\/) ]|[a-z_]\(1[,)]|ESRCH/) c = "a process outside the instance (pid 1): confinement"
+        else if (kernel && l ~ /EPERM|EACCES|ENOMEM/)
+          c = "needs a capability of the host user namespace (the kernel backend root is root of its own namespace only)"
         else if (l ~ /ETXTBSY|shouldn.t be executed|succeeded unexpectedly/ && t ~ /^(execve|creat07)/)
           c = "dynamic programs run through ld.so: their file is not write-denied (ETXTBSY)"
         else if (l ~ /netns|net\/ipv4|sysctl/) c = "a new network namespace: /proc/sys/net is opened by lx in its own"
@@ -132,7 +142,8 @@ summary() {
       echo
       echo "# $user, $mode: $(wc -l <"$out/lost-$user-$mode.txt") tags pass natively and not here ($out/lost-$user-$mode.txt)"
       if [[ $reasons == 1 ]]; then
-        reasons_of "$out/lost-$user-$mode.txt" "$out/$user-$mode.log" | tee "$out/reasons-$user-$mode.txt"
+        reasons_of "$out/lost-$user-$mode.txt" "$out/$user-$mode.log" "$([[ $mode == lx-kernel ]] && echo 1 || echo 0)" |
+          tee "$out/reasons-$user-$mode.txt"
       else
         column -c 110 "$out/lost-$user-$mode.txt" 2>/dev/null || cat "$out/lost-$user-$mode.txt"
       fi
