@@ -18,6 +18,10 @@ thread_local std::uint64_t g_eff = 0;      // the effective set acted with
 thread_local bool g_ptrace_kept = false;   // CAP_SYS_PTRACE in g_eff for lx only
 thread_local const OwnCredentials* g_own = nullptr;
 thread_local std::uint32_t g_fsuid = 0, g_fsgid = 0;  // the ids acted with
+// This process's own credentials, as first read (in a plugin's configure(), before any call is
+// served): what AsLx goes back to when another plugin acts on the thread.
+OwnCredentials g_process_own;
+bool g_process_known = false;
 
 bool set_caps(std::uint64_t eff, std::uint64_t prm, std::uint64_t inh) noexcept {
   __user_cap_header_struct h{_LINUX_CAPABILITY_VERSION_3, 0};
@@ -72,6 +76,10 @@ OwnCredentials OwnCredentials::current() {
     n = getgroups(n, g.data());
     if (n > 0) o.groups.assign(g.begin(), g.begin() + n);
   }
+  if (!g_process_known && !g_active) {
+    g_process_own = o;
+    g_process_known = true;
+  }
   return o;
 }
 
@@ -125,7 +133,25 @@ ActingAs::~ActingAs() {
 bool ActingAs::active() noexcept { return g_active; }
 
 ActingAs::AsLx::AsLx() noexcept {
-  if (!g_active) return;
+  if (!g_active) {
+    // Plugins link this file each in their own copy: the proc plugin may act as the guest on
+    // this thread while the fs plugin resolves an exec for it. The thread's credentials say so.
+    if (!g_process_known || !g_process_own.privileged) return;
+    fsuid_ = static_cast<std::uint32_t>(syscall(SYS_setfsuid, -1));
+    fsgid_ = static_cast<std::uint32_t>(syscall(SYS_setfsgid, -1));
+    __user_cap_header_struct h{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct d[2]{};
+    if (syscall(SYS_capget, &h, d) != 0) return;
+    eff_ = d[0].effective | (std::uint64_t{d[1].effective} << 32);
+    const OwnCredentials& o = g_process_own;
+    if (fsuid_ == o.fsuid && fsgid_ == o.fsgid && eff_ == o.cap_eff) return;
+    foreign_ = true;
+    set_caps(o.cap_eff, o.cap_prm, o.cap_inh);
+    syscall(SYS_setfsuid, o.fsuid);
+    syscall(SYS_setfsgid, o.fsgid);
+    set_caps(o.cap_eff, o.cap_prm, o.cap_inh);
+    return;
+  }
   back_ = true;
   set_caps(g_own->cap_eff, g_own->cap_prm, g_own->cap_inh);
   syscall(SYS_setfsuid, g_own->fsuid);
@@ -135,6 +161,15 @@ ActingAs::AsLx::AsLx() noexcept {
 }
 
 ActingAs::AsLx::~AsLx() {
+  if (foreign_) {
+    int saved = errno;
+    const OwnCredentials& o = g_process_own;
+    syscall(SYS_setfsgid, fsgid_);
+    syscall(SYS_setfsuid, fsuid_);
+    set_caps(eff_, o.cap_prm, o.cap_inh);
+    errno = saved;
+    return;
+  }
   if (!back_) return;
   int saved = errno;  // what the look at the guest failed with
   syscall(SYS_setfsgid, g_fsgid);

@@ -64,7 +64,10 @@ class ActingAs {
     AsLx& operator=(const AsLx&) = delete;
 
    private:
-    bool back_ = false;
+    bool back_ = false;     // this plugin acted: back to what it acted as
+    bool foreign_ = false;  // another plugin acts on this thread (its own copy of this state)
+    std::uint32_t fsuid_ = 0, fsgid_ = 0;
+    std::uint64_t eff_ = 0;
   };
 
   class GuestPtrace {
