@@ -310,11 +310,18 @@ struct GuestRoot::Walk {
       target = "/";
       return kMore;
     }
+    // The last component naming one of the guest's fds (/proc/<pid>/fd/N) is that very object:
+    // its path walked again would follow a symlink held by an O_PATH|O_NOFOLLOW fd, or reach
+    // whatever was renamed to its old name (the "calls that act on the wrong file").
+    const std::string& parent = levels.back().guest;
+    bool fd_link = parent.size() > 3 && parent.compare(parent.size() - 3, 3, "/fd") == 0;
     if (!target.empty() && target[0] == '/' && !(unnamed && last)) {
       std::string gp = g.to_guest(target);
       if (gp.empty()) return EACCES;  // outside the guest's world
-      target = gp;
-      return kMore;
+      if (!(fd_link && last)) {
+        target = gp;
+        return kMore;
+      }
     }
     if (!last) return ENOTDIR;
     out.exists = true;

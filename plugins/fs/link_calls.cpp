@@ -103,6 +103,20 @@ SyscallResult readlink_path(FsState& s, SyscallContext& c, int dirfd, int path_a
   std::uint64_t buf = c.ptr(path_arg + 1);
   std::uint64_t size = c.uint_arg(path_arg + 2);
   if (static_cast<std::int64_t>(size) <= 0) return fail(EINVAL);
+  std::string path;
+  if (int e = c.path(path_arg, path); e != 0) return fail(e);
+  if (path.empty() && dirfd != AT_FDCWD) {
+    // readlinkat(fd, "") reads the symlink an O_PATH|O_NOFOLLOW fd holds, as natively.
+    UniqueFd fd = guest_fd(c, dirfd);
+    if (!fd) return fail(EBADF);
+    char target[PATH_MAX + 1];
+    ssize_t n = readlinkat(fd.get(), "", target, PATH_MAX);
+    if (n < 0) return fail(errno);
+    std::string t(target, static_cast<std::size_t>(n));
+    std::size_t len = std::min<std::size_t>(t.size(), size);
+    if (int e = c.write_memory(buf, t.data(), len); e != 0) return fail(e);
+    return SyscallResult::value(static_cast<std::int64_t>(len));
+  }
   Resolved r;
   if (int e = resolve_arg(s, c, dirfd, path_arg, Follow::kNo, r); e != 0) return fail(e);
   if (!r.exists) return fail(ENOENT);

@@ -19,6 +19,8 @@
 //   fsize N (RLIMIT_FSIZE N bytes, SIGXFSZ ignored) | truncate_to PATH N
 //   unlinkat_bad PATH (bogus flags) | notdir_at FILE (openat of "x" relative to FILE's fd)
 //   fileattr PATH (file_getattr)
+//   opath_chmod LINK OCT (chmod of /proc/self/fd/N of an O_PATH|O_NOFOLLOW fd of LINK)
+//   opath_readlink LINK (readlinkat(fd, "") of such an fd: "opath_readlink LINK: TARGET")
 //   open PATH r|w | creat PATH | mkdir PATH | access PATH r|w | accesse PATH r|w | chmod PATH OCT
 //   chown PATH U G | unlink PATH | stat PATH | mode PATH | link OLD NEW | rename OLD NEW | truncate PATH
 #define _GNU_SOURCE
@@ -166,6 +168,22 @@ int main(int argc, char** argv) {
       char* paren = strrchr(buf, ')');
       printf("zombie: %c\n", paren ? paren[2] : '-');
       waitpid(child, NULL, 0);
+    } else if (!strcmp(op, "opath_chmod") || !strcmp(op, "opath_readlink")) {
+      int fd = open(a, O_PATH | O_NOFOLLOW);
+      if (fd < 0) {
+        report(op, a, fd);
+      } else if (op[6] == 'c') {
+        char proc[64];
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+        report(op, a, chmod(proc, strtol(b, NULL, 8)));
+      } else {
+        char t[4096];
+        ssize_t n = readlinkat(fd, "", t, sizeof t - 1);
+        if (n < 0) report(op, a, -1);
+        else printf("opath_readlink %s: %.*s\n", a, (int)n, t);
+      }
+      if (fd >= 0) close(fd);
+      i += op[6] == 'c' ? 2 : 1;
     } else if (!strcmp(op, "notdir_at")) {
       int dfd = open(a, O_RDONLY);
       report(op, a, openat(dfd, "x", O_RDONLY));

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -64,7 +65,10 @@ std::string same_natively_and_under_lx(Files& files, const std::vector<std::stri
                                        const std::vector<std::string>& sets = {}) {
   std::vector<std::string> native{kCreds};
   native.insert(native.end(), ops.begin(), ops.end());
-  std::vector<std::string> lx{kLx, "exec", "--set", "fs.root=/."};
+  // fs.root=/. translates every path; "fs.root=/" in `sets` asks for the default config (the
+  // host's root, the instance's /proc).
+  bool host_root = std::find(sets.begin(), sets.end(), "fs.root=/") != sets.end();
+  std::vector<std::string> lx{kLx, "exec", "--set", host_root ? "fs.root=/" : "fs.root=/."};
   for (const auto& s : sets) lx.insert(lx.end(), {"--set", s});
   lx.insert(lx.end(), {"--", kCreds});
   lx.insert(lx.end(), ops.begin(), ops.end());
@@ -246,6 +250,18 @@ TEST(Fidelity, TruncateObeysTheFileSizeLimitOfAGuestThatChangedItsUid) {
   std::string out = same_natively_and_under_lx(f, {"umask", "0", "creat", f / "open_dir/big", "fsize", "16777216", "seteuid", "65534",
                                                    "truncate_to", f / "open_dir/big", "33554432"});
   EXPECT_THAT(out, ::testing::HasSubstr("truncate_to " + (f / "open_dir/big") + ": EFBIG"));
+}
+
+// The "calls that act on the wrong file": /proc/self/fd/N is the very object the fd holds
+// (a symlink held with O_PATH|O_NOFOLLOW is not followed to its target). With the host's root,
+// where the O_PATH open itself runs natively.
+TEST(Fidelity, ProcSelfFdNamesTheObjectTheFdHolds) {
+  Files f;
+  symlink("root_secret", (f / "sym").c_str());
+  std::string out = same_natively_and_under_lx(
+      f, {"opath_chmod", f / "sym", "0000", "mode", f / "root_secret", "opath_readlink", f / "sym"}, {"fs.root=/"});
+  EXPECT_EQ(out, "opath_chmod " + (f / "sym") + ": EOPNOTSUPP\nmode " + (f / "root_secret") +
+                     ": 600\nopath_readlink " + (f / "sym") + ": root_secret\n");
 }
 
 TEST(Fidelity, APortBelow1024NeedsTheGuestsCapability) {
