@@ -179,6 +179,23 @@ SyscallResult handle_fanotify_mark(FsState& s, SyscallContext& c) {
   return SyscallResult::value(0);
 }
 
+// The object a *at call names by argument 0 (a dirfd) and `path`: the fd itself with
+// AT_EMPTY_PATH (`empty_path`) and an empty path, else the resolved entry, as an O_PATH fd in
+// `out`; 0 or errno (EROFS for a `writing` call in a read-only mount).
+static int named_object(FsState& s, SyscallContext& c, const std::string& path, bool empty_path, Follow follow,
+                        bool writing, UniqueFd& out) {
+  if (empty_path && path.empty()) {
+    out = guest_fd(c, c.fd(0));
+    return out ? 0 : EBADF;
+  }
+  Resolved r;
+  if (int e = resolve(s, c, c.fd(0), path, follow, r); e != 0) return e;
+  if (!r.exists) return ENOENT;
+  if (writing && r.read_only) return EROFS;
+  out = open_entry(r, O_PATH | O_NOFOLLOW);
+  return out ? 0 : errno;
+}
+
 // Implements name_to_handle_at(2): the handle of the object the guest named, as the host's
 // filesystem makes it (open_by_handle_at, which would open any file of the mount, stays refused).
 SyscallResult handle_name_to_handle_at(FsState& s, SyscallContext& c) {
@@ -194,17 +211,10 @@ SyscallResult handle_name_to_handle_at(FsState& s, SyscallContext& c) {
   std::string path;
   if (int e = c.path(1, path); e != 0) return fail(e);
   UniqueFd target;
-  if ((flags & AT_EMPTY_PATH) && path.empty()) {
-    target = guest_fd(c, c.fd(0));
-    if (!target) return fail(EBADF);
-  } else {
-    Resolved r;
-    if (int e = resolve(s, c, c.fd(0), path, (flags & AT_SYMLINK_FOLLOW) ? Follow::kYes : Follow::kNo, r); e != 0)
-      return fail(e);
-    if (!r.exists) return fail(ENOENT);
-    target = open_entry(r, O_PATH | O_NOFOLLOW);
-    if (!target) return fail(errno);
-  }
+  if (int e = named_object(s, c, path, flags & AT_EMPTY_PATH, (flags & AT_SYMLINK_FOLLOW) ? Follow::kYes : Follow::kNo,
+                           false, target);
+      e != 0)
+    return fail(e);
   alignas(8) unsigned char buf[8 + kMax];
   auto* fh = reinterpret_cast<struct file_handle*>(buf);
   fh->handle_bytes = bytes;
@@ -224,7 +234,7 @@ SyscallResult handle_name_to_handle_at(FsState& s, SyscallContext& c) {
 
 // Implements file_getattr(2) and file_setattr(2) (`set`) on the object the guest names: the
 // struct file_attr is passed through, at most a page of it, as the kernel takes it.
-SyscallResult file_attr(FsState& s, SyscallContext& c, bool set) {
+static SyscallResult file_attr(FsState& s, SyscallContext& c, bool set) {
   int flags = c.flags(4);
   if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return fail(EINVAL);
   std::uint64_t size = c.uint_arg(3);
@@ -232,17 +242,7 @@ SyscallResult file_attr(FsState& s, SyscallContext& c, bool set) {
   std::string path;
   if (int e = c.path(1, path); e != 0) return fail(e);
   UniqueFd target;
-  if ((flags & AT_EMPTY_PATH) && path.empty()) {
-    target = guest_fd(c, c.fd(0));
-    if (!target) return fail(EBADF);
-  } else {
-    Resolved r;
-    if (int e = resolve(s, c, c.fd(0), path, follow_unless(flags), r); e != 0) return fail(e);
-    if (!r.exists) return fail(ENOENT);
-    if (set && r.read_only) return fail(EROFS);
-    target = open_entry(r, O_PATH | O_NOFOLLOW);
-    if (!target) return fail(errno);
-  }
+  if (int e = named_object(s, c, path, flags & AT_EMPTY_PATH, follow_unless(flags), set, target); e != 0) return fail(e);
   std::vector<unsigned char> attr(static_cast<std::size_t>(size));
   if (set && size)
     if (int e = c.read_memory(c.ptr(2), attr.data(), attr.size()); e != 0) return fail(e);
