@@ -84,3 +84,13 @@ inline Result<void> ok() { return {}; }
   auto&& var##_result_ = (expr);                              \
   if (!var##_result_.ok()) return std::move(var##_result_).error(); \
   auto var = std::move(var##_result_).value()
+
+/// Propagation into an existing lvalue: assigns `lhs` from `expr` (a Result<T>), or returns its
+/// error from the enclosing function when it failed.
+///   LX_TRY_ASSIGN_TO(options.root, parse_root(j));
+#define LX_TRY_ASSIGN_TO(lhs, expr)                                          \
+  do {                                                                       \
+    auto&& lx_try_result_ = (expr);                                          \
+    if (!lx_try_result_.ok()) return std::move(lx_try_result_).error();     \
+    (lhs) = std::move(lx_try_result_).value();                               \
+  } while (0)

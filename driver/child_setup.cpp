@@ -3,17 +3,22 @@
 
 #include <fcntl.h>
 #include <linux/close_range.h>
+#include <linux/seccomp.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstring>
 
 namespace lx::driver {
 
 ChildSetup child_setup_of(const LaunchSpec& spec) {
   ChildSetup s;
   for (std::size_t i = 0; i < spec.stdio.size() && i < 3; ++i) s.stdio[i] = spec.stdio[i];
+  for (std::size_t i = 0; i < spec.extra_fds.size() && i < static_cast<std::size_t>(kMaxExtraFds); ++i)
+    s.extra_fds[s.nextra++] = spec.extra_fds[i];
   s.new_session = spec.new_session;
   s.only_stdio = spec.only_stdio;
   s.set_signals = spec.set_signals;
@@ -22,6 +27,13 @@ ChildSetup child_setup_of(const LaunchSpec& spec) {
     if (sig > 0 && sig <= 64 && sig != SIGKILL && sig != SIGSTOP) s.ignored |= 1ULL << (sig - 1);
   for (int sig : spec.blocked_signals)
     if (sig > 0 && sig <= 64) sigaddset(&s.blocked, sig);
+  s.listen_pid = spec.listen_pid;
+  if (spec.bounding_caps) {
+    s.drop_bounding = true;
+    s.bounding = *spec.bounding_caps;
+  }
+  if (!spec.extra_filter.empty())
+    s.extra = sock_fprog{static_cast<unsigned short>(spec.extra_filter.size()), const_cast<sock_filter*>(spec.extra_filter.data())};
   return s;
 }
 
@@ -63,16 +75,45 @@ void prepare_child(const ChildSetup& p) noexcept {
   reset_handlers();
   // The standard fds given (a client's terminal or pipes): moved out of the way first, so that
   // one given as 1 is not overwritten by the dup2 onto 0.
-  int moved[3];
-  for (int i = 0; i < 3; ++i) moved[i] = p.stdio[i] >= 0 ? fcntl(p.stdio[i], F_DUPFD_CLOEXEC, 10) : -1;
-  for (int i = 0; i < 3; ++i)
-    if (moved[i] >= 0 && dup2(moved[i], i) < 0) _exit(125);
-  if (p.only_stdio) syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC);
+  // The extra fds likewise, above every place one of them goes.
+  int moved[3 + kMaxExtraFds];
+  int first_free = 10 + kMaxExtraFds;
+  for (int i = 0; i < 3; ++i) moved[i] = p.stdio[i] >= 0 ? fcntl(p.stdio[i], F_DUPFD_CLOEXEC, first_free) : -1;
+  for (int i = 0; i < p.nextra; ++i) moved[3 + i] = fcntl(p.extra_fds[i], F_DUPFD_CLOEXEC, first_free);
+  for (int i = 0; i < 3 + p.nextra; ++i)
+    if ((i < 3 ? p.stdio[i] >= 0 : true) && (moved[i] < 0 || dup2(moved[i], i) < 0)) _exit(125);
+  if (p.only_stdio) syscall(SYS_close_range, 3u + static_cast<unsigned>(p.nextra), ~0u, CLOSE_RANGE_CLOEXEC);
   if (p.new_session) {
     setsid();
     if (isatty(0)) ioctl(0, TIOCSCTTY, 0);
   }
   if (p.set_signals) set_dispositions(p.ignored);
+}
+
+void fill_listen_pid(const ChildSetup& s, char* const* envp) noexcept {
+  if (!s.listen_pid || !envp || !envp[0]) return;
+  char* const* last = envp;
+  while (last[1]) ++last;
+  static constexpr char kName[] = "LISTEN_PID=";
+  if (std::strncmp(*last, kName, sizeof kName - 1) != 0) return;
+  char digits[16];
+  int n = 0;
+  for (unsigned long v = static_cast<unsigned long>(getpid()); v > 0 && n < kListenPidWidth; v /= 10) digits[n++] = static_cast<char>('0' + v % 10);
+  char* out = *last + sizeof kName - 1;
+  for (int i = 0; i < n; ++i) out[i] = digits[n - 1 - i];
+  out[n] = '\0';
+}
+
+int restrict_child(const ChildSetup& p) noexcept {
+  if (p.drop_bounding) {
+    for (int cap = 0; cap < 64; ++cap) {
+      if ((p.bounding >> cap) & 1) continue;
+      if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) != 1) continue;  // not in the set, or past the last
+      if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) return 6;
+    }
+  }
+  if (p.extra.len > 0 && syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &p.extra) != 0) return 7;
+  return 0;
 }
 
 }  // namespace lx::driver

@@ -83,7 +83,8 @@ std::string ns_link(pid_t pid) {
 
 // Why launch `spec` did not start, worded as the emulated launcher words it.
 Error launch_error(const nswire::Report& r, const LaunchSpec& spec) {
-  const char* what = r.a == 1 ? "chdir" : r.a == 3 ? "seccomp(SECCOMP_SET_MODE_FILTER)" : r.a == 5 ? "setting the launch's user" : "execve";
+  const char* what = r.a == 1 ? "chdir" : r.a == 3 ? "seccomp(SECCOMP_SET_MODE_FILTER)" : r.a == 5 ? "setting the launch's user"
+                   : r.a == 6 ? "prctl(PR_CAPBSET_DROP)" : r.a == 7 ? "seccomp(the container's own filter)" : "execve";
   return Error{r.b, fmt::format("cannot run '{}': {}: {}", spec.argv[0], what, std::strerror(r.b))};
 }
 
@@ -211,6 +212,7 @@ void KernelInstance::read_events() {
 Result<void> KernelInstance::send_launch(std::uint32_t id, const LaunchSpec& spec, int report_w, int go_r) {
   std::vector<int> fds = spec.stdio.empty() ? std::vector<int>{0, 1, 2} : spec.stdio;
   std::string payload = nswire::encode_launch(id, spec, static_cast<std::uint32_t>(fds.size()));
+  fds.insert(fds.end(), spec.extra_fds.begin(), spec.extra_fds.end());
   fds.push_back(report_w);
   fds.push_back(go_r);
   std::lock_guard lock(mu_);

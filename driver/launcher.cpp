@@ -65,6 +65,8 @@ struct ChildPlan {
 Result<ChildPlan> plan_child(const LaunchSpec& spec, const BpfProgram& filter) {
   if (spec.argv.empty()) return Error::msg("no command given");
   if (spec.stdio.size() > 3) return Error::msg("at most three standard fds");
+  if (spec.extra_fds.size() > static_cast<std::size_t>(kMaxExtraFds))
+    return Error::msg(fmt::format("at most {} fds besides the standard ones", kMaxExtraFds));
   ChildPlan p;
   for (const auto& a : spec.argv) p.argv.push_back(const_cast<char*>(a.c_str()));
   p.argv.push_back(nullptr);
@@ -87,6 +89,7 @@ Result<ChildPlan> plan_child(const LaunchSpec& spec, const BpfProgram& filter) {
   close(p.go_fd);
   if (p.cwd && chdir(p.cwd) != 0) child_fail(p.err_fd, 1, errno);
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) child_fail(p.err_fd, 2, errno);
+  if (int step = restrict_child(p.setup)) child_fail(p.err_fd, step, errno);
   // The tracer sees this stop and steps the next syscalls to take the listener at seccomp's exit.
   kill(getpid(), SIGSTOP);
   unsigned long flags = SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
@@ -97,6 +100,7 @@ Result<ChildPlan> plan_child(const LaunchSpec& spec, const BpfProgram& filter) {
   if (fd < 0) child_fail(p.err_fd, 3, errno);
   close(static_cast<int>(fd));
   if (p.setup.set_signals) sigprocmask(SIG_SETMASK, &p.setup.blocked, nullptr);
+  fill_listen_pid(p.setup, p.envp.data());
   execvpe(p.argv[0], p.argv.data(), p.envp.data());
   child_fail(p.err_fd, 4, errno);
 }
@@ -171,7 +175,9 @@ Error Launcher::child_error() {
   err_fd_ = -1;
   if (n != static_cast<ssize_t>(sizeof e)) return {};
   const char* what = e.step == 1 ? "chdir" : e.step == 2 ? "prctl(PR_SET_NO_NEW_PRIVS)"
-                   : e.step == 3 ? "seccomp(SECCOMP_SET_MODE_FILTER)" : "execve";
+                   : e.step == 3 ? "seccomp(SECCOMP_SET_MODE_FILTER)"
+                   : e.step == 6 ? "prctl(PR_CAPBSET_DROP)"
+                   : e.step == 7 ? "seccomp(the container's own filter)" : "execve";
   return Error{e.err, fmt::format("{}: {}", what, std::strerror(e.err))};
 }
 

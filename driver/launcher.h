@@ -6,6 +6,9 @@
 
 #include <sys/types.h>
 
+#include <linux/filter.h>
+
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -24,12 +27,24 @@ struct LaunchIds {
   std::vector<gid_t> groups;
 };
 
+/// At most this many LaunchSpec::extra_fds.
+inline constexpr int kMaxExtraFds = 32;
+/// The room left for the pid in LaunchSpec::listen_pid's entry.
+inline constexpr int kListenPidWidth = 10;
+
 /// What to run.
 struct LaunchSpec {
   std::vector<std::string> argv;  ///< argv[0] is looked up in PATH (from `env`) as execvp does
   std::vector<std::string> env;   ///< the guest's environment
   std::string cwd;                ///< working directory; empty: inherited
   std::vector<int> stdio;         ///< when set: the fds that become the guest's 0, 1, 2
+  /// Fds that become the guest's 3, 4, ... (an OCI container's LISTEN_FDS and --preserve-fds),
+  /// kept with only_stdio; at most kMaxExtraFds.
+  std::vector<int> extra_fds;
+  /// The guest's environment ends with "LISTEN_PID=" and kListenPidWidth spaces, which the
+  /// guest's first process fills with its own pid just before exec (socket activation: the pid
+  /// it will have is known only there).
+  bool listen_pid = false;
   bool new_session = false;       ///< setsid(), and take stdin as controlling terminal if a tty
   bool only_stdio = false;        ///< the guest inherits fds 0, 1, 2 only (every other is closed at exec)
   /// When set, the guest starts with exactly these signals ignored and these blocked (as the
@@ -39,6 +54,13 @@ struct LaunchSpec {
   std::vector<int> blocked_signals;  ///< with set_signals: the signal mask
   /// Kernel backend: the user the guest starts as (unset: the namespace's root).
   std::optional<LaunchIds> ids;
+  /// When set, the capabilities kept in the guest's bounding set (bit c: capability c); every
+  /// other is dropped before exec (an OCI container's process.capabilities.bounding).
+  std::optional<std::uint64_t> bounding_caps;
+  /// A seccomp filter of the guest's own (an OCI container's linux.seccomp), installed beside
+  /// lxhost's: the kernel runs both and the stricter action wins (an ERRNO of the container's
+  /// profile before lxhost's NOTIFY), so the profile is merged without rewriting either.
+  std::vector<sock_filter> extra_filter;
 };
 
 /// A forked, not yet seized guest process and its handshake pipes.

@@ -74,9 +74,10 @@ Prepared prepare(const NsInitConfig& c, nswire::LaunchMessage& m, std::vector<Un
   p.config = &c;
   LaunchSpec& spec = m.spec;
   for (std::uint32_t i = 0; i < m.nstdio; ++i) spec.stdio.push_back(fds[i].get());
+  for (std::uint32_t i = 0; i < m.nextra; ++i) spec.extra_fds.push_back(fds[m.nstdio + i].get());
   p.setup = child_setup_of(spec);
-  p.report_fd = fds[m.nstdio].get();
-  p.go_fd = fds[m.nstdio + 1].get();
+  p.report_fd = fds[m.nstdio + m.nextra].get();
+  p.go_fd = fds[m.nstdio + m.nextra + 1].get();
   if (spec.ids) p.ids = &*spec.ids;
   if (!spec.cwd.empty()) p.cwd = spec.cwd.c_str();
   for (auto& a : spec.argv) p.argv.push_back(a.data());
@@ -109,6 +110,7 @@ Prepared prepare(const NsInitConfig& c, nswire::LaunchMessage& m, std::vector<Un
   char go;
   if (read(p.go_fd, &go, 1) != 1) _exit(125);  // the host gave up on this launch
   if (listener >= 0) close(listener);          // the host holds its own copy now
+  if (int step = restrict_child(p.setup)) launch_failed(p.report_fd, step, errno);
   if (p.ids) {
     // The raw calls: glibc's wrappers would act for every thread of a process, and this one
     // may share init's memory.
@@ -123,6 +125,7 @@ Prepared prepare(const NsInitConfig& c, nswire::LaunchMessage& m, std::vector<Un
   // execvpe looks PATH up in the guest's environment, as the emulated launcher's guest does
   // (init puts its own environ back once this process has exec'd).
   environ = const_cast<char**>(p.envp.data());
+  fill_listen_pid(p.setup, p.envp.data());
   execvpe(p.argv[0], const_cast<char**>(p.argv.data()), const_cast<char**>(p.envp.data()));
   launch_failed(p.report_fd, 4, errno);
 }
@@ -163,7 +166,7 @@ class Init {
     }
     if (m->type != Type::kLaunch) return;
     auto launch = nswire::decode_launch(m->payload);
-    if (!launch || m->fds.size() != launch->nstdio + 2) return;
+    if (!launch || m->fds.size() != launch->nstdio + launch->nextra + 2) return;
     Prepared prepared = prepare(config_, *launch, m->fds);
     pid_t pid = start(prepared);
     nswire::Writer w;

@@ -33,7 +33,7 @@ enum class Type : std::uint32_t {
 /// The largest payload either end accepts.
 inline constexpr std::uint32_t kMaxPayload = 8u << 20;
 /// The most fds one message carries.
-inline constexpr int kMaxFds = 8;
+inline constexpr int kMaxFds = 40;  // 3 standard + LaunchSpec::extra_fds + report + go
 
 /// Builds a payload.
 class Writer {
@@ -98,7 +98,8 @@ namespace lx::driver::nswire {
 struct LaunchMessage {
   std::uint32_t id = 0;
   LaunchSpec spec;         ///< stdio unset: the fds arrive with the message
-  std::uint32_t nstdio = 0;  ///< how many of the message's fds are the standard ones (then report, go)
+  std::uint32_t nstdio = 0;  ///< how many of the message's fds are the standard ones (then extra, report, go)
+  std::uint32_t nextra = 0;  ///< how many follow them as LaunchSpec::extra_fds
 };
 
 /// The payload of a kLaunch for `spec`, sending `nstdio` standard fds.

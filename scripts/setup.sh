@@ -18,6 +18,7 @@ packages=(
   strace gdb                             # tests: the guest traces its own processes (kernel backend)
   uidmap                                 # newuidmap/newgidmap: an ordinary user's delegated id
                                          # ranges in the kernel backend's user namespace
+  libseccomp-dev                         # lxhost-runc: a bundle's seccomp profile compiled to BPF
   clang libclang-rt-14-dev               # fuzz/: libFuzzer and ASan/UBSan runtimes (clang's
                                          # recommends, which --no-install-recommends leaves out)
 )

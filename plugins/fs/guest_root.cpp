@@ -109,7 +109,18 @@ std::string GuestRoot::open(const std::string& root, std::vector<Mount> mounts) 
     while (m.guest.size() > 1 && m.guest.back() == '/') m.guest.pop_back();
     if (!realpath(m.host.c_str(), real)) return "mount host '" + m.host + "': " + std::string(strerror(errno));
     m.host = real;
-    m.fd.reset(::open(real, O_PATH | O_DIRECTORY | O_CLOEXEC));
+    struct stat st;
+    if (::stat(real, &st) != 0) return "mount host '" + m.host + "': " + std::string(strerror(errno));
+    if (!S_ISDIR(st.st_mode)) {
+      // A file over a file: held as its directory and name, reached only as the last component.
+      std::string h = real;
+      std::size_t slash = h.rfind('/');
+      m.file = true;
+      m.file_name = h.substr(slash + 1);
+      m.fd.reset(::open(slash == 0 ? "/" : h.substr(0, slash).c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    } else {
+      m.fd.reset(::open(real, O_PATH | O_DIRECTORY | O_CLOEXEC));
+    }
     if (!m.fd) return "mount host '" + m.host + "': " + std::string(strerror(errno));
     mounts_.push_back(std::move(m));
   }
@@ -262,7 +273,7 @@ struct GuestRoot::Walk {
 
   void reset_to_root() {
     levels.clear();
-    if (const Mount* m = g.mount_at("/")) push_level(m->fd.get(), "/", m->read_only);
+    if (const Mount* m = g.mount_at("/"); m && !m->file) push_level(m->fd.get(), "/", m->read_only);
     else push_level(g.root_fd_.get(), "/", false);
   }
 
@@ -371,6 +382,17 @@ struct GuestRoot::Walk {
     bool last = pending.empty();
     std::string guest = join_path(levels.back().guest, c);
     if (const Mount* m = g.mount_at(guest)) {
+      if (m->file) {
+        if (!last || trailing_slash) return ENOTDIR;
+        out.parent = dup_fd(m->fd.get());
+        out.name = m->file_name;
+        out.guest_path = guest;
+        out.read_only = m->read_only;
+        out.mount_point = true;
+        out.exists = fstatat(out.parent.get(), out.name.c_str(), &out.st, AT_SYMLINK_NOFOLLOW) == 0;
+        out.have_stat = out.exists;
+        return 0;
+      }
       push_level(m->fd.get(), guest, m->read_only);
       return kMore;
     }

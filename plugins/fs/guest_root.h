@@ -15,12 +15,14 @@
 
 namespace lx::fs {
 
-/// A bind mount: guest path → host directory.
+/// A bind mount: guest path → host directory, or host file (a container's /etc/hosts).
 struct Mount {
   std::string guest;       ///< absolute, normalized guest path ("/dev")
-  std::string host;        ///< host directory
+  std::string host;        ///< host directory or file
   bool read_only = false;  ///< writes fail with EROFS
-  UniqueFd fd;             ///< O_PATH fd of the host directory
+  UniqueFd fd;             ///< O_PATH fd of the host directory (of a file's directory)
+  bool file = false;       ///< the host side is not a directory: `fd` holds it as `file_name`
+  std::string file_name;   ///< the host file's name in `fd`
 };
 
 /// Where a guest path lands: a host directory fd and the name in it (empty for the directory
@@ -35,6 +37,7 @@ struct Resolved {
   bool have_stat = false;  ///< `st` holds fstatat(parent, name, AT_SYMLINK_NOFOLLOW)
   struct stat st {};       ///< valid when have_stat
   std::string link;        ///< /proc/self or /proc/thread-self not followed: its target for the guest
+  bool mount_point = false;  ///< a file bind mount's point: it cannot be removed or renamed (EBUSY)
 };
 
 /// Whether a pid or tid belongs to the guest's instance (what its /proc may show).

@@ -32,6 +32,7 @@ SyscallResult rename_paths(FsState& s, SyscallContext& c, int olddir, int oldp, 
   Resolved a, b;
   if (int e = resolve_arg(s, c, olddir, oldp, Follow::kNo, a); e != 0) return fail(e);
   if (int e = resolve_arg(s, c, newdir, newp, Follow::kNo, b); e != 0) return fail(e);
+  if (a.mount_point || b.mount_point) return fail(EBUSY);  // as the kernel says of a mount point
   if (a.read_only || b.read_only) return fail(EROFS);
   if (!c.still_valid()) return fail(EINTR);
   if (syscall(sdk::sys::renameat2, a.parent.get(), at_name(a), b.parent.get(), at_name(b), flags) != 0) return fail(errno);
@@ -76,8 +77,13 @@ SyscallResult unlink_path(FsState& s, SyscallContext& c, int dirfd, int path_arg
     if (int e = resolve(s, c, dirfd, path, Follow::kYes, r); e != 0) return fail(e);
     return fail(r.exists ? type : ENOENT);
   }
-  return at_op(s, c, dirfd, path_arg, Follow::kNo,
-               [&](const Resolved& r) { return unlinkat(r.parent.get(), at_name(r), flags & AT_REMOVEDIR); });
+  return at_op(s, c, dirfd, path_arg, Follow::kNo, [&](const Resolved& r) {
+    if (r.mount_point) {
+      errno = EBUSY;
+      return -1;
+    }
+    return unlinkat(r.parent.get(), at_name(r), flags & AT_REMOVEDIR);
+  });
 }
 
 // What the guest sees for link `r` whose host target is `t`: /proc/self as the guest's own, the
