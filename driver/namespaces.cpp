@@ -100,12 +100,30 @@ std::string probe_user_namespace() {
   return fmt::format("{}: {}", steps[r.step], std::strerror(r.err));
 }
 
+namespace {
+
+// The ranges of `map` (/proc/self/uid_map or gid_map), each mapped to itself.
+std::vector<IdRange> own_ranges(const char* map) {
+  std::vector<IdRange> out;
+  std::ifstream f(map);
+  unsigned long long inside, outside, count;
+  while (f >> inside >> outside >> count)
+    out.push_back(IdRange{static_cast<std::uint32_t>(inside), static_cast<std::uint32_t>(inside), static_cast<std::uint32_t>(count)});
+  if (out.empty()) out.push_back(IdRange{0, 0, 4294967295u});
+  return out;
+}
+
+}  // namespace
+
 IdMaps id_maps_for(uid_t uid, gid_t gid, const std::string& user, const std::string& subuid, const std::string& subgid) {
   IdMaps m;
   if (uid == 0) {
-    m.uids = {{0, 0, 4294967295u}};
-    m.gids = {{0, 0, 4294967295u}};
-    m.summary = "the full id range (lxhostd runs as root)";
+    // Every id this user namespace has, as itself: the full range in the host's, the mapped
+    // ones in a user namespace of its own (root of a rootless podman's, where lxhost-runc runs).
+    m.uids = own_ranges("/proc/self/uid_map");
+    m.gids = own_ranges("/proc/self/gid_map");
+    m.summary = m.uids.size() == 1 && m.uids[0].count == 4294967295u ? "the full id range (lxhostd runs as root)"
+                                                                       : "every id of this user namespace (root in it)";
     return m;
   }
   IdRange su, sg;

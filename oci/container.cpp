@@ -420,14 +420,19 @@ struct MonitorArgs {
     launch.new_session = true;
   }
   if (s.process.umask) umask(*s.process.umask);
+  // The exec FIFO, held open (read and write: the open does not wait for a writer) before
+  // `create` hears "ok": from then on `start` finds a reader, and its byte lets this go on.
+  UniqueFd fifo(::open((a.state_dir + "/exec.fifo").c_str(), O_RDWR | O_CLOEXEC));
+  if (!fifo) fail(Error::from_errno("open exec.fifo"));
   report(a.report_fd, std::string("ok ") + (kernel ? "kernel" : "emulated"));
   close(a.report_fd);
-
-  // Wait for `start`: it opens the FIFO for writing and writes one byte.
   {
-    UniqueFd fifo(::open((a.state_dir + "/exec.fifo").c_str(), O_RDONLY | O_CLOEXEC));
     char b = 0;
-    if (!fifo || read(fifo.get(), &b, 1) != 1) _exit(1);
+    ssize_t n;
+    do n = read(fifo.get(), &b, 1);
+    while (n < 0 && errno == EINTR);
+    if (n != 1) _exit(1);
+    fifo.reset();
   }
   ::unlink((a.state_dir + "/exec.fifo").c_str());
   if (auto r = apply_rlimits(s.process); !r) {
@@ -898,8 +903,9 @@ int delete_container(const StateStore& store, const std::string& id, bool force)
   }
   std::string dir = store.dir(id);
   std::string status = status_of(*s, dir);
-  if (status == "running" && !force) {
-    report_error(fmt::format("cannot delete container \"{}\": it is running (stop it first, or --force)", id));
+  if ((status == "running" || status == "created") && !force) {
+    // The runtime-spec: deleting a container that is not stopped is an error and changes nothing.
+    report_error(fmt::format("cannot delete container \"{}\": it is {} (stop it first, or --force)", id, status));
     return 1;
   }
   if (status == "running" || status == "created") {

@@ -240,7 +240,15 @@ Result<void> parse_linux(const json& l, Spec& s) {
     LX_TRY(object(r, "linux.resources"));
     // Device rules concern device cgroups; lxhost's guests reach the devices of the instance's
     // /dev, which the fs family gives (the usual character devices), so they are read, not applied.
-    LX_TRY(only_keys(r, "linux.resources", {"devices", "pids"},
+    // cpu.shares at the default weight (containerd writes 1024) asks nothing of a cgroup.
+    if (r.contains("cpu") && r["cpu"].is_object()) {
+      for (const auto& [k, v] : r["cpu"].items()) {
+        bool default_weight = k == "shares" && v.is_number_unsigned() && (v.get<std::uint64_t>() == 1024 || v.get<std::uint64_t>() == 0);
+        if (!default_weight && !v.is_null())
+          return field_error("linux.resources.cpu." + k, "is not supported by lxhost-runc: it places containers in no cgroup");
+      }
+    }
+    LX_TRY(only_keys(r, "linux.resources", {"devices", "pids", "cpu"},
                      "is not supported by lxhost-runc: it places containers in no cgroup (pids.limit is applied "
                      "as the instance's process limit)"));
     if (r.contains("pids")) {

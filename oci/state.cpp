@@ -107,9 +107,22 @@ bool valid_id(const std::string& id) {
   return true;
 }
 
+namespace {
+
+// Whether this process runs in the initial user namespace (its uid_map maps every id).
+bool initial_user_namespace() {
+  std::ifstream f("/proc/self/uid_map");
+  unsigned long long inside = 1, outside = 1, count = 0;
+  f >> inside >> outside >> count;
+  return inside == 0 && outside == 0 && count == 4294967295ull;
+}
+
+}  // namespace
+
 std::string default_state_root() {
-  if (geteuid() == 0) return "/run/lxhost-runc";
   const char* x = std::getenv("XDG_RUNTIME_DIR");
+  // Root of the host; root of a rootless podman's user namespace has the user's runtime dir.
+  if (geteuid() == 0 && (initial_user_namespace() || !x || *x != '/')) return "/run/lxhost-runc";
   if (x && *x == '/') return std::string(x) + "/lxhost-runc";
   return fmt::format("/tmp/lxhost-runc-{}", geteuid());
 }

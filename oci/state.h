@@ -47,8 +47,9 @@ bool is_namespace_init(pid_t pid);
 /// The kernel backend's init among the children of container process `monitor`; 0 when none.
 pid_t namespace_init_of(pid_t monitor);
 
-/// The state root: --root if given, else /run/lxhost-runc as root, $XDG_RUNTIME_DIR/lxhost-runc
-/// otherwise (/tmp/lxhost-runc-UID when that is unset).
+/// The state root when --root is not given: /run/lxhost-runc as the host's root, else
+/// $XDG_RUNTIME_DIR/lxhost-runc (also for root of a rootless podman's user namespace, as runc
+/// does), /tmp/lxhost-runc-UID when that is unset.
 std::string default_state_root();
 
 /// The state directory of containers.

@@ -118,8 +118,8 @@ std::string reachable(const std::string& path) {
   fs::path build = fs::path(LXHOST_BUILD_DIR).lexically_normal();
   fs::path p = fs::path(path).lexically_normal();
   auto rel = p.lexically_relative(build);
-  bool is_lx = rel == "bin/lx" || rel == "bin/lxhostd";
-  // lx and lxhostd load their plugins from ../lib/lxhost/plugins: that must be reachable too.
+  bool is_lx = rel == "bin/lx" || rel == "bin/lxhostd" || rel == "bin/lxhost-runc";
+  // lx, lxhostd and lxhost-runc load their plugins from ../lib/lxhost/plugins: that must be reachable too.
   bool plugins_ok = !is_lx || nobody_can_access((build / "lib/lxhost/plugins").string(), R_OK | X_OK);
   if (plugins_ok && (nobody_can_access(path, R_OK | X_OK) || nobody_can_access(path, R_OK))) return path;
   if (rel.empty() || rel.native().rfind("..", 0) == 0)
@@ -128,7 +128,7 @@ std::string reachable(const std::string& path) {
   std::lock_guard lock(stage().mu);
   fs::path root = stage().dir();
   if (is_lx) {
-    for (const char* f : {"bin/lx", "bin/lxhostd", "lib/lxhost"})
+    for (const char* f : {"bin/lx", "bin/lxhostd", "bin/lxhost-runc", "lib/lxhost"})
       if (fs::exists(build / f)) copy_in(build / f, root / f);
   } else {
     copy_in(p, root / rel);

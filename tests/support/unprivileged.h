@@ -27,7 +27,7 @@ std::vector<std::string> as_unprivileged(std::vector<std::string> argv);
 /// A path to build-tree file or directory `path` that the unprivileged user can read and execute.
 /// `path` itself when that user reaches it; otherwise a copy in a staging directory (mode 0755,
 /// removed when the test process exits) at the same place relative to the build tree. Staging
-/// any of bin/lx or bin/lxhostd also stages bin/lx, bin/lxhostd and lib/lxhost (their plugins).
+/// any of bin/lx, bin/lxhostd or bin/lxhost-runc stages all three and lib/lxhost (their plugins).
 std::string reachable(const std::string& path);
 
 /// A fresh private temporary directory under $TMPDIR (else /tmp), removed with everything in
