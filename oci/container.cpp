@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -290,7 +291,10 @@ Result<driver::LaunchSpec> launch_of(const Process& p, const Spec& container, bo
   launch.cwd = p.cwd;
   launch.bounding_caps = p.bounding ? p.bounding : container.process.bounding;
   launch.extra_filter = filter;
-  if (p.uid != 0 || p.gid != 0 || !p.additional_gids.empty()) {
+  // The emulated backend runs the process as lxhost-runc runs: a user it already is needs nothing.
+  bool as_is = p.uid == geteuid() && p.gid == getegid() &&
+               std::all_of(p.additional_gids.begin(), p.additional_gids.end(), [&](gid_t g) { return g == p.gid; });
+  if (!as_is || (kernel && (p.uid != 0 || p.gid != 0 || !p.additional_gids.empty()))) {
     if (!kernel)
       return Error{EINVAL, fmt::format("process.user: uid {} gid {} needs the kernel backend (this container runs on the "
                                        "emulated one)",

@@ -19,6 +19,9 @@ packages=(
   uidmap                                 # newuidmap/newgidmap: an ordinary user's delegated id
                                          # ranges in the kernel backend's user namespace
   libseccomp-dev                         # lxhost-runc: a bundle's seccomp profile compiled to BPF
+  podman containerd                      # tests: lxhost-runc behind the real clients (conmon, the
+                                         # runc v2 shim, CRI); podman pulls in runc, uidmap
+  help2man                               # man pages made from each program's --help (packaging)
   clang libclang-rt-14-dev               # fuzz/: libFuzzer and ASan/UBSan runtimes (clang's
                                          # recommends, which --no-install-recommends leaves out)
 )
