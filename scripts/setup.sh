@@ -20,7 +20,8 @@ packages=(
                                          # ranges in the kernel backend's user namespace
   libseccomp-dev                         # lxhost-runc: a bundle's seccomp profile compiled to BPF
   podman containerd                      # tests: lxhost-runc behind the real clients (conmon, the
-                                         # runc v2 shim, CRI); podman pulls in runc, uidmap
+  netavark iptables catatonit            # runc v2 shim, CRI); podman's network and rootless pause
+                                         # process, which are only its recommends
   help2man                               # man pages made from each program's --help (packaging)
   clang libclang-rt-14-dev               # fuzz/: libFuzzer and ASan/UBSan runtimes (clang's
                                          # recommends, which --no-install-recommends leaves out)
