@@ -175,6 +175,20 @@ std::string backend_of(const Spec& s) {
   return "emulated";
 }
 
+// Why config key `key` may not be set by an annotation ("" when it may). Whoever writes a pod
+// spec writes its annotations: a key that loads code into lxhost-runc's own process (a plugin
+// path, the plugin search path) or moves the container's root or mounts onto the host would give
+// the container's author what the node's administrator has (the bundle's root and mounts say
+// where the container lives).
+std::string annotation_refused(const std::string& key) {
+  if (key.rfind("plugins.", 0) == 0) return "the plugin search path is the node's, not the container's";
+  if (key.rfind("families.", 0) == 0 && key.size() > 7 && key.compare(key.size() - 7, 7, ".plugin") == 0)
+    return "which plugin serves a family is the node's choice, not the container's";
+  for (const char* k : {"fs.root", "fs.mount", "fs.default_mounts", "fs.metadata_dir", "fs.proc"})
+    if (key == k) return "the container's root and mounts come from the bundle (root.path, mounts)";
+  return {};
+}
+
 Result<config::Config> config_of(const Spec& s, const std::string& state_dir) {
   config::Config c;
   LX_TRY(c.merge_standard_files());
@@ -189,6 +203,9 @@ Result<config::Config> config_of(const Spec& s, const std::string& state_dir) {
   if (s.pids_limit) toml += fmt::format("max_processes = {}\n", s.pids_limit);
   LX_TRY(c.merge_string(toml, "config.json"));
   for (const auto& set : config_sets_of(s.annotations)) {
+    std::string key = set.substr(0, set.find('='));
+    if (std::string why = annotation_refused(key); !why.empty())
+      return Error{EPERM, fmt::format("annotations: io.lxhost.{}: {}", key, why)};
     auto r = c.apply_set(set);
     if (!r) return Error{EINVAL, fmt::format("annotations: io.lxhost.{}: {}", set.substr(0, set.find('=')), r.error().message)};
   }

@@ -206,6 +206,10 @@ TEST_F(OciRuntime, WhatItCannotHonourIsRefusedNamingTheField) {
       {[](json& c) { c["ociVersion"] = "2.0.0"; }, "ociVersion"},
       {[](json& c) { c["linux"]["sysctl"] = {{"kernel.shmmax", "1"}}; }, "linux.sysctl.kernel.shmmax"},
       {[](json& c) { c["annotations"]["io.lxhost.families.net.enabled"] = "maybe"; }, "io.lxhost.families.net.enabled"},
+      // The container's author may not load code into the runtime or move its root to the host's.
+      {[](json& c) { c["annotations"]["io.lxhost.families.fs.plugin"] = "/tmp/evil.so"; }, "io.lxhost.families.fs.plugin"},
+      {[](json& c) { c["annotations"]["io.lxhost.plugins.search_path"] = "[\"/tmp\"]"; }, "io.lxhost.plugins.search_path"},
+      {[](json& c) { c["annotations"]["io.lxhost.fs.root"] = "/"; }, "io.lxhost.fs.root"},
   };
   for (const auto& k : cases) {
     Bundle b;
