@@ -6,6 +6,7 @@
 #include <linux/seccomp.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -28,6 +29,8 @@ ChildSetup child_setup_of(const LaunchSpec& spec) {
   for (int sig : spec.blocked_signals)
     if (sig > 0 && sig <= 64) sigaddset(&s.blocked, sig);
   s.listen_pid = spec.listen_pid;
+  for (const auto& r : spec.rlimits)
+    if (s.nrlimits < kMaxRlimits) s.rlimits[s.nrlimits++] = r;
   if (spec.bounding_caps) {
     s.drop_bounding = true;
     s.bounding = *spec.bounding_caps;
@@ -105,6 +108,10 @@ void fill_listen_pid(const ChildSetup& s, char* const* envp) noexcept {
 }
 
 int restrict_child(const ChildSetup& p) noexcept {
+  for (int i = 0; i < p.nrlimits; ++i) {
+    rlimit rl{static_cast<rlim_t>(p.rlimits[i].soft), static_cast<rlim_t>(p.rlimits[i].hard)};
+    if (setrlimit(p.rlimits[i].resource, &rl) != 0) return 8;
+  }
   if (p.drop_bounding) {
     for (int cap = 0; cap < 64; ++cap) {
       if ((p.bounding >> cap) & 1) continue;

@@ -25,6 +25,8 @@ struct ChildSetup {
   std::uint64_t bounding = 0;   ///< with drop_bounding: bit c keeps capability c
   sock_fprog extra{};           ///< the guest's own filter (len 0: none); points into the LaunchSpec
   bool listen_pid = false;      ///< fill the environment's last entry (LaunchSpec::listen_pid)
+  LaunchRlimit rlimits[kMaxRlimits] = {};  ///< set before exec
+  int nrlimits = 0;                        ///< how many of `rlimits`
 };
 
 /// The setup `spec` asks for (its stdio fds, as given).
@@ -38,8 +40,8 @@ void prepare_child(const ChildSetup& s) noexcept;
 void fill_listen_pid(const ChildSetup& s, char* const* envp) noexcept;
 
 /// In the child, once lxhost's own filter is decided: the bounding set and the guest's own
-/// filter (LaunchSpec::bounding_caps, extra_filter). 0, or the step that failed (6 bounding set,
-/// 7 the guest's filter) with errno set.
+/// filter (LaunchSpec::bounding_caps, extra_filter) and its limits (rlimits). 0, or the step
+/// that failed (6 bounding set, 7 the guest's filter, 8 a limit) with errno set.
 int restrict_child(const ChildSetup& s) noexcept;
 
 }  // namespace lx::driver

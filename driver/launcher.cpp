@@ -65,6 +65,8 @@ struct ChildPlan {
 Result<ChildPlan> plan_child(const LaunchSpec& spec, const BpfProgram& filter) {
   if (spec.argv.empty()) return Error::msg("no command given");
   if (spec.stdio.size() > 3) return Error::msg("at most three standard fds");
+  if (spec.rlimits.size() > static_cast<std::size_t>(kMaxRlimits))
+    return Error::msg(fmt::format("at most {} limits", kMaxRlimits));
   if (spec.extra_fds.size() > static_cast<std::size_t>(kMaxExtraFds))
     return Error::msg(fmt::format("at most {} fds besides the standard ones", kMaxExtraFds));
   ChildPlan p;
@@ -177,7 +179,8 @@ Error Launcher::child_error() {
   const char* what = e.step == 1 ? "chdir" : e.step == 2 ? "prctl(PR_SET_NO_NEW_PRIVS)"
                    : e.step == 3 ? "seccomp(SECCOMP_SET_MODE_FILTER)"
                    : e.step == 6 ? "prctl(PR_CAPBSET_DROP)"
-                   : e.step == 7 ? "seccomp(the container's own filter)" : "execve";
+                   : e.step == 7 ? "seccomp(the container's own filter)"
+                   : e.step == 8 ? "setrlimit" : "execve";
   return Error{e.err, fmt::format("{}: {}", what, std::strerror(e.err))};
 }
 

@@ -27,6 +27,15 @@ struct LaunchIds {
   std::vector<gid_t> groups;
 };
 
+/// One resource limit a launch sets for its process (setrlimit before exec).
+struct LaunchRlimit {
+  int resource = 0;              ///< RLIMIT_*
+  std::uint64_t soft = 0, hard = 0;
+};
+
+/// At most this many LaunchSpec::rlimits.
+inline constexpr int kMaxRlimits = 16;
+
 /// At most this many LaunchSpec::extra_fds.
 inline constexpr int kMaxExtraFds = 32;
 /// The room left for the pid in LaunchSpec::listen_pid's entry.
@@ -45,6 +54,10 @@ struct LaunchSpec {
   /// guest's first process fills with its own pid just before exec (socket activation: the pid
   /// it will have is known only there).
   bool listen_pid = false;
+  /// Limits the guest's first process starts with (an OCI container's process.rlimits), set
+  /// before exec in the process itself: the kernel backend's launches come from the instance's
+  /// init, which the launcher's own limits do not reach. At most kMaxRlimits.
+  std::vector<LaunchRlimit> rlimits;
   bool new_session = false;       ///< setsid(), and take stdin as controlling terminal if a tty
   bool only_stdio = false;        ///< the guest inherits fds 0, 1, 2 only (every other is closed at exec)
   /// When set, the guest starts with exactly these signals ignored and these blocked (as the

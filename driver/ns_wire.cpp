@@ -154,6 +154,14 @@ std::string encode_launch(std::uint32_t id, const LaunchSpec& spec, std::uint32_
   }
   w.str(std::string(reinterpret_cast<const char*>(spec.extra_filter.data()), spec.extra_filter.size() * sizeof(sock_filter)));
   w.u32(static_cast<std::uint32_t>(spec.extra_fds.size()));
+  w.u32(static_cast<std::uint32_t>(spec.rlimits.size()));
+  for (const auto& r : spec.rlimits) {
+    w.u32(static_cast<std::uint32_t>(r.resource));
+    for (std::uint64_t v : {r.soft, r.hard}) {
+      w.u32(static_cast<std::uint32_t>(v));
+      w.u32(static_cast<std::uint32_t>(v >> 32));
+    }
+  }
   return w.bytes();
 }
 
@@ -193,7 +201,22 @@ Result<LaunchMessage> decode_launch(std::string_view payload) {
     s.extra_filter.resize(filter.size() / sizeof(sock_filter));
     if (good && !filter.empty()) std::memcpy(s.extra_filter.data(), filter.data(), filter.size());
     m.nextra = r.u32();
-    good = good && r.ok() && m.nextra <= static_cast<std::uint32_t>(kMaxExtraFds);
+    std::uint32_t nlimits = r.u32();
+    good = good && r.ok() && m.nextra <= static_cast<std::uint32_t>(kMaxExtraFds) &&
+           nlimits <= static_cast<std::uint32_t>(kMaxRlimits);
+    for (std::uint32_t i = 0; good && i < nlimits; ++i) {
+      LaunchRlimit l;
+      l.resource = static_cast<int>(r.u32());
+      std::uint64_t v[2];
+      for (auto& x : v) {
+        std::uint64_t lo = r.u32(), hi = r.u32();
+        x = lo | (hi << 32);
+      }
+      l.soft = v[0];
+      l.hard = v[1];
+      s.rlimits.push_back(l);
+      good = r.ok();
+    }
   }
   if (!good) return Error{EBADMSG, "malformed launch message"};
   return m;

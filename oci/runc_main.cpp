@@ -333,6 +333,81 @@ int cmd_features() {
   return 0;
 }
 
+const std::map<std::string, std::string> kCommonAliases{{"b", "bundle"}, {"d", "detach"}, {"f", "force"}, {"a", "all"}};
+
+// create and run.
+int cmd_create_run(const StateStore& store, const std::string& cmd, const std::vector<std::string>& rest) {
+  Parsed p;
+  const auto& common = kCommonAliases;
+  std::vector<std::string> flags{"no-pivot", "no-new-keyring", "help"};
+  if (cmd == "run") flags.insert(flags.end(), {"detach", "keep", "no-subreaper"});
+  if (!parse(rest, 0, flags, {"bundle", "pid-file", "console-socket", "preserve-fds", "pidfd-socket"}, common, p, cmd) ||
+      !need_id(p, cmd))
+    return 1;
+  CreateOptions o;
+  o.id = p.args[0];
+  o.bundle = p.get("bundle", ".");
+  o.pid_file = p.get("pid-file");
+  o.console_socket = p.get("console-socket");
+  o.preserve_fds = std::atoi(p.get("preserve-fds", "0").c_str());
+  o.foreground = cmd == "run" && !p.has("detach");
+  o.keep = p.has("keep");
+  if (o.preserve_fds < 0 || o.preserve_fds > 4096) {
+    report_error(cmd + ": --preserve-fds must be 0 to 4096");
+    return 1;
+  }
+  int rc = create_container(store, o);
+  if (rc == 0 && cmd == "run" && !o.foreground) rc = start_container(store, o.id);
+  return rc;
+}
+
+// exec.
+int cmd_exec(const StateStore& store, const std::vector<std::string>& rest) {
+  Parsed p;
+  const std::string cmd = "exec";
+  // --env may repeat: gather every one before the ordinary parse.
+  ExecOptions o;
+  std::vector<std::string> kept;
+  for (std::size_t i = 0; i < rest.size(); ++i) {
+    const std::string& a = rest[i];
+    if ((a == "--env" || a == "-e") && i + 1 < rest.size()) {
+      o.env.push_back(rest[++i]);
+    } else if (a.rfind("--env=", 0) == 0) {
+      o.env.push_back(a.substr(6));
+    } else {
+      kept.push_back(a);
+      if (a.empty() || a[0] != '-') {  // the id: the rest is the command
+        kept.insert(kept.end(), rest.begin() + static_cast<std::ptrdiff_t>(i) + 1, rest.end());
+        break;
+      }
+    }
+  }
+  if (!parse(kept, 0, {"detach", "tty", "no-new-privs", "ignore-paused"},
+             {"process", "console-socket", "pid-file", "cwd", "user", "preserve-fds", "process-label", "apparmor", "cap",
+              "cgroup", "pidfd-socket"},
+             {{"d", "detach"}, {"t", "tty"}, {"p", "process"}, {"u", "user"}}, p, cmd))
+    return 1;
+  if (p.args.empty()) {
+    report_error("exec: a container id is required");
+    return 1;
+  }
+  for (const char* unsupported : {"process-label", "apparmor", "cap", "cgroup", "pidfd-socket"})
+    if (p.has(unsupported)) {
+      report_error(fmt::format("exec: --{} is not supported by lxhost-runc", unsupported));
+      return 1;
+    }
+  o.id = p.args[0];
+  o.args.assign(p.args.begin() + 1, p.args.end());
+  o.process_file = p.get("process");
+  o.console_socket = p.get("console-socket");
+  o.pid_file = p.get("pid-file");
+  o.cwd = p.get("cwd");
+  o.user = p.get("user");
+  o.detach = p.has("detach");
+  o.tty = p.has("tty");
+  return exec_container(store, o);
+}
+
 int main_impl(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   Parsed global;
@@ -356,29 +431,8 @@ int main_impl(int argc, char** argv) {
   std::string cmd = global.args[0];
   std::vector<std::string> rest(global.args.begin() + 1, global.args.end());
   Parsed p;
-  const std::map<std::string, std::string> common{{"b", "bundle"}, {"d", "detach"}, {"f", "force"}, {"a", "all"}};
-  if (cmd == "create" || cmd == "run") {
-    std::vector<std::string> flags{"no-pivot", "no-new-keyring", "help"};
-    if (cmd == "run") flags.insert(flags.end(), {"detach", "keep", "no-subreaper"});
-    if (!parse(rest, 0, flags, {"bundle", "pid-file", "console-socket", "preserve-fds", "pidfd-socket"}, common, p, cmd) ||
-        !need_id(p, cmd))
-      return 1;
-    CreateOptions o;
-    o.id = p.args[0];
-    o.bundle = p.get("bundle", ".");
-    o.pid_file = p.get("pid-file");
-    o.console_socket = p.get("console-socket");
-    o.preserve_fds = std::atoi(p.get("preserve-fds", "0").c_str());
-    o.foreground = cmd == "run" && !p.has("detach");
-    o.keep = p.has("keep");
-    if (o.preserve_fds < 0 || o.preserve_fds > 4096) {
-      report_error(cmd + ": --preserve-fds must be 0 to 4096");
-      return 1;
-    }
-    int rc = create_container(store, o);
-    if (rc == 0 && cmd == "run" && !o.foreground) rc = start_container(store, o.id);
-    return rc;
-  }
+  const auto& common = kCommonAliases;
+  if (cmd == "create" || cmd == "run") return cmd_create_run(store, cmd, rest);
   if (cmd == "start" || cmd == "state") {
     if (!parse(rest, 0, {}, {}, {}, p, cmd) || !need_id(p, cmd)) return 1;
     return cmd == "start" ? start_container(store, p.args[0]) : cmd_state(store, p.args[0]);
@@ -413,49 +467,7 @@ int main_impl(int argc, char** argv) {
     return cmd_spec(p);
   }
   if (cmd == "features") return cmd_features();
-  if (cmd == "exec") {
-    // --env may repeat: gather every one before the ordinary parse.
-    ExecOptions o;
-    std::vector<std::string> kept;
-    for (std::size_t i = 0; i < rest.size(); ++i) {
-      const std::string& a = rest[i];
-      if ((a == "--env" || a == "-e") && i + 1 < rest.size()) {
-        o.env.push_back(rest[++i]);
-      } else if (a.rfind("--env=", 0) == 0) {
-        o.env.push_back(a.substr(6));
-      } else {
-        kept.push_back(a);
-        if (a.empty() || a[0] != '-') {  // the id: the rest is the command
-          kept.insert(kept.end(), rest.begin() + static_cast<std::ptrdiff_t>(i) + 1, rest.end());
-          break;
-        }
-      }
-    }
-    if (!parse(kept, 0, {"detach", "tty", "no-new-privs", "ignore-paused"},
-               {"process", "console-socket", "pid-file", "cwd", "user", "preserve-fds", "process-label", "apparmor", "cap",
-                "cgroup", "pidfd-socket"},
-               {{"d", "detach"}, {"t", "tty"}, {"p", "process"}, {"u", "user"}}, p, cmd))
-      return 1;
-    if (p.args.empty()) {
-      report_error("exec: a container id is required");
-      return 1;
-    }
-    for (const char* unsupported : {"process-label", "apparmor", "cap", "cgroup", "pidfd-socket"})
-      if (p.has(unsupported)) {
-        report_error(fmt::format("exec: --{} is not supported by lxhost-runc", unsupported));
-        return 1;
-      }
-    o.id = p.args[0];
-    o.args.assign(p.args.begin() + 1, p.args.end());
-    o.process_file = p.get("process");
-    o.console_socket = p.get("console-socket");
-    o.pid_file = p.get("pid-file");
-    o.cwd = p.get("cwd");
-    o.user = p.get("user");
-    o.detach = p.has("detach");
-    o.tty = p.has("tty");
-    return exec_container(store, o);
-  }
+  if (cmd == "exec") return cmd_exec(store, rest);
   report_error(fmt::format("unknown command \"{}\" (see lxhost-runc --help)", cmd));
   return 2;
 }

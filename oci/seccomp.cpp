@@ -70,6 +70,53 @@ std::uint64_t uint_or(const json& j, const char* key) {
   return j.contains(key) && j[key].is_number_unsigned() ? j[key].get<std::uint64_t>() : 0;
 }
 
+// Adds rule `r` (syscalls[`i`]) of a profile whose default action is `def` to `ctx`.
+Result<void> add_rule(scmp_filter_ctx ctx, const json& r, std::size_t i, std::uint32_t def) {
+  const std::string base = "linux.seccomp";
+  std::string f = fmt::format("{}.syscalls[{}]", base, i);
+  if (!r.is_object()) return field_error(f, "must be an object");
+  for (const auto& [k, v] : r.items())
+    if (k != "names" && k != "action" && k != "errnoRet" && k != "args" && k != "comment" && k != "includes" &&
+        k != "excludes")
+      return field_error(f + "." + k, "is not supported by lxhost-runc");
+  if (!r.contains("names") || !r["names"].is_array()) return field_error(f + ".names", "must be an array of names");
+  if (!r.contains("action")) return field_error(f + ".action", "is required");
+  LX_TRY_ASSIGN(act, action_of(r["action"], r.contains("errnoRet") ? &r["errnoRet"] : nullptr, EPERM, f + ".action"));
+  std::vector<scmp_arg_cmp> cmps;
+  if (r.contains("args") && !r["args"].is_null()) {
+    if (!r["args"].is_array() || r["args"].size() > 6) return field_error(f + ".args", "must be an array of at most 6");
+    for (std::size_t a = 0; a < r["args"].size(); ++a) {
+      const json& c = r["args"][a];
+      std::string af = fmt::format("{}.args[{}]", f, a);
+      if (!c.is_object() || !c.contains("index") || !c["index"].is_number_unsigned() || c["index"].get<unsigned>() > 5)
+        return field_error(af + ".index", "must be 0 to 5");
+      if (!c.contains("op")) return field_error(af + ".op", "is required");
+      LX_TRY_ASSIGN(op, op_of(c["op"], af + ".op"));
+      cmps.push_back(scmp_arg_cmp{c["index"].get<unsigned>(), op, uint_or(c, "value"), uint_or(c, "valueTwo")});
+    }
+  }
+  if (act == def) return ok();  // libseccomp refuses a rule that repeats the default
+  for (std::size_t n = 0; n < r["names"].size(); ++n) {
+    if (!r["names"][n].is_string()) return field_error(fmt::format("{}.names[{}]", f, n), "must be a string");
+    std::string name = r["names"][n].get<std::string>();
+    int nr = seccomp_syscall_resolve_name(name.c_str());
+    if (nr == __NR_SCMP_ERROR) continue;  // not a call of this kernel's ABI (runc skips them too)
+    int rc = seccomp_rule_add_array(ctx, act, nr, static_cast<unsigned>(cmps.size()), cmps.data());
+    // Comparisons libseccomp cannot join in one rule (two of one argument) become one rule each,
+    // as runc makes them: an ALLOW rule then allows less, a deny rule denies more.
+    if (rc == -EINVAL && cmps.size() > 1) {
+      rc = 0;
+      for (const auto& cmp : cmps) {
+        rc = seccomp_rule_add_array(ctx, act, nr, 1, &cmp);
+        if (rc != 0) break;
+      }
+    }
+    if (rc != 0 && rc != -EEXIST)
+      return Error{-rc, fmt::format("{}: {}: seccomp_rule_add failed: {}", f, name, std::strerror(-rc))};
+  }
+  return ok();
+}
+
 }  // namespace
 
 Result<std::vector<sock_filter>> compile_seccomp(const json& j) {
@@ -106,50 +153,7 @@ Result<std::vector<sock_filter>> compile_seccomp(const json& j) {
   if (j.contains("syscalls")) {
     const json& sc = j["syscalls"];
     if (!sc.is_array()) return field_error(base + ".syscalls", "must be an array");
-    for (std::size_t i = 0; i < sc.size(); ++i) {
-      std::string f = fmt::format("{}.syscalls[{}]", base, i);
-      const json& r = sc[i];
-      if (!r.is_object()) return field_error(f, "must be an object");
-      for (const auto& [k, v] : r.items())
-        if (k != "names" && k != "action" && k != "errnoRet" && k != "args" && k != "comment" && k != "includes" &&
-            k != "excludes")
-          return field_error(f + "." + k, "is not supported by lxhost-runc");
-      if (!r.contains("names") || !r["names"].is_array()) return field_error(f + ".names", "must be an array of names");
-      if (!r.contains("action")) return field_error(f + ".action", "is required");
-      LX_TRY_ASSIGN(act, action_of(r["action"], r.contains("errnoRet") ? &r["errnoRet"] : nullptr, EPERM, f + ".action"));
-      std::vector<scmp_arg_cmp> cmps;
-      if (r.contains("args") && !r["args"].is_null()) {
-        if (!r["args"].is_array() || r["args"].size() > 6) return field_error(f + ".args", "must be an array of at most 6");
-        for (std::size_t a = 0; a < r["args"].size(); ++a) {
-          const json& c = r["args"][a];
-          std::string af = fmt::format("{}.args[{}]", f, a);
-          if (!c.is_object() || !c.contains("index") || !c["index"].is_number_unsigned() || c["index"].get<unsigned>() > 5)
-            return field_error(af + ".index", "must be 0 to 5");
-          if (!c.contains("op")) return field_error(af + ".op", "is required");
-          LX_TRY_ASSIGN(op, op_of(c["op"], af + ".op"));
-          cmps.push_back(scmp_arg_cmp{c["index"].get<unsigned>(), op, uint_or(c, "value"), uint_or(c, "valueTwo")});
-        }
-      }
-      if (act == def) continue;  // libseccomp refuses a rule that repeats the default
-      for (std::size_t n = 0; n < r["names"].size(); ++n) {
-        if (!r["names"][n].is_string()) return field_error(fmt::format("{}.names[{}]", f, n), "must be a string");
-        std::string name = r["names"][n].get<std::string>();
-        int nr = seccomp_syscall_resolve_name(name.c_str());
-        if (nr == __NR_SCMP_ERROR) continue;  // not a call of this kernel's ABI (runc skips them too)
-        int rc = seccomp_rule_add_array(ctx.get(), act, nr, static_cast<unsigned>(cmps.size()), cmps.data());
-        // Several comparisons of one argument cannot be expressed in one rule: runc adds one rule
-        // per comparison then, which widens nothing for an allow list (any may allow).
-        if (rc == -EINVAL && cmps.size() > 1) {
-          rc = 0;
-          for (const auto& cmp : cmps) {
-            rc = seccomp_rule_add_array(ctx.get(), act, nr, 1, &cmp);
-            if (rc != 0) break;
-          }
-        }
-        if (rc != 0 && rc != -EEXIST)
-          return Error{-rc, fmt::format("{}: {}: seccomp_rule_add failed: {}", f, name, std::strerror(-rc))};
-      }
-    }
+    for (std::size_t i = 0; i < sc.size(); ++i) LX_TRY(add_rule(ctx.get(), sc[i], i, def));
   }
   UniqueFd mem(memfd_create("lxhost-seccomp", MFD_CLOEXEC));
   if (!mem) return Error::from_errno("memfd_create");

@@ -182,33 +182,37 @@ Result<Mount> parse_mount(const json& j, const std::string& f, const std::string
                                               type));
 }
 
+// linux.namespaces.
+Result<std::vector<Namespace>> parse_namespaces(const json& ns) {
+  std::vector<Namespace> out;
+  if (!ns.is_array()) return field_error("linux.namespaces", "must be an array");
+  static const std::set<std::string> types{"pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time"};
+  std::set<std::string> seen;
+  for (std::size_t i = 0; i < ns.size(); ++i) {
+    std::string f = fmt::format("linux.namespaces[{}]", i);
+    LX_TRY(object(ns[i], f));
+    LX_TRY(only_keys(ns[i], f, {"type", "path"}));
+    if (!ns[i].contains("type")) return field_error(f + ".type", "is required");
+    Namespace n;
+    LX_TRY_ASSIGN_TO(n.type, as_string(ns[i]["type"], f + ".type"));
+    if (!types.count(n.type)) return field_error(f + ".type", "unknown namespace type \"" + n.type + "\"");
+    if (!seen.insert(n.type).second) return field_error(f + ".type", "\"" + n.type + "\" is listed twice");
+    if (ns[i].contains("path")) LX_TRY_ASSIGN_TO(n.path, as_string(ns[i]["path"], f + ".path"));
+    if (!n.path.empty() && !absolute(n.path)) return field_error(f + ".path", "must be an absolute path");
+    if (!n.path.empty() && n.type != "network" && n.type != "ipc" && n.type != "uts")
+      return field_error(f + ".path", "joining an existing " + n.type +
+                                          " namespace is not supported by lxhost-runc (network, ipc and uts only)");
+    out.push_back(std::move(n));
+  }
+  return out;
+}
+
 Result<void> parse_linux(const json& l, Spec& s) {
   LX_TRY(object(l, "linux"));
   LX_TRY(only_keys(l, "linux",
                    {"namespaces", "uidMappings", "gidMappings", "sysctl", "maskedPaths", "readonlyPaths", "seccomp",
                     "resources", "cgroupsPath", "rootfsPropagation", "devices", "mountLabel"}));
-  if (l.contains("namespaces")) {
-    const json& ns = l["namespaces"];
-    if (!ns.is_array()) return field_error("linux.namespaces", "must be an array");
-    static const std::set<std::string> types{"pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time"};
-    std::set<std::string> seen;
-    for (std::size_t i = 0; i < ns.size(); ++i) {
-      std::string f = fmt::format("linux.namespaces[{}]", i);
-      LX_TRY(object(ns[i], f));
-      LX_TRY(only_keys(ns[i], f, {"type", "path"}));
-      if (!ns[i].contains("type")) return field_error(f + ".type", "is required");
-      Namespace n;
-      LX_TRY_ASSIGN_TO(n.type, as_string(ns[i]["type"], f + ".type"));
-      if (!types.count(n.type)) return field_error(f + ".type", "unknown namespace type \"" + n.type + "\"");
-      if (!seen.insert(n.type).second) return field_error(f + ".type", "\"" + n.type + "\" is listed twice");
-      if (ns[i].contains("path")) LX_TRY_ASSIGN_TO(n.path, as_string(ns[i]["path"], f + ".path"));
-      if (!n.path.empty() && !absolute(n.path)) return field_error(f + ".path", "must be an absolute path");
-      if (!n.path.empty() && n.type != "network" && n.type != "ipc" && n.type != "uts")
-        return field_error(f + ".path", "joining an existing " + n.type +
-                                            " namespace is not supported by lxhost-runc (network, ipc and uts only)");
-      s.namespaces.push_back(std::move(n));
-    }
-  }
+  if (l.contains("namespaces")) LX_TRY_ASSIGN_TO(s.namespaces, parse_namespaces(l["namespaces"]));
   for (const char* k : {"uidMappings", "gidMappings"})
     if (l.contains(k) && !(l[k].is_array() && l[k].empty()))
       return field_error(std::string("linux.") + k,
@@ -288,6 +292,55 @@ std::string Spec::join_path(const std::string& type) const {
   return "";
 }
 
+// process.user, into `out`.
+Result<void> parse_user(const json& u, const std::string& what, Process& out) {
+  auto f = [&](const char* k) { return what + "." + k; };
+  LX_TRY(object(u, f("user")));
+  LX_TRY(only_keys(u, f("user"), {"uid", "gid", "umask", "additionalGids", "username"}));
+  if (u.contains("uid")) LX_TRY_ASSIGN_TO(out.uid, as_u32(u["uid"], f("user") + ".uid"));
+  if (u.contains("gid")) LX_TRY_ASSIGN_TO(out.gid, as_u32(u["gid"], f("user") + ".gid"));
+  if (u.contains("umask")) {
+    LX_TRY_ASSIGN(m, as_uint(u["umask"], f("user") + ".umask"));
+    if (m > 0777) return field_error(f("user") + ".umask", "must be at most 0777");
+    out.umask = static_cast<mode_t>(m);
+  }
+  if (u.contains("additionalGids")) {
+    if (!u["additionalGids"].is_array()) return field_error(f("user") + ".additionalGids", "must be an array");
+    for (std::size_t i = 0; i < u["additionalGids"].size(); ++i) {
+      LX_TRY_ASSIGN(g, as_u32(u["additionalGids"][i], fmt::format("{}.user.additionalGids[{}]", what, i)));
+      out.additional_gids.push_back(g);
+    }
+  }
+  return ok();
+}
+
+// process.capabilities, into `out` (after process.user: ambient ones are taken for root only).
+Result<void> parse_capabilities(const json& c, const std::string& what, Process& out) {
+  auto f = [&](const char* k) { return what + "." + k; };
+  LX_TRY(object(c, f("capabilities")));
+  LX_TRY(only_keys(c, f("capabilities"), {"bounding", "effective", "permitted", "inheritable", "ambient"}));
+  std::uint64_t bounding = ~0ull;
+  if (c.contains("bounding")) LX_TRY_ASSIGN_TO(bounding, capability_mask(c["bounding"], f("capabilities") + ".bounding"));
+  // A root process's capabilities after exec are its bounding set: the other sets may only
+  // name capabilities within it (as they do in every spec podman, containerd and runc write).
+  for (const char* k : {"effective", "permitted", "inheritable"}) {
+    if (!c.contains(k)) continue;
+    LX_TRY_ASSIGN(m, capability_mask(c[k], f("capabilities") + "." + k));
+    if (m & ~bounding)
+      return field_error(f("capabilities") + "." + k, "names a capability outside the bounding set");
+  }
+  if (c.contains("ambient")) {
+    LX_TRY_ASSIGN(m, capability_mask(c["ambient"], f("capabilities") + ".ambient"));
+    // Root's capabilities after exec are its bounding set: ambient ones within it add nothing.
+    // Another user's would be kept across exec, which lxhost-runc does not do.
+    if (m & ~bounding) return field_error(f("capabilities") + ".ambient", "names a capability outside the bounding set");
+    if (m != 0 && out.uid != 0)
+      return field_error(f("capabilities") + ".ambient", "ambient capabilities of a user other than root are not supported by lxhost-runc");
+  }
+  if (c.contains("bounding")) out.bounding = bounding;
+  return ok();
+}
+
 Result<Process> parse_process(const json& p, const std::string& what) {
   if (!p.is_object()) return field_error(what, "must be an object");
   LX_TRY(only_keys(p, what,
@@ -311,25 +364,7 @@ Result<Process> parse_process(const json& p, const std::string& what) {
   if (!p.contains("cwd")) return field_error(f("cwd"), "is required");
   LX_TRY_ASSIGN_TO(out.cwd, as_string(p["cwd"], f("cwd")));
   if (!absolute(out.cwd)) return field_error(f("cwd"), "must be an absolute path");
-  if (p.contains("user")) {
-    const json& u = p["user"];
-    LX_TRY(object(u, f("user")));
-    LX_TRY(only_keys(u, f("user"), {"uid", "gid", "umask", "additionalGids", "username"}));
-    if (u.contains("uid")) LX_TRY_ASSIGN_TO(out.uid, as_u32(u["uid"], f("user") + ".uid"));
-    if (u.contains("gid")) LX_TRY_ASSIGN_TO(out.gid, as_u32(u["gid"], f("user") + ".gid"));
-    if (u.contains("umask")) {
-      LX_TRY_ASSIGN(m, as_uint(u["umask"], f("user") + ".umask"));
-      if (m > 0777) return field_error(f("user") + ".umask", "must be at most 0777");
-      out.umask = static_cast<mode_t>(m);
-    }
-    if (u.contains("additionalGids")) {
-      if (!u["additionalGids"].is_array()) return field_error(f("user") + ".additionalGids", "must be an array");
-      for (std::size_t i = 0; i < u["additionalGids"].size(); ++i) {
-        LX_TRY_ASSIGN(g, as_u32(u["additionalGids"][i], fmt::format("{}.user.additionalGids[{}]", what, i)));
-        out.additional_gids.push_back(g);
-      }
-    }
-  }
+  if (p.contains("user")) LX_TRY(parse_user(p["user"], what, out));
   if (p.contains("rlimits")) {
     const json& r = p["rlimits"];
     if (!r.is_array()) return field_error(f("rlimits"), "must be an array");
@@ -350,27 +385,14 @@ Result<Process> parse_process(const json& p, const std::string& what) {
       out.rlimits.push_back(rl);
     }
   }
-  if (p.contains("capabilities")) {
-    const json& c = p["capabilities"];
-    LX_TRY(object(c, f("capabilities")));
-    LX_TRY(only_keys(c, f("capabilities"), {"bounding", "effective", "permitted", "inheritable", "ambient"}));
-    std::uint64_t bounding = ~0ull;
-    if (c.contains("bounding")) LX_TRY_ASSIGN_TO(bounding, capability_mask(c["bounding"], f("capabilities") + ".bounding"));
-    // A root process's capabilities after exec are its bounding set: the other sets may only
-    // name capabilities within it (as they do in every spec podman, containerd and runc write).
-    for (const char* k : {"effective", "permitted", "inheritable"}) {
-      if (!c.contains(k)) continue;
-      LX_TRY_ASSIGN(m, capability_mask(c[k], f("capabilities") + "." + k));
-      if (m & ~bounding)
-        return field_error(f("capabilities") + "." + k, "names a capability outside the bounding set");
-    }
-    if (c.contains("ambient")) {
-      LX_TRY_ASSIGN(m, capability_mask(c["ambient"], f("capabilities") + ".ambient"));
-      if (m != 0) return field_error(f("capabilities") + ".ambient", "ambient capabilities are not supported by lxhost-runc");
-    }
-    if (c.contains("bounding")) out.bounding = bounding;
-  }
+  if (p.contains("capabilities")) LX_TRY(parse_capabilities(p["capabilities"], what, out));
   if (p.contains("noNewPrivileges")) LX_TRY_ASSIGN_TO(out.no_new_privileges, as_bool(p["noNewPrivileges"], f("noNewPrivileges")));
+  if (p.contains("oomScoreAdj")) {
+    if (!p["oomScoreAdj"].is_number_integer() || p["oomScoreAdj"].get<std::int64_t>() < -1000 ||
+        p["oomScoreAdj"].get<std::int64_t>() > 1000)
+      return field_error(f("oomScoreAdj"), "must be an integer from -1000 to 1000");
+    out.oom_score_adj = p["oomScoreAdj"].get<int>();
+  }
   if (p.contains("commandLine")) return field_error(f("commandLine"), "is for Windows");
   return out;
 }

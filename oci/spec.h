@@ -45,6 +45,7 @@ struct Process {
   /// process.capabilities.bounding as a mask (bit c: capability c); unset: not given.
   std::optional<std::uint64_t> bounding;
   bool no_new_privileges = false;
+  std::optional<int> oom_score_adj;  ///< process.oomScoreAdj
 };
 
 /// One mount, as lxhost gives it to the guest.

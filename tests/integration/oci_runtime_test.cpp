@@ -36,6 +36,7 @@ using lx::test::run_command;
 using lx::test::TempDir;
 using nlohmann::json;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 const std::string kRunc = LXHOST_RUNC_BIN;
 
@@ -198,7 +199,7 @@ TEST_F(OciRuntime, WhatItCannotHonourIsRefusedNamingTheField) {
   std::vector<Case> cases{
       {[](json& c) { c["mounts"].push_back({{"destination", "/data"}, {"type", "nfs"}, {"source", "srv:/x"}}); }, "mounts[4].type"},
       {[](json& c) { c["root"]["readonly"] = true; }, "root.readonly"},
-      {[](json& c) { c["process"]["capabilities"]["ambient"] = {"CAP_KILL"}; }, "process.capabilities.ambient"},
+      {[](json& c) { c["process"]["capabilities"]["ambient"] = {"CAP_SYS_ADMIN"}; }, "process.capabilities.ambient"},
       {[](json& c) { c["linux"]["resources"] = {{"memory", {{"limit", 1 << 20}}}}; }, "linux.resources.memory"},
       {[](json& c) { c["linux"]["namespaces"] = {{{"type", "pid"}, {"path", "/proc/1/ns/pid"}}}; }, "linux.namespaces[0].path"},
       {[](json& c) { c["linux"]["seccomp"] = {{"defaultAction", "SCMP_ACT_NOTIFY"}}; }, "linux.seccomp.defaultAction"},
@@ -247,6 +248,44 @@ TEST_F(OciRuntime, TheBoundingSetIsTheBundles) {
   auto r = runc({"run", "--bundle", bundle_.path(), "c6"});
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(r.out, "CapBnd:\t0000000000000021\n");  // CAP_CHOWN (0) and CAP_KILL (5)
+}
+
+TEST_F(OciRuntime, LimitsOomScoreMasksAndReadOnlyPathsHold) {
+  std::filesystem::create_directories(bundle_ / "rootfs/srv/ro");
+  std::filesystem::create_directories(bundle_ / "rootfs/srv/hidden/deeper");
+  std::ofstream(bundle_ / "rootfs/srv/hidden/secret") << "secret\n";
+  std::ofstream(bundle_ / "rootfs/srv/secret-file") << "secret\n";
+  bundle_.set_args({"sh", "-c",
+                    "ulimit -n; cat /proc/self/oom_score_adj; ls /srv/hidden | wc -l; cat /srv/secret-file | wc -c; "
+                    "touch /srv/ro/x 2>/dev/null || echo read-only"});
+  bundle_.config()["process"]["rlimits"] = {{{"type", "RLIMIT_NOFILE"}, {"soft", 512}, {"hard", 600}}};
+  bundle_.config()["process"]["oomScoreAdj"] = 500;
+  // A directory under a masked one has nothing left to be masked in: it is skipped.
+  bundle_.config()["linux"]["maskedPaths"] = {"/srv/hidden", "/srv/hidden/deeper", "/srv/secret-file", "/no/such/path"};
+  bundle_.config()["linux"]["readonlyPaths"] = {"/srv/ro"};
+  bundle_.write();
+  auto r = runc({"run", "--bundle", bundle_.path(), "c10"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "512\n500\n0\n0\nread-only\n");
+}
+
+TEST_F(OciRuntime, AnImagesSymlinkNeverTakesAMountOutOfIt) {
+  // The image's /tmp and a read-only path are symlinks to host directories: what the container
+  // gets is looked up in the image (RESOLVE_IN_ROOT), never the host's /etc.
+  TempDir host("lxhost-oci-host", 0755);
+  std::ofstream(host / "host-only") << "host\n";
+  std::filesystem::remove_all(bundle_ / "rootfs/tmp");
+  std::filesystem::create_symlink(host.path(), bundle_ / "rootfs/tmp");
+  std::filesystem::create_symlink(host.path(), bundle_ / "rootfs/ro-link");
+  bundle_.set_args({"sh", "-c", "ls /tmp/ /ro-link/ 2>&1; echo done"});
+  bundle_.config()["linux"]["readonlyPaths"] = {"/ro-link"};
+  bundle_.write();
+  auto r = runc({"run", "--bundle", bundle_.path(), "c11"});
+  EXPECT_THAT(r.out, Not(HasSubstr("host-only")));
+  // The kernel backend refuses a mount point that is a symlink; the emulated one mounts over the
+  // name (its walk never follows the link out of the image).
+  if (r.status != 0) EXPECT_THAT(r.err, HasSubstr("creating mount point /tmp: Too many levels of symbolic links"));
+  else EXPECT_THAT(r.out, HasSubstr("done"));
 }
 
 TEST_F(OciRuntime, AnAnnotationSwitchesAFamilyOffInTheKernel) {

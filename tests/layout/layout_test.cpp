@@ -130,6 +130,7 @@ TEST(Layout, NoLayerIncludesOneAboveIt) {
       {"store", std::regex("^(driver|runtime|plugins|service)/")},
       {"runtime", std::regex("^(store|plugins|service)/")},
       {"plugins", std::regex("^(config|driver|runtime|store|service)/")},
+      {"oci", std::regex("^(plugins|store|service)/")},
   };
   std::vector<std::string> breaches;
   for (const auto& rel : sources())

@@ -1,0 +1,21 @@
+// lxhost-runc: the lxhost config of a container's instance, from its bundle — the root, the
+// mounts (binds, a private directory per tmpfs, masked and read-only paths), hostname, process
+// limit, the backend — and the io.lxhost.* annotations, less those a pod's author may not set.
+#pragma once
+
+#include <string>
+
+#include "base/result.h"
+#include "config/config.h"
+#include "oci/spec.h"
+
+namespace lx::oci {
+
+/// The config of the instance of container `s`, whose state directory is `state_dir` (where
+/// the private directories of its tmpfs mounts are made).
+Result<config::Config> config_of(const Spec& s, const std::string& state_dir);
+
+/// Why config key `key` may not be set by an annotation ("" when it may).
+std::string annotation_refused(const std::string& key);
+
+}  // namespace lx::oci
