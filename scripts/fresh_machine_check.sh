@@ -43,80 +43,26 @@ case "$dir/" in
 esac
 commit=$(git -C "$src" rev-parse --verify "$rev^{commit}")
 logs=$dir.logs
-mkdir -p "$cache/apt-archives/partial" "$(dirname "$dir")"
 
 say() { printf '== %s  %s\n' "$(date -u +%H:%M:%S)" "$*"; }
-
-# Anything still mounted under DIR (deepest first).
-mounts_under() { findmnt -rn -o TARGET | awk -v d="$dir" 'index($0, d "/") == 1' | sort -r; }
+me=fresh_machine_check
+. "$src/scripts/fresh_chroot.sh"
 
 cleanup() {
   local rc=$?
-  # Processes left in the chroot (a daemon started by `lx run`): only those whose root is DIR.
-  for p in /proc/[0-9]*; do
-    [ "$(readlink "$p/root" 2>/dev/null)" = "$dir" ] && kill -KILL "${p#/proc/}" 2>/dev/null || true
-  done
-  local m
-  for m in $(mounts_under); do umount "$m" 2>/dev/null || umount -l "$m" || true; done
-  if [ -n "$(mounts_under)" ]; then
-    echo "fresh_machine_check: still mounted under $dir, not removing it:" >&2
-    mounts_under >&2
-  elif [ "$keep" -eq 0 ] && [ -d "$dir" ]; then
-    rm -rf --one-file-system "$dir"
-  fi
+  fresh_chroot_remove "$keep"
   exit $rc
 }
 
 # 1. A pristine bookworm buildd tree: from the cached rootfs, else debootstrap (cached too).
-if [ -n "$(mounts_under)" ]; then
-  echo "fresh_machine_check: $dir has mounts (an earlier run still going?):" >&2
-  mounts_under >&2
-  exit 1
-fi
-# DIR is removed: only when it is empty or an earlier chroot of this script.
-if [ -d "$dir" ] && [ -n "$(ls -A "$dir")" ] && [ ! -f "$dir/etc/debian_version" ]; then
-  echo "fresh_machine_check: $dir exists and is not a chroot made by this script; not removing it" >&2
-  exit 2
-fi
-rm -rf --one-file-system "$dir"
+fresh_chroot_clear
 rm -rf "$logs"
 mkdir -p "$logs"
 trap cleanup EXIT INT TERM
-if [ -f "$cache/rootfs.tar" ]; then
-  say "unpacking the cached debootstrap result ($cache/rootfs.tar)"
-  mkdir -p "$dir"
-  tar -C "$dir" --numeric-owner -xpf "$cache/rootfs.tar"
-else
-  command -v debootstrap >/dev/null || { say "installing debootstrap"; apt-get install -y -qq debootstrap >/dev/null; }
-  if [ ! -f "$cache/bookworm-buildd.tgz" ]; then
-    say "downloading the bookworm buildd packages"
-    debootstrap --variant=buildd --make-tarball="$cache/bookworm-buildd.tgz" bookworm "$dir.mk" "$mirror" \
-      >"$logs/debootstrap.log" 2>&1
-    rm -rf "$dir.mk"
-  fi
-  say "debootstrap --variant=buildd bookworm $dir"
-  debootstrap --variant=buildd --unpack-tarball="$cache/bookworm-buildd.tgz" bookworm "$dir" "$mirror" \
-    >>"$logs/debootstrap.log" 2>&1 || { tail -20 "$logs/debootstrap.log"; exit 1; }
-  tar -C "$dir" --numeric-owner -cpf "$cache/rootfs.tar.new" . && mv "$cache/rootfs.tar.new" "$cache/rootfs.tar"
-fi
+fresh_chroot_make "$logs/debootstrap.log"
 
 # 2. Network and apt sources of the host; the binds; an ordinary user.
-cp -L /etc/resolv.conf "$dir/etc/resolv.conf"
-# debootstrap's own sources.list gives way to the host's sources (mirrors, security updates).
-if [ -f /etc/apt/sources.list ] || compgen -G '/etc/apt/sources.list.d/*.sources' >/dev/null ||
-   compgen -G '/etc/apt/sources.list.d/*.list' >/dev/null; then
-  rm -f "$dir/etc/apt/sources.list"
-fi
-[ -f /etc/apt/sources.list ] && cp /etc/apt/sources.list "$dir/etc/apt/sources.list"
-for f in /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
-  [ -f "$f" ] && cp "$f" "$dir/etc/apt/sources.list.d/"
-done
-mount --bind /proc "$dir/proc"
-mount --bind /sys "$dir/sys"
-mount --bind /dev "$dir/dev"
-mount --bind /dev/pts "$dir/dev/pts"
-mount -t tmpfs -o mode=1777,nosuid,nodev shm "$dir/dev/shm"
-mount --bind "$cache/apt-archives" "$dir/var/cache/apt/archives"
+fresh_chroot_bind
 chroot "$dir" /usr/sbin/useradd -m -s /bin/bash "$user"
 chmod 0700 "$dir/root"
 

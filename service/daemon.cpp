@@ -14,7 +14,9 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <cstddef>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <thread>
@@ -62,6 +64,41 @@ Result<UniqueFd> take_lock(const std::string& path) {
   return lock;
 }
 
+// Socket activation (sd_listen_fds(3), without libsystemd): systemd passes a listening socket as
+// fd 3 with LISTEN_FDS=1 and LISTEN_PID=<our pid>. -1 when none was passed to us; the variables
+// are removed either way, so that no instance inherits them.
+Result<int> activated_socket() {
+  const char* pid = std::getenv("LISTEN_PID");
+  const char* fds = std::getenv("LISTEN_FDS");
+  bool ours = pid && fds && std::strtol(pid, nullptr, 10) == getpid();
+  std::string count = fds ? fds : "";
+  unsetenv("LISTEN_PID");
+  unsetenv("LISTEN_FDS");
+  unsetenv("LISTEN_FDNAMES");
+  if (!ours || count == "0") return -1;
+  if (count != "1")
+    return Error{EINVAL, fmt::format("socket activation: LISTEN_FDS={}, lxhostd takes one socket", count)};
+  constexpr int fd = 3;  // SD_LISTEN_FDS_START
+  int domain = 0, type = 0, listening = 0;
+  socklen_t len = sizeof(int);
+  if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0 ||
+      getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 ||
+      getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || domain != AF_UNIX ||
+      type != SOCK_STREAM || !listening)
+    return Error{EINVAL, "socket activation: fd 3 is not a listening Unix stream socket (ListenStream=PATH)"};
+  fcntl(fd, F_SETFD, FD_CLOEXEC);
+  return fd;
+}
+
+// The path a Unix socket is bound to ("" if none).
+std::string socket_path(int fd) {
+  sockaddr_un addr{};
+  socklen_t len = sizeof addr;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0 || len <= offsetof(sockaddr_un, sun_path))
+    return "";
+  return std::string(addr.sun_path, strnlen(addr.sun_path, len - offsetof(sockaddr_un, sun_path)));
+}
+
 }  // namespace
 
 class Daemon::Impl {
@@ -73,7 +110,7 @@ class Daemon::Impl {
   int run();
 
  private:
-  Result<void> listen();
+  Result<void> listen(int inherited);
   void accept();
   void serve(UniqueFd conn);
   Handled handle_connection(int conn, bool& stop_after);
@@ -94,6 +131,7 @@ class Daemon::Impl {
   DaemonOptions opts_;
   asio::io_context io_;
   std::unique_ptr<asio::local::stream_protocol::acceptor> acceptor_;
+  bool activated_ = false;  // the socket is systemd's: not bound, not removed by us
   InstanceSupervisor instances_;
   StoreOperations store_;
 };
@@ -104,6 +142,11 @@ int Daemon::run() { return impl_->run(); }
 
 int Daemon::Impl::run() {
   const auto& paths = opts_.paths;
+  auto inherited = activated_socket();  // before anything forks: its variables go
+  if (!inherited) {
+    log(inherited.error().message);
+    return 1;
+  }
   if (auto r = paths.prepare_runtime_dir(); !r) {
     log(r.error().message);
     return 1;
@@ -115,11 +158,12 @@ int Daemon::Impl::run() {
   }
   signal(SIGPIPE, SIG_IGN);
   if (auto r = store_.recover(); !r) log(fmt::format("recovering the install state: {}", r.error().message));
-  if (auto r = listen(); !r) {
+  if (auto r = listen(*inherited); !r) {
     log(r.error().message);
     return 1;
   }
-  log(fmt::format("listening on {} (data in {})", paths.socket, paths.data_dir));
+  log(fmt::format("listening on {}{} (data in {})", paths.socket, activated_ ? ", a socket from systemd" : "",
+                  paths.data_dir));
   asio::signal_set signals(io_, SIGTERM, SIGINT, SIGHUP);
   signals.async_wait([this](const boost::system::error_code& ec, int sig) {
     if (ec) return;
@@ -131,20 +175,30 @@ int Daemon::Impl::run() {
   });
   accept();
   io_.run();
-  unlink(paths.socket.c_str());
+  if (!activated_) unlink(paths.socket.c_str());
   log("stopped");
   std::fflush(nullptr);
   _exit(0);  // connection threads may still be blocked on their peers
 }
 
-Result<void> Daemon::Impl::listen() {
+// Serves `inherited`, a listening socket from systemd, when it is one (>= 0); else binds the socket.
+Result<void> Daemon::Impl::listen(int inherited) {
   const std::string& path = opts_.paths.socket;
+  acceptor_ = std::make_unique<asio::local::stream_protocol::acceptor>(io_);
+  if (inherited >= 0) {
+    activated_ = true;
+    if (std::string bound = socket_path(inherited); bound != path)
+      log(fmt::format("the socket from systemd is {}, but lx looks for {}", bound.empty() ? "unnamed" : bound, path));
+    boost::system::error_code ec;
+    acceptor_->assign(asio::local::stream_protocol(), inherited, ec);
+    if (ec) return Error{ec.value(), fmt::format("socket activation: {}", ec.message())};
+    return ok();
+  }
   if (path.size() >= sizeof(sockaddr_un::sun_path))
     return Error{ENAMETOOLONG, fmt::format("cannot listen on {}: the path is too long for a socket", path)};
   unlink(path.c_str());  // a stale socket: we hold the lock, so no daemon owns it
   boost::system::error_code ec;
   asio::local::stream_protocol::endpoint ep(path);
-  acceptor_ = std::make_unique<asio::local::stream_protocol::acceptor>(io_);
   acceptor_->open(ep.protocol(), ec);
   if (!ec) acceptor_->bind(ep, ec);
   if (!ec) chmod(path.c_str(), 0600);

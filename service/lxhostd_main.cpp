@@ -19,7 +19,9 @@ namespace {
 constexpr const char* kUsage = R"(usage: lxhostd [--runtime-dir DIR] [--data-dir DIR] [--config FILE] [--set KEY=VALUE]...
 
 The per-user lxhost service, in the foreground (log on stderr). 'lx' starts it on demand in the
-background, and 'lx service start|stop|status' manages it.
+background, and 'lx service start|stop|status' manages it. Or systemd starts it by socket
+activation (systemctl --user enable --now lxhostd.socket): then it serves the listening socket
+systemd passes (LISTEN_FDS=1, LISTEN_PID) instead of making its own.
 
   --runtime-dir DIR   socket, lock and log directory ([service] runtime_dir;
                       default $XDG_RUNTIME_DIR/lxhost, /run/user/UID/lxhost, /tmp/lxhost-UID)
