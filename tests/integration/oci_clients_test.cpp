@@ -132,6 +132,18 @@ TEST_F(Podman, KillSendsTheSignalToTheContainersProcess) {
   EXPECT_THAT(podman({"logs", "lxc2"}).out, HasSubstr("got USR1"));
 }
 
+TEST_F(Podman, ATerminalContainerHasItsOwnTty) {
+  // podman -it on a terminal (script(1) gives it one): conmon gets the pty through the console
+  // socket, the container's stdin is a tty that ttyname() finds.
+  std::string cmd = "podman --root " + (dir_ / "storage") + " --runroot " + (dir_ / "run") + " --tmpdir " + (dir_ / "tmp") +
+                    " --cgroup-manager cgroupfs --events-backend file --runtime " + kRunc + " run --rm -it";
+  for (auto& o : run_options()) cmd += " " + o;
+  cmd += " " + kImage + " sh -c 'tty; exit 6'";
+  auto r = run_command({"script", "-qec", cmd, "/dev/null"});
+  EXPECT_EQ(r.status, 6) << r.err;
+  EXPECT_THAT(r.out, ::testing::ContainsRegex("/dev/pts/[0-9]+\r\n"));
+}
+
 TEST(PodmanRootless, AnOrdinaryUserRunsAContainer) {
   if (!lx::test::can_switch_user()) GTEST_SKIP() << "needs root to give uid 65534 a subordinate range for the test";
   // uid 65534 gets a home, a runtime directory and a subordinate range (in a private mount
