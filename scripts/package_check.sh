@@ -3,7 +3,7 @@
 # `debootstrap --variant=buildd bookworm` chroot, `apt install ./lxhost_VERSION_amd64.deb`; then,
 # as root and as an ordinary user made there: `lx run -- /bin/true`, `lxhost-runc --help`,
 # `man -w` of lx, lxhostd and lxhost-runc, the bash completion of lx and lxhost-runc, the
-# systemd user units, and an out-of-tree plugin built against the installed SDK
+# systemd user units, `podman --runtime /usr/bin/lxhost-runc run` of an imported image (as root), and an out-of-tree plugin built against the installed SDK
 # (find_package(lxhost), tests/plugins/probe) and run by lx; then `apt purge lxhost` (and
 # `apt autoremove --purge` of the libraries it pulled in) must leave /usr, /etc and /opt as they
 # were before the install, file for file, with nothing of what `dpkg -L lxhost` listed.
@@ -111,8 +111,8 @@ check() {  # check NAME WHO COMMAND: passes when COMMAND does
 
 # 3. What the checks use (man-db for man, bash-completion, CMake and Boost for the SDK), before
 #    the first file list: they are not the package's.
-say "apt-get install man-db bash-completion cmake libboost-dev (for the checks)"
-in_chroot root "apt-get update -qq && apt-get install -y -qq --no-install-recommends man-db bash-completion cmake libboost-dev" ||
+say "apt-get install man-db bash-completion cmake libboost-dev podman netavark iptables busybox-static (for the checks)"
+in_chroot root "apt-get update -qq && apt-get install -y -qq --no-install-recommends man-db bash-completion cmake libboost-dev podman netavark iptables busybox-static" ||
   { tail -20 "$log"; exit 1; }
 snapshot() {  # the files and directories of the system's own trees
   chroot "$dir" find /usr /etc /opt -xdev \( -type f -o -type l -o -type d \) -print | sort
@@ -157,6 +157,17 @@ case $1 in
        # The probe answers getppid (the shell's $PPID) on the NOTIFY route.
        test "$(lx exec --set "plugins.search_path=[\"$b\"]" --set families.other.plugin=probe \
                --set probe.getppid_value=4242 -- /bin/sh -c 'echo $PPID')" = 4242 ;;
+  podman) # An image from a rootfs tarball (busybox's), run by podman through the package's runtime.
+          r=/tmp/checks/rootfs && rm -rf "$r" && mkdir -p "$r/bin" "$r/tmp" "$r/proc" "$r/sys" "$r/dev" "$r/etc"
+          cp /bin/busybox "$r/bin/" && for a in sh echo; do ln -s busybox "$r/bin/$a"; done
+          tar -C "$r" -cf /tmp/checks/rootfs.tar . && podman import /tmp/checks/rootfs.tar localhost/pkgcheck >/dev/null
+          set +e
+          out=$(podman --runtime /usr/bin/lxhost-runc run --rm --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 \
+                localhost/pkgcheck sh -c 'echo hi; exit 3')
+          rc=$?
+          set -e
+          podman rmi -f localhost/pkgcheck >/dev/null
+          test "$out" = hi && test $rc = 3 ;;
   units) grep -qx 'ListenStream=%t/lxhost/lxhostd.sock' /usr/lib/systemd/user/lxhostd.socket &&
          grep -qx 'ExecStart=/usr/bin/lxhostd' /usr/lib/systemd/user/lxhostd.service ;;
   *) echo "no check $1" >&2; exit 2 ;;
@@ -176,6 +187,7 @@ for who in root "$user"; do
   check "an out-of-tree plugin built with find_package(lxhost), run by lx exec" "$who" "bash /tmp/checks/check.sh sdk"
 done
 check "systemd user units of lxhostd" root "bash /tmp/checks/check.sh units"
+check "podman --runtime /usr/bin/lxhost-runc run --rm IMAGE sh -c 'echo hi; exit 3'" root "bash /tmp/checks/check.sh podman"
 rm -rf "$dir/tmp/checks"
 
 # 6. Purged, nothing is left: the same file list as before the install.
