@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <linux/close_range.h>
+#include <linux/capability.h>
 #include <linux/seccomp.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
@@ -31,6 +32,10 @@ ChildSetup child_setup_of(const LaunchSpec& spec) {
   s.listen_pid = spec.listen_pid;
   for (const auto& r : spec.rlimits)
     if (s.nrlimits < kMaxRlimits) s.rlimits[s.nrlimits++] = r;
+  if (spec.inheritable_caps) {
+    s.set_inheritable = true;
+    s.inheritable = *spec.inheritable_caps;
+  }
   if (spec.bounding_caps) {
     s.drop_bounding = true;
     s.bounding = *spec.bounding_caps;
@@ -118,6 +123,14 @@ int restrict_child(const ChildSetup& p) noexcept {
       if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) != 1) continue;  // not in the set, or past the last
       if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) return 6;
     }
+  }
+  if (p.set_inheritable) {
+    __user_cap_header_struct h{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct d[2]{};
+    if (syscall(SYS_capget, &h, d) != 0) return 6;
+    d[0].inheritable = static_cast<std::uint32_t>(p.inheritable);
+    d[1].inheritable = static_cast<std::uint32_t>(p.inheritable >> 32);
+    if (syscall(SYS_capset, &h, d) != 0) return 6;
   }
   if (p.extra.len > 0 && syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &p.extra) != 0) return 7;
   return 0;

@@ -84,7 +84,7 @@ std::string ns_link(pid_t pid) {
 // Why launch `spec` did not start, worded as the emulated launcher words it.
 Error launch_error(const nswire::Report& r, const LaunchSpec& spec) {
   const char* what = r.a == 1 ? "chdir" : r.a == 3 ? "seccomp(SECCOMP_SET_MODE_FILTER)" : r.a == 5 ? "setting the launch's user"
-                   : r.a == 6 ? "prctl(PR_CAPBSET_DROP)" : r.a == 7 ? "seccomp(the container's own filter)"
+                   : r.a == 6 ? "setting the capabilities (PR_CAPBSET_DROP, capset)" : r.a == 7 ? "seccomp(the container's own filter)"
                    : r.a == 8 ? "setrlimit" : "execve";
   return Error{r.b, fmt::format("cannot run '{}': {}: {}", spec.argv[0], what, std::strerror(r.b))};
 }

@@ -178,7 +178,7 @@ Error Launcher::child_error() {
   if (n != static_cast<ssize_t>(sizeof e)) return {};
   const char* what = e.step == 1 ? "chdir" : e.step == 2 ? "prctl(PR_SET_NO_NEW_PRIVS)"
                    : e.step == 3 ? "seccomp(SECCOMP_SET_MODE_FILTER)"
-                   : e.step == 6 ? "prctl(PR_CAPBSET_DROP)"
+                   : e.step == 6 ? "setting the capabilities (PR_CAPBSET_DROP, capset)"
                    : e.step == 7 ? "seccomp(the container's own filter)"
                    : e.step == 8 ? "setrlimit" : "execve";
   return Error{e.err, fmt::format("{}: {}", what, std::strerror(e.err))};

@@ -70,6 +70,9 @@ struct LaunchSpec {
   /// When set, the capabilities kept in the guest's bounding set (bit c: capability c); every
   /// other is dropped before exec (an OCI container's process.capabilities.bounding).
   std::optional<std::uint64_t> bounding_caps;
+  /// When set, the guest's inheritable capabilities (an OCI container's
+  /// process.capabilities.inheritable), set before exec (they are kept across it).
+  std::optional<std::uint64_t> inheritable_caps;
   /// A seccomp filter of the guest's own (an OCI container's linux.seccomp), installed beside
   /// lxhost's: the kernel runs both and the stricter action wins (an ERRNO of the container's
   /// profile before lxhost's NOTIFY), so the profile is merged without rewriting either.

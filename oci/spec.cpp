@@ -328,6 +328,7 @@ Result<void> parse_capabilities(const json& c, const std::string& what, Process&
     LX_TRY_ASSIGN(m, capability_mask(c[k], f("capabilities") + "." + k));
     if (m & ~bounding)
       return field_error(f("capabilities") + "." + k, "names a capability outside the bounding set");
+    if (std::string(k) == "inheritable") out.inheritable = m;
   }
   if (c.contains("ambient")) {
     LX_TRY_ASSIGN(m, capability_mask(c["ambient"], f("capabilities") + ".ambient"));

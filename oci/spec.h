@@ -44,6 +44,8 @@ struct Process {
   std::vector<Rlimit> rlimits;
   /// process.capabilities.bounding as a mask (bit c: capability c); unset: not given.
   std::optional<std::uint64_t> bounding;
+  /// process.capabilities.inheritable as a mask; unset: not given.
+  std::optional<std::uint64_t> inheritable;
   bool no_new_privileges = false;
   std::optional<int> oom_score_adj;  ///< process.oomScoreAdj
 };

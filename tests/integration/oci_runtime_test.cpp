@@ -246,13 +246,14 @@ TEST_F(OciRuntime, TheBundlesSeccompProfileHoldsBesideLxhostsOwnFilter) {
   EXPECT_THAT(r.err, HasSubstr("Operation not permitted"));
 }
 
-TEST_F(OciRuntime, TheBoundingSetIsTheBundles) {
-  bundle_.set_args({"sh", "-c", "grep CapBnd /proc/self/status"});
-  bundle_.config()["process"]["capabilities"] = {{"bounding", {"CAP_KILL", "CAP_CHOWN"}}, {"effective", {"CAP_KILL"}}};
+TEST_F(OciRuntime, TheBoundingAndInheritableSetsAreTheBundles) {
+  bundle_.set_args({"sh", "-c", "grep -E 'CapInh|CapBnd' /proc/self/status"});
+  bundle_.config()["process"]["capabilities"] = {
+      {"bounding", {"CAP_KILL", "CAP_CHOWN"}}, {"effective", {"CAP_KILL"}}, {"inheritable", {"CAP_KILL"}}};
   bundle_.write();
   auto r = runc({"run", "--bundle", bundle_.path(), "c6"});
   EXPECT_EQ(r.status, 0) << r.err;
-  EXPECT_EQ(r.out, "CapBnd:\t0000000000000021\n");  // CAP_CHOWN (0) and CAP_KILL (5)
+  EXPECT_EQ(r.out, "CapInh:\t0000000000000020\nCapBnd:\t0000000000000021\n");  // CAP_CHOWN (0), CAP_KILL (5)
 }
 
 TEST_F(OciRuntime, LimitsOomScoreMasksAndReadOnlyPathsHold) {
