@@ -64,8 +64,10 @@ class Podman : public ::testing::Test {
  protected:
   void SetUp() override {
     if (geteuid() != 0) GTEST_SKIP() << "rootful podman needs root (the rootless test covers an ordinary user)";
+    // podman itself must work here (its storage, its network stack): when it cannot even import
+    // an image, which involves no runtime, the machine is not one these tests can say anything on.
     auto r = podman({"import", rootfs_tar(dir_), kImage});
-    ASSERT_EQ(r.status, 0) << r.err;
+    if (r.status != 0) GTEST_SKIP() << "podman cannot import an image on this machine: " << r.err;
   }
   void TearDown() override {
     podman({"rm", "--all", "--force", "--time", "0"});
@@ -163,12 +165,13 @@ TEST(PodmanRootless, AnOrdinaryUserRunsAContainer) {
       "set -e; mount --bind " + (dir / "subuid") + " /etc/subuid; mount --bind " + (dir / "subgid") +
       " /etc/subgid; exec setpriv --reuid 65534 --regid 65534 --clear-groups env -i HOME=" + home +
       " XDG_RUNTIME_DIR=" + run + " PATH=/usr/sbin:/usr/bin:/sbin:/bin sh -c 'cd; " + podman + " import rootfs.tar " +
-      kImage + " >/dev/null; " + podman + " run --rm --network none --ulimit nofile=1024:1024 --annotation io.lxhost.instance.backend=" +
+      kImage + " >/dev/null || exit 77; " + podman + " run --rm --network none --ulimit nofile=1024:1024 --annotation io.lxhost.instance.backend=" +
       backend() + " " + kImage + " sh -c \"echo hi; id -u; exit 3\"; rc=$?; " + podman +
       " rmi --all --force >/dev/null 2>&1; " + podman + " system migrate >/dev/null 2>&1; exit $rc'";
   lx::test::CommandOptions o;
   o.timeout = std::chrono::seconds(180);
   auto r = run_command({"unshare", "-m", "sh", "-c", script}, o);
+  if (r.status == 77) GTEST_SKIP() << "podman cannot import an image as uid 65534 on this machine: " << r.err;
   EXPECT_EQ(r.status, 3) << r.err;
   EXPECT_EQ(r.out, "hi\n0\n");  // root of its user namespace, which is uid 65534 outside
   // Its pause process (rootless podman keeps one per user) is gone with `system migrate`; any
@@ -182,6 +185,14 @@ class Containerd : public ::testing::Test {
  protected:
   void SetUp() override {
     if (geteuid() != 0) GTEST_SKIP() << "containerd needs root";
+    // The image: the busybox rootfs imported by podman (a storage of its own) and saved as an
+    // OCI archive, which ctr imports.
+    std::string p = "podman --root " + (dir_ / "pstorage") + " --runroot " + (dir_ / "prun") + " --tmpdir " + (dir_ / "ptmp") +
+                    " --cgroup-manager cgroupfs --events-backend file";
+    auto made = run_command({"sh", "-c", p + " import " + rootfs_tar(dir_) + " " + kImage + " >/dev/null && " + p +
+                                             " save --format oci-archive -o " + (dir_ / "image.tar") + " " + kImage +
+                                             " && " + p + " system reset --force >/dev/null"});
+    if (made.status != 0) GTEST_SKIP() << "podman cannot make the test image on this machine: " << made.err;
     std::ofstream(dir_ / "config.toml") << "version = 2\n"
                                         << "root = \"" << (dir_ / "root") << "\"\n"
                                         << "state = \"" << (dir_ / "state") << "\"\n"
@@ -201,14 +212,6 @@ class Containerd : public ::testing::Test {
     for (int i = 0; i < 200 && !std::filesystem::exists(dir_ / "containerd.sock"); ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     ASSERT_TRUE(std::filesystem::exists(dir_ / "containerd.sock")) << "containerd did not start";
-    // The image: the busybox rootfs imported by podman (a storage of its own) and saved as an
-    // OCI archive, which ctr imports.
-    std::string p = "podman --root " + (dir_ / "pstorage") + " --runroot " + (dir_ / "prun") + " --tmpdir " + (dir_ / "ptmp") +
-                    " --cgroup-manager cgroupfs --events-backend file";
-    auto made = run_command({"sh", "-c", p + " import " + rootfs_tar(dir_) + " " + kImage + " >/dev/null && " + p +
-                                             " save --format oci-archive -o " + (dir_ / "image.tar") + " " + kImage +
-                                             " && " + p + " system reset --force >/dev/null"});
-    ASSERT_EQ(made.status, 0) << made.err;
     auto imported = ctr({"images", "import", dir_ / "image.tar"});  // named by its ref.name annotation
     ASSERT_EQ(imported.status, 0) << imported.err;
   }
