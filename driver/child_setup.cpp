@@ -112,6 +112,10 @@ void fill_listen_pid(const ChildSetup& s, char* const* envp) noexcept {
   out[n] = '\0';
 }
 
+namespace {
+bool no_new_privs() noexcept { return prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1; }
+}  // namespace
+
 int restrict_child(const ChildSetup& p) noexcept {
   for (int i = 0; i < p.nrlimits; ++i) {
     rlimit rl{static_cast<rlim_t>(p.rlimits[i].soft), static_cast<rlim_t>(p.rlimits[i].hard)};
@@ -121,7 +125,9 @@ int restrict_child(const ChildSetup& p) noexcept {
     for (int cap = 0; cap < 64; ++cap) {
       if ((p.bounding >> cap) & 1) continue;
       if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) != 1) continue;  // not in the set, or past the last
-      if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) return 6;
+      // Without CAP_SETPCAP (an ordinary user's guest) the set cannot change and need not:
+      // under no_new_privs, which every launch has, no capability is gained at exec.
+      if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && !(errno == EPERM && no_new_privs())) return 6;
     }
   }
   if (p.set_inheritable) {
@@ -130,7 +136,7 @@ int restrict_child(const ChildSetup& p) noexcept {
     if (syscall(SYS_capget, &h, d) != 0) return 6;
     d[0].inheritable = static_cast<std::uint32_t>(p.inheritable);
     d[1].inheritable = static_cast<std::uint32_t>(p.inheritable >> 32);
-    if (syscall(SYS_capset, &h, d) != 0) return 6;
+    if (syscall(SYS_capset, &h, d) != 0 && !(errno == EPERM && no_new_privs())) return 6;
   }
   if (p.extra.len > 0 && syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &p.extra) != 0) return 7;
   return 0;

@@ -152,6 +152,9 @@ Result<config::Config> config_of(const Spec& s, const std::string& state_dir) {
     toml += fmt::format("[[fs.mount]]\nhost = {}\nguest = {}\nread_only = {}\n", toml_string(m.host), toml_string(m.guest),
                         m.read_only ? "true" : "false");
   toml += "[proc]\n";
+  // An ordinary user's container whose process is root, on the emulated backend: root as
+  // proot -0 and fakeroot give it (there is no user namespace to make it real).
+  if (backend_of(s) == "emulated" && geteuid() != 0 && s.process.uid == 0) toml += "fake_root = true\n";
   if (!s.hostname.empty()) toml += "hostname = " + toml_string(s.hostname) + "\n";
   if (s.pids_limit) toml += fmt::format("max_processes = {}\n", s.pids_limit);
   LX_TRY(c.merge_string(toml, "config.json"));

@@ -124,6 +124,10 @@ Result<driver::LaunchSpec> launch_of(const Process& p, const Spec& container, bo
   // The emulated backend runs the process as lxhost-runc runs: a user it already is needs nothing.
   bool as_is = p.uid == geteuid() && p.gid == getegid() &&
                std::all_of(p.additional_gids.begin(), p.additional_gids.end(), [&](gid_t g) { return g == p.gid; });
+  // An ordinary user's container asking for root gets the proc family's fake root (config_of).
+  bool fake_root = !kernel && geteuid() != 0 && p.uid == 0 && p.gid == 0 &&
+                   std::all_of(p.additional_gids.begin(), p.additional_gids.end(), [](gid_t g) { return g == 0; });
+  as_is = as_is || fake_root;
   if (!as_is || (kernel && (p.uid != 0 || p.gid != 0 || !p.additional_gids.empty()))) {
     if (!kernel)
       return Error{EINVAL, fmt::format("process.user: uid {} gid {} needs the kernel backend (this container runs on the "
