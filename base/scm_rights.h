@@ -6,6 +6,7 @@
 
 #include <cstring>
 #include <span>
+#include <vector>
 
 namespace lx {
 
@@ -19,6 +20,19 @@ inline void attach_fds(msghdr& msg, char* control, std::span<const int> fds) noe
   c->cmsg_type = SCM_RIGHTS;
   c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
   std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
+}
+
+/// The fds of every SCM_RIGHTS message `msg` received, in order, each owned by the caller
+/// (`wrap` makes the owner, e.g. UniqueFd's constructor).
+template <class Owner, class Wrap>
+void take_fds(msghdr& msg, std::vector<Owner>& out, Wrap wrap) {
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+      for (std::size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); ++i) {
+        int fd;
+        std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+        out.push_back(wrap(fd));
+      }
 }
 
 }  // namespace lx

@@ -87,15 +87,7 @@ Result<Message> recv(int sock) {
   if (n == 0) return Error{ECONNRESET, "the instance's init is gone"};
   if (n < 0) return Error::from_errno("recvmsg from the instance's init");
   Message m;
-  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
-    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-      std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-      for (std::size_t i = 0; i < count; ++i) {
-        int fd;
-        std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-        m.fds.emplace_back(fd);
-      }
-    }
+  take_fds(msg, m.fds, [](int fd) { return UniqueFd(fd); });
   if (n != static_cast<ssize_t>(sizeof h) &&
       !read_all(sock, reinterpret_cast<char*>(&h) + n, sizeof h - static_cast<std::size_t>(n)))
     return Error{ECONNRESET, "the instance's init is gone"};

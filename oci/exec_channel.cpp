@@ -57,13 +57,7 @@ Result<ChannelMessage> receive_message(int sock) {
   while (n < 0 && errno == EINTR);
   if (n < 0) return Error::from_errno("recvmsg on the exec socket");
   ChannelMessage m;
-  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
-    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
-      for (std::size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); ++i) {
-        int fd;
-        std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-        m.fds.emplace_back(fd);
-      }
+  take_fds(msg, m.fds, [](int fd) { return UniqueFd(fd); });
   if (n == 0) return Error{ECONNRESET, "the exec socket's peer is gone"};
   if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) return Error{EBADMSG, "exec message truncated"};
   m.body = nlohmann::json::parse(buf.substr(0, static_cast<std::size_t>(n)), nullptr, false);
