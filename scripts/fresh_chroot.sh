@@ -8,8 +8,8 @@
 #   mirror  the Debian mirror debootstrap downloads from
 # and defines say MESSAGE.
 
-# Anything still mounted under $dir (deepest first).
-mounts_under() { findmnt -rn -o TARGET | awk -v d="$dir" 'index($0, d "/") == 1' | sort -r; }
+# Anything still mounted at or under $dir (deepest first, $dir itself last).
+mounts_under() { findmnt -rn -o TARGET | awk -v d="$dir" '$0 == d || index($0, d "/") == 1' | sort -r; }
 
 # Removes an earlier chroot at $dir: only when nothing is mounted under it and it is empty or a
 # chroot made here. Exits otherwise.
@@ -49,8 +49,11 @@ fresh_chroot_make() {  # fresh_chroot_make LOG
   tar -C "$dir" --numeric-owner -cpf "$cache/rootfs.tar.new" . && mv "$cache/rootfs.tar.new" "$cache/rootfs.tar"
 }
 
-# The host's network and apt sources in $dir, and its binds: /proc, /sys, /dev, /dev/pts, a
-# tmpfs /dev/shm, and the cached apt archives (what apt downloads there is kept for the next run).
+# The host's network and apt sources in $dir, and its binds: $dir on itself (on a real machine /
+# is a mount point; podman's storage remounts it private before it unpacks a layer, and fails with
+# EINVAL in a chroot that is only a directory), /proc, /sys, /dev, /dev/pts, a tmpfs /dev/shm,
+# and the cached apt archives (what apt downloads there is kept for the next run). Private: what
+# is mounted in the chroot never propagates to the host.
 fresh_chroot_bind() {
   cp -L /etc/resolv.conf "$dir/etc/resolv.conf"
   # debootstrap's own sources.list gives way to the host's sources (mirrors, security updates).
@@ -63,6 +66,8 @@ fresh_chroot_bind() {
   for f in /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
     [ -f "$f" ] && cp "$f" "$dir/etc/apt/sources.list.d/"
   done
+  mount --bind "$dir" "$dir"
+  mount --make-private "$dir"
   mount --bind /proc "$dir/proc"
   mount --bind /sys "$dir/sys"
   mount --bind /dev "$dir/dev"

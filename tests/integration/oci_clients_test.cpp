@@ -6,6 +6,7 @@
 //
 // This machine kind gives root no CAP_SYS_RESOURCE: podman's default rlimits (as high as the
 // host's hard limits allow... for runc too) are lowered with --ulimit, as the README says.
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -47,6 +48,18 @@ std::string rootfs_tar(const TempDir& dir) {
   return tar;
 }
 
+// Why podman cannot run on this machine at all, or "" when it can: in a chroot whose root is only
+// a directory, not a mount point, podman's storage fails to unpack any layer (it remounts /
+// private first: EINVAL). A real machine's / is always a mount point; scripts/fresh_chroot.sh binds
+// the chroot on itself for that reason. Anything else that stops podman is a test failure.
+std::string podman_cannot_run_here() {
+  struct statx st {};
+  if (statx(AT_FDCWD, "/", 0, STATX_BASIC_STATS, &st) == 0 && (st.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
+      !(st.stx_attributes & STATX_ATTR_MOUNT_ROOT))
+    return "/ is not a mount point here (a chroot that is only a directory): podman's storage cannot remount it";
+  return "";
+}
+
 // Whether a process whose command line holds `text` runs.
 bool any_process_with(const std::string& text) {
   for (const auto& e : std::filesystem::directory_iterator("/proc")) {
@@ -64,11 +77,10 @@ class Podman : public ::testing::Test {
  protected:
   void SetUp() override {
     if (geteuid() != 0) GTEST_SKIP() << "rootful podman needs root (the rootless test covers an ordinary user)";
-    // podman itself must work here (its storage, its network stack): when it cannot even import
-    // an image, which involves no runtime, the machine is not one these tests can say anything on.
-    auto r = podman({"import", rootfs_tar(dir_), kImage});
-    if (r.status != 0) GTEST_SKIP() << "podman cannot import an image on this machine: " << r.err;
+    if (auto why = podman_cannot_run_here(); !why.empty()) GTEST_SKIP() << why;
     ready_ = true;
+    auto r = podman({"import", rootfs_tar(dir_), kImage});
+    ASSERT_EQ(r.status, 0) << "podman import: " << r.err;
   }
   void TearDown() override {
     if (!ready_) return;  // a skipped test ran no podman (which leaves /tmp/containers-user-UID)
@@ -151,6 +163,7 @@ TEST_F(Podman, ATerminalContainerHasItsOwnTty) {
 
 TEST(PodmanRootless, AnOrdinaryUserRunsAContainer) {
   if (!lx::test::can_switch_user()) GTEST_SKIP() << "needs root to give uid 65534 a subordinate range for the test";
+  if (auto why = podman_cannot_run_here(); !why.empty()) GTEST_SKIP() << why;
   // uid 65534 gets a home, a runtime directory and a subordinate range (in a private mount
   // namespace, /etc/subuid and /etc/subgid bound over: the host's files are not touched).
   TempDir dir("lxhost-rootless", 0755);
@@ -174,7 +187,7 @@ TEST(PodmanRootless, AnOrdinaryUserRunsAContainer) {
   lx::test::CommandOptions o;
   o.timeout = std::chrono::seconds(180);
   auto r = run_command({"unshare", "-m", "sh", "-c", script}, o);
-  if (r.status == 77) GTEST_SKIP() << "podman cannot import an image as uid 65534 on this machine: " << r.err;
+  ASSERT_NE(r.status, 77) << "podman import as uid 65534: " << r.err;
   EXPECT_EQ(r.status, 3) << r.err;
   EXPECT_EQ(r.out, "hi\n0\n");  // root of its user namespace, which is uid 65534 outside
   // Its pause process (rootless podman keeps one per user) is gone with `system migrate`; any
@@ -188,14 +201,16 @@ class Containerd : public ::testing::Test {
  protected:
   void SetUp() override {
     if (geteuid() != 0) GTEST_SKIP() << "containerd needs root";
+    if (auto why = podman_cannot_run_here(); !why.empty()) GTEST_SKIP() << why;  // it makes the image
     // The image: the busybox rootfs imported by podman (a storage of its own) and saved as an
     // OCI archive, which ctr imports.
     std::string p = "podman --root " + (dir_ / "pstorage") + " --runroot " + (dir_ / "prun") + " --tmpdir " + (dir_ / "ptmp") +
                     " --cgroup-manager cgroupfs --events-backend file";
+    // Its storage is reset whatever happened (an overlay left mounted would keep the directory).
     auto made = run_command({"sh", "-c", p + " import " + rootfs_tar(dir_) + " " + kImage + " >/dev/null && " + p +
                                              " save --format oci-archive -o " + (dir_ / "image.tar") + " " + kImage +
-                                             " && " + p + " system reset --force >/dev/null"});
-    if (made.status != 0) GTEST_SKIP() << "podman cannot make the test image on this machine: " << made.err;
+                                             "; rc=$?; " + p + " system reset --force >/dev/null; exit $rc"});
+    ASSERT_EQ(made.status, 0) << "podman import/save of the test image: " << made.err;
     std::ofstream(dir_ / "config.toml") << "version = 2\n"
                                         << "root = \"" << (dir_ / "root") << "\"\n"
                                         << "state = \"" << (dir_ / "state") << "\"\n"
