@@ -50,8 +50,9 @@ using nswire::Type;
   if (!nswire::send(ctl, Type::kUnshared, {})) _exit(1);
   auto mapped = nswire::recv(ctl);
   if (!mapped || mapped->type != Type::kMapped) _exit(1);
-  if (unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID) != 0)
-    child_fail(ctl, "unshare(CLONE_NEWNS|CLONE_NEWUTS|CLONE_NEWIPC|CLONE_NEWPID)");
+  int more = config.new_ipc_and_uts ? CLONE_NEWUTS | CLONE_NEWIPC : 0;
+  if (unshare(CLONE_NEWNS | CLONE_NEWPID | more) != 0)
+    child_fail(ctl, more ? "unshare(CLONE_NEWNS|CLONE_NEWPID|CLONE_NEWUTS|CLONE_NEWIPC)" : "unshare(CLONE_NEWNS|CLONE_NEWPID)");
   pid_t init = fork();
   if (init < 0) child_fail(ctl, "fork");
   if (init == 0) {
@@ -98,7 +99,8 @@ Result<std::unique_ptr<KernelInstance>> KernelInstance::start(Options options) {
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return Error::from_errno("socketpair");
   k->ctl_.reset(sv[0]);
-  NsInitConfig config{k->options_.plan, k->options_.filter, k->options_.listener, {}};
+  NsInitConfig config{k->options_.plan, k->options_.filter, k->options_.listener, {}, k->options_.new_ipc_and_uts};
+  if (!config.new_ipc_and_uts) config.plan.hostname.clear();  // not its namespace to name
   if (k->options_.distro && k->options_.maps.helpers) config.owners_for_maps = maps_key(k->options_.maps);
   // init is the first child's child: it stays ours (not the host's pid 1's) when that one exits.
   prctl(PR_SET_CHILD_SUBREAPER, 1);

@@ -53,6 +53,9 @@ class KernelInstance {
     /// The root is a store's distro: with subordinate ranges mapped, its recorded owners are
     /// made real once (ns_owners.h).
     bool distro = false;
+    /// New IPC and UTS namespaces in its user namespace (the hostname set there); false keeps
+    /// the starting process's, whose hostname its launcher set.
+    bool new_ipc_and_uts = true;
   };
 
   /// Creates the namespaces and starts init; returns once init has set up the mount namespace.

@@ -20,6 +20,7 @@ struct NsInitConfig {
   /// Apply the store's recorded owners under the root before the pivot (ns_owners.h), for the
   /// maps `maps_key` names ("" never).
   std::string owners_for_maps;
+  bool new_ipc_and_uts = true;  ///< KernelInstance::Options::new_ipc_and_uts
 };
 
 /// Runs init on socket `ctl` (never returns). Call in the first process of the new PID namespace.

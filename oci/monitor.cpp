@@ -54,6 +54,19 @@ void install_forwarding() {
   }
 }
 
+// Makes the new IPC and UTS namespaces the spec asks for (the hostname set in the new UTS one),
+// in this process, which the instance's processes inherit: the namespaces a pod's other
+// containers then join by /proc/<this pid>/ns/ipc. Returns whether it could: where this process
+// may not (an ordinary user outside any user namespace), the kernel backend makes them in its
+// user namespace, and on the emulated backend they stay the host's.
+bool make_ipc_and_uts(const Spec& s) {
+  int flags = (s.wants_new("ipc") ? CLONE_NEWIPC : 0) | (s.wants_new("uts") ? CLONE_NEWUTS : 0);
+  if (flags == 0) return true;
+  if (unshare(flags) != 0) return false;
+  if ((flags & CLONE_NEWUTS) && !s.hostname.empty()) (void)sethostname(s.hostname.data(), s.hostname.size());
+  return true;
+}
+
 // Joins the namespaces the spec names by path and makes the new network namespace it asks for.
 Result<void> enter_namespaces(const Spec& s) {
   static const std::map<std::string, int> flags{{"network", CLONE_NEWNET}, {"ipc", CLONE_NEWIPC}, {"uts", CLONE_NEWUTS}};
@@ -254,6 +267,7 @@ std::string ptmx_of(pid_t monitor) {
   };
   if (!a.options->foreground) setsid();
   if (auto r = enter_namespaces(s); !r) fail(r.error());
+  bool own_ipc_uts = make_ipc_and_uts(s);
   // The OOM score of the container's processes: this process's, which the instance's (its init
   // included, forked below) inherit.
   if (s.process.oom_score_adj)
@@ -264,6 +278,7 @@ std::string ptmx_of(pid_t monitor) {
   auto rt = runtime::Runtime::create(*cfg);
   if (!rt) fail(rt.error());
   bool kernel = (*rt)->backend().backend == sdk::Backend::kKernel;
+  if (own_ipc_uts) (*rt)->keep_ipc_and_uts();
 
   auto made = launch_of(s.process, s, kernel, a.filter);
   if (!made) fail(Error{EINVAL, made.error().message + " (" + (*rt)->backend().why + ")"});

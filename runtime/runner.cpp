@@ -131,6 +131,7 @@ Result<driver::KernelInstance*> Runtime::kernel_instance(const std::string& name
   o.name = name;
   o.sink = sink;
   o.distro = distro;
+  o.new_ipc_and_uts = !keep_ipc_uts_;
   auto dc = config_.driver();
   o.notify_workers = dc.notify_workers;
   o.sync_wakeup = dc.sync_wakeup;

@@ -55,6 +55,10 @@ class Runtime {
   /// real, see driver/ns_owners.h).
   Result<driver::KernelInstance*> kernel_instance(const std::string& name = "default", driver::EventSink* sink = nullptr,
                                                   bool distro = false);
+  /// Kernel backend: keep the IPC and UTS namespaces of this process instead of making new ones
+  /// (call before the instance starts). For a launcher that made or joined them itself, as
+  /// lxhost-runc does for a bundle whose containers share them (a Kubernetes pod).
+  void keep_ipc_and_uts() noexcept { keep_ipc_uts_ = true; }
 
   /// Makes a runner of one launch for this dispatch (the caller runs it and may read
   /// main_pid()): the emulated driver, or a launch in the kernel instance. With `on_main_exit`,
@@ -73,6 +77,7 @@ class Runtime {
   Dispatch dispatch_;
   std::unique_ptr<Registry> registry_;  // declared after plugins_: destroyed before them
   driver::BpfProgram kernel_filter_;
+  bool keep_ipc_uts_ = false;
   std::unique_ptr<driver::KernelInstance> kernel_;  // destroyed first: it serves the plugins' rows
 };
 

@@ -164,6 +164,8 @@ TEST_F(Podman, ATerminalContainerHasItsOwnTty) {
 TEST(PodmanRootless, AnOrdinaryUserRunsAContainer) {
   if (!lx::test::can_switch_user()) GTEST_SKIP() << "needs root to give uid 65534 a subordinate range for the test";
   if (auto why = podman_cannot_run_here(); !why.empty()) GTEST_SKIP() << why;
+  if (!lx::test::kernel_refusal().empty())  // a chroot, for one
+    GTEST_SKIP() << "rootless podman needs a user namespace, and this host refuses one: " << lx::test::kernel_refusal();
   // uid 65534 gets a home, a runtime directory and a subordinate range (in a private mount
   // namespace, /etc/subuid and /etc/subgid bound over: the host's files are not touched).
   TempDir dir("lxhost-rootless", 0755);

@@ -43,6 +43,8 @@ const std::string kRunc = LXHOST_RUNC_BIN;
 // The backend the bundle asks for: the tests' backend, else what lxhost-runc chooses.
 std::string backend() { return lx::test::test_backend().empty() ? "auto" : lx::test::test_backend(); }
 
+std::string fmt_path(pid_t pid, const std::string& ns) { return "/proc/" + std::to_string(pid) + "/ns/" + ns; }
+
 // A bundle: rootfs/ (busybox) and config.json as `lxhost-runc spec` writes it, with `args`, no
 // terminal and the tests' backend.
 class Bundle {
@@ -194,6 +196,31 @@ TEST_F(OciRuntime, ExecRunsAnotherProcessInTheContainer) {
   auto bad = runc({"exec", "c4", "/no/such/program"});
   EXPECT_NE(bad.status, 0);
   EXPECT_NE(runc({"exec", "no-such-container", "true"}).status, 0);
+}
+
+TEST_F(OciRuntime, APodsContainersShareTheIpcAndUtsNamespacesOfItsFirstAndNotTheHosts) {
+  // As a Kubernetes pod is made: the sandbox container asks for new namespaces, the others join
+  // them by /proc/<its pid>/ns/... Only a launcher allowed to make namespaces can (root here;
+  // rootless podman's user namespace).
+  if (geteuid() != 0) GTEST_SKIP() << "an ordinary user's lxhost-runc outside a user namespace makes no IPC namespace";
+  bundle_.set_args({"sleep", "1000"});
+  bundle_.config()["hostname"] = "the-pod";
+  bundle_.write();
+  ASSERT_EQ(runc({"run", "--detach", "--bundle", bundle_.path(), "sandbox"}).status, 0);
+  pid_t sandbox = state("sandbox")["pid"].get<pid_t>();
+  auto ns = [](const std::string& p) { return std::filesystem::read_symlink(p).string(); };
+  std::string pod_ipc = ns(fmt_path(sandbox, "ipc")), pod_uts = ns(fmt_path(sandbox, "uts"));
+  EXPECT_NE(pod_ipc, ns("/proc/self/ns/ipc")) << "the pod's IPC namespace is the host's";
+  EXPECT_NE(pod_uts, ns("/proc/self/ns/uts"));
+  Bundle app;
+  app.set_args({"sh", "-c", "readlink /proc/self/ns/ipc; readlink /proc/self/ns/uts; hostname"});
+  app.config()["hostname"] = "the-pod";
+  for (auto& n : app.config()["linux"]["namespaces"])
+    if (n["type"] == "ipc" || n["type"] == "uts") n["path"] = fmt_path(sandbox, n["type"].get<std::string>());
+  app.write();
+  auto r = runc({"run", "--bundle", app.path(), "app"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, pod_ipc + "\n" + pod_uts + "\nthe-pod\n");
 }
 
 TEST_F(OciRuntime, WhatItCannotHonourIsRefusedNamingTheField) {
