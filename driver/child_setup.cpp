@@ -36,6 +36,10 @@ ChildSetup child_setup_of(const LaunchSpec& spec) {
     s.set_inheritable = true;
     s.inheritable = *spec.inheritable_caps;
   }
+  if (spec.ambient_caps) {
+    s.raise_ambient = true;
+    s.ambient = *spec.ambient_caps;
+  }
   if (spec.bounding_caps) {
     s.drop_bounding = true;
     s.bounding = *spec.bounding_caps;
@@ -138,6 +142,13 @@ int restrict_child(const ChildSetup& p) noexcept {
     d[1].inheritable = static_cast<std::uint32_t>(p.inheritable >> 32);
     if (syscall(SYS_capset, &h, d) != 0 && !(errno == EPERM && no_new_privs())) return 6;
   }
+  if (p.raise_ambient)
+    for (int cap = 0; cap < 64; ++cap)
+      // Where the capability is not permitted (an ordinary user's guest) it cannot be raised,
+      // and gives nothing either way.
+      if (((p.ambient >> cap) & 1) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) != 0 &&
+          !(errno == EPERM && no_new_privs()))
+        return 6;
   if (p.extra.len > 0 && syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &p.extra) != 0) return 7;
   return 0;
 }

@@ -25,6 +25,8 @@ struct ChildSetup {
   std::uint64_t bounding = 0;   ///< with drop_bounding: bit c keeps capability c
   bool set_inheritable = false; ///< set the inheritable capabilities to `inheritable`
   std::uint64_t inheritable = 0;
+  bool raise_ambient = false;   ///< raise the ambient capabilities in `ambient` (after inheritable)
+  std::uint64_t ambient = 0;
   sock_fprog extra{};           ///< the guest's own filter (len 0: none); points into the LaunchSpec
   bool listen_pid = false;      ///< fill the environment's last entry (LaunchSpec::listen_pid)
   LaunchRlimit rlimits[kMaxRlimits] = {};  ///< set before exec
@@ -43,7 +45,7 @@ void fill_listen_pid(const ChildSetup& s, char* const* envp) noexcept;
 
 /// In the child, once lxhost's own filter is decided: the bounding set and the guest's own
 /// filter (LaunchSpec::bounding_caps, extra_filter) and its limits (rlimits). 0, or the step
-/// that failed (6 bounding set or inheritable capabilities, 7 the guest's filter, 8 a limit)
+/// that failed (6 bounding set, inheritable or ambient capabilities, 7 the guest's filter, 8 a limit)
 /// with errno set.
 int restrict_child(const ChildSetup& s) noexcept;
 

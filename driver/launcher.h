@@ -73,6 +73,9 @@ struct LaunchSpec {
   /// When set, the guest's inheritable capabilities (an OCI container's
   /// process.capabilities.inheritable), set before exec (they are kept across it).
   std::optional<std::uint64_t> inheritable_caps;
+  /// When set, the ambient capabilities raised before exec (process.capabilities.ambient; each
+  /// must be permitted and inheritable). Kept across the exec of a file without capabilities.
+  std::optional<std::uint64_t> ambient_caps;
   /// A seccomp filter of the guest's own (an OCI container's linux.seccomp), installed beside
   /// lxhost's: the kernel runs both and the stricter action wins (an ERRNO of the container's
   /// profile before lxhost's NOTIFY), so the profile is merged without rewriting either.

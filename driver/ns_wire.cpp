@@ -103,7 +103,8 @@ Result<Message> recv(int sock) {
 namespace lx::driver::nswire {
 namespace {
 
-constexpr std::uint32_t kNewSession = 1, kOnlyStdio = 2, kSetSignals = 4, kHasIds = 8, kHasBounding = 16, kListenPid = 32, kHasInheritable = 64;
+constexpr std::uint32_t kNewSession = 1, kOnlyStdio = 2, kSetSignals = 4, kHasIds = 8, kHasBounding = 16, kListenPid = 32, kHasInheritable = 64,
+                        kHasAmbient = 128;
 constexpr std::uint32_t kMaxStrings = 1u << 16;
 
 void strings(Writer& w, const std::vector<std::string>& v) {
@@ -124,7 +125,8 @@ std::string encode_launch(std::uint32_t id, const LaunchSpec& spec, std::uint32_
   Writer w;
   w.u32(id);
   w.u32((spec.new_session ? kNewSession : 0) | (spec.only_stdio ? kOnlyStdio : 0) | (spec.set_signals ? kSetSignals : 0) |
-        (spec.ids ? kHasIds : 0) | (spec.bounding_caps ? kHasBounding : 0) | (spec.listen_pid ? kListenPid : 0) | (spec.inheritable_caps ? kHasInheritable : 0));
+        (spec.ids ? kHasIds : 0) | (spec.bounding_caps ? kHasBounding : 0) | (spec.listen_pid ? kListenPid : 0) | (spec.inheritable_caps ? kHasInheritable : 0) |
+        (spec.ambient_caps ? kHasAmbient : 0));
   w.u32(nstdio);
   std::vector<std::string> ignored, blocked;
   for (int s : spec.ignored_signals) ignored.push_back(std::to_string(s));
@@ -140,7 +142,7 @@ std::string encode_launch(std::uint32_t id, const LaunchSpec& spec, std::uint32_
   w.str(spec.cwd);
   strings(w, spec.argv);
   strings(w, spec.env);
-  for (const auto& caps : {spec.bounding_caps, spec.inheritable_caps})
+  for (const auto& caps : {spec.bounding_caps, spec.inheritable_caps, spec.ambient_caps})
     if (caps) {
       w.u32(static_cast<std::uint32_t>(*caps));
       w.u32(static_cast<std::uint32_t>(*caps >> 32));
@@ -191,6 +193,10 @@ Result<LaunchMessage> decode_launch(std::string_view payload) {
   if (good && (flags & kHasInheritable)) {
     std::uint64_t lo = r.u32(), hi = r.u32();
     s.inheritable_caps = lo | (hi << 32);
+  }
+  if (good && (flags & kHasAmbient)) {
+    std::uint64_t lo = r.u32(), hi = r.u32();
+    s.ambient_caps = lo | (hi << 32);
   }
   if (good) {
     std::string filter = r.str();

@@ -132,6 +132,7 @@ Result<driver::LaunchSpec> launch_of(const Process& p, const Spec& container, bo
   launch.cwd = p.cwd;
   launch.bounding_caps = p.bounding ? p.bounding : container.process.bounding;
   launch.inheritable_caps = p.bounding ? p.inheritable : container.process.inheritable;
+  launch.ambient_caps = p.bounding ? p.ambient : container.process.ambient;
   for (const auto& r : p.rlimits) launch.rlimits.push_back(driver::LaunchRlimit{r.resource, r.soft, r.hard});
   launch.extra_filter = filter;
   // The emulated backend runs the process as lxhost-runc runs: a user it already is needs nothing.

@@ -332,11 +332,12 @@ Result<void> parse_capabilities(const json& c, const std::string& what, Process&
   }
   if (c.contains("ambient")) {
     LX_TRY_ASSIGN(m, capability_mask(c["ambient"], f("capabilities") + ".ambient"));
-    // Root's capabilities after exec are its bounding set: ambient ones within it add nothing.
-    // Another user's would be kept across exec, which lxhost-runc does not do.
+    // Raised for root (its capabilities after exec are its bounding set anyway: they show in
+    // CapAmb). Another user's would be kept across its change of uid, which lxhost-runc does not do.
     if (m & ~bounding) return field_error(f("capabilities") + ".ambient", "names a capability outside the bounding set");
     if (m != 0 && out.uid != 0)
       return field_error(f("capabilities") + ".ambient", "ambient capabilities of a user other than root are not supported by lxhost-runc");
+    out.ambient = m;
   }
   if (c.contains("bounding")) out.bounding = bounding;
   return ok();

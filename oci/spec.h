@@ -46,6 +46,8 @@ struct Process {
   std::optional<std::uint64_t> bounding;
   /// process.capabilities.inheritable as a mask; unset: not given.
   std::optional<std::uint64_t> inheritable;
+  /// process.capabilities.ambient as a mask (root's only); unset: not given.
+  std::optional<std::uint64_t> ambient;
   bool no_new_privileges = false;
   std::optional<int> oom_score_adj;  ///< process.oomScoreAdj
 };

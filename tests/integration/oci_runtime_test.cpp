@@ -273,17 +273,20 @@ TEST_F(OciRuntime, TheBundlesSeccompProfileHoldsBesideLxhostsOwnFilter) {
   EXPECT_THAT(r.err, HasSubstr("Operation not permitted"));
 }
 
-TEST_F(OciRuntime, TheBoundingAndInheritableSetsAreTheBundles) {
+TEST_F(OciRuntime, TheBoundingInheritableAndAmbientSetsAreTheBundles) {
   if (geteuid() != 0 && backend() == "emulated")
     GTEST_SKIP() << "an ordinary user's emulated guest keeps its sets: without CAP_SETPCAP they cannot change, and "
                     "under no_new_privs no capability is gained at exec";
-  bundle_.set_args({"sh", "-c", "grep -E 'CapInh|CapBnd' /proc/self/status"});
-  bundle_.config()["process"]["capabilities"] = {
-      {"bounding", {"CAP_KILL", "CAP_CHOWN"}}, {"effective", {"CAP_KILL"}}, {"inheritable", {"CAP_KILL"}}};
+  bundle_.set_args({"sh", "-c", "grep -E 'CapInh|CapBnd|CapAmb' /proc/self/status"});
+  bundle_.config()["process"]["capabilities"] = {{"bounding", {"CAP_KILL", "CAP_CHOWN"}},
+                                                 {"effective", {"CAP_KILL"}},
+                                                 {"inheritable", {"CAP_KILL"}},
+                                                 {"ambient", {"CAP_KILL"}}};
   bundle_.write();
   auto r = runc({"run", "--bundle", bundle_.path(), "c6"});
   EXPECT_EQ(r.status, 0) << r.err;
-  EXPECT_EQ(r.out, "CapInh:\t0000000000000020\nCapBnd:\t0000000000000021\n");  // CAP_CHOWN (0), CAP_KILL (5)
+  // CAP_CHOWN (0), CAP_KILL (5)
+  EXPECT_EQ(r.out, "CapInh:\t0000000000000020\nCapBnd:\t0000000000000021\nCapAmb:\t0000000000000020\n");
 }
 
 TEST_F(OciRuntime, LimitsOomScoreMasksAndReadOnlyPathsHold) {
