@@ -99,7 +99,8 @@ Result<std::unique_ptr<KernelInstance>> KernelInstance::start(Options options) {
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return Error::from_errno("socketpair");
   k->ctl_.reset(sv[0]);
-  NsInitConfig config{k->options_.plan, k->options_.filter, k->options_.listener, {}, k->options_.new_ipc_and_uts};
+  NsInitConfig config{k->options_.plan, k->options_.filter, k->options_.listener, {}, k->options_.new_ipc_and_uts,
+                      k->options_.exact_mounts};
   if (!config.new_ipc_and_uts) config.plan.hostname.clear();  // not its namespace to name
   if (k->options_.distro && k->options_.maps.helpers) config.owners_for_maps = maps_key(k->options_.maps);
   // init is the first child's child: it stays ours (not the host's pid 1's) when that one exits.

@@ -26,6 +26,7 @@
 #include "driver/dispatch_table.h"
 #include "driver/launcher.h"
 #include "driver/namespaces.h"
+#include "driver/ns_mounts.h"
 #include "driver/ns_cgroup.h"
 #include "driver/ns_wire.h"
 #include "driver/process_table.h"
@@ -56,6 +57,8 @@ class KernelInstance {
     /// New IPC and UTS namespaces in its user namespace (the hostname set there); false keeps
     /// the starting process's, whose hostname its launcher set.
     bool new_ipc_and_uts = true;
+    /// Mounts done exactly as given, in order, before the plan's (lxhost-runc: a bundle's).
+    std::vector<ExactMount> exact_mounts;
   };
 
   /// Creates the namespaces and starts init; returns once init has set up the mount namespace.

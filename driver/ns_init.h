@@ -9,6 +9,7 @@
 #include <lxhost/interfaces.h>
 
 #include "driver/bpf_compiler.h"
+#include "driver/ns_mounts.h"
 
 namespace lx::driver {
 
@@ -21,6 +22,7 @@ struct NsInitConfig {
   /// maps `maps_key` names ("" never).
   std::string owners_for_maps;
   bool new_ipc_and_uts = true;  ///< KernelInstance::Options::new_ipc_and_uts
+  std::vector<ExactMount> exact_mounts;  ///< KernelInstance::Options::exact_mounts
 };
 
 /// Runs init on socket `ctl` (never returns). Call in the first process of the new PID namespace.

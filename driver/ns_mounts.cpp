@@ -13,6 +13,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -82,8 +83,9 @@ std::string make_read_only(int fd, const std::string& guest) {
   return {};
 }
 
-// Fills the new tmpfs /dev at `t`: the host's usual nodes bound onto files, a new devpts, shm, links.
-std::string fill_dev(const std::string& t) {
+// Fills the new tmpfs /dev at `t`: the host's usual nodes bound onto files, links, and unless
+// the bundle mounts its own (`nodes_only`), a new devpts and a tmpfs /dev/shm.
+std::string fill_dev(const std::string& t, bool nodes_only = false) {
   for (const char* n : {"null", "zero", "full", "random", "urandom", "tty"}) {
     std::string node = t + "/" + n, host = std::string("/dev/") + n;
     int fd = open(node.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0666);
@@ -92,15 +94,80 @@ std::string fill_dev(const std::string& t) {
     if (mount(host.c_str(), node.c_str(), nullptr, MS_BIND, nullptr) != 0) return failed("binding " + host);
   }
   std::string pts = t + "/pts", shm = t + "/shm";
-  if (mkdir(pts.c_str(), 0755) != 0 || mkdir(shm.c_str(), 01777) != 0) return failed("creating /dev/pts and /dev/shm");
-  if (mount("devpts", pts.c_str(), "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620") != 0)
-    return failed("mounting a devpts on /dev/pts");
-  if (mount("tmpfs", shm.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") != 0) return failed("mounting a tmpfs on /dev/shm");
+  if (!nodes_only) {
+    if (mkdir(pts.c_str(), 0755) != 0 || mkdir(shm.c_str(), 01777) != 0) return failed("creating /dev/pts and /dev/shm");
+    if (mount("devpts", pts.c_str(), "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620") != 0)
+      return failed("mounting a devpts on /dev/pts");
+    if (mount("tmpfs", shm.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") != 0) return failed("mounting a tmpfs on /dev/shm");
+  }
   const char* links[][2] = {{"pts/ptmx", "ptmx"}, {"/proc/self/fd", "fd"}, {"/proc/self/fd/0", "stdin"},
                             {"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"}};
   for (const auto& l : links)
     if (symlink(l[0], (t + "/" + l[1]).c_str()) != 0) return failed("creating /dev/" + std::string(l[1]));
   return {};
+}
+
+// Sets the mount flags `flags` (MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC) on the mount at `fd`
+// and everything under it.
+std::string set_flags(int fd, unsigned long flags, const std::string& guest) {
+  mount_attr attr{};
+  if (flags & MS_RDONLY) attr.attr_set |= MOUNT_ATTR_RDONLY;
+  if (flags & MS_NOSUID) attr.attr_set |= MOUNT_ATTR_NOSUID;
+  if (flags & MS_NODEV) attr.attr_set |= MOUNT_ATTR_NODEV;
+  if (flags & MS_NOEXEC) attr.attr_set |= MOUNT_ATTR_NOEXEC;
+  if (attr.attr_set == 0) return {};
+  if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) != 0)
+    return failed("setting the flags of " + guest);
+  return {};
+}
+
+// mount(2) of `m`'s filesystem on `t`. A devpts whose gid= names a group the user namespace
+// does not map (an ordinary user's, without a subordinate range) is mounted without it.
+int mount_fs(const ExactMount& m, const std::string& t) {
+  const char* source = m.source.empty() ? m.type.c_str() : m.source.c_str();
+  int r = mount(source, t.c_str(), m.type.c_str(), m.flags, m.data.empty() ? nullptr : m.data.c_str());
+  if (r == 0 || errno != EINVAL || m.type != "devpts") return r;
+  std::string data;
+  for (std::size_t i = 0; i <= m.data.size();) {
+    std::size_t j = std::min(m.data.find(',', i), m.data.size());
+    std::string o = m.data.substr(i, j - i);
+    if (!o.empty() && o.rfind("gid=", 0) != 0) data += (data.empty() ? "" : ",") + o;
+    i = j + 1;
+  }
+  return mount(source, t.c_str(), m.type.c_str(), m.flags, data.c_str());
+}
+
+// One bundle mount, exactly as given. A user namespace may not mount what belongs to a namespace
+// it does not own: sysfs (the network namespace is the monitor's) and cgroup then become
+// recursive binds of the host's, as runc does for a rootless container.
+std::string mount_exact(const ExactMount& m, int root) {
+  if (m.guest.empty() || m.guest[0] != '/') return fmt::format("mount point '{}' is not an absolute path", m.guest);
+  bool file = false;
+  if (m.bind) {
+    struct stat st{};
+    if (stat(m.source.c_str(), &st) != 0) return failed("bind source " + m.source);
+    file = !S_ISDIR(st.st_mode);
+  }
+  std::string why;
+  UniqueFd at(mount_point(root, m.guest, true, file, why));
+  if (!at) return why;
+  std::string t = fd_path(at.get());
+  bool bound = m.bind;
+  if (m.bind) {
+    if (mount(m.source.c_str(), t.c_str(), nullptr, MS_BIND | (m.recursive ? MS_REC : 0), nullptr) != 0)
+      return failed(fmt::format("binding {} on {}", m.source, m.guest));
+  } else if (mount_fs(m, t) != 0) {
+    const char* host = m.type == "sysfs" ? "/sys" : (m.type == "cgroup" || m.type == "cgroup2") ? "/sys/fs/cgroup" : nullptr;
+    if (!host) return failed(fmt::format("mounting {} on {}", m.type, m.guest));
+    if (mount(host, t.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0)
+      return failed(fmt::format("binding {} on {} (a {} of its own was refused)", host, m.guest, m.type));
+    bound = true;
+  }
+  UniqueFd top(open_in(root, m.guest, O_PATH));
+  if (!top) return failed("reopening " + m.guest);
+  if (m.guest == "/dev" && m.type == "tmpfs")
+    if (std::string e = fill_dev(fd_path(top.get()), true); !e.empty()) return e;
+  return bound ? set_flags(top.get(), m.flags, m.guest) : std::string();
 }
 
 std::string mount_one(const sdk::KernelMount& m, int root, bool create) {
@@ -141,7 +208,7 @@ std::string mount_one(const sdk::KernelMount& m, int root, bool create) {
 
 }  // namespace
 
-std::string set_up_mounts(const sdk::KernelPlan& plan) {
+std::string set_up_mounts(const sdk::KernelPlan& plan, const std::vector<ExactMount>& exact) {
   if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return failed("making / private");
   if (plan.root.empty() || plan.root[0] != '/') return fmt::format("root '{}' is not an absolute path", plan.root);
   // The host's own root stays the root (pivot_root cannot move / onto itself; no mount point is
@@ -151,6 +218,8 @@ std::string set_up_mounts(const sdk::KernelPlan& plan) {
     return failed("binding the root " + plan.root);
   UniqueFd root(open(plan.root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!root) return failed("opening the root " + plan.root);
+  for (const auto& m : exact)
+    if (std::string e = mount_exact(m, root.get()); !e.empty()) return e;
   for (const auto& m : plan.mounts)
     if (std::string e = mount_one(m, root.get(), pivot); !e.empty()) return e;
   if (!pivot) return {};

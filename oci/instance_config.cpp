@@ -42,12 +42,15 @@ struct MountLine {
 
 // The mounts lxhost gives the container: the spec's binds, a private directory per tmpfs, the
 // masked paths over an empty directory, the read-only ones bound over themselves read-only, and
-// the image's own /tmp (the fs family would otherwise give the host's).
-Result<std::vector<MountLine>> mounts_of(const Spec& s, const std::string& state_dir) {
+// the image's own /tmp (the fs family would otherwise give the host's). With `exact` (the
+// kernel backend, which does the spec's own mounts first: exact_mounts_of), the masked and
+// read-only paths only.
+Result<std::vector<MountLine>> mounts_of(const Spec& s, const std::string& state_dir, bool exact) {
   std::vector<MountLine> out;
-  bool tmp_given = false;
+  bool tmp_given = exact;
   int scratch = 0;
   for (const auto& m : s.mounts) {
+    if (exact) break;
     tmp_given |= m.destination == "/tmp";
     switch (m.kind) {
       case Mount::Kind::kStandard:
@@ -142,12 +145,29 @@ std::string annotation_refused(const std::string& key) {
   return {};
 }
 
-Result<config::Config> config_of(const Spec& s, const std::string& state_dir) {
+std::vector<driver::ExactMount> exact_mounts_of(const Spec& s) {
+  std::vector<driver::ExactMount> out;
+  for (const auto& m : s.mounts) {
+    driver::ExactMount e;
+    e.guest = m.destination;
+    e.source = m.source;
+    e.type = m.type;
+    e.bind = m.kind == Mount::Kind::kBind;
+    e.recursive = m.recursive;
+    e.flags = m.flags;
+    e.data = m.data;
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+Result<config::Config> config_of(const Spec& s, const std::string& state_dir, bool exact_mounts) {
   config::Config c;
   LX_TRY(c.merge_standard_files());
-  std::string toml = "[instance]\nbackend = " + toml_string(backend_of(s)) + "\n";
+  std::string toml = "[instance]\nbackend = " + toml_string(exact_mounts ? "kernel" : backend_of(s)) + "\n";
   toml += "[fs]\nroot = " + toml_string(s.root) + "\n";
-  LX_TRY_ASSIGN(mounts, mounts_of(s, state_dir));
+  if (exact_mounts) toml += "default_mounts = false\n";
+  LX_TRY_ASSIGN(mounts, mounts_of(s, state_dir, exact_mounts));
   for (const auto& m : mounts)
     toml += fmt::format("[[fs.mount]]\nhost = {}\nguest = {}\nread_only = {}\n", toml_string(m.host), toml_string(m.guest),
                         m.read_only ? "true" : "false");

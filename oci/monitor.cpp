@@ -6,6 +6,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -65,6 +66,36 @@ bool make_ipc_and_uts(const Spec& s) {
   if (unshare(flags) != 0) return false;
   if ((flags & CLONE_NEWUTS) && !s.hostname.empty()) (void)sethostname(s.hostname.data(), s.hostname.size());
   return true;
+}
+
+// The bundle's mqueue mounts, on the kernel backend. Where the instance keeps this process's IPC
+// namespace (`own_ipc`), its user namespace does not own it and may not mount its mqueue: this
+// process mounts it, in a mount namespace of its own (nothing of it shows on the host), and the
+// instance binds that. Where this process may not either, the mount is left out (as on the
+// emulated backend: mq_open works, /dev/mqueue is not mounted).
+Result<void> prepare_mqueue(std::vector<driver::ExactMount>& exact, bool own_ipc, const std::string& state_dir) {
+  if (!own_ipc) return ok();
+  bool unshared = false;
+  for (auto it = exact.begin(); it != exact.end();) {
+    if (it->type != "mqueue") {
+      ++it;
+      continue;
+    }
+    if (!unshared && (unshare(CLONE_NEWNS) != 0 || mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) != 0)) {
+      it = exact.erase(it);
+      continue;
+    }
+    unshared = true;
+    std::string dir = state_dir + "/mqueue";
+    (void)::mkdir(dir.c_str(), 0755);
+    if (mount("mqueue", dir.c_str(), "mqueue", it->flags, nullptr) != 0)
+      return Error{errno, fmt::format("mounts: an mqueue for {}: {}", it->guest, std::strerror(errno))};
+    it->bind = true;
+    it->source = dir;
+    it->type.clear();
+    ++it;
+  }
+  return ok();
 }
 
 // Joins the namespaces the spec names by path and makes the new network namespace it asks for.
@@ -276,10 +307,20 @@ std::string ptmx_of(pid_t monitor) {
       fail(Error{e, fmt::format("process.oomScoreAdj: writing /proc/self/oom_score_adj: {}", std::strerror(e))});
   auto cfg = config_of(s, a.state_dir);
   if (!cfg) fail(cfg.error());
+  // The kernel backend does the bundle's mounts itself, exactly and in order.
+  std::vector<driver::ExactMount> exact;
+  if (auto choice = runtime::choose_backend(*cfg); choice && choice->backend == sdk::Backend::kKernel) {
+    auto k = config_of(s, a.state_dir, true);
+    if (!k) fail(k.error());
+    cfg = std::move(k);
+    exact = exact_mounts_of(s);
+    if (auto r = prepare_mqueue(exact, own_ipc_uts, a.state_dir); !r) fail(r.error());
+  }
   auto rt = runtime::Runtime::create(*cfg);
   if (!rt) fail(rt.error());
   bool kernel = (*rt)->backend().backend == sdk::Backend::kKernel;
   if (own_ipc_uts) (*rt)->keep_ipc_and_uts();
+  (*rt)->set_exact_mounts(std::move(exact));
 
   auto made = launch_of(s.process, s, kernel, a.filter);
   if (!made) fail(Error{EINVAL, made.error().message + " (" + (*rt)->backend().why + ")"});

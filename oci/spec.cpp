@@ -7,10 +7,13 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <map>
 #include <set>
 #include <string_view>
 
 #include <fmt/format.h>
+
+#include "oci/util.h"
 
 namespace lx::oci {
 namespace {
@@ -152,11 +155,16 @@ Result<Mount> parse_mount(const json& j, const std::string& f, const std::string
   std::vector<std::string> options;
   if (j.contains("options")) LX_TRY_ASSIGN_TO(options, as_strings(j["options"], f + ".options"));
   bool bind = type == "bind" || type == "rbind";
+  m.recursive = type == "rbind";
   for (const auto& o : options) {
     if (o == "bind" || o == "rbind") bind = true;
+    if (o == "rbind") m.recursive = true;
     if (o == "ro") m.read_only = true;
     if (o == "rw") m.read_only = false;
   }
+  m.type = bind ? "" : type;
+  m.source = source;
+  m.data = mount_options(options, m.flags);
   if (bind) {
     if (source.empty()) return field_error(f + ".source", "a bind mount needs a source");
     m.kind = Mount::Kind::kBind;

@@ -62,8 +62,13 @@ struct Mount {
   };
   Kind kind = Kind::kBind;
   std::string destination;  ///< absolute guest path
-  std::string source;       ///< host path (kBind)
+  std::string source;       ///< host path (kBind), else as given ("shm", "proc"...)
   bool read_only = false;
+  // As given, for the kernel backend, which mounts them exactly (driver::ExactMount):
+  std::string type;         ///< "" for a bind
+  bool recursive = false;   ///< rbind
+  unsigned long flags = 0;  ///< the options that are mount(2) flags
+  std::string data;         ///< the others, joined by commas (the filesystem's: "mode=755")
 };
 
 /// One namespace of linux.namespaces.

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "base/result.h"
 
@@ -18,5 +19,10 @@ std::string owner_name();
 /// Writes `text` to `path` through a temporary file and a rename (a pid file a shim polls must
 /// never be seen half written).
 Result<void> write_atomically(const std::string& path, const std::string& text);
+
+/// The options of a mount that are mount(2) flags, set in `flags` (as runc reads them: "ro",
+/// "nosuid", "rro"...); the others (the filesystem's own, "mode=755") joined by commas.
+/// Propagation and bind options are left out.
+std::string mount_options(const std::vector<std::string>& options, unsigned long& flags);
 
 }  // namespace lx::oci

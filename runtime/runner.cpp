@@ -132,6 +132,7 @@ Result<driver::KernelInstance*> Runtime::kernel_instance(const std::string& name
   o.sink = sink;
   o.distro = distro;
   o.new_ipc_and_uts = !keep_ipc_uts_;
+  o.exact_mounts = exact_mounts_;
   auto dc = config_.driver();
   o.notify_workers = dc.notify_workers;
   o.sync_wakeup = dc.sync_wakeup;

@@ -59,6 +59,9 @@ class Runtime {
   /// (call before the instance starts). For a launcher that made or joined them itself, as
   /// lxhost-runc does for a bundle whose containers share them (a Kubernetes pod).
   void keep_ipc_and_uts() noexcept { keep_ipc_uts_ = true; }
+  /// Kernel backend: mounts done exactly as given, in order, before the families' (call before
+  /// the instance starts). lxhost-runc's bundle mounts.
+  void set_exact_mounts(std::vector<driver::ExactMount> m) { exact_mounts_ = std::move(m); }
 
   /// Makes a runner of one launch for this dispatch (the caller runs it and may read
   /// main_pid()): the emulated driver, or a launch in the kernel instance. With `on_main_exit`,
@@ -78,6 +81,7 @@ class Runtime {
   std::unique_ptr<Registry> registry_;  // declared after plugins_: destroyed before them
   driver::BpfProgram kernel_filter_;
   bool keep_ipc_uts_ = false;
+  std::vector<driver::ExactMount> exact_mounts_;
   std::unique_ptr<driver::KernelInstance> kernel_;  // destroyed first: it serves the plugins' rows
 };
 

@@ -229,7 +229,7 @@ TEST_F(OciRuntime, WhatItCannotHonourIsRefusedNamingTheField) {
     std::string field;
   };
   std::vector<Case> cases{
-      {[](json& c) { c["mounts"].push_back({{"destination", "/data"}, {"type", "nfs"}, {"source", "srv:/x"}}); }, "mounts[4].type"},
+      {[](json& c) { c["mounts"].push_back({{"destination", "/data"}, {"type", "nfs"}, {"source", "srv:/x"}}); }, "mounts[6].type"},
       {[](json& c) { c["root"]["readonly"] = true; }, "root.readonly"},
       {[](json& c) { c["process"]["capabilities"]["ambient"] = {"CAP_SYS_ADMIN"}; }, "process.capabilities.ambient"},
       {[](json& c) { c["linux"]["resources"] = {{"memory", {{"limit", 1 << 20}}}}; }, "linux.resources.memory"},
@@ -306,6 +306,23 @@ TEST_F(OciRuntime, LimitsOomScoreMasksAndReadOnlyPathsHold) {
   auto r = runc({"run", "--bundle", bundle_.path(), "c10"});
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(r.out, "512\n500\n0\n0\nread-only\n");
+}
+
+TEST_F(OciRuntime, TheKernelBackendMakesTheBundlesMountsExactlyAndInOrder) {
+  if (backend() == "emulated")
+    GTEST_SKIP() << "about the kernel backend: the emulated one gives a tmpfs as a private directory, and its own /proc, /dev and /sys";
+  bundle_.set_args({"sh", "-c",
+                    "awk '$5 ~ /^\\/(proc|dev|dev\\/pts|dev\\/shm|dev\\/mqueue|sys)$/ { for (i = 7; i <= NF; i++) "
+                    "if ($i == \"-\") { print $5, $(i + 1), $(i + 2); break } }' /proc/self/mountinfo; "
+                    "head -c 2000000 /dev/zero > /dev/shm/big 2>/dev/null || echo full"});
+  for (auto& m : bundle_.config()["mounts"])
+    if (m["destination"] == "/dev/shm") m["options"] = {"nosuid", "nodev", "mode=1777", "size=1m"};
+  bundle_.write();
+  auto r = runc({"run", "--bundle", bundle_.path(), "c12"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "/proc proc proc\n/dev tmpfs tmpfs\n/dev/pts devpts devpts\n/dev/shm tmpfs shm\n/dev/mqueue mqueue mqueue\n"
+            "/sys sysfs sysfs\nfull\n");
 }
 
 TEST_F(OciRuntime, AnImagesSymlinkNeverTakesAMountOutOfIt) {
