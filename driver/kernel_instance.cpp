@@ -163,6 +163,7 @@ Result<void> KernelInstance::handshake(pid_t child) {
       case Type::kReady:
         ready = true;
         start_note_ = m.payload;
+        if (!m.fds.empty()) root_ = std::move(m.fds[0]);
         break;
       default: return Error{EPROTO, "unexpected message while starting"};
     }

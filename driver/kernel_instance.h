@@ -87,6 +87,9 @@ class KernelInstance {
   const IdMaps& maps() const noexcept { return options_.maps; }
   /// "" or one line on what starting it converted (the distro's owners).
   const std::string& start_note() const noexcept { return start_note_; }
+  /// The instance's root directory (O_PATH), to open files in as its processes see them
+  /// (openat2 with RESOLVE_IN_ROOT); -1 if init did not send it.
+  int root_fd() const noexcept { return root_.get(); }
   /// NOTIFY calls served so far.
   std::uint64_t notifications() const;
 
@@ -119,6 +122,7 @@ class KernelInstance {
   std::vector<std::unique_ptr<NotifyChannel>> channels_;
   std::uint64_t served_before_ = 0;
   std::string start_note_;
+  UniqueFd root_;
   std::function<void()> on_gone_;
   PidsCgroup pids_;  // max_processes where RLIMIT_NPROC does not bind (root)
   std::thread events_;

@@ -291,7 +291,12 @@ void ns_init_main(int ctl, const NsInitConfig& config) {
     _exit(1);
   }
   drop_host_only_capabilities();
-  (void)nswire::send(ctl, Type::kReady, ready);
+  // The instance's root, for the host to open in (init is not dumpable: /proc/<init>/root is
+  // closed to a host that is not root).
+  UniqueFd root(open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  int fds[1] = {root.get()};
+  (void)nswire::send(ctl, Type::kReady, ready, root ? std::span<const int>(fds) : std::span<const int>());
+  root.reset();
   Init(ctl, config).run();
 }
 

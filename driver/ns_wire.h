@@ -21,7 +21,8 @@ enum class Type : std::uint32_t {
   kLaunch = 1,        ///< start a launch (payload: LaunchMessage; fds: stdio..., report, go);
                       ///< the launch's process reports to the host itself (Report)
   kEnd = 2,           ///< end the instance (payload: grace in ms)
-  kReady = 10,        ///< the namespaces are set up (payload: "" or a line on what was converted)
+  kReady = 10,        ///< the namespaces are set up (payload: "" or a line on what was converted;
+                      ///< fd: the instance's root, O_PATH)
   kSetupFailed = 11,  ///< setting them up failed (payload: why)
   kExited = 13,       ///< a launch's process ended (payload: id, wait status)
   kLaunchFailed = 14, ///< a launch could not be forked (payload: id, errno)

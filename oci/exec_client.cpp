@@ -91,7 +91,8 @@ Result<UniqueFd> ask_monitor(const StateStore& store, const State& s, const Exec
   UniqueFd slave;
   if (proc.terminal) {
     if (o.console_socket.empty()) return Error{EINVAL, "exec: a terminal needs --console-socket"};
-    LX_TRY_ASSIGN_TO(slave, pty_for_console(ptmx_of(s.pid), o.console_socket));
+    LX_TRY_ASSIGN(ptmx, open_ptmx(s.pid));
+    LX_TRY_ASSIGN_TO(slave, pty_for_console(std::move(ptmx), o.console_socket));
   }
   LX_TRY_ASSIGN(sock, connect_exec(store.dir(s.id) + "/exec.sock"));
   int fds[3] = {0, 1, 2};

@@ -2,6 +2,7 @@
 #include "oci/monitor.h"
 
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
@@ -10,6 +11,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -273,9 +275,7 @@ void wait_for_start(UniqueFd fifo) {
 
 }  // namespace
 
-Result<UniqueFd> pty_for_console(const std::string& ptmx, const std::string& console_socket) {
-  UniqueFd master(::open(ptmx.c_str(), O_RDWR | O_NOCTTY | O_CLOEXEC));
-  if (!master) return Error::from_errno("open " + ptmx);
+Result<UniqueFd> pty_for_console(UniqueFd master, const std::string& console_socket) {
   if (unlockpt(master.get()) != 0) return Error::from_errno("unlockpt");
   UniqueFd slave(ioctl(master.get(), TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC));
   if (!slave) return Error::from_errno("TIOCGPTPEER");
@@ -285,9 +285,29 @@ Result<UniqueFd> pty_for_console(const std::string& ptmx, const std::string& con
   return slave;
 }
 
-std::string ptmx_of(pid_t monitor) {
+Result<UniqueFd> open_ptmx(pid_t monitor, int root) {
+  constexpr int kFlags = O_RDWR | O_NOCTTY | O_CLOEXEC;
+  if (root >= 0) {
+    open_how how{};
+    how.flags = kFlags;
+    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+    UniqueFd fd(static_cast<int>(syscall(SYS_openat2, root, "dev/ptmx", &how, sizeof how)));
+    if (!fd) return Error::from_errno("open the container's /dev/ptmx");
+    return fd;
+  }
   pid_t init = namespace_init_of(monitor);
-  return init > 0 ? fmt::format("/proc/{}/root/dev/ptmx", init) : "/dev/ptmx";
+  if (init <= 0) {
+    UniqueFd fd(::open("/dev/ptmx", kFlags));
+    if (!fd) return Error::from_errno("open /dev/ptmx");
+    return fd;
+  }
+  int err = ESRCH;
+  for (pid_t p : descendants_of(init)) {
+    UniqueFd fd(::open(fmt::format("/proc/{}/root/dev/ptmx", p).c_str(), kFlags));
+    if (fd) return fd;
+    err = errno;
+  }
+  return Error{err, fmt::format("open the container's /dev/ptmx through its processes: {}", std::strerror(err))};
 }
 
 // Everything the container's process does, in the forked monitor. Never returns.
@@ -330,7 +350,10 @@ std::string ptmx_of(pid_t monitor) {
   if (!drv) fail(drv.error());
   UniqueFd slave;
   if (s.process.terminal && !a.options->console_socket.empty()) {
-    auto pty = pty_for_console(ptmx_of(getpid()), a.options->console_socket);
+    auto root = kernel ? (*rt)->kernel_instance(a.options->id) : Result<driver::KernelInstance*>(nullptr);
+    auto ptmx = open_ptmx(getpid(), root && *root ? (*root)->root_fd() : -1);
+    if (!ptmx) fail(ptmx.error());
+    auto pty = pty_for_console(std::move(*ptmx), a.options->console_socket);
     if (!pty) fail(pty.error());
     slave = std::move(*pty);
     launch.stdio = {slave.get(), slave.get(), slave.get()};

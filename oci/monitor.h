@@ -30,13 +30,16 @@ struct MonitorArgs {
 /// The monitor, in the process `create` forked. Never returns.
 [[noreturn]] void monitor_main(MonitorArgs a);
 
-/// A new pty of the devpts that `ptmx` opens (the container's own under the kernel backend, so
-/// that ttyname() inside finds it), its master sent to the console socket at `console_socket`
-/// (the pty's name as the message, the fd as SCM_RIGHTS, as runc sends it); its slave, opened
-/// from the master (TIOCGPTPEER: no path lookup).
-Result<UniqueFd> pty_for_console(const std::string& ptmx, const std::string& console_socket);
+/// A new pty of the devpts whose ptmx is open at `ptmx` (the container's own under the kernel
+/// backend, so that ttyname() inside finds it), its master sent to the console socket at
+/// `console_socket` (the pty's name as the message, the fd as SCM_RIGHTS, as runc sends it); its
+/// slave, opened from the master (TIOCGPTPEER: no path lookup).
+Result<UniqueFd> pty_for_console(UniqueFd ptmx, const std::string& console_socket);
 
-/// The ptmx of container `monitor`'s processes: its instance's own under the kernel backend.
-std::string ptmx_of(pid_t monitor);
+/// The ptmx of container `monitor`'s processes, opened: with `root` (the kernel instance's root
+/// fd) the instance's own; else that of the first of its processes whose /proc/PID/root opens
+/// (init's is closed to a user who is not root: it is not dumpable); the host's where the
+/// container has no PID namespace of its own (the emulated backend).
+Result<UniqueFd> open_ptmx(pid_t monitor, int root = -1);
 
 }  // namespace lx::oci

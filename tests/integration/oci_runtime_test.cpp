@@ -377,8 +377,11 @@ class ConsoleSocket {
       throw std::runtime_error("console socket");
   }
   ~ConsoleSocket() { close(fd_); }
-  // The master, and the pty's name the runtime sent with it.
+  // The master, and the pty's name the runtime sent with it; -1 when none came within 60 s (a
+  // runtime that failed before it connected).
   int receive(std::string& name) {
+    pollfd p{fd_, POLLIN, 0};
+    if (poll(&p, 1, 60000) != 1) return -1;
     int c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
     char buf[256] = {};
     iovec iov{buf, sizeof buf - 1};
