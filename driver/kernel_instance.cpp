@@ -100,7 +100,7 @@ Result<std::unique_ptr<KernelInstance>> KernelInstance::start(Options options) {
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return Error::from_errno("socketpair");
   k->ctl_.reset(sv[0]);
   NsInitConfig config{k->options_.plan, k->options_.filter, k->options_.listener, {}, k->options_.new_ipc_and_uts,
-                      k->options_.exact_mounts};
+                      k->options_.exact_mounts, k->options_.read_only_root};
   if (!config.new_ipc_and_uts) config.plan.hostname.clear();  // not its namespace to name
   if (k->options_.distro && k->options_.maps.helpers) config.owners_for_maps = maps_key(k->options_.maps);
   // init is the first child's child: it stays ours (not the host's pid 1's) when that one exits.

@@ -59,6 +59,8 @@ class KernelInstance {
     bool new_ipc_and_uts = true;
     /// Mounts done exactly as given, in order, before the plan's (lxhost-runc: a bundle's).
     std::vector<ExactMount> exact_mounts;
+    /// The root's mount made read-only once everything is mounted (root.readonly).
+    bool read_only_root = false;
   };
 
   /// Creates the namespaces and starts init; returns once init has set up the mount namespace.

@@ -282,7 +282,7 @@ void ns_init_main(int ctl, const NsInitConfig& config) {
               std::to_string(applied.changed) + " files" +
               (applied.unmapped ? ", " + std::to_string(applied.unmapped) + " with ids outside them kept as metadata" : "") + ")";
   }
-  if (std::string why = set_up_mounts(config.plan, config.exact_mounts); !why.empty()) {
+  if (std::string why = set_up_mounts(config.plan, config.exact_mounts, config.read_only_root); !why.empty()) {
     (void)nswire::send(ctl, Type::kSetupFailed, why);
     _exit(1);
   }

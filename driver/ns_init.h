@@ -23,6 +23,7 @@ struct NsInitConfig {
   std::string owners_for_maps;
   bool new_ipc_and_uts = true;  ///< KernelInstance::Options::new_ipc_and_uts
   std::vector<ExactMount> exact_mounts;  ///< KernelInstance::Options::exact_mounts
+  bool read_only_root = false;           ///< KernelInstance::Options::read_only_root
 };
 
 /// Runs init on socket `ctl` (never returns). Call in the first process of the new PID namespace.

@@ -208,7 +208,7 @@ std::string mount_one(const sdk::KernelMount& m, int root, bool create) {
 
 }  // namespace
 
-std::string set_up_mounts(const sdk::KernelPlan& plan, const std::vector<ExactMount>& exact) {
+std::string set_up_mounts(const sdk::KernelPlan& plan, const std::vector<ExactMount>& exact, bool read_only_root) {
   if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return failed("making / private");
   if (plan.root.empty() || plan.root[0] != '/') return fmt::format("root '{}' is not an absolute path", plan.root);
   // The host's own root stays the root (pivot_root cannot move / onto itself; no mount point is
@@ -222,6 +222,12 @@ std::string set_up_mounts(const sdk::KernelPlan& plan, const std::vector<ExactMo
     if (std::string e = mount_exact(m, root.get()); !e.empty()) return e;
   for (const auto& m : plan.mounts)
     if (std::string e = mount_one(m, root.get(), pivot); !e.empty()) return e;
+  if (read_only_root) {
+    if (!pivot) return "a read-only root needs a root of its own, not the host's";
+    mount_attr attr{};
+    attr.attr_set = MOUNT_ATTR_RDONLY;
+    if (syscall(SYS_mount_setattr, root.get(), "", AT_EMPTY_PATH, &attr, sizeof attr) != 0) return failed("making the root read-only");
+  }
   if (!pivot) return {};
   if (fchdir(root.get()) != 0) return failed("chdir " + plan.root);
   if (syscall(SYS_pivot_root, ".", ".") != 0) return failed("pivot_root " + plan.root);

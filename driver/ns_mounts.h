@@ -22,7 +22,9 @@ struct ExactMount {
 
 /// In a new mount namespace (owned by the process's user namespace): makes every mount private,
 /// binds the plan's root, does `exact` in order, then the plan's mounts in order, and pivots
-/// into the root. "" or why not.
-std::string set_up_mounts(const sdk::KernelPlan& plan, const std::vector<ExactMount>& exact = {});
+/// into the root, made read-only when `read_only_root` (its mount only: those on it keep theirs).
+/// "" or why not.
+std::string set_up_mounts(const sdk::KernelPlan& plan, const std::vector<ExactMount>& exact = {},
+                          bool read_only_root = false);
 
 }  // namespace lx::driver

@@ -335,12 +335,16 @@ Result<UniqueFd> open_ptmx(pid_t monitor, int root) {
     cfg = std::move(k);
     exact = exact_mounts_of(s);
     if (auto r = prepare_mqueue(exact, own_ipc_uts, a.state_dir); !r) fail(r.error());
+  } else if (s.root_readonly) {
+    fail(Error{EINVAL, "config.json: root.readonly: a read-only root needs the kernel backend (a mount of its own), "
+                       "not the emulated one"});
   }
   auto rt = runtime::Runtime::create(*cfg);
   if (!rt) fail(rt.error());
   bool kernel = (*rt)->backend().backend == sdk::Backend::kKernel;
   if (own_ipc_uts) (*rt)->keep_ipc_and_uts();
   (*rt)->set_exact_mounts(std::move(exact));
+  if (s.root_readonly) (*rt)->set_read_only_root();
 
   auto made = launch_of(s.process, s, kernel, a.filter);
   if (!made) fail(Error{EINVAL, made.error().message + " (" + (*rt)->backend().why + ")"});

@@ -429,8 +429,6 @@ Result<Spec> parse_spec(const std::string& json_text, const std::string& bundle)
   if (root.empty()) return field_error("root.path", "must not be empty");
   s.root = absolute(root) ? root : bundle + "/" + root;
   if (j["root"].contains("readonly")) LX_TRY_ASSIGN_TO(s.root_readonly, as_bool(j["root"]["readonly"], "root.readonly"));
-  if (s.root_readonly)
-    return field_error("root.readonly", "a read-only root is not supported by lxhost-runc yet");
   if (j.contains("hostname")) LX_TRY_ASSIGN_TO(s.hostname, as_string(j["hostname"], "hostname"));
   if (j.contains("domainname") && !(j["domainname"].is_string() && j["domainname"].get<std::string>().empty()))
     return field_error("domainname", "setting the NIS domain name is not supported by lxhost-runc");

@@ -133,6 +133,7 @@ Result<driver::KernelInstance*> Runtime::kernel_instance(const std::string& name
   o.distro = distro;
   o.new_ipc_and_uts = !keep_ipc_uts_;
   o.exact_mounts = exact_mounts_;
+  o.read_only_root = read_only_root_;
   auto dc = config_.driver();
   o.notify_workers = dc.notify_workers;
   o.sync_wakeup = dc.sync_wakeup;

@@ -62,6 +62,8 @@ class Runtime {
   /// Kernel backend: mounts done exactly as given, in order, before the families' (call before
   /// the instance starts). lxhost-runc's bundle mounts.
   void set_exact_mounts(std::vector<driver::ExactMount> m) { exact_mounts_ = std::move(m); }
+  /// Kernel backend: the root read-only (call before the instance starts).
+  void set_read_only_root() noexcept { read_only_root_ = true; }
 
   /// Makes a runner of one launch for this dispatch (the caller runs it and may read
   /// main_pid()): the emulated driver, or a launch in the kernel instance. With `on_main_exit`,
@@ -82,6 +84,7 @@ class Runtime {
   driver::BpfProgram kernel_filter_;
   bool keep_ipc_uts_ = false;
   std::vector<driver::ExactMount> exact_mounts_;
+  bool read_only_root_ = false;
   std::unique_ptr<driver::KernelInstance> kernel_;  // destroyed first: it serves the plugins' rows
 };
 

@@ -230,7 +230,6 @@ TEST_F(OciRuntime, WhatItCannotHonourIsRefusedNamingTheField) {
   };
   std::vector<Case> cases{
       {[](json& c) { c["mounts"].push_back({{"destination", "/data"}, {"type", "nfs"}, {"source", "srv:/x"}}); }, "mounts[6].type"},
-      {[](json& c) { c["root"]["readonly"] = true; }, "root.readonly"},
       {[](json& c) { c["process"]["capabilities"]["ambient"] = {"CAP_SYS_ADMIN"}; }, "process.capabilities.ambient"},
       {[](json& c) { c["linux"]["resources"] = {{"memory", {{"limit", 1 << 20}}}}; }, "linux.resources.memory"},
       {[](json& c) { c["linux"]["namespaces"] = {{{"type", "pid"}, {"path", "/proc/1/ns/pid"}}}; }, "linux.namespaces[0].path"},
@@ -244,6 +243,7 @@ TEST_F(OciRuntime, WhatItCannotHonourIsRefusedNamingTheField) {
       {[](json& c) { c["annotations"]["io.lxhost.plugins.search_path"] = "[\"/tmp\"]"; }, "io.lxhost.plugins.search_path"},
       {[](json& c) { c["annotations"]["io.lxhost.fs.root"] = "/"; }, "io.lxhost.fs.root"},
   };
+  if (backend() == "emulated") cases.push_back({[](json& c) { c["root"]["readonly"] = true; }, "root.readonly"});
   for (const auto& k : cases) {
     Bundle b;
     k.change(b.config());
@@ -323,6 +323,17 @@ TEST_F(OciRuntime, TheKernelBackendMakesTheBundlesMountsExactlyAndInOrder) {
   EXPECT_EQ(r.out,
             "/proc proc proc\n/dev tmpfs tmpfs\n/dev/pts devpts devpts\n/dev/shm tmpfs shm\n/dev/mqueue mqueue mqueue\n"
             "/sys sysfs sysfs\nfull\n");
+}
+
+TEST_F(OciRuntime, AReadOnlyRootIsReadOnlyAndTheMountsOnItAreNot) {
+  if (backend() == "emulated") GTEST_SKIP() << "about the kernel backend: the emulated one refuses root.readonly";
+  bundle_.set_args({"sh", "-c", "touch /x 2>/dev/null || echo root-read-only; touch /dev/shm/y && echo shm-writable"});
+  bundle_.config()["root"]["readonly"] = true;
+  bundle_.write();
+  auto r = runc({"run", "--bundle", bundle_.path(), "c13"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "root-read-only\nshm-writable\n");
+  EXPECT_FALSE(std::filesystem::exists(bundle_ / "rootfs/x"));
 }
 
 TEST_F(OciRuntime, AnImagesSymlinkNeverTakesAMountOutOfIt) {
