@@ -109,13 +109,19 @@ check() {  # check NAME WHO COMMAND: passes when COMMAND does
   fi
 }
 
-# 3. What the checks use (man-db for man, bash-completion, CMake and Boost for the SDK), before
-#    the first file list: they are not the package's.
-say "apt-get install man-db bash-completion cmake libboost-dev podman netavark iptables busybox-static (for the checks)"
-in_chroot root "apt-get update -qq && apt-get install -y -qq --no-install-recommends man-db bash-completion cmake libboost-dev podman netavark iptables busybox-static" ||
+# 3. What the checks use (man-db for man, bash-completion, CMake and Boost for the SDK, podman),
+#    before the first file list: they are not the package's. uidmap too: lxhost recommends it, and
+#    so does podman, so autoremove keeps it after the purge while podman is installed (apt keeps
+#    what an installed package recommends): it belongs to the baseline, not to lxhost.
+tools="man-db bash-completion cmake libboost-dev podman netavark iptables busybox-static uidmap"
+say "apt-get install $tools (for the checks)"
+in_chroot root "apt-get update -qq && apt-get install -y -qq --no-install-recommends $tools" ||
   { tail -20 "$log"; exit 1; }
-snapshot() {  # the files and directories of the system's own trees
-  chroot "$dir" find /usr /etc /opt -xdev \( -type f -o -type l -o -type d \) -print | sort
+snapshot() {  # the files and directories of the system's own trees, less the network state
+  # podman writes into /etc when it runs a container (its network backends' locks and network
+  # list): the podman check's, not the package's.
+  chroot "$dir" find /usr /etc /opt -xdev \( -type f -o -type l -o -type d \) -print |
+    grep -Ev '^/etc/(containers/networks(/|$)|cni/net\.d/[^/]*\.lock$)' | sort
 }
 snapshot >"$work/before"
 
