@@ -74,15 +74,6 @@ int mount_point(int root, const std::string& guest, bool create, bool file, std:
   return open_in(root, "", O_PATH | O_DIRECTORY);
 }
 
-// Makes the mount at `fd` and everything under it read-only (the flags a user namespace locks stay).
-std::string make_read_only(int fd, const std::string& guest) {
-  mount_attr attr{};
-  attr.attr_set = MOUNT_ATTR_RDONLY;
-  if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) != 0)
-    return failed("making " + guest + " read-only");
-  return {};
-}
-
 // Fills the new tmpfs /dev at `t`: the host's usual nodes bound onto files, links, and unless
 // the bundle mounts its own (`nodes_only`), a new devpts and a tmpfs /dev/shm.
 std::string fill_dev(const std::string& t, bool nodes_only = false) {
@@ -108,16 +99,16 @@ std::string fill_dev(const std::string& t, bool nodes_only = false) {
 }
 
 // Sets the mount flags `flags` (MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC) on the mount at `fd`
-// and everything under it.
-std::string set_flags(int fd, unsigned long flags, const std::string& guest) {
+// and, when `recursive`, everything under it (the flags a user namespace locks stay).
+std::string set_flags(int fd, unsigned long flags, const std::string& guest, bool recursive = true) {
   mount_attr attr{};
   if (flags & MS_RDONLY) attr.attr_set |= MOUNT_ATTR_RDONLY;
   if (flags & MS_NOSUID) attr.attr_set |= MOUNT_ATTR_NOSUID;
   if (flags & MS_NODEV) attr.attr_set |= MOUNT_ATTR_NODEV;
   if (flags & MS_NOEXEC) attr.attr_set |= MOUNT_ATTR_NOEXEC;
   if (attr.attr_set == 0) return {};
-  if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) != 0)
-    return failed("setting the flags of " + guest);
+  if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &attr, sizeof attr) != 0)
+    return failed((flags == MS_RDONLY ? "making " + guest + " read-only" : "setting the flags of " + guest));
   return {};
 }
 
@@ -203,7 +194,7 @@ std::string mount_one(const sdk::KernelMount& m, int root, bool create) {
   if (!top) return failed("reopening " + m.guest);
   if (m.kind == Kind::kDev)
     if (std::string e = fill_dev(fd_path(top.get())); !e.empty()) return e;
-  return m.read_only ? make_read_only(top.get(), m.guest) : std::string();
+  return m.read_only ? set_flags(top.get(), MS_RDONLY, m.guest) : std::string();
 }
 
 }  // namespace
@@ -224,9 +215,7 @@ std::string set_up_mounts(const sdk::KernelPlan& plan, const std::vector<ExactMo
     if (std::string e = mount_one(m, root.get(), pivot); !e.empty()) return e;
   if (read_only_root) {
     if (!pivot) return "a read-only root needs a root of its own, not the host's";
-    mount_attr attr{};
-    attr.attr_set = MOUNT_ATTR_RDONLY;
-    if (syscall(SYS_mount_setattr, root.get(), "", AT_EMPTY_PATH, &attr, sizeof attr) != 0) return failed("making the root read-only");
+    if (std::string e = set_flags(root.get(), MS_RDONLY, "the root", false); !e.empty()) return e;
   }
   if (!pivot) return {};
   if (fchdir(root.get()) != 0) return failed("chdir " + plan.root);
