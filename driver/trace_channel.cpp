@@ -14,6 +14,7 @@
 
 #include <fmt/format.h>
 
+#include "driver/ignored_signals.h"
 #include "driver/syscall_context_impl.h"
 
 namespace lx::driver {
@@ -116,6 +117,7 @@ Result<void> TraceChannel::follow(Launcher& launcher, const LaunchSpec& spec, Ma
 Result<void> TraceChannel::on_ended(Launcher& launcher, const LaunchSpec& spec, MainState& main, pid_t tid,
                                     int status) {
   table_.remove(tid, status);
+  signalled_.erase(tid);
   if (tid != main.pid || main.done) return ok();
   main.done = true;
   main.status = ExitStatus::from_wait_status(status);
@@ -164,6 +166,7 @@ void TraceChannel::handle_stop(pid_t tid, int status) {
   int sig = WSTOPSIG(status);
   int event = status >> 16;
   table_.add_seen(tid);  // a new child's first stop can arrive before its parent's fork event
+  bool handler_ran = signalled_.erase(tid) > 0;  // the last stop delivered it a signal
   switch (event) {
     case PTRACE_EVENT_SECCOMP:
       handle_seccomp_stop(tid);
@@ -191,7 +194,10 @@ void TraceChannel::handle_stop(pid_t tid, int status) {
       if (sig == (SIGTRAP | 0x80)) {
         resume(tid);  // stray syscall stop
       } else {
-        resume(tid, sig);  // signal-delivery-stop: deliver it unchanged
+        // signal-delivery-stop: what the guest ignores is dropped, as natively (ignored_signals.h)
+        SignalDecision d = at_signal_stop(tid, sig, handler_ran);
+        if (d.deliver != 0) signalled_.insert(tid);
+        resume(tid, d.deliver);
       }
       return;
     default:

@@ -14,6 +14,7 @@
 #include <functional>
 #include <mutex>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "base/result.h"
@@ -96,6 +97,7 @@ class TraceChannel {
   ProcessTable table_;
   std::atomic<pid_t> main_pid_{0};
   std::uint64_t trace_stops_ = 0;
+  std::unordered_set<pid_t> signalled_;  // threads resumed with a signal at their last stop
   std::function<void(pid_t)> on_start_;
   std::function<void(const ExitStatus&)> on_main_exit_;
   std::atomic<bool> ending_{false};

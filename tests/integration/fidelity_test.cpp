@@ -62,15 +62,16 @@ class Files {
 // Runs guest_creds with `ops` natively and under lx, each on fresh `files`; expects the same
 // output, and returns it. With `sets` (KEY=VALUE) added to lx's config.
 std::string same_natively_and_under_lx(Files& files, const std::vector<std::string>& ops,
-                                       const std::vector<std::string>& sets = {}) {
-  std::vector<std::string> native{kCreds};
+                                       const std::vector<std::string>& sets = {},
+                                       const std::string& program = kCreds) {
+  std::vector<std::string> native{program};
   native.insert(native.end(), ops.begin(), ops.end());
   // fs.root=/. translates every path; "fs.root=/" in `sets` asks for the default config (the
   // host's root, the instance's /proc).
   bool host_root = std::find(sets.begin(), sets.end(), "fs.root=/") != sets.end();
   std::vector<std::string> lx{kLx, "exec", "--set", host_root ? "fs.root=/" : "fs.root=/."};
   for (const auto& s : sets) lx.insert(lx.end(), {"--set", s});
-  lx.insert(lx.end(), {"--", kCreds});
+  lx.insert(lx.end(), {"--", program});
   lx.insert(lx.end(), ops.begin(), ops.end());
   auto n = run_command(native);
   files.reset();
@@ -285,6 +286,24 @@ TEST(Fidelity, UnderFakeRootADroppedIdentityIsDroppedForFilesSignalsAndTheHostna
   EXPECT_EQ(out, "dropcap 21: OK\nsethostname : EPERM\nkillparent 65534: EPERM\nsetuid 65534: OK\nopen " +
                      (f / "root_secret") + ": EACCES\ncreat " + (f / "root_dir/x") + ": EACCES\ncreat " +
                      (f / "open_dir/y") + ": OK\nstat " + (f / "open_dir/y") + ": 65534:0:644\n");
+}
+
+// The "interrupted calls": a child's exit (SIGCHLD, ignored by default) or a signal set to
+// SIG_IGN wakes no wait that natively goes on waiting (the emulated backend traces its guests,
+// and the kernel queues what a traced task ignores: ignored_signals.h); a SIGCHLD handler
+// interrupts each of them natively and under lx.
+TEST(Fidelity, ASignalTheGuestIgnoresInterruptsNoWait) {
+  Files f;
+  const std::string waits = std::string(GUEST_DIR) + "/guest_waits";
+  for (const char* root : {"fs.root=/.", "fs.root=/"}) {
+    SCOPED_TRACE(root);
+    EXPECT_EQ(same_natively_and_under_lx(
+                  f, {"sigtimedwait", "epoll", "recv", "ignore", "sigtimedwait", "usr2", "epoll", "sigtimedwait"}, {root},
+                  waits),
+              "sigtimedwait: EAGAIN\nepoll: 0\nrecv: EAGAIN\nsigtimedwait: EAGAIN\nepoll: 0\nsigtimedwait: EAGAIN\n");
+    EXPECT_EQ(same_natively_and_under_lx(f, {"handler", "sigtimedwait", "epoll", "recv"}, {root}, waits),
+              "sigtimedwait: EINTR\nepoll: EINTR\nrecv: EINTR\n");
+  }
 }
 
 }  // namespace
