@@ -97,9 +97,15 @@ class TraceContext final : public sdk::SyscallContext {
   int set_arg(int i, std::uint64_t value) noexcept override;
   int set_nr(int nr) noexcept override;
   std::uint64_t stack_pointer() const noexcept override { return regs_.rsp; }
+  bool check_return(ReturnCheck check) noexcept override {
+    return_check_ = std::move(check);
+    return true;
+  }
 
   /// Whether the handler changed any register.
   bool dirty() const noexcept { return dirty_; }
+  /// What the handler asked to check of the rewritten call's result (empty: nothing).
+  ReturnCheck take_return_check() noexcept { return std::move(return_check_); }
 
  private:
   pid_t tid_;
@@ -107,6 +113,7 @@ class TraceContext final : public sdk::SyscallContext {
   user_regs_struct& regs_;
   const std::string& instance_;
   GuestMemory mem_;
+  ReturnCheck return_check_;
   // The syscall as the guest made it: read once, when the context is made.
   std::uint64_t nr_ = regs_.orig_rax;
   std::uint64_t args_[6] = {regs_.rdi, regs_.rsi, regs_.rdx, regs_.r10, regs_.r8, regs_.r9};

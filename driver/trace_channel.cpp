@@ -118,6 +118,7 @@ Result<void> TraceChannel::on_ended(Launcher& launcher, const LaunchSpec& spec, 
                                     int status) {
   table_.remove(tid, status);
   signalled_.erase(tid);
+  returns_.erase(tid);
   if (tid != main.pid || main.done) return ok();
   main.done = true;
   main.status = ExitStatus::from_wait_status(status);
@@ -192,7 +193,8 @@ void TraceChannel::handle_stop(pid_t tid, int status) {
       return;
     case 0:
       if (sig == (SIGTRAP | 0x80)) {
-        resume(tid);  // stray syscall stop
+        check_return(tid);  // the exit of a rewritten call whose result a plugin checks; else stray
+        resume(tid);
       } else {
         // signal-delivery-stop: what the guest ignores is dropped, as natively (ignored_signals.h)
         SignalDecision d = at_signal_stop(tid, sig, handler_ran);
@@ -204,6 +206,17 @@ void TraceChannel::handle_stop(pid_t tid, int status) {
       resume(tid);
       return;
   }
+}
+
+void TraceChannel::check_return(pid_t tid) {
+  auto it = returns_.find(tid);
+  if (it == returns_.end()) return;
+  sdk::SyscallContext::ReturnCheck check = std::move(it->second);
+  returns_.erase(it);
+  user_regs_struct regs;
+  // Not what the plugin resolved (or unknown): the thread dies before it runs again.
+  if (ptrace(PTRACE_GETREGS, tid, 0, &regs) != 0 || !check(tid, static_cast<long>(regs.rax)))
+    syscall(SYS_tgkill, table_.tgid_of(tid), tid, SIGKILL);
 }
 
 void TraceChannel::handle_exec(pid_t tid) {
@@ -253,6 +266,16 @@ void TraceChannel::handle_seccomp_stop(pid_t tid) {
       break;
     case K::kRewritten:
       if (ctx.dirty()) ptrace(PTRACE_SETREGS, tid, 0, &regs);
+      if (auto check = ctx.take_return_check()) {
+        // From a seccomp stop, PTRACE_SYSCALL stops next at this call's exit: check_return().
+        returns_[tid] = std::move(check);
+        ptrace(PTRACE_SYSCALL, tid, 0, 0);
+        if (sink_) {
+          ev.result = result;
+          sink_->on_syscall(ev);
+        }
+        return;
+      }
       break;
     case K::kValue:
     case K::kError:

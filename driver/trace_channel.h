@@ -14,6 +14,7 @@
 #include <functional>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -89,6 +90,7 @@ class TraceChannel {
   void handle_stop(pid_t tid, int status);
   void handle_seccomp_stop(pid_t tid);
   void handle_exec(pid_t tid);
+  void check_return(pid_t tid);  // at a syscall-exit stop: the plugin's check of a rewritten call
 
   const DispatchTable& dispatch_;
   std::string instance_;
@@ -98,6 +100,7 @@ class TraceChannel {
   std::atomic<pid_t> main_pid_{0};
   std::uint64_t trace_stops_ = 0;
   std::unordered_set<pid_t> signalled_;  // threads resumed with a signal at their last stop
+  std::unordered_map<pid_t, sdk::SyscallContext::ReturnCheck> returns_;  // rewritten calls to check
   std::function<void(pid_t)> on_start_;
   std::function<void(const ExitStatus&)> on_main_exit_;
   std::atomic<bool> ending_{false};

@@ -37,15 +37,6 @@ SyscallResult mkdir_path(FsState& s, SyscallContext& c, int dirfd, int path_arg)
   });
 }
 
-// Writes `text` (NUL-terminated) below the guest's stack red zone, at or below `*top`; returns its
-// address (0 on failure) and lowers `*top`.
-std::uint64_t push_string(SyscallContext& c, std::uint64_t* top, const std::string& text) {
-  std::uint64_t addr = (*top - text.size() - 1) & ~std::uint64_t{15};
-  if (c.write_memory(addr, text.c_str(), text.size() + 1) != 0) return 0;
-  *top = addr;
-  return addr;
-}
-
 // Whether the directory open as `fd` is the root of a procfs.
 bool is_proc_root(int fd) {
   struct stat st;
@@ -113,8 +104,8 @@ SyscallResult handle_chdir(FsState& s, SyscallContext& c) {
   if (!r.exists) return fail(ENOENT);
   std::string host;
   if (int e = host_path_of(r, O_DIRECTORY, host); e != 0) return fail(e);
-  std::uint64_t top = c.stack_pointer() - 128;  // below the red zone
-  std::uint64_t p = push_string(c, &top, host);
+  std::uint64_t top = c.scratch_top();
+  std::uint64_t p = c.push(&top, host);
   if (!p) return fail(EFAULT);
   c.set_arg(0, p);
   return SyscallResult::rewritten();

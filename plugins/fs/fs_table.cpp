@@ -31,7 +31,7 @@ struct FsRow {
   sdk::Row<FsState> row;
 };
 
-constexpr std::string_view kOpenNote = "resolved in the guest root; fd installed with ADDFD";
+constexpr std::string_view kOpenNote = "resolved in the guest root; fd installed with ADDFD; O_PATH: TRACE, opened by the guest itself (its result checked) where no other task shares its memory and fds";
 constexpr std::string_view kChownNote = "kept as metadata (user.lxhost.meta) when the host refuses";
 constexpr std::string_view kMknodNote = "device nodes emulated as empty files with metadata when the host refuses";
 constexpr std::string_view kReadlinkNote = "/proc/self/{cwd,exe,fd/N,root} show guest paths";
@@ -43,9 +43,9 @@ constexpr std::string_view kLaterNote = "not translated yet; C libraries fall ba
 // clang-format off
 const FsRow kRows[] = {
     // Open and create.
-    {When::kAlways, {sys::open, Notify(), handle_open, F, kOpenNote}},
+    {When::kAlways, {sys::open, If((Arg<int>(1) & O_PATH) == O_PATH, Trace()).Else(Notify()), handle_open, F, kOpenNote}},
     {When::kAlways, {sys::creat, Notify(), handle_creat, F}},
-    {When::kAlways, {sys::openat, Notify(), handle_openat, F, kOpenNote}},
+    {When::kAlways, {sys::openat, If((Arg<int>(2) & O_PATH) == O_PATH, Trace()).Else(Notify()), handle_openat, F, kOpenNote}},
     {When::kAlways, {sys::openat2, Notify(), handle_openat2, P, "RESOLVE_* flags other than the guest root's own rules are ignored"}},
     // Stat and other metadata.
     {When::kAlways, {sys::stat, Notify(), handle_stat, F}},

@@ -29,21 +29,61 @@ bool writes(int flags) { return (flags & O_ACCMODE) != O_RDONLY || (flags & (O_C
 
 unsigned cloexec_of(int flags) { return static_cast<unsigned>(flags) & O_CLOEXEC; }
 
-// Whether guest process `c.pid()` has one thread and shares its memory with no other member.
+// Whether guest process `c.pid()` has one thread and shares its memory and its fd table with no
+// other member.
 bool sole_user_of_memory(const FsState& s, SyscallContext& c) {
   auto status = ProcStatus::read(c.pid());
   if (!status || status->threads() != 1) return false;
   for (pid_t o : s.members())
-    if (o != c.pid() && syscall(sdk::sys::kcmp, c.pid(), o, KCMP_VM, 0, 0) == 0) return false;
+    if (o != c.pid() && (syscall(sdk::sys::kcmp, c.pid(), o, KCMP_VM, 0, 0) == 0 ||
+                         syscall(sdk::sys::kcmp, c.pid(), o, KCMP_FILES, 0, 0) == 0))
+      return false;
   return true;
 }
 
-// Implements open(2) with O_PATH. The kernel installs no O_PATH file in another process (ADDFD
-// refuses it), so a directory or regular file the guest may read is given to it opened for
-// reading, the same object. Anything else runs natively, with the host's root only and only
-// when no other thread or process shares the guest's memory (none could rewrite the path
-// between the resolution and the kernel's); otherwise EBADF, what the kernel says to ADDFD.
+// On the TRACE route (open and openat with O_PATH): the guest's call becomes
+// openat(AT_FDCWD, HOST, its flags) of the resolved entry's host path, so that the guest opens
+// the O_PATH file itself, with its own credentials. Between the resolution and the kernel's walk
+// the guest could swap a symlink into that path, or (from another process, with
+// process_vm_writev) rewrite the pushed path: the call's result is checked at its exit, and an fd
+// of any other object than the one resolved ends the thread before it can use it (with its fd
+// table its own, which the caller checked). nullopt: not possible here.
+std::optional<SyscallResult> open_path_natively(SyscallContext& c, const Resolved& r, int flags) {
+  UniqueFd entry = open_entry(r, O_PATH | O_NOFOLLOW);
+  struct stat want;
+  std::string host;
+  if (!entry || fstat(entry.get(), &want) != 0 || host_path_of(r, O_NOFOLLOW, host) != 0 || host.empty() ||
+      host[0] != '/' || host.size() >= PATH_MAX)
+    return std::nullopt;
+  std::uint64_t top = c.scratch_top();
+  std::uint64_t path_p = c.push(&top, host);
+  if (!path_p) return std::nullopt;
+  bool checked = c.check_return([dev = want.st_dev, ino = want.st_ino](pid_t tid, long ret) {
+    if (ret < 0) return true;  // an error is the guest's answer; no fd was made
+    UniqueFd pidfd(static_cast<int>(syscall(sdk::sys::pidfd_open, tid, 0)));
+    UniqueFd got(pidfd ? static_cast<int>(syscall(sdk::sys::pidfd_getfd, pidfd.get(), static_cast<int>(ret), 0)) : -1);
+    struct stat st;
+    return got && fstat(got.get(), &st) == 0 && st.st_dev == dev && st.st_ino == ino;
+  });
+  if (!checked) return std::nullopt;
+  c.set_nr(sdk::sys::openat);
+  c.set_arg(0, static_cast<std::uint64_t>(static_cast<std::int64_t>(AT_FDCWD)));
+  c.set_arg(1, path_p);
+  c.set_arg(2, static_cast<std::uint64_t>(flags & (O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)));
+  c.set_arg(3, 0);
+  return SyscallResult::rewritten();
+}
+
+// Implements open(2) with O_PATH. On the TRACE route the guest opens it itself (above). The
+// kernel installs no O_PATH file in another process (ADDFD refuses it), so on the NOTIFY route
+// (openat2, or a guest whose memory is shared) a directory or regular file the guest may read is
+// given to it opened for reading, the same object. Anything else runs natively, with the host's
+// root only and only when no other thread or process shares the guest's memory (none could
+// rewrite the path between the resolution and the kernel's); otherwise EBADF, what the kernel
+// says to ADDFD.
 SyscallResult open_path(const FsState& s, SyscallContext& c, const Resolved& r, int flags) {
+  if (c.can_rewrite() && !r.magic && sole_user_of_memory(s, c))
+    if (std::optional<SyscallResult> res = open_path_natively(c, r, flags)) return *res;
   UniqueFd p = open_entry(r, O_PATH | (flags & O_DIRECTORY) | (r.magic ? 0 : O_NOFOLLOW));
   if (!p) return fail(errno);
   struct stat st;

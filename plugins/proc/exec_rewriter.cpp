@@ -31,14 +31,6 @@ struct ArgvItem {
   std::string text;
 };
 
-// Writes `s` (NUL-terminated) below `*top` in guest memory; returns its address (0 on failure).
-std::uint64_t push_string(SyscallContext& c, std::uint64_t* top, const std::string& s) {
-  std::uint64_t addr = (*top - s.size() - 1) & ~std::uint64_t{15};
-  if (c.write_memory(addr, s.c_str(), s.size() + 1) != 0) return 0;
-  *top = addr;
-  return addr;
-}
-
 // The "#!" line of host file `path` (without "#!"), or "".
 std::string shebang_of(const std::string& path) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -271,15 +263,15 @@ SyscallResult ExecRewriter::rewrite(SyscallContext& c, const ExecCall& call) {
   }
   remember(c.pid(), paths_->guest_path(plan.prog_host), call.path);
   std::string exec_path = plan.interp_host.empty() ? plan.prog_host : through_interpreter(call, plan);
-  std::uint64_t top = c.stack_pointer() - 128;  // below the red zone
-  std::uint64_t path_p = push_string(c, &top, exec_path);
+  std::uint64_t top = c.scratch_top();
+  std::uint64_t path_p = c.push(&top, exec_path);
   if (!path_p) return fail(EFAULT);
   c.set_arg(0, path_p);
   if (!plan.new_argv) return SyscallResult::rewritten();
   std::vector<std::uint64_t> arr;
   for (auto& it : plan.items) {
     if (!it.text.empty() || it.ptr == 0) {
-      it.ptr = push_string(c, &top, it.text);
+      it.ptr = c.push(&top, it.text);
       if (!it.ptr) return fail(EFAULT);
     }
     arr.push_back(it.ptr);

@@ -21,6 +21,7 @@
 //   fileattr PATH (file_getattr)
 //   opath_chmod LINK OCT (chmod of /proc/self/fd/N of an O_PATH|O_NOFOLLOW fd of LINK)
 //   opath_readlink LINK (readlinkat(fd, "") of such an fd: "opath_readlink LINK: TARGET")
+//   opath_info PATH (an O_PATH|O_NOFOLLOW fd: read's errno, F_GETFL, its type, openat(fd, "."))
 //   open PATH r|w | creat PATH | mkdir PATH | access PATH r|w | accesse PATH r|w | chmod PATH OCT
 //   chown PATH U G | unlink PATH | stat PATH | mode PATH | link OLD NEW | rename OLD NEW | truncate PATH
 #define _GNU_SOURCE
@@ -184,6 +185,21 @@ int main(int argc, char** argv) {
       }
       if (fd >= 0) close(fd);
       i += op[6] == 'c' ? 2 : 1;
+    } else if (!strcmp(op, "opath_info")) {  // what an O_PATH fd is and is not good for
+      int fd = open(a, O_PATH | O_NOFOLLOW);
+      if (fd < 0) {
+        report(op, a, fd);
+      } else {
+        char ch;
+        struct stat st;
+        int r = (int)read(fd, &ch, 1), e = errno, fl = fcntl(fd, F_GETFL), ok = fstat(fd, &st) == 0;
+        int dir = openat(fd, ".", O_RDONLY | O_DIRECTORY);
+        printf("opath_info %s: read %s flags %o type %o openat %s\n", a, r < 0 ? strerrorname_np(e) : "OK", fl,
+               ok ? st.st_mode & S_IFMT : 0, dir < 0 ? strerrorname_np(errno) : "OK");
+        if (dir >= 0) close(dir);
+        close(fd);
+      }
+      i += 1;
     } else if (!strcmp(op, "notdir_at")) {
       int dfd = open(a, O_RDONLY);
       report(op, a, openat(dfd, "x", O_RDONLY));

@@ -1,7 +1,14 @@
 /* Guest test program for escape attempts by racing: one thread renames a directory back and
  * forth between two depths while others open paths that climb out of it with "..", through the
  * moving directory and through a directory fd inside it. Prints "escaped" and exits 1 if any
- * open reached a file named MARKER whose content starts with "outside"; else "contained N". */
+ * open reached a file named MARKER whose content starts with "outside"; else "contained N".
+ *
+ * `guest_race opath N`: a process swaps /w/s between a directory holding "marker" and a symlink
+ * to "../.." (which the host's walk of ROOT/w/s/marker would take to the marker beside the root)
+ * while another, single-threaded with its own memory and fds, opens /w/s/marker with O_PATH N
+ * times (the emulated backend lets the guest make that call itself, with the host path) and looks
+ * at the size of what it got: the outside marker's would be an escape. A thread that got another
+ * object than the one resolved is killed: "contained" either way. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <pthread.h>
@@ -9,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static volatile int stop;
@@ -46,7 +55,48 @@ static void* climber(void* arg) {
   return NULL;
 }
 
+static int opath_race(long n) {
+  mkdir("/w", 0755);
+  mkdir("/w/d", 0755);
+  int f = open("/w/d/marker", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (f < 0 || write(f, "in\n", 3) != 3) return 2;
+  close(f);
+  rename("/w/d", "/w/s");
+  symlink("../..", "/w/l");
+  pid_t swapper = fork();
+  if (swapper == 0) {
+    for (;;) {  /* /w/s: the directory, then the symlink, then back */
+      rename("/w/s", "/w/d");
+      rename("/w/l", "/w/s");
+      rename("/w/s", "/w/l");
+      rename("/w/d", "/w/s");
+    }
+  }
+  pid_t opener = fork();
+  if (opener == 0) {
+    int out = 0;
+    for (long i = 0; i < n && !out; ++i) {
+      int fd = open("/w/s/marker", O_PATH);
+      struct stat st;
+      if (fd >= 0 && fstat(fd, &st) == 0 && st.st_size != 3) out = 1;
+      if (fd >= 0) close(fd);
+    }
+    _exit(out);
+  }
+  int st = 0;
+  waitpid(opener, &st, 0);
+  kill(swapper, SIGKILL);
+  waitpid(swapper, NULL, 0);
+  if (WIFEXITED(st) && WEXITSTATUS(st) == 1) {
+    printf("escaped\n");
+    return 1;
+  }
+  printf("contained\n");
+  return 0;
+}
+
 int main(int argc, char** argv) {
+  if (argc > 2 && !strcmp(argv[1], "opath")) return opath_race(atol(argv[2]));
   iterations = argc > 1 ? atol(argv[1]) : 2000;
   mkdir("/w", 0755);
   mkdir("/w/a", 0755);

@@ -265,6 +265,23 @@ TEST(Fidelity, ProcSelfFdNamesTheObjectTheFdHolds) {
                      ": 600\nopath_readlink " + (f / "sym") + ": root_secret\n");
 }
 
+// An O_PATH fd is one wherever paths are translated: of a symlink too, read refused (EBADF), its
+// flags as natively; the emulated backend lets the guest open it itself (open_calls.cpp).
+TEST(Fidelity, AnOPathFdIsAnOPathFdOfWhatTheGuestNamed) {
+  Files f;
+  symlink("root_secret", (f / "sym").c_str());
+  for (const char* root : {"fs.root=/.", "fs.root=/"}) {
+    SCOPED_TRACE(root);
+    std::string out = same_natively_and_under_lx(
+        f, {"opath_chmod", f / "sym", "0000", "mode", f / "root_secret", "opath_readlink", f / "sym", "opath_info",
+            f / "sym", "opath_info", f / "root_secret", "opath_info", f / "root_dir"},
+        {root});
+    EXPECT_THAT(out, ::testing::HasSubstr("opath_readlink " + (f / "sym") + ": root_secret\n"));
+    EXPECT_THAT(out, ::testing::HasSubstr("opath_info " + (f / "sym") + ": read EBADF flags 10400000 type 120000"));
+    EXPECT_THAT(out, ::testing::HasSubstr("opath_info " + (f / "root_dir") + ": read EBADF flags 10400000 type 40000 openat OK"));
+  }
+}
+
 TEST(Fidelity, APortBelow1024NeedsTheGuestsCapability) {
   REQUIRE_ROOT();
   Files f;

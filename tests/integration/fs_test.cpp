@@ -150,6 +150,18 @@ TEST(FsPlugin, RenameRaceDoesNotLetDotDotClimbOut) {
   EXPECT_EQ(r.status, 0);
 }
 
+// An O_PATH open is made by the guest itself with the host path (the emulated backend): a symlink
+// swapped into that path meanwhile must not give it a file outside the root.
+TEST(FsPlugin, ASymlinkSwappedUnderAnOPathOpenNeverLeadsOutside) {
+  Rootfs fs("busybox");
+  ASSERT_TRUE(fs.ok()) << fs.error();
+  std::filesystem::copy_file(std::string(GUEST_DIR) + "/guest_race", fs.root() + "/bin/guest_race");
+  auto r = run_command({kLx, "exec", "--set", "fs.root=" + fs.root(), "--set", "fs.default_mounts=false", "--",
+                        "/bin/guest_race", "opath", "20000"});
+  EXPECT_EQ(r.out, "contained\n") << r.err;
+  EXPECT_EQ(r.status, 0);
+}
+
 TEST(FsPlugin, FilesCreatedLandInTheRoot) {
   Rootfs fs("busybox");
   REQUIRE_ROOTFS(fs);

@@ -9,6 +9,7 @@
 #include <climits>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <type_traits>
 
@@ -181,6 +182,31 @@ class SyscallContext {
   /// TRACE only: the guest thread's stack pointer (0 on NOTIFY), e.g. to place a rewritten path
   /// below the red zone before pointing an argument at it.
   virtual std::uint64_t stack_pointer() const noexcept = 0;
+  /// TRACE only: the place below the guest's stack red zone where push() starts.
+  std::uint64_t scratch_top() const noexcept { return stack_pointer() - 128; }
+  /// TRACE only: writes `len` bytes of `data` at or below `*top` (16-byte aligned) in guest
+  /// memory, lowers `*top` to them and returns their address; 0 when the memory is not writable.
+  /// For the arguments of a rewritten call: `std::uint64_t top = c.scratch_top();` then pushes.
+  std::uint64_t push(std::uint64_t* top, const void* data, std::size_t len) noexcept {
+    std::uint64_t addr = (*top - len) & ~std::uint64_t{15};
+    if (write_memory(addr, data, len) != 0) return 0;
+    *top = addr;
+    return addr;
+  }
+  /// push() of `text` with its terminating NUL.
+  std::uint64_t push(std::uint64_t* top, const std::string& text) noexcept {
+    return push(top, text.c_str(), text.size() + 1);
+  }
+  /// What a rewritten call returned, checked by the plugin before the guest sees it: `ret` is
+  /// the call's result (a new fd, or -errno). false: it is not what the handler resolved (a
+  /// race won against the rewrite), and the guest thread is killed before it runs again.
+  using ReturnCheck = std::function<bool(pid_t tid, long ret)>;
+  /// TRACE only, with rewritten(): `check` sees the rewritten call's result. false when the
+  /// route cannot (NOTIFY): then the handler must not let the call run natively.
+  virtual bool check_return(ReturnCheck check) noexcept {
+    (void)check;
+    return false;
+  }
 
   /// NOTIFY only: says that this handler is about to block (opening a FIFO waits for its other
   /// end): another worker takes the guest's next calls at once, so the one that would unblock
