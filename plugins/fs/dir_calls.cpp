@@ -107,6 +107,14 @@ SyscallResult handle_chdir(FsState& s, SyscallContext& c) {
   std::uint64_t top = c.scratch_top();
   std::uint64_t p = c.push(&top, host);
   if (!p) return fail(EFAULT);
+  // The pushed path could be rewritten by another thread or process before the kernel reads it:
+  // a cwd that ended outside the guest's world ends the thread (open_calls.cpp does the same).
+  c.check_return([&root = s.root](pid_t tid, long ret) {
+    if (ret < 0) return true;
+    char cwd[PATH_MAX + 1];
+    ssize_t n = readlink(("/proc/" + std::to_string(tid) + "/cwd").c_str(), cwd, PATH_MAX);
+    return n > 0 && !root.to_guest(std::string(cwd, static_cast<std::size_t>(n))).empty();
+  });
   c.set_arg(0, p);
   return SyscallResult::rewritten();
 }
