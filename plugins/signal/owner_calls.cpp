@@ -10,7 +10,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <string>
 
+#include "base/proc_status.h"
 #include "handlers.h"
 
 namespace lx::signal {
@@ -74,6 +79,40 @@ SyscallResult handle_ioctl(Members& m, SyscallContext& c) {
   return on_copy(c, fd, [&](int mine) { return static_cast<long>(ioctl(mine, cmd, &value)); });
 }
 
+namespace {
+
+// Fields of /proc/<pid>/stat after the command: ppid, session and the PF_* flags; false when
+// the process is gone.
+bool stat_fields(pid_t pid, pid_t& ppid, pid_t& session, unsigned long& flags) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  std::size_t at = text.rfind(')');
+  // state ppid pgrp session tty_nr tpgid flags
+  return at != std::string::npos &&
+         std::sscanf(text.c_str() + at + 1, " %*c %d %*d %d %*d %*d %lu", &ppid, &session, &flags) == 3;
+}
+
+// What the kernel's setpgid answers `caller` for process `pid` and a group that is not there (a
+// group outside the instance is one): its checks of the process come first (ksys_setpgid).
+int refusal_for_absent_group(pid_t caller, pid_t pid) {
+  constexpr unsigned long kForkNoExec = 0x40;  // PF_FORKNOEXEC: forked, not exec'd since
+  pid_t ppid = 0, session = 0, own_session = 0, own_ppid = 0;
+  unsigned long flags = 0, own_flags = 0;
+  auto status = ProcStatus::read(pid);
+  if (!stat_fields(pid, ppid, session, flags) || !stat_fields(caller, own_ppid, own_session, own_flags) || !status)
+    return ESRCH;
+  if (status->tgid() != pid) return EINVAL;  // a thread that does not lead its group
+  if (ppid == caller) {
+    if (session != own_session) return EPERM;
+    if (!(flags & kForkNoExec)) return EACCES;
+  } else if (pid != caller) {
+    return ESRCH;
+  }
+  return EPERM;  // a session leader, or the group that is not there
+}
+
+}  // namespace
+
 // Implements setpgid(2): only a member moves, and only into a group of the instance (its own,
 // one with a member, or the one its launch started in).
 SyscallResult handle_setpgid(Members& m, SyscallContext& c) {
@@ -82,7 +121,8 @@ SyscallResult handle_setpgid(Members& m, SyscallContext& c) {
   if (pid < 0 || pgid < 0) return SyscallResult::continue_native();  // EINVAL
   if (pid == 0) pid = c.pid();
   if (!m.contains(pid)) return sdk::fail(ESRCH);
-  if (pgid != 0 && pgid != pid && !m.group_has_member(pgid) && !m.is_launch_group(pgid)) return sdk::fail(EPERM);
+  if (pgid != 0 && pgid != pid && !m.group_has_member(pgid) && !m.is_launch_group(pgid))
+    return sdk::fail(refusal_for_absent_group(c.pid(), pid));
   return SyscallResult::continue_native();
 }
 

@@ -21,6 +21,7 @@
 //   fileattr PATH (file_getattr)
 //   opath_chmod LINK OCT (chmod of /proc/self/fd/N of an O_PATH|O_NOFOLLOW fd of LINK)
 //   opath_readlink LINK (readlinkat(fd, "") of such an fd: "opath_readlink LINK: TARGET")
+//   setpgid_child exec|fork (setpgid of a child that exec'd or not, to a group that is not there)
 //   opath_info PATH (an O_PATH|O_NOFOLLOW fd: read's errno, F_GETFL, its type, openat(fd, "."))
 //   open PATH r|w | creat PATH | mkdir PATH | access PATH r|w | accesse PATH r|w | chmod PATH OCT
 //   chown PATH U G | unlink PATH | stat PATH | mode PATH | link OLD NEW | rename OLD NEW | truncate PATH
@@ -199,6 +200,18 @@ int main(int argc, char** argv) {
         if (dir >= 0) close(dir);
         close(fd);
       }
+      i += 1;
+    } else if (!strcmp(op, "setpgid_child")) {  // a child's group set to one that is not there
+      pid_t child = fork();
+      if (child == 0) {
+        if (!strcmp(a, "exec")) execl("/bin/sleep", "sleep", "2", (char*)NULL);
+        pause();
+        _exit(0);
+      }
+      usleep(300 * 1000);  // the child has exec'd (or not) by now
+      report(op, a, setpgid(child, 2147483647));
+      kill(child, SIGKILL);
+      waitpid(child, NULL, 0);
       i += 1;
     } else if (!strcmp(op, "notdir_at")) {
       int dfd = open(a, O_RDONLY);

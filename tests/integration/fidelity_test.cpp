@@ -282,6 +282,14 @@ TEST(Fidelity, AnOPathFdIsAnOPathFdOfWhatTheGuestNamed) {
   }
 }
 
+// setpgid's checks of the process come before the group's: a child that exec'd is EACCES even for
+// a group that is not there (outside the instance, for lx: setpgid03).
+TEST(Fidelity, SetpgidChecksTheProcessBeforeTheGroup) {
+  Files f;
+  EXPECT_EQ(same_natively_and_under_lx(f, {"setpgid_child", "exec", "setpgid_child", "fork"}),
+            "setpgid_child exec: EACCES\nsetpgid_child fork: EPERM\n");
+}
+
 TEST(Fidelity, APortBelow1024NeedsTheGuestsCapability) {
   REQUIRE_ROOT();
   Files f;
