@@ -14,7 +14,6 @@
 
 #include <fmt/format.h>
 
-#include "driver/ignored_signals.h"
 #include "driver/syscall_context_impl.h"
 
 namespace lx::driver {
@@ -119,6 +118,7 @@ Result<void> TraceChannel::on_ended(Launcher& launcher, const LaunchSpec& spec, 
   table_.remove(tid, status);
   signalled_.erase(tid);
   returns_.erase(tid);
+  ignored_.forget(tid);
   if (tid != main.pid || main.done) return ok();
   main.done = true;
   main.status = ExitStatus::from_wait_status(status);
@@ -197,7 +197,7 @@ void TraceChannel::handle_stop(pid_t tid, int status) {
         resume(tid);
       } else {
         // signal-delivery-stop: what the guest ignores is dropped, as natively (ignored_signals.h)
-        SignalDecision d = at_signal_stop(tid, sig, handler_ran);
+        SignalDecision d = ignored_.at_stop(tid, sig, handler_ran);
         if (d.deliver != 0) signalled_.insert(tid);
         resume(tid, d.deliver);
       }

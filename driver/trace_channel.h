@@ -20,6 +20,7 @@
 
 #include "base/result.h"
 #include "driver/dispatch_table.h"
+#include "driver/ignored_signals.h"
 #include "driver/launcher.h"
 #include "driver/process_table.h"
 #include "driver/syscall_event.h"
@@ -99,6 +100,7 @@ class TraceChannel {
   ProcessTable table_;
   std::atomic<pid_t> main_pid_{0};
   std::uint64_t trace_stops_ = 0;
+  IgnoredSignals ignored_;                // signals the guest ignores: dropped (ignored_signals.h)
   std::unordered_set<pid_t> signalled_;  // threads resumed with a signal at their last stop
   std::unordered_map<pid_t, sdk::SyscallContext::ReturnCheck> returns_;  // rewritten calls to check
   std::function<void(pid_t)> on_start_;

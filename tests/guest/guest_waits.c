@@ -7,6 +7,7 @@
 //   handler       install a SIGCHLD handler (no SA_RESTART) first: then EINTR is right
 //   ignore        set SIGCHLD to SIG_IGN (the child is reaped by the kernel)
 //   usr2          set SIGUSR2 to SIG_IGN; from then on each child sends it to the program first
+//   stream        as usr2, but each child sends it every 30 ms for 1.2 s: the wait still ends
 //   sigtimedwait  sigtimedwait for SIGUSR1 (blocked)       -> "sigtimedwait: EAGAIN"
 //   epoll         epoll_wait on an empty epoll             -> "epoll: 0"
 //   recv          recv on a socket with SO_RCVTIMEO 300 ms -> "recv: EAGAIN"
@@ -35,8 +36,10 @@ static pid_t child_exiting_soon(void) {
   pid_t p = fork();
   if (p == 0) {
     usleep(50 * 1000);
-    if (send_usr2) kill(getppid(), SIGUSR2);
-    usleep(10 * 1000);
+    for (int i = 0; i < (send_usr2 == 2 ? 40 : 1) && send_usr2; ++i) {  /* stream: 1.2 s of them */
+      kill(getppid(), SIGUSR2);
+      usleep(30 * 1000);
+    }
     _exit(0);
   }
   return p;
@@ -55,9 +58,9 @@ int main(int argc, char** argv) {
       sigaction(SIGCHLD, &sa, NULL);
       continue;
     }
-    if (!strcmp(op, "usr2")) {
+    if (!strcmp(op, "usr2") || !strcmp(op, "stream")) {
       signal(SIGUSR2, SIG_IGN);
-      send_usr2 = 1;
+      send_usr2 = op[0] == 'u' ? 1 : 2;
       continue;
     }
     if (!strcmp(op, "ignore")) {
