@@ -161,6 +161,17 @@ std::optional<SyscallResult> open_cmdline(SyscallContext& c, const Resolved& r, 
   return c.install_fd(mem.get(), cloexec_of(flags));
 }
 
+// A program a guest process runs is write-denied natively (ETXTBSY), which one run through its ELF
+// interpreter is not: 0, or ETXTBSY after the permission check the kernel makes first.
+int busy_text(const FsState& s, const Resolved& r) {
+  struct stat st;
+  if (!s.programs || fstatat(r.parent.get(), at_name(r), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
+      !s.programs->runs(st.st_dev, st.st_ino))
+    return 0;
+  if (faccessat(r.parent.get(), at_name(r), W_OK, AT_EACCESS | AT_SYMLINK_NOFOLLOW) != 0) return errno;
+  return ETXTBSY;
+}
+
 // Opening a FIFO waits for its other end, which the guest may be about to open: says so.
 void warn_if_fifo(SyscallContext& c, const Resolved& r) {
   struct stat st;
@@ -197,6 +208,8 @@ SyscallResult open_file(FsState& s, SyscallContext& c, int dirfd, int path_arg, 
   if (!r.exists && !(flags & O_CREAT)) return fail(ENOENT);
   if (!r.exists && !path.empty() && path.back() == '/') return fail(EISDIR);  // O_CREAT makes no directory
   if (r.read_only && writes(flags)) return fail(EROFS);
+  if (r.exists && writes(flags) && !(flags & O_PATH))
+    if (int e = busy_text(s, r); e != 0) return fail(e);
   if (!c.still_valid()) return fail(EINTR);
   if ((flags & O_PATH) && r.exists) return open_path(s, c, r, flags);
   int host_flags = (flags | O_CLOEXEC) & ~O_NOFOLLOW;

@@ -220,6 +220,8 @@ SyscallResult handle_truncate(FsState& s, SyscallContext& c) {
   return at_op(s, c, AT_FDCWD, 0, Follow::kYes, [&](const Resolved& r) {
     UniqueFd fd = open_entry(r, O_WRONLY | O_NOFOLLOW);  // EISDIR, EACCES... first
     if (!fd) return -1;
+    struct stat st;
+    if (s.programs && fstat(fd.get(), &st) == 0 && s.programs->runs(st.st_dev, st.st_ino)) return errno = ETXTBSY, -1;
     if (too_big) {
       tgkill(c.pid(), c.tid(), SIGXFSZ);
       return errno = EFBIG, -1;

@@ -2,6 +2,7 @@
 #include "exec_rewriter.h"
 
 #include "base/acting_as.h"
+#include "base/unique_fd.h"
 
 #include <elf.h>
 #include <fcntl.h>
@@ -90,12 +91,33 @@ pid_t exe_link_pid(const std::string& path, pid_t self) {
   return static_cast<pid_t>(std::stol(m[2].str()));
 }
 
+// Whether any process has host file `path` open for writing: a read lease is refused (EAGAIN)
+// exactly then (the kernel's check_conflicting_open). It is released at once; no owner is set,
+// so a writer that broke it meanwhile signals no one. Unknown (no lease on this filesystem, or
+// not the file's owner without CAP_LEASE): false.
+bool open_for_writing(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+  if (!fd) return false;
+  if (fcntl(fd.get(), F_SETLEASE, F_RDLCK) == 0) {
+    fcntl(fd.get(), F_SETLEASE, F_UNLCK);
+    return false;
+  }
+  return errno == EAGAIN;
+}
+
 }  // namespace
 
 std::string ExecRewriter::program_of(pid_t pid) noexcept {
   std::lock_guard lock(mu_);
   auto it = programs_.find(pid);
   return it == programs_.end() ? std::string() : it->second;
+}
+
+bool ExecRewriter::runs(dev_t dev, ino_t ino) noexcept {
+  std::lock_guard lock(mu_);
+  for (const auto& [pid, file] : files_)
+    if (file.first == dev && file.second == ino) return true;
+  return false;
 }
 
 void ExecRewriter::inherit(pid_t child, pid_t parent) noexcept {
@@ -105,6 +127,7 @@ void ExecRewriter::inherit(pid_t child, pid_t parent) noexcept {
     if (it == programs_.end()) return;
     programs_[child] = it->second;
     requested_[child] = requested_[parent];
+    if (auto f = files_.find(parent); f != files_.end()) files_[child] = f->second;
   } catch (...) {
   }
 }
@@ -113,6 +136,7 @@ void ExecRewriter::forget(pid_t pid) noexcept {
   std::lock_guard lock(mu_);
   programs_.erase(pid);
   requested_.erase(pid);
+  files_.erase(pid);
 }
 
 ExecRewriter::~ExecRewriter() {
@@ -242,10 +266,15 @@ std::string ExecRewriter::through_interpreter(const ExecCall& call, Plan& plan) 
   return named_interp(plan.interp_host, call.path.substr(call.path.rfind('/') + 1));
 }
 
-void ExecRewriter::remember(pid_t pid, const std::string& program, const std::string& requested) {
+void ExecRewriter::remember(pid_t pid, const std::string& program, const std::string& requested,
+                            const std::string& host) {
+  struct stat st;
+  bool known = ::stat(host.c_str(), &st) == 0;
   std::lock_guard lock(mu_);
   programs_[pid] = program;
   requested_[pid] = requested;  // AT_EXECFN natively: the file name the guest passed
+  if (known) files_[pid] = {st.st_dev, st.st_ino};
+  else files_.erase(pid);
 }
 
 SyscallResult ExecRewriter::rewrite(SyscallContext& c, const ExecCall& call) {
@@ -261,7 +290,9 @@ SyscallResult ExecRewriter::rewrite(SyscallContext& c, const ExecCall& call) {
     c.set_arg(1, call.argv);
     c.set_arg(2, call.envp);
   }
-  remember(c.pid(), paths_->guest_path(plan.prog_host), call.path);
+  // Natively a file open for writing cannot be exec'd (ETXTBSY); the interpreter only maps it.
+  if (open_for_writing(plan.prog_host)) return fail(ETXTBSY);
+  remember(c.pid(), paths_->guest_path(plan.prog_host), call.path, plan.prog_host);
   std::string exec_path = plan.interp_host.empty() ? plan.prog_host : through_interpreter(call, plan);
   std::uint64_t top = c.scratch_top();
   std::uint64_t path_p = c.push(&top, exec_path);

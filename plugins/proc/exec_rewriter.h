@@ -44,6 +44,7 @@ class ExecRewriter final : public sdk::ProgramNames {
   /// rewritten() or an error.
   sdk::SyscallResult rewrite(sdk::SyscallContext& c, const ExecCall& call);
   std::string program_of(pid_t pid) noexcept override;
+  bool runs(dev_t dev, ino_t ino) noexcept override;
   /// After the exec of `ctx.pid()`: AT_EXECFN shows the file name the guest passed, as natively
   /// (it points at the host path the call was rewritten to; overwritten in place when it fits).
   void fix_execfn(sdk::SyscallContext& ctx) noexcept;
@@ -56,7 +57,7 @@ class ExecRewriter final : public sdk::ProgramNames {
   struct Plan;
   int follow_scripts(pid_t tid, const ExecCall& call, Plan& plan);
   std::string through_interpreter(const ExecCall& call, Plan& plan);
-  void remember(pid_t pid, const std::string& program, const std::string& requested);
+  void remember(pid_t pid, const std::string& program, const std::string& requested, const std::string& host);
   bool interp_has_argv0(const std::string& interp);
   std::string named_interp(const std::string& interp, const std::string& name);
 
@@ -64,6 +65,7 @@ class ExecRewriter final : public sdk::ProgramNames {
   std::mutex mu_;
   std::map<pid_t, std::string> programs_;     // guarded by mu_
   std::map<pid_t, std::string> requested_;    // guarded by mu_: file name as the guest passed it
+  std::map<pid_t, std::pair<dev_t, ino_t>> files_;  // guarded by mu_: the program's file
   std::string links_dir_;                     // guarded by mu_: private dir of interpreter links
   std::map<std::string, std::string> links_;  // guarded by mu_: interp + '\0' + name -> link
   std::map<std::string, int> interp_index_;   // guarded by mu_

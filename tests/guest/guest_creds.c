@@ -21,6 +21,8 @@
 //   fileattr PATH (file_getattr)
 //   opath_chmod LINK OCT (chmod of /proc/self/fd/N of an O_PATH|O_NOFOLLOW fd of LINK)
 //   opath_readlink LINK (readlinkat(fd, "") of such an fd: "opath_readlink LINK: TARGET")
+//   busy PROG (write-open and truncate a copy of sleep while it runs: ETXTBSY natively)
+//   exec_writing PROG (exec it while open for writing here: "exec_writing PROG: ETXTBSY")
 //   setpgid_child exec|fork (setpgid of a child that exec'd or not, to a group that is not there)
 //   opath_info PATH (an O_PATH|O_NOFOLLOW fd: read's errno, F_GETFL, its type, openat(fd, "."))
 //   open PATH r|w | creat PATH | mkdir PATH | access PATH r|w | accesse PATH r|w | chmod PATH OCT
@@ -212,6 +214,32 @@ int main(int argc, char** argv) {
       report(op, a, setpgid(child, 2147483647));
       kill(child, SIGKILL);
       waitpid(child, NULL, 0);
+      i += 1;
+    } else if (!strcmp(op, "busy")) {  // PATH (a copy of sleep) runs: write-open and truncate it
+      pid_t child = fork();
+      if (child == 0) {
+        execl(a, a, "2", (char*)NULL);
+        _exit(127);
+      }
+      usleep(300 * 1000);
+      int fd = open(a, O_WRONLY);
+      report("busy_open", a, fd);
+      if (fd >= 0) close(fd);
+      report("busy_truncate", a, truncate(a, 0));
+      kill(child, SIGKILL);
+      waitpid(child, NULL, 0);
+      i += 1;
+    } else if (!strcmp(op, "exec_writing")) {  // exec PATH while this process has it open for writing
+      int fd = open(a, O_WRONLY);
+      pid_t child = fork();
+      if (child == 0) {
+        execl(a, a, "0", (char*)NULL);
+        _exit(errno);
+      }
+      int st = 0;
+      waitpid(child, &st, 0);
+      printf("exec_writing %s: %s\n", a, WIFEXITED(st) && WEXITSTATUS(st) ? strerrorname_np(WEXITSTATUS(st)) : "ran");
+      if (fd >= 0) close(fd);
       i += 1;
     } else if (!strcmp(op, "notdir_at")) {
       int dfd = open(a, O_RDONLY);

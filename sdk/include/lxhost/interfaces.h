@@ -40,6 +40,12 @@ class ProgramNames {
   virtual ~ProgramNames() = default;
   /// The guest path of the program process `pid` last exec'd, or "" when not known.
   virtual std::string program_of(pid_t pid) noexcept = 0;
+  /// Whether the file `dev`:`ino` is the program a guest process runs: natively its file is
+  /// write-denied while it runs (ETXTBSY), which a program run through its ELF interpreter is not.
+  virtual bool runs(dev_t dev, ino_t ino) noexcept {
+    (void)dev, (void)ino;
+    return false;
+  }
 };
 
 /// The command line a program run through its ELF interpreter has natively: the proc family
