@@ -6,6 +6,7 @@
 
 #include <elf.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -92,12 +93,13 @@ pid_t exe_link_pid(const std::string& path, pid_t self) {
 }
 
 // Whether any process has host file `path` open for writing: a read lease is refused (EAGAIN)
-// exactly then (the kernel's check_conflicting_open). It is released at once; no owner is set,
-// so a writer that broke it meanwhile signals no one. Unknown (no lease on this filesystem, or
-// not the file's owner without CAP_LEASE): false.
+// exactly then (the kernel's check_conflicting_open). It is released at once. Taking it makes
+// this process the file's owner, which a writer breaking the lease meanwhile would signal: with
+// SIGURG, ignored by default, rather than SIGIO, which would end lx. Unknown (no lease on this
+// filesystem, or not the file's owner without CAP_LEASE): false.
 bool open_for_writing(const std::string& path) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
-  if (!fd) return false;
+  if (!fd || fcntl(fd.get(), F_SETSIG, SIGURG) != 0) return false;
   if (fcntl(fd.get(), F_SETLEASE, F_RDLCK) == 0) {
     fcntl(fd.get(), F_SETLEASE, F_UNLCK);
     return false;
