@@ -9,6 +9,8 @@
 
 #include <cerrno>
 #include <climits>
+#include <cstdlib>
+#include <cstring>
 
 #include "base/proc_status.h"
 
@@ -49,6 +51,18 @@ UniqueFd guest_fd(SyscallContext& c, int fd) {
   std::string p = "/proc/" + std::to_string(c.tid()) + (fd == AT_FDCWD ? "/cwd" : "/fd/" + std::to_string(fd));
   ActingAs::AsLx lx;
   return UniqueFd(::open(p.c_str(), O_PATH | O_CLOEXEC));
+}
+
+bool is_path_fd(SyscallContext& c, int gfd) {
+  ActingAs::AsLx lx;
+  UniqueFd info(::open(("/proc/" + std::to_string(c.tid()) + "/fdinfo/" + std::to_string(gfd)).c_str(),
+                       O_RDONLY | O_CLOEXEC));
+  char buf[256];
+  ssize_t n = info ? read(info.get(), buf, sizeof buf - 1) : -1;
+  if (n <= 0) return false;
+  buf[n] = '\0';
+  const char* f = std::strstr(buf, "flags:");
+  return f && (std::strtoul(f + 6, nullptr, 8) & O_PATH);
 }
 
 UniqueFd take_fd(SyscallContext& c, int gfd) {

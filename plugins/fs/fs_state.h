@@ -87,6 +87,8 @@ UniqueFd open_entry(const Resolved& r, int flags);
 UniqueFd guest_fd(SyscallContext& c, int fd);
 /// Guest fd `gfd` itself (the same open file, sharing its offset), taken with pidfd_getfd.
 UniqueFd take_fd(SyscallContext& c, int gfd);
+/// Whether guest fd `gfd` is an O_PATH one (its fdinfo's flags), which the f* calls refuse (EBADF).
+bool is_path_fd(SyscallContext& c, int gfd);
 /// The host path of a resolved entry (opened with O_PATH | `extra_flags`): 0 or errno.
 int host_path_of(const Resolved& r, int extra_flags, std::string& out);
 

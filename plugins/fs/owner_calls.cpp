@@ -129,6 +129,7 @@ SyscallResult handle_fchownat(FsState& s, SyscallContext& c) {
 }
 
 SyscallResult handle_fchown(FsState& s, SyscallContext& c) {
+  if (is_path_fd(c, c.fd(0))) return fail(EBADF);  // fchownat(AT_EMPTY_PATH) takes one; fchown not
   return chown_guest_fd(s, c, c.fd(0), static_cast<std::uint32_t>(c.uint_arg(1)),
                         static_cast<std::uint32_t>(c.uint_arg(2)));
 }

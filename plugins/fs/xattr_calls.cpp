@@ -119,6 +119,7 @@ SyscallResult set_value(SyscallContext& c, const Target& t, const std::string& n
 SyscallResult handle_xattr(FsState& s, SyscallContext& c) {
   XattrCall call = classify(c.nr());
   using Op = XattrCall::Op;
+  if (call.by_fd && is_path_fd(c, c.fd(0))) return fail(EBADF);  // the kernel takes no O_PATH fd here
   Target t;
   if (SyscallResult r = target_of(s, c, call, t); r.kind() != SyscallResult::Kind::kValue) return r;
   // A symlink reached through a guest fd: only an O_PATH one can hold it, which f*xattr refuse.

@@ -197,8 +197,13 @@ int main(int argc, char** argv) {
         struct stat st;
         int r = (int)read(fd, &ch, 1), e = errno, fl = fcntl(fd, F_GETFL), ok = fstat(fd, &st) == 0;
         int dir = openat(fd, ".", O_RDONLY | O_DIRECTORY);
-        printf("opath_info %s: read %s flags %o type %o openat %s\n", a, r < 0 ? strerrorname_np(e) : "OK", fl,
-               ok ? st.st_mode & S_IFMT : 0, dir < 0 ? strerrorname_np(errno) : "OK");
+        int de = errno;
+        int own = fchown(fd, -1, -1), oe = errno;
+        char v[64];
+        int x = (int)fgetxattr(fd, "user.x", v, sizeof v), xe = errno;
+        printf("opath_info %s: read %s flags %o type %o openat %s fchown %s fgetxattr %s\n", a,
+               r < 0 ? strerrorname_np(e) : "OK", fl, ok ? st.st_mode & S_IFMT : 0, dir < 0 ? strerrorname_np(de) : "OK",
+               own < 0 ? strerrorname_np(oe) : "OK", x < 0 ? strerrorname_np(xe) : "OK");
         if (dir >= 0) close(dir);
         close(fd);
       }

@@ -273,8 +273,8 @@ TEST(Fidelity, ProcSelfFdNamesTheObjectTheFdHolds) {
                      ": 600\nopath_readlink " + (f / "sym") + ": root_secret\n");
 }
 
-// An O_PATH fd is one wherever paths are translated: of a symlink too, read refused (EBADF), its
-// flags as natively; the emulated backend lets the guest open it itself (open_calls.cpp).
+// An O_PATH fd is one wherever paths are translated: of a symlink too, read, fchown and fgetxattr
+// refused (EBADF), its flags as natively; the emulated backend lets the guest open it itself (open_calls.cpp).
 TEST(Fidelity, AnOPathFdIsAnOPathFdOfWhatTheGuestNamed) {
   Files f;
   symlink("root_secret", (f / "sym").c_str());
@@ -286,7 +286,8 @@ TEST(Fidelity, AnOPathFdIsAnOPathFdOfWhatTheGuestNamed) {
         {root});
     EXPECT_THAT(out, ::testing::HasSubstr("opath_readlink " + (f / "sym") + ": root_secret\n"));
     EXPECT_THAT(out, ::testing::HasSubstr("opath_info " + (f / "sym") + ": read EBADF flags 10400000 type 120000"));
-    EXPECT_THAT(out, ::testing::HasSubstr("opath_info " + (f / "root_dir") + ": read EBADF flags 10400000 type 40000 openat OK"));
+    EXPECT_THAT(out, ::testing::HasSubstr("opath_info " + (f / "root_dir") +
+                                          ": read EBADF flags 10400000 type 40000 openat OK fchown EBADF fgetxattr EBADF"));
   }
 }
 
