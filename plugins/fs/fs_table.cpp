@@ -46,7 +46,7 @@ const FsRow kRows[] = {
     {When::kAlways, {sys::open, If((Arg<int>(1) & O_PATH) == O_PATH, Trace()).Else(Notify()), handle_open, F, kOpenNote}},
     {When::kAlways, {sys::creat, Notify(), handle_creat, F}},
     {When::kAlways, {sys::openat, If((Arg<int>(2) & O_PATH) == O_PATH, Trace()).Else(Notify()), handle_openat, F, kOpenNote}},
-    {When::kAlways, {sys::openat2, Notify(), handle_openat2, P, "RESOLVE_* flags other than the guest root's own rules are ignored"}},
+    {When::kAlways, {sys::openat2, Notify(), handle_openat2, P, "RESOLVE_* applied on top of the guest root's own rules (RESOLVE_CACHED: resolved anyway)"}},
     // Stat and other metadata.
     {When::kAlways, {sys::stat, Notify(), handle_stat, F}},
     {When::kAlways, {sys::lstat, Notify(), handle_lstat, F}},

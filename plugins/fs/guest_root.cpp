@@ -16,6 +16,7 @@
 #include <lxhost/syscall_table.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <deque>
 
@@ -25,18 +26,6 @@ namespace lx::fs {
 namespace {
 
 constexpr int kMaxSymlinks = 40;
-
-std::deque<std::string> split(const std::string& path) {
-  std::deque<std::string> out;
-  std::size_t i = 0;
-  while (i < path.size()) {
-    std::size_t j = path.find('/', i);
-    if (j == std::string::npos) j = path.size();
-    if (j > i) out.push_back(path.substr(i, j - i));
-    i = j + 1;
-  }
-  return out;
-}
 
 int read_link(int dirfd, const char* name, std::string& out) {
   char buf[PATH_MAX + 1];
@@ -58,11 +47,6 @@ struct Level {
 };
 
 constexpr ino_t kProcRootIno = 1;
-
-bool is_procfs(int fd) {
-  struct statfs sf;
-  return fstatfs(fd, &sf) == 0 && sf.f_type == PROC_SUPER_MAGIC;
-}
 
 // Fills the procfs fields of `level`, whose directory `st` describes; `parent` is the level it
 // was reached from (nullptr for the root and mount levels): a filesystem type is asked only when
@@ -90,6 +74,23 @@ pid_t thread_group(pid_t tid) {
 }
 
 }  // namespace
+
+std::deque<std::string> split_path(const std::string& path) {
+  std::deque<std::string> out;
+  std::size_t i = 0;
+  while (i < path.size()) {
+    std::size_t j = path.find('/', i);
+    if (j == std::string::npos) j = path.size();
+    if (j > i) out.push_back(path.substr(i, j - i));
+    i = j + 1;
+  }
+  return out;
+}
+
+bool is_procfs(int fd) {
+  struct statfs sf;
+  return fstatfs(fd, &sf) == 0 && sf.f_type == PROC_SUPER_MAGIC;
+}
 
 std::string join_path(const std::string& a, const std::string& b) {
   if (a.empty()) return b;
@@ -189,62 +190,6 @@ int GuestRoot::resolve(pid_t tid, int dirfd, const std::string& path, Follow fol
   return walk(tid, full, follow, out);
 }
 
-int GuestRoot::fast(const std::string& path, Follow follow, Resolved& out) const {
-  if (path.size() > 1 && path.back() == '/') return -1;  // trailing slash: the walk handles it
-  // The kernel walks the components as they are (`..` included: with no symlink on the way,
-  // refused below, it goes up from the directory it is in, as Linux does); the guest path is the
-  // lexically normal form, which is then exact. A path that reaches a mount point is walked.
-  for (const auto& m : mounts_)
-    if (m.guest == "/") return -1;
-  std::vector<std::string> comps;
-  std::vector<std::string> norm_comps;
-  std::string norm;
-  for (auto& c : split(path)) {
-    if (c == ".") continue;
-    if (c == "..") {
-      // With the host's root the kernel would cross mounts, procfs too, and come back out of
-      // it: /proc/<pid>/.. must not tell whether <pid> exists. The walk checks every component.
-      if (host_root_ && member_) return -1;
-      if (!norm_comps.empty()) norm_comps.pop_back();
-    } else {
-      norm_comps.push_back(c);
-      norm.clear();
-      for (const auto& n : norm_comps) norm += "/" + n;
-      if (mount_at(norm)) return -1;
-    }
-    comps.push_back(std::move(c));
-  }
-  if (comps.empty() || comps.back() == ".." || norm_comps.empty()) return -1;
-  norm.clear();
-  for (const auto& n : norm_comps) norm += "/" + n;
-  std::string parent = ".";
-  for (std::size_t i = 0; i + 1 < comps.size(); ++i) parent += "/" + comps[i];
-  open_how how{};
-  how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
-  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-  // A guest root's own mounts are crossed by the walk; the host's root crosses the host's.
-  if (!host_root_) how.resolve |= RESOLVE_NO_XDEV;
-  UniqueFd dir(static_cast<int>(syscall(sdk::sys::openat2, root_fd_.get(), parent.c_str(), &how, sizeof how)));
-  if (!dir) return errno == ELOOP || errno == EXDEV || errno == ENOSYS || errno == EAGAIN ? -1 : errno;
-  if (host_root_ && member_ && is_procfs(dir.get())) return -1;  // the walk decides what /proc shows
-  const std::string& last = comps.back();
-  out.have_stat = false;
-  if (fstatat(dir.get(), last.c_str(), &out.st, AT_SYMLINK_NOFOLLOW) != 0) {
-    if (errno != ENOENT) return errno;
-    out.exists = false;
-  } else {
-    if (S_ISLNK(out.st.st_mode) && follow == Follow::kYes) return -1;  // the walk follows it
-    out.exists = true;
-    out.have_stat = true;
-  }
-  out.parent = std::move(dir);
-  out.name = last;
-  out.guest_path = norm;
-  out.read_only = false;
-  out.magic = false;
-  return 0;
-}
-
 // One walk of a path (GuestRoot::walk): the directory levels reached, the components still to
 // walk, and the result being filled. step() and the helpers return 0 (done: `out` is filled),
 // an errno, or kMore (walk on).
@@ -260,6 +205,30 @@ struct GuestRoot::Walk {
   bool trailing_slash = false;
   int links = 0;
   pid_t tgid = 0;  // read only when /proc/self needs it
+  // openat2's RESOLVE_* flags (GuestRoot::resolve_scoped), on top of the guest root's own rules:
+  std::uint64_t scope = 0;     // the flags
+  std::size_t base_left = 0;   // components of the starting directory still to walk
+  std::size_t floor = 1;       // levels BENEATH may not leave and IN_ROOT takes as its root
+  std::uint64_t start_mnt = 0; // the mount the walk starts in (NO_XDEV)
+
+  static std::uint64_t mount_id(int fd, const char* name = "") {
+    struct statx sx{};
+    int flags = (*name ? 0 : AT_EMPTY_PATH) | AT_SYMLINK_NOFOLLOW;
+    return statx(fd, name, flags, STATX_MNT_ID, &sx) == 0 ? sx.stx_mnt_id : 0;
+  }
+  // EXDEV when NO_XDEV and the walk is on another mount than it started in.
+  int crossed(int fd, const char* name = "") const {
+    return (scope & RESOLVE_NO_XDEV) && base_left == 0 && mount_id(fd, name) != start_mnt ? EXDEV : 0;
+  }
+  // A symlink to follow (its target absolute or not, magic or not): 0 or the scope's errno.
+  int may_take_link(bool absolute, bool magic) const {
+    if (base_left > 0) return 0;
+    if (scope & RESOLVE_NO_SYMLINKS) return ELOOP;
+    if (magic && (scope & RESOLVE_NO_MAGICLINKS)) return ELOOP;
+    if ((magic || absolute) && (scope & RESOLVE_BENEATH)) return EXDEV;
+    if (magic && (scope & RESOLVE_IN_ROOT)) return EXDEV;
+    return 0;
+  }
 
   static UniqueFd dup_fd(int fd) { return UniqueFd(fcntl(fd, F_DUPFD_CLOEXEC, 0)); }
 
@@ -291,6 +260,8 @@ struct GuestRoot::Walk {
   // plugin's process, and any process outside the instance does not exist. 0 or ENOENT.
   int proc_component(std::string& c) {
     if (c == "self" || c == "thread-self") {
+      bool followed = !(pending.empty() && follow == Follow::kNo && !trailing_slash);
+      if (followed && base_left == 0 && (scope & RESOLVE_NO_SYMLINKS)) return ELOOP;  // a plain symlink
       if (tgid == 0) tgid = thread_group(tid);
       std::string target = std::to_string(tgid);
       if (c == "thread-self") target += "/task/" + std::to_string(tid);
@@ -361,11 +332,17 @@ struct GuestRoot::Walk {
     std::string target;
     if (int e = read_link(fd, "", target); e != 0) return e;
     // Below a procfs root every link is a magic link (/proc/self, /proc/net are ordinary ones).
-    if (levels.back().procfs && !levels.back().proc_root)
+    bool magic = levels.back().procfs && !levels.back().proc_root;
+    if (int e = may_take_link(!target.empty() && target[0] == '/', magic); e != 0) return e;
+    if (magic)
       if (int r = proc_link(target, c, guest, last); r != kMore) return r;
-    std::deque<std::string> more = split(target);
+    std::deque<std::string> more = split_path(target);
     for (auto it = more.rbegin(); it != more.rend(); ++it) pending.push_front(*it);
-    if (!target.empty() && target[0] == '/') reset_to_root();
+    if (!target.empty() && target[0] == '/') {
+      if (scope & RESOLVE_IN_ROOT) levels.erase(levels.begin() + static_cast<std::ptrdiff_t>(floor), levels.end());
+      else reset_to_root();
+      if (int e = crossed(levels.back().fd.get()); e != 0) return e;
+    }
     if (trailing_slash && pending.empty()) trailing_slash = false;
     return kMore;
   }
@@ -374,7 +351,10 @@ struct GuestRoot::Walk {
   int step(std::string c) {
     if (c == ".") return kMore;
     if (c == "..") {
+      if (base_left == 0 && levels.size() <= floor && (scope & (RESOLVE_BENEATH | RESOLVE_IN_ROOT)))
+        return (scope & RESOLVE_BENEATH) ? EXDEV : kMore;
       if (levels.size() > 1) levels.pop_back();
+      if (int e = crossed(levels.back().fd.get()); e != 0) return e;
       return kMore;
     }
     if (levels.back().proc_root)
@@ -394,12 +374,14 @@ struct GuestRoot::Walk {
         return 0;
       }
       push_level(m->fd.get(), guest, m->read_only);
+      if (int e = crossed(levels.back().fd.get()); e != 0) return e;
       return kMore;
     }
     Level& dir = levels.back();
     if (last && follow == Follow::kNo && !trailing_slash) {
       out.exists = fstatat(dir.fd.get(), c.c_str(), &out.st, AT_SYMLINK_NOFOLLOW) == 0;
       out.have_stat = out.exists;
+      if (int e = out.exists ? crossed(dir.fd.get(), c.c_str()) : 0; e != 0) return e;
       return land(c, guest);
     }
     UniqueFd fd(openat(dir.fd.get(), c.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
@@ -412,6 +394,7 @@ struct GuestRoot::Walk {
     struct stat st;
     if (fstat(fd.get(), &st) != 0) return errno;
     if (S_ISLNK(st.st_mode)) return follow_link(fd.get(), c, guest, last);
+    if (int e = crossed(fd.get()); e != 0) return e;
     if (last) {
       if (trailing_slash && !S_ISDIR(st.st_mode)) return ENOTDIR;
       out.exists = true;
@@ -431,10 +414,15 @@ struct GuestRoot::Walk {
     out.link.clear();
     reset_to_root();
     trailing_slash = path.size() > 1 && path.back() == '/';
-    pending = split(path);
+    pending = split_path(path);
     while (!pending.empty()) {
+      if (scope && base_left == 0 && floor == 0) {  // at the starting directory: the scope begins
+        floor = levels.size();
+        start_mnt = mount_id(levels.back().fd.get());
+      }
       std::string c = std::move(pending.front());
       pending.pop_front();
+      if (base_left > 0) --base_left;
       if (int r = step(std::move(c)); r != kMore) return r;
     }
     // The path names a directory level itself ("/", "a/..", a mount point).
@@ -450,6 +438,27 @@ struct GuestRoot::Walk {
 int GuestRoot::walk(pid_t tid, std::string path, Follow follow, Resolved& out) const {
   Walk w{*this, tid, follow, out};
   return w.run(path);
+}
+
+int GuestRoot::resolve_scoped(pid_t tid, int dirfd, const std::string& path, Follow follow, std::uint64_t scope,
+                              Resolved& out) const {
+  scope &= RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH | RESOLVE_IN_ROOT;
+  if (scope == 0) return resolve(tid, dirfd, path, follow, out);
+  if (path.empty()) return ENOENT;
+  if (path.size() > PATH_MAX) return ENAMETOOLONG;
+  bool absolute = path[0] == '/' && !(scope & RESOLVE_IN_ROOT);
+  if (path[0] == '/' && (scope & RESOLVE_BENEATH)) return EXDEV;
+  std::string base = "/";
+  if (!absolute)
+    if (int e = guest_path_of_fd(tid, dirfd, base); e != 0) return e;
+  Walk w{*this, tid, follow, out};
+  w.scope = scope;
+  w.floor = 0;  // set where the starting directory is reached (Walk::run)
+  std::deque<std::string> start = split_path(base);
+  w.base_left = start.size();
+  std::string rest = path;
+  while (!rest.empty() && rest[0] == '/') rest.erase(0, 1);
+  return w.run(base == "/" ? (rest.empty() ? "/" : "/" + rest) : join_path(base, rest.empty() ? "." : rest));
 }
 
 }  // namespace lx::fs

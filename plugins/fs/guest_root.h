@@ -6,7 +6,9 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include <cstdint>
 #include <cstring>
+#include <deque>
 #include <functional>
 #include <string>
 #include <vector>
@@ -63,6 +65,11 @@ class GuestRoot {
   /// the cwd). Returns 0 and fills `out`, or a positive errno. Paths with no symlink and no mount
   /// on the way take one openat2(RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS); the others are walked.
   int resolve(pid_t tid, int dirfd, const std::string& path, Follow follow, Resolved& out) const;
+  /// resolve() with openat2's RESOLVE_NO_XDEV, NO_MAGICLINKS, NO_SYMLINKS, BENEATH and IN_ROOT
+  /// (`scope`, other bits ignored) applied on top of the guest root's own rules, as the kernel
+  /// applies them from `dirfd`: EXDEV, ELOOP, or "/" and ".." kept at `dirfd` for IN_ROOT.
+  int resolve_scoped(pid_t tid, int dirfd, const std::string& path, Follow follow, std::uint64_t scope,
+                     Resolved& out) const;
 
   /// The guest path of host path `host`, or "" when it is outside the root and every mount.
   std::string to_guest(const std::string& host) const;
@@ -84,5 +91,9 @@ class GuestRoot {
 
 /// `a/b` with exactly one slash between them.
 std::string join_path(const std::string& a, const std::string& b);
+/// The components of `path` (empty ones dropped).
+std::deque<std::string> split_path(const std::string& path);
+/// Whether fd `fd` is on a procfs.
+bool is_procfs(int fd);
 
 }  // namespace lx::fs

@@ -198,13 +198,17 @@ UniqueFd open_exact(const Resolved& r, int host_flags, mode_t mode) {
 }
 
 // Implements open(2), openat(2), openat2(2), creat(2) of path argument `path_arg`.
-SyscallResult open_file(FsState& s, SyscallContext& c, int dirfd, int path_arg, int flags, mode_t mode) {
+SyscallResult open_file(FsState& s, SyscallContext& c, int dirfd, int path_arg, int flags, mode_t mode,
+                        std::uint64_t scope) {
   if (flags & O_PATH) flags &= O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;  // the kernel ignores the rest
   bool nofollow = (flags & O_NOFOLLOW) || ((flags & O_CREAT) && (flags & O_EXCL));
   std::string path;
   if (int e = c.path(path_arg, path); e != 0) return fail(e);
   Resolved r;
-  if (int e = resolve(s, c, dirfd, path, nofollow ? Follow::kNo : Follow::kYes, r); e != 0) return fail(e);
+  Follow follow = nofollow ? Follow::kNo : Follow::kYes;
+  if (int e = scope ? s.root.resolve_scoped(c.tid(), dirfd, path, follow, scope, r) : resolve(s, c, dirfd, path, follow, r);
+      e != 0)
+    return fail(e);
   if (!r.exists && !(flags & O_CREAT)) return fail(ENOENT);
   if (!r.exists && !path.empty() && path.back() == '/') return fail(EISDIR);  // O_CREAT makes no directory
   if (r.read_only && writes(flags)) return fail(EROFS);
@@ -238,15 +242,15 @@ SyscallResult open_file(FsState& s, SyscallContext& c, int dirfd, int path_arg, 
 }  // namespace
 
 SyscallResult handle_open(FsState& s, SyscallContext& c) {
-  return open_file(s, c, AT_FDCWD, 0, c.flags(1), c.flags<mode_t>(2));
+  return open_file(s, c, AT_FDCWD, 0, c.flags(1), c.flags<mode_t>(2), 0);
 }
 
 SyscallResult handle_creat(FsState& s, SyscallContext& c) {
-  return open_file(s, c, AT_FDCWD, 0, O_CREAT | O_WRONLY | O_TRUNC, c.flags<mode_t>(1));
+  return open_file(s, c, AT_FDCWD, 0, O_CREAT | O_WRONLY | O_TRUNC, c.flags<mode_t>(1), 0);
 }
 
 SyscallResult handle_openat(FsState& s, SyscallContext& c) {
-  return open_file(s, c, c.fd(0), 1, c.flags(2), c.flags<mode_t>(3));
+  return open_file(s, c, c.fd(0), 1, c.flags(2), c.flags<mode_t>(3), 0);
 }
 
 SyscallResult handle_openat2(FsState& s, SyscallContext& c) {
@@ -275,7 +279,7 @@ SyscallResult handle_openat2(FsState& s, SyscallContext& c) {
       (how.mode && !(how.flags & O_CREAT) && (how.flags & O_TMPFILE) != O_TMPFILE) ||
       ((how.resolve & RESOLVE_BENEATH) && (how.resolve & RESOLVE_IN_ROOT)) || (how.flags & O_ACCMODE) == O_ACCMODE)
     return fail(EINVAL);
-  return open_file(s, c, c.fd(0), 1, static_cast<int>(how.flags), static_cast<mode_t>(how.mode));
+  return open_file(s, c, c.fd(0), 1, static_cast<int>(how.flags), static_cast<mode_t>(how.mode), how.resolve);
 }
 
 }  // namespace lx::fs

@@ -21,6 +21,7 @@
 //   fileattr PATH (file_getattr)
 //   opath_chmod LINK OCT (chmod of /proc/self/fd/N of an O_PATH|O_NOFOLLOW fd of LINK)
 //   opath_readlink LINK (readlinkat(fd, "") of such an fd: "opath_readlink LINK: TARGET")
+//   resolve DIR PATH FLAGS (openat2(DIR, PATH) with RESOLVE_* FLAGS: xdev,magic,sym,beneath,inroot)
 //   busy PROG (write-open and truncate a copy of sleep while it runs: ETXTBSY natively)
 //   exec_writing PROG (exec it while open for writing here: "exec_writing PROG: ETXTBSY")
 //   setpgid_child exec|fork (setpgid of a child that exec'd or not, to a group that is not there)
@@ -31,11 +32,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/fanotify.h>
 #include <sys/fsuid.h>
+#include <sys/xattr.h>
 #include <sys/resource.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -246,6 +249,20 @@ int main(int argc, char** argv) {
       printf("exec_writing %s: %s\n", a, WIFEXITED(st) && WEXITSTATUS(st) ? strerrorname_np(WEXITSTATUS(st)) : "ran");
       if (fd >= 0) close(fd);
       i += 1;
+    } else if (!strcmp(op, "resolve")) {  // DIR PATH FLAGS: openat2 from DIR with RESOLVE_* FLAGS
+      int dir = open(a, O_PATH | O_DIRECTORY | O_CLOEXEC);
+      struct open_how how = {.flags = O_RDONLY | O_CLOEXEC};
+      if (strstr(c, "xdev")) how.resolve |= RESOLVE_NO_XDEV;
+      if (strstr(c, "magic")) how.resolve |= RESOLVE_NO_MAGICLINKS;
+      if (strstr(c, "sym")) how.resolve |= RESOLVE_NO_SYMLINKS;
+      if (strstr(c, "beneath")) how.resolve |= RESOLVE_BENEATH;
+      if (strstr(c, "inroot")) how.resolve |= RESOLVE_IN_ROOT;
+      int fd = (int)syscall(SYS_openat2, dir, b, &how, sizeof how);
+      if (fd < 0) printf("resolve %s %s: %s\n", b, c, strerrorname_np(errno));
+      else printf("resolve %s %s: OK\n", b, c);
+      if (fd >= 0) close(fd);
+      if (dir >= 0) close(dir);
+      i += 3;
     } else if (!strcmp(op, "notdir_at")) {
       int dfd = open(a, O_RDONLY);
       report(op, a, openat(dfd, "x", O_RDONLY));

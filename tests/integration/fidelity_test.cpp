@@ -309,6 +309,27 @@ TEST(Fidelity, ARunningProgramIsTextBusy) {
                 ": ETXTBSY\nexec_writing " + (f / "mysleep") + ": ETXTBSY\n");
 }
 
+// openat2's RESOLVE_* flags are applied as the kernel applies them, on top of the guest root's own
+// rules (openat202): symlinks, magic links, mounts crossed, leaving the starting directory.
+TEST(Fidelity, Openat2ResolveFlagsAreApplied) {
+  Files f;
+  symlink("/root_secret", (f / "sym").c_str());
+  symlink("group_file", (f / "link").c_str());
+  const std::string d = f.path();
+  std::string out = same_natively_and_under_lx(
+      f, {"resolve", d, "root_dir/../group_file", "beneath", "resolve", d, "../x", "beneath", "resolve", d,
+          "/proc/version", "beneath", "resolve", d, "/group_file", "inroot", "resolve", d, "sym", "inroot",
+          "resolve", d, "../../..", "inroot", "resolve", d, "sym", "beneath", "resolve", "/", "proc/version", "xdev",
+          "resolve", "/", "proc/self/exe", "magic", "resolve", "/", "proc/self/exe", "none", "resolve", d, "link",
+          "sym", "resolve", d, "link", "none", "resolve", "/", "proc/self/status", "sym"});
+  EXPECT_EQ(out,
+            "resolve root_dir/../group_file beneath: OK\nresolve ../x beneath: EXDEV\nresolve /proc/version "
+            "beneath: EXDEV\nresolve /group_file inroot: OK\nresolve sym inroot: OK\nresolve ../../.. inroot: "
+            "OK\nresolve sym beneath: EXDEV\nresolve proc/version xdev: EXDEV\nresolve proc/self/exe magic: "
+            "ELOOP\nresolve proc/self/exe none: OK\nresolve link sym: ELOOP\nresolve link none: OK\nresolve "
+            "proc/self/status sym: ELOOP\n");
+}
+
 TEST(Fidelity, APortBelow1024NeedsTheGuestsCapability) {
   REQUIRE_ROOT();
   Files f;
