@@ -98,7 +98,11 @@ pid_t exe_link_pid(const std::string& path, pid_t self) {
 // SIGURG, ignored by default, rather than SIGIO, which would end lx. Unknown (no lease on this
 // filesystem, or not the file's owner without CAP_LEASE): false.
 bool open_for_writing(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+  // A regular file only (opening a device can act), that very file reopened for the lease.
+  UniqueFd entry(::open(path.c_str(), O_PATH | O_CLOEXEC | O_NOFOLLOW));
+  struct stat st;
+  if (!entry || fstat(entry.get(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
+  UniqueFd fd(::open(("/proc/self/fd/" + std::to_string(entry.get())).c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
   if (!fd || fcntl(fd.get(), F_SETSIG, SIGURG) != 0) return false;
   if (fcntl(fd.get(), F_SETLEASE, F_RDLCK) == 0) {
     fcntl(fd.get(), F_SETLEASE, F_UNLCK);
