@@ -2,6 +2,7 @@
 #include "driver/process_table.h"
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
@@ -45,6 +46,13 @@ void read_process(ProcessInfo& p) {
 
 }  // namespace
 
+bool traced_by_this_process(pid_t tid) noexcept {
+  auto status = ProcStatus::read(tid);
+  if (!status.ok()) return false;
+  pid_t tracer = status->tracer_pid().value_or(0);  // the tracing thread's id
+  return tracer > 0 && access(("/proc/self/task/" + std::to_string(tracer)).c_str(), F_OK) == 0;
+}
+
 void ProcessTable::add(pid_t tid, pid_t parent) {
   {
     std::lock_guard lock(mu_);
@@ -76,7 +84,9 @@ void ProcessTable::set_parent(pid_t child, pid_t parent) {
       return;
     }
   }
-  add(child, parent);
+  // A child that ended (and was reaped) before its creator's event came is not added back: its
+  // number may be another process's by now, which kill_all() and the plugins' members would reach.
+  if (traced_by_this_process(child)) add(child, parent);
 }
 
 void ProcessTable::remove(pid_t tid, int status) {
@@ -146,7 +156,8 @@ std::vector<ProcessInfo> ProcessTable::processes() const {
 }
 
 void ProcessTable::kill_all() const noexcept {
-  for (pid_t t : tids()) kill(t, SIGKILL);
+  for (pid_t t : tids())
+    if (traced_by_this_process(t)) kill(t, SIGKILL);
 }
 
 }  // namespace lx::driver

@@ -35,6 +35,10 @@ struct ProcessInfo {
 };
 
 /// The followed threads of one guest tree.
+/// Whether thread `tid` is traced by a thread of this process: a tracee stays one until its
+/// tracer reaps it, so a number that is not is no longer the tracee it was (pid reuse).
+bool traced_by_this_process(pid_t tid) noexcept;
+
 class ProcessTable {
  public:
   /// Tells `plugins` and `sink` (may be null) of every thread added and removed.
@@ -63,7 +67,7 @@ class ProcessTable {
   std::vector<ProcessInfo> processes() const;
   /// The number of followed threads, kept current.
   const std::atomic<int>& live() const noexcept { return live_; }
-  /// SIGKILL to every followed thread.
+  /// SIGKILL to every followed thread this process still traces (never to a number reused).
   void kill_all() const noexcept;
 
  private:

@@ -151,7 +151,7 @@ void TraceChannel::end(std::chrono::milliseconds grace) {
   // SIGTERM once per process (not per thread), then SIGKILL for whatever is left after `grace`.
   std::vector<pid_t> processes;
   for (pid_t t : table_.tids())
-    if (thread_group_of(t) == t) processes.push_back(t);
+    if (thread_group_of(t) == t && traced_by_this_process(t)) processes.push_back(t);
   std::lock_guard timer_lock(end_mu_);
   if (finished_) return;  // run() is past its loop: nothing is left to end, nor to join a timer
   for (pid_t p : processes) kill(p, SIGTERM);

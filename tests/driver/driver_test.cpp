@@ -19,6 +19,7 @@
 #include <gtest/gtest.h>
 
 #include "driver/driver.h"
+#include "driver/process_table.h"
 
 namespace lx::driver {
 namespace {
@@ -238,6 +239,28 @@ TEST(Driver, EndTermsThenKillsEveryProcessDaemonsIncluded) {
   }
   std::lock_guard l(p.mu);
   EXPECT_EQ(p.started, p.exited);
+}
+
+// A pid the table holds but this process does not trace (a tracee that ended before its
+// creator's fork event came, its number taken by another process) is neither added back nor
+// killed: under a fork storm (LTP fork13) lx once SIGKILLed host processes that way.
+TEST(Driver, ProcessTableNeverReachesAProcessItDoesNotTrace) {
+  pid_t other = fork();
+  if (other == 0) {
+    pause();
+    _exit(0);
+  }
+  ProcessTable table({}, nullptr);
+  table.set_parent(other, getpid());
+  EXPECT_THAT(table.tids(), ::testing::Not(::testing::Contains(other)));
+  table.add(other, 0);  // as if it had been added while it was a tracee
+  table.kill_all();
+  usleep(100 * 1000);
+  int status = 0;
+  EXPECT_EQ(waitpid(other, &status, WNOHANG), 0) << "the process that is not traced was killed";
+  EXPECT_FALSE(traced_by_this_process(other));
+  kill(other, SIGKILL);
+  waitpid(other, &status, 0);
 }
 
 TEST(Driver, ProcessTableListsTheTree) {

@@ -106,6 +106,12 @@ TEST(FakeContext, InstalledFdsAreKeptAndRewritesNeedTheTraceRoute) {
   FakeSyscallContext traced(sys::execve, ::getpid(), Route::kTrace);
   EXPECT_EQ(traced.set_arg(0, 7), 0);
   EXPECT_EQ(traced.rewritten_args().at(0), 7u);
+  // A check of the rewritten call's result: kept on the TRACE route only, for the test to call.
+  EXPECT_FALSE(ctx.check_return([](pid_t, long) { return true; }));
+  EXPECT_TRUE(traced.check_return([](pid_t, long ret) { return ret >= 0; }));
+  ASSERT_TRUE(traced.return_check());
+  EXPECT_TRUE(traced.return_check()(::getpid(), 3));
+  EXPECT_FALSE(traced.return_check()(::getpid(), -EBADF));
 }
 
 struct Counter {

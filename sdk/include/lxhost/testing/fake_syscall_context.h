@@ -130,7 +130,15 @@ class FakeSyscallContext : public SyscallContext {
     return 0;
   }
   std::uint64_t stack_pointer() const noexcept override { return 0; }
+  bool check_return(ReturnCheck check) noexcept override {
+    if (route_ != Route::kTrace) return false;
+    return_check_ = std::move(check);
+    return true;
+  }
   void will_block() noexcept override { blocked_ = true; }
+  /// What the handler asked to check of its rewritten call's result (empty: nothing): a test
+  /// calls it with the result it makes up, as the driver does at the call's exit.
+  const ReturnCheck& return_check() const noexcept { return return_check_; }
 
  protected:
   void arg_kind_mismatch(int i, ArgKind wanted) const noexcept override {
@@ -159,6 +167,7 @@ class FakeSyscallContext : public SyscallContext {
   std::uint64_t next_ = 0x10000000;
   std::map<int, int> installed_;
   int next_fd_ = 100;
+  ReturnCheck return_check_;
   std::map<int, std::uint64_t> rewritten_;
   int new_nr_ = -1;
   mutable std::vector<std::pair<int, ArgKind>> mismatches_;
