@@ -422,8 +422,10 @@ struct GuestRoot::Walk {
       }
       std::string c = std::move(pending.front());
       pending.pop_front();
-      if (base_left > 0) --base_left;
-      if (int r = step(std::move(c)); r != kMore) return r;
+      bool in_base = base_left > 0;  // the scope starts after the starting directory's own step
+      int r = step(std::move(c));
+      if (in_base) --base_left;
+      if (r != kMore) return r;
     }
     // The path names a directory level itself ("/", "a/..", a mount point).
     out.exists = true;

@@ -321,13 +321,15 @@ TEST(Fidelity, Openat2ResolveFlagsAreApplied) {
           "/proc/version", "beneath", "resolve", d, "/group_file", "inroot", "resolve", d, "sym", "inroot",
           "resolve", d, "../../..", "inroot", "resolve", d, "sym", "beneath", "resolve", "/", "proc/version", "xdev",
           "resolve", "/", "proc/self/exe", "magic", "resolve", "/", "proc/self/exe", "none", "resolve", d, "link",
-          "sym", "resolve", d, "link", "none", "resolve", "/", "proc/self/status", "sym"});
+          "sym", "resolve", d, "link", "none", "resolve", "/", "proc/self/status", "sym", "resolve", d, "group_file",
+          "xdev,magic,sym,beneath", "resolve", d + "/root_dir", "../group_file", "xdev,inroot"});
   EXPECT_EQ(out,
             "resolve root_dir/../group_file beneath: OK\nresolve ../x beneath: EXDEV\nresolve /proc/version "
             "beneath: EXDEV\nresolve /group_file inroot: OK\nresolve sym inroot: OK\nresolve ../../.. inroot: "
             "OK\nresolve sym beneath: EXDEV\nresolve proc/version xdev: EXDEV\nresolve proc/self/exe magic: "
             "ELOOP\nresolve proc/self/exe none: OK\nresolve link sym: ELOOP\nresolve link none: OK\nresolve "
-            "proc/self/status sym: ELOOP\n");
+            "proc/self/status sym: ELOOP\nresolve group_file xdev,magic,sym,beneath: OK\nresolve ../group_file "
+            "xdev,inroot: ENOENT\n");
 }
 
 TEST(Fidelity, APortBelow1024NeedsTheGuestsCapability) {
