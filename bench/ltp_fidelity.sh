@@ -92,6 +92,7 @@ reasons_of() {
           c = "uid 65534 is not mapped in the user namespace of an ordinary user (its own uid and subordinate range are)"
         else if (t ~ /^inotify01$/) c = "the pid of lx in events and credentials of calls done for the guest"
         else if (t ~ /^openat202$/) c = "openat2 RESOLVE_* flags beyond the guest root own rules are not applied"
+        else if (t ~ /^prctl02$/) c = "seccomp (the guest runs under lx filter, with no_new_privs)"
         else if (l ~ /EADDRINUSE|EEXIST \(17\)/) c = "side-by-side runs: a port or IPC key another run held"
         else if (l ~ /mount\(|mkfs|loop|umount|fsopen|fsmount|move_mount|open_tree|fsconfig|ro_mntpoint|EROFS/)
           c = mounts
