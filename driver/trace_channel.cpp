@@ -266,16 +266,7 @@ void TraceChannel::handle_seccomp_stop(pid_t tid) {
       break;
     case K::kRewritten:
       if (ctx.dirty()) ptrace(PTRACE_SETREGS, tid, 0, &regs);
-      if (auto check = ctx.take_return_check()) {
-        // From a seccomp stop, PTRACE_SYSCALL stops next at this call's exit: check_return().
-        returns_[tid] = std::move(check);
-        ptrace(PTRACE_SYSCALL, tid, 0, 0);
-        if (sink_) {
-          ev.result = result;
-          sink_->on_syscall(ev);
-        }
-        return;
-      }
+      if (auto check = ctx.take_return_check()) returns_[tid] = std::move(check);
       break;
     case K::kValue:
     case K::kError:
@@ -285,7 +276,9 @@ void TraceChannel::handle_seccomp_stop(pid_t tid) {
       ptrace(PTRACE_SETREGS, tid, 0, &regs);
       break;
   }
-  resume(tid);
+  // From a seccomp stop, PTRACE_SYSCALL stops next at this call's exit, for check_return().
+  if (returns_.count(tid)) ptrace(PTRACE_SYSCALL, tid, 0, 0);
+  else resume(tid);
   if (sink_) {
     ev.result = result;
     sink_->on_syscall(ev);

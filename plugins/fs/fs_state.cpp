@@ -75,11 +75,19 @@ UniqueFd take_fd(SyscallContext& c, int gfd) {
 int host_path_of(const Resolved& r, int extra_flags, std::string& out) {
   UniqueFd fd = open_entry(r, O_PATH | extra_flags);
   if (!fd) return errno;
+  return host_path_of_fd(fd.get(), out);
+}
+
+int host_path_of_fd(int fd, std::string& out) {
   char buf[PATH_MAX + 1];
-  ssize_t n = readlink(("/proc/self/fd/" + std::to_string(fd.get())).c_str(), buf, PATH_MAX);
+  ssize_t n = readlink(("/proc/self/fd/" + std::to_string(fd)).c_str(), buf, PATH_MAX);
   if (n < 0) return errno;
   out.assign(buf, static_cast<std::size_t>(n));
   return 0;
+}
+
+bool runs_program(const FsState& s, const struct stat& st) {
+  return s.programs && S_ISREG(st.st_mode) && s.programs->runs(st.st_dev, st.st_ino);
 }
 
 void own_new(FsState& s, SyscallContext& c, int fd) {

@@ -91,6 +91,11 @@ UniqueFd take_fd(SyscallContext& c, int gfd);
 bool is_path_fd(SyscallContext& c, int gfd);
 /// The host path of a resolved entry (opened with O_PATH | `extra_flags`): 0 or errno.
 int host_path_of(const Resolved& r, int extra_flags, std::string& out);
+/// The host path of this process's fd `fd`: 0 or errno.
+int host_path_of_fd(int fd, std::string& out);
+/// Whether the regular file `st` describes is the program a guest process runs (write-denied
+/// natively: ETXTBSY).
+bool runs_program(const FsState& s, const struct stat& st);
 
 /// Files without metadata: owners as the proc family's identity shows them (fake root).
 template <class U, class G>

@@ -52,7 +52,7 @@ std::optional<SyscallResult> open_path_natively(SyscallContext& c, const Resolve
   UniqueFd entry = open_entry(r, O_PATH | O_NOFOLLOW);
   struct stat want;
   std::string host;
-  if (!entry || fstat(entry.get(), &want) != 0 || host_path_of(r, O_NOFOLLOW, host) != 0 || host.empty() ||
+  if (!entry || fstat(entry.get(), &want) != 0 || host_path_of_fd(entry.get(), host) != 0 || host.empty() ||
       host[0] != '/' || host.size() >= PATH_MAX)
     return std::nullopt;
   std::uint64_t top = c.scratch_top();
@@ -165,9 +165,10 @@ std::optional<SyscallResult> open_cmdline(SyscallContext& c, const Resolved& r, 
 // interpreter is not: 0, or ETXTBSY after the permission check the kernel makes first.
 int busy_text(const FsState& s, const Resolved& r) {
   struct stat st;
-  if (!s.programs || fstatat(r.parent.get(), at_name(r), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
-      !s.programs->runs(st.st_dev, st.st_ino))
-    return 0;
+  if (!s.programs) return 0;
+  if (r.have_stat) st = r.st;
+  else if (fstatat(r.parent.get(), at_name(r), &st, AT_SYMLINK_NOFOLLOW) != 0) return 0;
+  if (!runs_program(s, st)) return 0;
   if (faccessat(r.parent.get(), at_name(r), W_OK, AT_EACCESS | AT_SYMLINK_NOFOLLOW) != 0) return errno;
   return ETXTBSY;
 }

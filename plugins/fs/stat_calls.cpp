@@ -221,7 +221,7 @@ SyscallResult handle_truncate(FsState& s, SyscallContext& c) {
     UniqueFd fd = open_entry(r, O_WRONLY | O_NOFOLLOW);  // EISDIR, EACCES... first
     if (!fd) return -1;
     struct stat st;
-    if (s.programs && fstat(fd.get(), &st) == 0 && s.programs->runs(st.st_dev, st.st_ino)) return errno = ETXTBSY, -1;
+    if (fstat(fd.get(), &st) == 0 && runs_program(s, st)) return errno = ETXTBSY, -1;
     if (too_big) {
       tgkill(c.pid(), c.tid(), SIGXFSZ);
       return errno = EFBIG, -1;
