@@ -1,6 +1,9 @@
 // The fs family's directory calls: mkdir(2), chdir(2) (rewritten on the TRACE route: the guest
 // itself must change directory), getcwd(2), getdents(2) (a procfs root lists the instance's pids
-// only) and inotify_add_watch(2) (the watch goes on the guest's own inotify instance).
+// only), inotify_add_watch(2) (the watch goes on the guest's own inotify instance) and chroot(2)
+// (each process's own root, jails.h).
+#include <dirent.h>
+#include <linux/capability.h>
 #include <linux/magic.h>
 #include <sys/fanotify.h>
 #include <sys/inotify.h>
@@ -16,6 +19,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -122,9 +126,60 @@ SyscallResult handle_chdir(FsState& s, SyscallContext& c) {
 SyscallResult handle_getcwd(FsState& s, SyscallContext& c) {
   std::string cwd;
   if (int e = s.root.guest_path_of_fd(c.tid(), AT_FDCWD, cwd); e != 0) return fail(e);
+  // A cwd outside the caller's own root (chroot) is named as the kernel names it.
+  bool reachable = true;
+  cwd = s.root.view(c.tid(), cwd, &reachable);
+  if (!reachable) cwd = "(unreachable)" + cwd;
   if (cwd.size() + 1 > c.uint_arg(1)) return fail(ERANGE);
   if (int e = c.write_memory(c.ptr(0), cwd.c_str(), cwd.size() + 1); e != 0) return fail(e);
   return SyscallResult::value(static_cast<std::int64_t>(cwd.size() + 1));
+}
+
+namespace {
+
+// Whether guest thread `tid` has CAP_SYS_CHROOT: this thread acts with its credentials where lx
+// can (acting_as.h); under fake root with an unprivileged lx, the emulated root has it.
+bool may_chroot(const FsState& s, pid_t tid) {
+  if (OwnCredentials::current().has(CAP_SYS_CHROOT)) return true;
+  std::uint32_t uid = 1, gid = 1;
+  return !s.guest_creds && s.credentials && s.credentials->fs_identity(tid, uid, gid) && uid == 0;
+}
+
+// The threads of process `pid`, now.
+std::vector<pid_t> threads_of(pid_t pid) {
+  std::vector<pid_t> out;
+  if (DIR* d = opendir(("/proc/" + std::to_string(pid) + "/task").c_str())) {
+    while (dirent* e = readdir(d))
+      if (e->d_name[0] != '.') out.push_back(static_cast<pid_t>(std::atoi(e->d_name)));
+    closedir(d);
+  }
+  if (out.empty()) out.push_back(pid);
+  return out;
+}
+
+}  // namespace
+
+// As the kernel's chroot: the path looked up (following), a directory, search permission on it,
+// then CAP_SYS_CHROOT. The cwd stays where it is, as natively (even outside the new root).
+SyscallResult handle_chroot(FsState& s, SyscallContext& c) {
+  Resolved r;
+  if (int e = resolve_arg(s, c, AT_FDCWD, 0, Follow::kYes, r); e != 0) return fail(e);
+  if (!r.exists) return fail(ENOENT);
+  auto jail = std::make_shared<Jail>();
+  jail->fd = open_entry(r, O_PATH | O_DIRECTORY);
+  if (!jail->fd) return fail(errno);
+  if (syscall(sdk::sys::faccessat2, jail->fd.get(), "", X_OK, AT_EACCESS | AT_EMPTY_PATH) != 0) return fail(errno);
+  if (!may_chroot(s, c.tid())) return fail(EPERM);
+  // Its guest path as the cwd's is named (from the host path of the directory it is), so that
+  // the two compare; a directory reached through a magic link has no other name.
+  std::string host;
+  if (int e = host_path_of_fd(jail->fd.get(), host); e != 0) return fail(e);
+  jail->guest = s.root.to_guest(host);
+  if (jail->guest.empty()) return fail(EACCES);
+  jail->read_only = r.read_only;
+  if (!c.still_valid()) return fail(EINTR);
+  s.root.jails().enter(threads_of(c.pid()), jail->guest == "/" ? nullptr : std::move(jail));
+  return SyscallResult::value(0);
 }
 
 SyscallResult handle_getdents(FsState& s, SyscallContext& c) { return read_entries(s, c, false); }

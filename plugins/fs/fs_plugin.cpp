@@ -129,13 +129,17 @@ class FsPlugin final : public sdk::PluginBase {
     return PluginBase::handle(ctx);
   }
 
-  void on_process_start(pid_t tid, pid_t) noexcept override {
+  void on_process_start(pid_t tid, pid_t parent) noexcept override {
     try {
       state_.add_member(tid);
+      state_.root.jails().inherit(tid, parent);
     } catch (...) {
     }
   }
-  void on_process_exit(pid_t tid) noexcept override { state_.remove_member(tid); }
+  void on_process_exit(pid_t tid) noexcept override {
+    state_.remove_member(tid);
+    state_.root.jails().forget(tid);
+  }
 
  private:
   // Reads root, the mounts and proc of the config; "" or what is wrong.

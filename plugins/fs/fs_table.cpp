@@ -102,13 +102,13 @@ const FsRow kRows[] = {
     {When::kAlways, {sys::mkdir, Notify(), handle_mkdir, F}},
     {When::kAlways, {sys::mkdirat, Notify(), handle_mkdirat, F}},
     {When::kAlways, {sys::chdir, Trace(), handle_chdir, F, "path rewritten to the host directory"}},
-    {When::kTranslated, {sys::getcwd, Notify(), handle_getcwd, F, "the guest path of the cwd"}},
+    {When::kAlways, {sys::getcwd, Notify(), handle_getcwd, F, "the guest path of the cwd, below the caller's own root"}},
+    {When::kAlways, {sys::chroot, Notify(), handle_chroot, F, "emulated: each process's own root in the fs family (symlinks, `..`, getcwd, /proc links, exec); the host's is untouched"}},
     {When::kProcView, {sys::getdents64, Notify(), handle_getdents64, F, kGetdentsNote}},
     {When::kProcView, {sys::getdents, Notify(), handle_getdents, F, kGetdentsNote}},
     {When::kAlways, {sys::inotify_add_watch, Notify(), handle_inotify_add_watch, F, "the watch is added to the guest's own inotify instance"}},
     // Calls that would act on host paths or the host's mount table: refused, as in an
     // unprivileged container.
-    {When::kAlways, {sys::chroot, Error(EPERM), nullptr, E, kHostNote}},
     {When::kAlways, {sys::pivot_root, Error(EPERM), nullptr, E, kHostNote}},
     {When::kAlways, {sys::mount, Error(EPERM), nullptr, E, kHostNote}},
     {When::kAlways, {sys::umount2, Error(EPERM), nullptr, E, kHostNote}},

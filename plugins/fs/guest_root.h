@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "base/unique_fd.h"
+#include "jails.h"
 
 namespace lx::fs {
 
@@ -73,12 +74,19 @@ class GuestRoot {
 
   /// The guest path of host path `host`, or "" when it is outside the root and every mount.
   std::string to_guest(const std::string& host) const;
+  /// Guest path `guest` as thread `tid` names it: below its jail when it has one (jails.h).
+  std::string view(pid_t tid, const std::string& guest, bool* reachable = nullptr) const {
+    return view_from(jails_.of(tid).get(), guest, reachable);
+  }
+  /// Each process's own root (chroot).
+  JailTable& jails() noexcept { return jails_; }
+  const JailTable& jails() const noexcept { return jails_; }
   /// The host path of guest directory fd `fd` of `tid` (or its cwd for AT_FDCWD), as a guest path.
   int guest_path_of_fd(pid_t tid, int fd, std::string& out) const;
 
  private:
   struct Walk;  // one walk of a path, component by component (guest_root.cpp)
-  int walk(pid_t tid, std::string path, Follow follow, Resolved& out) const;
+  int walk(pid_t tid, std::string path, Follow follow, Resolved& out, std::shared_ptr<const Jail> jail) const;
   int fast(const std::string& path, Follow follow, Resolved& out) const;
   const Mount* mount_at(const std::string& guest) const;
 
@@ -87,8 +95,11 @@ class GuestRoot {
   bool host_root_ = false;  // root_ is "/" with no mounts: the fast path may cross mounts
   UniqueFd root_fd_;
   std::vector<Mount> mounts_;
+  JailTable jails_;
 };
 
+/// readlinkat(2) into `out`: 0 or errno.
+int read_link(int dirfd, const char* name, std::string& out);
 /// `a/b` with exactly one slash between them.
 std::string join_path(const std::string& a, const std::string& b);
 /// The components of `path` (empty ones dropped).

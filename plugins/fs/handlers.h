@@ -114,8 +114,10 @@ SyscallResult handle_mkdir(FsState& s, SyscallContext& c);
 SyscallResult handle_mkdirat(FsState& s, SyscallContext& c);
 /// Implements chdir(2) on the TRACE route: the path is rewritten to the host directory.
 SyscallResult handle_chdir(FsState& s, SyscallContext& c);
-/// Implements getcwd(2): the guest path of the cwd.
+/// Implements getcwd(2): the guest path of the cwd, below the caller's own root.
 SyscallResult handle_getcwd(FsState& s, SyscallContext& c);
+/// Implements chroot(2) in the fs family (jails.h): the calling process's own root.
+SyscallResult handle_chroot(FsState& s, SyscallContext& c);
 /// Implements getdents(2): a procfs root lists the instance's pids only.
 SyscallResult handle_getdents(FsState& s, SyscallContext& c);
 /// Implements getdents64(2), as getdents(2).

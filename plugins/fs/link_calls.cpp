@@ -86,20 +86,24 @@ SyscallResult unlink_path(FsState& s, SyscallContext& c, int dirfd, int path_arg
   });
 }
 
-// What the guest sees for link `r` whose host target is `t`: /proc/self as the guest's own, the
-// program rather than its interpreter for /proc/<pid>/exe, guest paths for /proc links.
-std::string guest_link_target(FsState& s, const Resolved& r, std::string t) {
+// What guest thread `tid` sees for link `r` whose host target is `t`: /proc/self as the guest's
+// own, the program rather than its interpreter for /proc/<pid>/exe, guest paths for /proc links
+// (below the reader's own root when it has one, as the kernel's d_path from the reader's root).
+std::string guest_link_target(FsState& s, pid_t tid, const Resolved& r, std::string t) {
   if (!r.link.empty()) t = r.link;  // /proc/self, /proc/thread-self: the guest's own
   bool in_proc = r.guest_path.rfind("/proc/", 0) == 0;
+  pid_t pid = in_proc ? static_cast<pid_t>(std::atoi(r.guest_path.c_str() + 6)) : 0;
   if (r.name == "exe" && in_proc && s.programs) {
     // A dynamic program runs through its interpreter: /proc/<pid>/exe names the program.
-    pid_t pid = static_cast<pid_t>(std::atoi(r.guest_path.c_str() + 6));
     if (std::string prog = s.programs->program_of(pid); !prog.empty()) t = prog;
   }
   if (in_proc && !t.empty() && t[0] == '/') {
     std::string g = s.root.to_guest(t);
-    if (r.name == "root" && r.guest_path.find('/', 6) == r.guest_path.rfind('/')) g = "/";
-    if (!g.empty()) t = g;
+    if (r.name == "root" && r.guest_path.find('/', 6) == r.guest_path.rfind('/')) {
+      std::shared_ptr<const Jail> theirs = s.root.jails().of(pid);
+      g = theirs ? theirs->guest : "/";
+    }
+    if (!g.empty()) t = s.root.view(tid, g);
   }
   return t;
 }
@@ -126,6 +130,7 @@ SyscallResult readlink_path(FsState& s, SyscallContext& c, int dirfd, int path_a
   Resolved r;
   if (int e = resolve_arg(s, c, dirfd, path_arg, Follow::kNo, r); e != 0) return fail(e);
   if (!r.exists) return fail(ENOENT);
+  if (r.name.empty()) return fail(EINVAL);  // a directory level itself ("/", a mount point): no symlink
   char target[PATH_MAX + 1];
   ssize_t n;
   {
@@ -133,7 +138,7 @@ SyscallResult readlink_path(FsState& s, SyscallContext& c, int dirfd, int path_a
     n = readlinkat(r.parent.get(), r.name.c_str(), target, PATH_MAX);
   }
   if (n < 0) return fail(errno);
-  std::string t = guest_link_target(s, r, std::string(target, static_cast<std::size_t>(n)));
+  std::string t = guest_link_target(s, c.tid(), r, std::string(target, static_cast<std::size_t>(n)));
   std::size_t len = std::min<std::size_t>(t.size(), size);
   if (int e = c.write_memory(buf, t.data(), len); e != 0) return fail(e);
   return SyscallResult::value(static_cast<std::int64_t>(len));

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,7 @@ using lx::test::TempDir;
 
 const std::string kLx = LX_BIN;
 const std::string kCreds = std::string(GUEST_DIR) + "/guest_creds";
+const std::string kChroot = std::string(GUEST_DIR) + "/guest_chroot";
 
 // A directory with files of other owners: root's secret (0600), nobody's secret (0600), a file
 // of group 12345 (0640), a directory only root may write (0755) and one anyone may (01777).
@@ -37,7 +39,7 @@ class Files {
   void reset() {
     for (const auto& e : std::filesystem::directory_iterator(dir_.path()))
       if (e.path().filename() != "mytrue" && e.path().filename() != "link" && e.path().filename() != "sym" &&
-          e.path().filename() != "mysleep")
+          e.path().filename() != "mysleep" && e.path().filename() != "jail")
         std::filesystem::remove_all(e.path());
     make();
   }
@@ -374,6 +376,64 @@ TEST(Fidelity, ASignalTheGuestIgnoresInterruptsNoWait) {
     EXPECT_EQ(same_natively_and_under_lx(f, {"handler", "sigtimedwait", "epoll", "recv"}, {root}, waits),
               "sigtimedwait: EINTR\nepoll: EINTR\nrecv: EINTR\n");
   }
+}
+
+
+// A directory to chroot into: a few files and symlinks, and guest_chroot with the libraries it
+// needs (as ldd names them), at the same paths as on the host.
+void make_jail(const std::string& j) {
+  namespace fs = std::filesystem;
+  fs::create_directories(j + "/sub");
+  std::ofstream(j + "/inside") << "x\n";
+  fs::create_symlink("../inside", j + "/sub/rel");
+  fs::create_symlink("/inside", j + "/abs");
+  fs::copy_file(kChroot, j + "/guest_chroot");
+  auto ldd = run_command({"ldd", kChroot});
+  std::istringstream lines(ldd.out);
+  for (std::string line; std::getline(lines, line);) {
+    std::size_t at = line.find('/');
+    if (at == std::string::npos) continue;
+    std::string lib = line.substr(at, line.find(' ', at) - at);
+    fs::create_directories(j + fs::path(lib).parent_path().string());
+    fs::copy_file(lib, j + lib, fs::copy_options::overwrite_existing);
+  }
+}
+
+// chroot is emulated on the emulated backend (the host's needs CAP_SYS_CHROOT and acts on the
+// host): absolute paths, `..`, absolute and relative symlinks, getcwd of a cwd left outside
+// (realpath01), /proc/<pid>/root, fork and exec (the program and its ELF interpreter found in the
+// jail), a second, relative chroot (chroot02).
+TEST(Fidelity, ChrootGivesAProcessItsOwnRoot) {
+  REQUIRE_ROOT();
+  Files f;
+  make_jail(f / "jail");
+  EXPECT_EQ(same_natively_and_under_lx(f, {"jail", f / "jail"}, {}, kChroot),
+            "child chroot: y\nits root link is the jail: yes\nstat /proc/<child>/root/inside: 0\nchild sees /inside: "
+            "yes\nchroot: 0\ncwd after chroot: ENOENT\nrealpath .: ENOENT\nstat /inside: 0\nstat /../inside: 0\nstat "
+            "/abs: 0\nstat /sub/../../inside: 0\nstat /sub/rel: 0\nstat inside: ENOENT\nstat /lib: 0\nchdir /: 0\ncwd "
+            "at /: /\nchdir sub: 0\ncwd in sub: /sub\nchdir ../..: 0\ncwd after ../..: /\nforked child sees /inside: "
+            "yes\ninner runs\ncwd inner: /\nstat /inside: 0\nstat /lib: 0\nchroot sub: 0\nstat /rel: ENOENT\nstat "
+            "/inside: ENOENT\nchdir /: 0\ncwd in the new root: /\n");
+}
+
+// chroot's errors, in the kernel's order: the lookup's, then search permission, then the
+// capability (chroot01, chroot03, chroot04).
+TEST(Fidelity, ChrootRefusesAsTheKernelDoes) {
+  if (geteuid() != 0)
+    LX_EMULATED_BACKEND_ONLY("an ordinary user's guest is root of its user namespace on the kernel backend");
+  Files f;
+  make_jail(f / "jail");
+  EXPECT_EQ(same_natively_and_under_lx(f, {"refused", f / "jail"}, {}, kChroot),
+            "chroot missing: ENOENT\nchroot file: ENOTDIR\nchroot loop: ELOOP\nchroot too long: ENAMETOOLONG\nchroot "
+            "bad address: EFAULT\nchroot without search permission: EACCES\nchroot without CAP_SYS_CHROOT: EPERM\n");
+}
+
+// A directory is no symlink: readlink says EINVAL, mount points ("/tmp", a default bind mount of
+// the emulated backend) and "/" too; realpath(3) walks each component so (it failed with ENOENT).
+TEST(Fidelity, ReadlinkOfAMountPointIsEinval) {
+  Files f;
+  std::string out = same_natively_and_under_lx(f, {f.path(), "/tmp", "/", "/proc"}, {}, "/usr/bin/realpath");
+  EXPECT_EQ(out, f.path() + "\n/tmp\n/\n/proc\n");
 }
 
 }  // namespace
