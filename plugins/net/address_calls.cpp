@@ -1,16 +1,20 @@
 // The net family's calls that name a socket's ends: bind and connect on behalf of the guest with
 // the address checked and translated; accept, getsockname and getpeername giving the address in
-// guest terms.
+// guest terms; SO_PEERCRED naming the guest that connected (peer_pids.h).
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "address.h"
 #include "guest_socket.h"
 #include "guest_view.h"
 #include "handlers.h"
+#include "peer_pids.h"
 #include "socket_io.h"
 #include "translate.h"
 
@@ -108,6 +112,30 @@ SyscallResult handle_connect(NetState& state, SyscallContext& c) {
   // guest's own call would).
   if (!s.nonblocking && (s.domain == AF_INET || s.domain == AF_INET6) && !is_loopback(a.ss)) c.will_block();
   if (::connect(s.fd.get(), a.sa(), a.len) != 0) return sdk::fail(errno);
+  struct stat st;
+  if (s.domain == AF_UNIX && s.type != SOCK_DGRAM && fstat(s.fd.get(), &st) == 0)
+    state.connectors->record(st.st_ino, c.pid());
+  return SyscallResult::value(0);
+}
+
+// Implements getsockopt(SOL_SOCKET, SO_PEERCRED) (the only option the table sends here): as the
+// kernel answers, with the pid of the guest process that connected where lx connected for it.
+SyscallResult handle_peercred(NetState& state, SyscallContext& c) {
+  GuestSocket s;
+  if (int e = open_socket(c, c.fd(0), s); e != 0) return sdk::fail(e);
+  ucred cred{};
+  socklen_t len = sizeof cred;
+  if (getsockopt(s.fd.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return sdk::fail(errno);
+  struct stat st;
+  if (cred.pid == getpid() && fstat(s.fd.get(), &st) == 0)
+    if (pid_t guest = state.connectors->find(unix_peer_inode(st.st_ino)); guest > 0) cred.pid = guest;
+  int want = 0;
+  if (int e = c.read(c.ptr(4), want); e != 0) return sdk::fail(e);
+  if (want < 0) return sdk::fail(EINVAL);
+  std::size_t n = std::min<std::size_t>(static_cast<std::size_t>(want), sizeof cred);
+  if (int e = c.write_memory(c.ptr(3), &cred, n); e != 0) return sdk::fail(e);
+  int written = static_cast<int>(n);
+  if (int e = c.write_memory(c.ptr(4), &written, sizeof written); e != 0) return sdk::fail(e);
   return SyscallResult::value(0);
 }
 

@@ -17,6 +17,8 @@ using sdk::SyscallResult;
 // Addresses (address_calls.cpp).
 SyscallResult handle_bind(NetState& state, SyscallContext& c);
 SyscallResult handle_connect(NetState& state, SyscallContext& c);
+/// Implements getsockopt(2) of SO_PEERCRED: the guest that connected, where lx connected for it.
+SyscallResult handle_peercred(NetState& state, SyscallContext& c);
 SyscallResult handle_accept(NetState& state, SyscallContext& c);
 SyscallResult handle_accept4(NetState& state, SyscallContext& c);
 SyscallResult handle_getsockname(NetState& state, SyscallContext& c);

@@ -1,16 +1,18 @@
 // The net family's state: what its config asks for (domains, loopback only, the port map) and
 // the fs family's path resolver, which every handler of the table reads. Set by configure() and
-// connect(), read-only while guests run.
+// connect(), read-only while guests run (but for the sockets connected on behalf).
 #pragma once
 
 #include <netinet/in.h>
 
 #include <map>
+#include <memory>
 #include <vector>
 
 #include <lxhost/interfaces.h>
 
 #include "base/acting_as.h"
+#include "peer_pids.h"
 
 namespace lx::net {
 
@@ -29,6 +31,9 @@ struct NetState {
   /// The kernel backend: the guest has its own mount namespace, so an AF_UNIX path is never
   /// translated but resolved as the guest sees it (guest_view.h) for a call done on its behalf.
   bool kernel = false;
+  /// Sockets connected on a guest's behalf, for SO_PEERCRED (the one part that changes while
+  /// guests run: it locks itself).
+  std::shared_ptr<ConnectingPids> connectors = std::make_shared<ConnectingPids>();
 
   /// Whether calls that carry an address go through the handlers: addresses are checked or
   /// translated.

@@ -6,6 +6,8 @@
 // it); calls that return an address give it in guest terms.
 #include "net_table.h"
 
+#include <sys/socket.h>
+
 #include <cerrno>
 
 #include "handlers.h"
@@ -53,7 +55,7 @@ bool applies(const NetState& state, When when) noexcept {
 
 std::vector<NetRow> net_table(const NetState& state) {
   const Policy by_domain = domain_policy(state.domains);
-  return {
+  std::vector<NetRow> rows{
       // Socket creation: the domain policy, decided in the kernel.
       {kDomains, {sys::socket, by_domain, nullptr, kFull, "domain policy, decided in the kernel"}},
       {kDomains, {sys::socketpair, by_domain, nullptr, kFull, "domain policy, decided in the kernel"}},
@@ -67,8 +69,8 @@ std::vector<NetRow> net_table(const NetState& state) {
                                 "bound in its directory (the socket's name is then its last component)")}},
       {kAddresses, {sys::connect, Notify(), handle_connect, kPartial,
                     per_backend(state,
-                                "on behalf: policy, port map, AF_UNIX path translated and pinned; SO_PEERCRED names "
-                                "the instance",
+                                "on behalf: policy, port map, AF_UNIX path translated and pinned; SO_PEERCRED of its "
+                                "peer names the guest (getsockopt), a server outside the instance sees lx",
                                 "on behalf: policy, port map, AF_UNIX path resolved as the guest sees it and pinned "
                                 "(the socket's write permission checked for the host user); SO_PEERCRED names the "
                                 "instance")}},
@@ -106,6 +108,14 @@ std::vector<NetRow> net_table(const NetState& state) {
       {kAddresses, {sys::getsockname, Notify(), handle_getsockname, kFull, per_backend(state, kNames, kKernelNames)}},
       {kAddresses, {sys::getpeername, Notify(), handle_getpeername, kFull, per_backend(state, kNames, kKernelNames)}},
   };
+  // The kernel backend's pids are its PID namespace's: its on-behalf connects keep lx's pid.
+  if (!state.kernel)
+    rows.push_back({kAddresses,
+                    {sys::getsockopt, If(Arg<int>(1) == SOL_SOCKET && Arg<int>(2) == SO_PEERCRED, Notify()).Else(Allow()),
+                     handle_peercred, kFull,
+                     "SO_PEERCRED: on behalf, the pid of the guest process that connected where lx connected "
+                     "for it; every other option native, in the kernel"}});
+  return rows;
 }
 
 }  // namespace lx::net

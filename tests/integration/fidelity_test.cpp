@@ -436,4 +436,13 @@ TEST(Fidelity, ReadlinkOfAMountPointIsEinval) {
   EXPECT_EQ(out, f.path() + "\n/tmp\n/\n/proc\n");
 }
 
+// SO_PEERCRED names the process that connected, though lx connects an AF_UNIX socket on the
+// guest's behalf (getsockopt02); a short buffer, a listening socket and a bad fd as natively.
+TEST(Fidelity, SoPeercredNamesTheGuestThatConnected) {
+  Files f;
+  EXPECT_EQ(same_natively_and_under_lx(f, {f / "sock"}, {}, std::string(GUEST_DIR) + "/guest_peercred"),
+            "server: OK, peer is the child: yes, uid: ours, len 12\nshort buffer: OK, pid the child's, len 4\n"
+            "listening socket: OK\nbad fd: EBADF\nclient: peer is the server: yes\n");
+}
+
 }  // namespace
