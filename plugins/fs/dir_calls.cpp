@@ -137,14 +137,6 @@ SyscallResult handle_getcwd(FsState& s, SyscallContext& c) {
 
 namespace {
 
-// Whether guest thread `tid` has CAP_SYS_CHROOT: this thread acts with its credentials where lx
-// can (acting_as.h); under fake root with an unprivileged lx, the emulated root has it.
-bool may_chroot(const FsState& s, pid_t tid) {
-  if (OwnCredentials::current().has(CAP_SYS_CHROOT)) return true;
-  std::uint32_t uid = 1, gid = 1;
-  return !s.guest_creds && s.credentials && s.credentials->fs_identity(tid, uid, gid) && uid == 0;
-}
-
 // The threads of process `pid`, now.
 std::vector<pid_t> threads_of(pid_t pid) {
   std::vector<pid_t> out;
@@ -169,7 +161,7 @@ SyscallResult handle_chroot(FsState& s, SyscallContext& c) {
   jail->fd = open_entry(r, O_PATH | O_DIRECTORY);
   if (!jail->fd) return fail(errno);
   if (syscall(sdk::sys::faccessat2, jail->fd.get(), "", X_OK, AT_EACCESS | AT_EMPTY_PATH) != 0) return fail(errno);
-  if (!may_chroot(s, c.tid())) return fail(EPERM);
+  if (!guest_capable(s, c.tid(), CAP_SYS_CHROOT)) return fail(EPERM);
   // Its guest path as the cwd's is named (from the host path of the directory it is), so that
   // the two compare; a directory reached through a magic link has no other name.
   std::string host;

@@ -125,4 +125,10 @@ mode_t guest_umask(pid_t tid) {
   return status ? status->umask().value_or(022) : 022;
 }
 
+bool guest_capable(const FsState& s, pid_t tid, int cap) {
+  if (OwnCredentials::current().has(cap)) return true;
+  std::uint32_t uid = 1, gid = 1;
+  return !s.guest_creds && s.credentials && s.credentials->fs_identity(tid, uid, gid) && uid == 0;
+}
+
 }  // namespace lx::fs

@@ -26,6 +26,23 @@
 
 namespace lx::fs {
 
+/// The directories lx makes for the tmpfs mounts of guests (mount_calls.cpp): one scratch
+/// directory, made at the first, removed with everything in it when the instance ends.
+class TmpfsDirs {
+ public:
+  TmpfsDirs() = default;
+  TmpfsDirs(const TmpfsDirs&) = delete;
+  TmpfsDirs& operator=(const TmpfsDirs&) = delete;
+  ~TmpfsDirs();
+  /// A new empty directory of mode `mode`, as an O_PATH fd and its host path: 0 or errno.
+  int make(mode_t mode, UniqueFd& fd, std::string& host);
+
+ private:
+  std::mutex mu_;
+  std::string dir_;
+  unsigned next_ = 0;
+};
+
 /// What the fs handlers work on.
 struct FsState {
   GuestRoot root;                 ///< the guest's namespace
@@ -39,6 +56,7 @@ struct FsState {
   sdk::ProgramNames* programs = nullptr;    ///< the program each guest process runs
   sdk::GuestCredentials* guest_creds = nullptr;  ///< each guest thread's credentials (proc family)
   OwnCredentials own_creds;                 ///< this process's, taken in configure()
+  TmpfsDirs tmpfs;                          ///< the directories of the guests' tmpfs mounts
 
   /// Records that guest process or thread `tid` belongs to the instance.
   void add_member(pid_t tid);
@@ -115,5 +133,8 @@ void own_new_at(FsState& s, SyscallContext& c, const Resolved& r);
 void apply_umask(FsState& s, SyscallContext& c, int fd, mode_t requested);
 /// The umask of guest thread `tid` (022 when unreadable).
 mode_t guest_umask(pid_t tid);
+/// Whether guest thread `tid` has capability `cap`: this thread acts with its credentials where
+/// lx can (acting_as.h); under fake root with an unprivileged lx, the emulated root has them all.
+bool guest_capable(const FsState& s, pid_t tid, int cap);
 
 }  // namespace lx::fs

@@ -110,8 +110,10 @@ const FsRow kRows[] = {
     // Calls that would act on host paths or the host's mount table: refused, as in an
     // unprivileged container.
     {When::kAlways, {sys::pivot_root, Error(EPERM), nullptr, E, kHostNote}},
-    {When::kAlways, {sys::mount, Error(EPERM), nullptr, E, kHostNote}},
-    {When::kAlways, {sys::umount2, Error(EPERM), nullptr, E, kHostNote}},
+    {When::kAlways, {sys::mount, Notify(), handle_mount, P,
+                     "emulated: the instance's own mount table in the fs family (bind, tmpfs as a directory of lx, "
+                     "proc/sysfs/devpts as the instance's, remount ro, move); a device's filesystem EPERM"}},
+    {When::kAlways, {sys::umount2, Notify(), handle_umount2, F, "the fs family's mount table"}},
     // Landlock restricts the thread that calls, and the calls done on its behalf are lx's: a
     // guest that sandboxed itself would not be. As a kernel with Landlock disabled at boot, so
     // that programs know they are not sandboxed (and run, or refuse to, as they choose).

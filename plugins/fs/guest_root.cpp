@@ -61,6 +61,7 @@ std::string GuestRoot::open(const std::string& root, std::vector<Mount> mounts) 
   root_ = real;
   root_fd_.reset(::open(real, O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!root_fd_) return "root '" + root + "': " + std::string(strerror(errno));
+  auto list = std::make_shared<MountList>();
   for (auto& m : mounts) {
     if (m.guest.empty() || m.guest[0] != '/') return "mount guest path '" + m.guest + "' must be absolute";
     while (m.guest.size() > 1 && m.guest.back() == '/') m.guest.pop_back();
@@ -79,16 +80,52 @@ std::string GuestRoot::open(const std::string& root, std::vector<Mount> mounts) 
       m.fd.reset(::open(real, O_PATH | O_DIRECTORY | O_CLOEXEC));
     }
     if (!m.fd) return "mount host '" + m.host + "': " + std::string(strerror(errno));
-    mounts_.push_back(std::move(m));
+    list->push_back(std::make_shared<const Mount>(std::move(m)));
   }
-  host_root_ = root_ == "/" && mounts_.empty();
+  host_root_ = root_ == "/" && list->empty();
+  mounts_ = std::move(list);
   return {};
 }
 
-const Mount* GuestRoot::mount_at(const std::string& guest) const {
-  for (const auto& m : mounts_)
-    if (m.guest == guest) return &m;
+const Mount* GuestRoot::mount_at(const MountList& list, const std::string& guest) {
+  for (auto it = list.rbegin(); it != list.rend(); ++it)
+    if ((*it)->guest == guest) return it->get();
   return nullptr;
+}
+
+void GuestRoot::add_mount(Mount m) {
+  std::lock_guard lock(change_mu_);
+  auto list = std::make_shared<MountList>(*mounts_.load());
+  list->push_back(std::make_shared<const Mount>(std::move(m)));
+  host_root_ = false;
+  mounts_ = std::move(list);
+}
+
+bool GuestRoot::remove_mount(const std::string& guest) {
+  std::lock_guard lock(change_mu_);
+  auto list = std::make_shared<MountList>(*mounts_.load());
+  for (auto it = list->rbegin(); it != list->rend(); ++it) {
+    if ((*it)->guest != guest) continue;
+    list->erase(std::next(it).base());
+    mounts_ = std::move(list);
+    return true;
+  }
+  return false;
+}
+
+bool GuestRoot::set_read_only(const std::string& guest, bool read_only) {
+  std::lock_guard lock(change_mu_);
+  auto list = std::make_shared<MountList>(*mounts_.load());
+  for (auto it = list->rbegin(); it != list->rend(); ++it) {
+    if ((*it)->guest != guest) continue;
+    Mount changed{(*it)->guest, (*it)->host, read_only, UniqueFd(fcntl((*it)->fd.get(), F_DUPFD_CLOEXEC, 0)),
+                  (*it)->file, (*it)->file_name};
+    if (!changed.fd) return false;
+    *it = std::make_shared<const Mount>(std::move(changed));
+    mounts_ = std::move(list);
+    return true;
+  }
+  return false;
 }
 
 std::string GuestRoot::to_guest(const std::string& host) const {
@@ -100,10 +137,10 @@ std::string GuestRoot::to_guest(const std::string& host) const {
   std::string best_host = under(root_) ? root_ : std::string();
   std::string best_guest = "/";
   bool found = !best_host.empty();
-  for (const auto& m : mounts_) {
-    if (under(m.host) && (!found || m.host.size() > best_host.size())) {
-      best_host = m.host;
-      best_guest = m.guest;
+  for (const auto& m : *mounts_.load()) {
+    if (under(m->host) && (!found || m->host.size() > best_host.size())) {
+      best_host = m->host;
+      best_guest = m->guest;
       found = true;
     }
   }

@@ -6,8 +6,11 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstdint>
 #include <cstring>
+#include <memory>
+#include <mutex>
 #include <deque>
 #include <functional>
 #include <string>
@@ -42,6 +45,10 @@ struct Resolved {
   std::string link;        ///< /proc/self or /proc/thread-self not followed: its target for the guest
   bool mount_point = false;  ///< a file bind mount's point: it cannot be removed or renamed (EBUSY)
 };
+
+/// The mounts at one moment: a resolution keeps the list it started with, while mount(2) and
+/// umount2(2) of a guest put a new one in place. The last mount at a guest path is on top.
+using MountList = std::vector<std::shared_ptr<const Mount>>;
 
 /// Whether a pid or tid belongs to the guest's instance (what its /proc may show).
 using Membership = std::function<bool(pid_t)>;
@@ -78,6 +85,18 @@ class GuestRoot {
   std::string view(pid_t tid, const std::string& guest, bool* reachable = nullptr) const {
     return view_from(jails_.of(tid).get(), guest, reachable);
   }
+  /// Mounts `m` (its host side opened as `fd`, `file` and `file_name` set) on top of what is at
+  /// `m.guest` (absolute, normalized), as a guest's mount(2): for every process of the instance.
+  void add_mount(Mount m);
+  /// Removes the top mount at guest path `guest`: false when none is there.
+  bool remove_mount(const std::string& guest);
+  /// Makes the top mount at `guest` read-only or not: false when none is there.
+  bool set_read_only(const std::string& guest, bool read_only);
+  /// The mounts now.
+  std::shared_ptr<const MountList> mounts() const { return mounts_.load(); }
+  /// The top mount at guest path `guest` in `list`, or null.
+  static const Mount* mount_at(const MountList& list, const std::string& guest);
+
   /// Each process's own root (chroot).
   JailTable& jails() noexcept { return jails_; }
   const JailTable& jails() const noexcept { return jails_; }
@@ -88,13 +107,13 @@ class GuestRoot {
   struct Walk;  // one walk of a path, component by component (guest_root.cpp)
   int walk(pid_t tid, std::string path, Follow follow, Resolved& out, std::shared_ptr<const Jail> jail) const;
   int fast(const std::string& path, Follow follow, Resolved& out) const;
-  const Mount* mount_at(const std::string& guest) const;
 
   std::string root_;
   Membership member_;
-  bool host_root_ = false;  // root_ is "/" with no mounts: the fast path may cross mounts
+  std::atomic<bool> host_root_ = false;  // root_ is "/" with no mounts: the fast path may cross mounts
   UniqueFd root_fd_;
-  std::vector<Mount> mounts_;
+  std::atomic<std::shared_ptr<const MountList>> mounts_ = std::make_shared<const MountList>();
+  std::mutex change_mu_;  // one change of mounts_ at a time
   JailTable jails_;
 };
 

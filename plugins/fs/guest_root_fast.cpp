@@ -21,8 +21,8 @@ int GuestRoot::fast(const std::string& path, Follow follow, Resolved& out) const
   // The kernel walks the components as they are (`..` included: with no symlink on the way,
   // refused below, it goes up from the directory it is in, as Linux does); the guest path is the
   // lexically normal form, which is then exact. A path that reaches a mount point is walked.
-  for (const auto& m : mounts_)
-    if (m.guest == "/") return -1;
+  std::shared_ptr<const MountList> mounts = mounts_.load();
+  if (mount_at(*mounts, "/")) return -1;
   std::vector<std::string> comps;
   std::vector<std::string> norm_comps;
   std::string norm;
@@ -37,7 +37,7 @@ int GuestRoot::fast(const std::string& path, Follow follow, Resolved& out) const
       norm_comps.push_back(c);
       norm.clear();
       for (const auto& n : norm_comps) norm += "/" + n;
-      if (mount_at(norm)) return -1;
+      if (mount_at(*mounts, norm)) return -1;
     }
     comps.push_back(std::move(c));
   }

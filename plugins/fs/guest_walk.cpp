@@ -89,6 +89,7 @@ struct GuestRoot::Walk {
   std::size_t floor = 1;       // levels BENEATH may not leave and IN_ROOT takes as its root
   std::uint64_t start_mnt = 0; // the mount the walk starts in (NO_XDEV)
   std::shared_ptr<const Jail> jail = nullptr;  // the walking process's own root (chroot), if any
+  std::shared_ptr<const MountList> mounts = g.mounts();  // as they were when the walk began
   bool to_true_root = false;   // an absolute magic link: it leads from the guest root, not the jail
 
   static std::uint64_t mount_id(int fd, const char* name = "") {
@@ -124,7 +125,7 @@ struct GuestRoot::Walk {
   void reset_to_root(bool guest_root = false) {
     levels.clear();
     if (jail && !guest_root) push_level(jail->fd.get(), jail->guest, jail->read_only);
-    else if (const Mount* m = g.mount_at("/"); m && !m->file) push_level(m->fd.get(), "/", m->read_only);
+    else if (const Mount* m = g.mount_at(*mounts, "/"); m && !m->file) push_level(m->fd.get(), "/", m->read_only);
     else push_level(g.root_fd_.get(), "/", false);
   }
 
@@ -248,7 +249,7 @@ struct GuestRoot::Walk {
       if (int e = proc_component(c); e != 0) return e;
     bool last = pending.empty();
     std::string guest = join_path(levels.back().guest, c);
-    if (const Mount* m = g.mount_at(guest)) {
+    if (const Mount* m = g.mount_at(*mounts, guest)) {
       if (m->file) {
         if (!last || trailing_slash) return ENOTDIR;
         out.parent = dup_fd(m->fd.get());

@@ -118,6 +118,13 @@ SyscallResult handle_chdir(FsState& s, SyscallContext& c);
 SyscallResult handle_getcwd(FsState& s, SyscallContext& c);
 /// Implements chroot(2) in the fs family (jails.h): the calling process's own root.
 SyscallResult handle_chroot(FsState& s, SyscallContext& c);
+
+// Mounts (mount_calls.cpp): the instance's mount table is the fs family's.
+
+/// Implements mount(2): bind mounts, tmpfs, the instance's virtual filesystems, remounts, moves.
+SyscallResult handle_mount(FsState& s, SyscallContext& c);
+/// Implements umount2(2): the top mount at the path is gone.
+SyscallResult handle_umount2(FsState& s, SyscallContext& c);
 /// Implements getdents(2): a procfs root lists the instance's pids only.
 SyscallResult handle_getdents(FsState& s, SyscallContext& c);
 /// Implements getdents64(2), as getdents(2).

@@ -445,4 +445,46 @@ TEST(Fidelity, SoPeercredNamesTheGuestThatConnected) {
             "listening socket: OK\nbad fd: EBADF\nclient: peer is the server: yes\n");
 }
 
+// mount(2) and umount2(2) on the emulated backend's own mount table, as natively in a mount
+// namespace: bind mounts of directories and files, read-only remounts, moves, stacked tmpfs
+// mounts, proc (the instance's), a chroot with /proc mounted in it; errors as the kernel's.
+TEST(Fidelity, MountsAreTheInstancesOwn) {
+  REQUIRE_ROOT();
+  Files f;
+  const std::string d = f / "jail";
+  namespace fs = std::filesystem;
+  for (const char* sub : {"src", "dst", "tfs", "p", "mv", "jail/proc"}) fs::create_directories(d + "/" + sub);
+  std::ofstream(d + "/src/f") << "f\n";
+  std::ofstream(d + "/file") << "1234567\n";
+  std::ofstream(d + "/empty");
+  const std::string prog = std::string(GUEST_DIR) + "/guest_mount";
+  auto n = run_command({"unshare", "-m", "--propagation", "private", prog, d});
+  auto l = run_command({kLx, "exec", "--set", "fs.root=/.", "--", prog, d});
+  EXPECT_EQ(l.out, n.out) << l.err;
+  EXPECT_EQ(n.out,
+            "bind dir: 0\nfile through the bind: there\nremount read-only: 0\ncreate in it: EROFS\nremount writable: "
+            "0\npropagation: 0\nmove: 0\nfile at the new place: there\nfile at the old place: ENOENT\numount moved: "
+            "0\numount again: EINVAL\numount not a mount point: EINVAL\numount bad flags: EINVAL\numount missing: "
+            "ENOENT\nbind file: 0\nbound file size: 8\numount file: 0\nbind dir on file: ENOTDIR\nbind missing: "
+            "ENOENT\ntarget missing: ENOENT\ntmpfs: 0\ntmpfs mode: 710\nfile in tmpfs: 0\ntmpfs file: there\numount "
+            "tmpfs: 0\ntmpfs file after: ENOENT\nstacked 1: 0\nstacked 2: 0\nlower under the upper: ENOENT\numount "
+            "upper: 0\nlower again: there\numount lower: 0\nproc: 0\nown pid in it: there\numount proc: 0\nproc in a "
+            "chroot: 0\n");
+}
+
+// A filesystem on a device is the kernel's to mount: refused (EPERM), and nothing is left of the
+// instance's tmpfs directories when it ends.
+TEST(Fidelity, ADevicesFilesystemIsRefusedAndTmpfsLeavesNothing) {
+  REQUIRE_ROOT();
+  LX_EMULATED_BACKEND_ONLY("the kernel backend mounts in its own mount namespace");
+  Files f;
+  TempDir tmp("lxhost-mount-tmp", 0755);
+  std::filesystem::create_directories(f / "t");
+  auto l = run_command({"env", "TMPDIR=" + tmp.path(), kLx, "exec", "--set", "fs.root=/.", "--", "/bin/sh", "-c",
+                        "mount -t ext2 /dev/null " + (f / "t") + " 2>/dev/null; echo $?; mount -t tmpfs x " + (f / "t") +
+                            " && touch " + (f / "t") + "/x && ls " + tmp.path() + " | grep -c lxhost-tmpfs"});
+  EXPECT_EQ(l.out, "32\n1\n") << l.err;
+  EXPECT_TRUE(std::filesystem::is_empty(tmp.path()));
+}
+
 }  // namespace
