@@ -78,7 +78,7 @@ reasons_of() {
     tag in lost && !(tag in first) && /TFAIL|TBROK|TWARN/ { first[tag] = $0 }
     END {
       mounts = kernel ? "mounts a filesystem (a user namespace cannot mount a loop device or most filesystems)" \
-                      : "mounts a filesystem (refused by the emulated backend: it would change the host mount table)"
+                      : "mounts a device filesystem (only the kernel mounts one; the emulated backend mounts binds, tmpfs, proc)"
       for (i = 1; i <= n; i++) {
         t = order[i]; l = first[t]; c = "other: see the log"
         if (t ~ /^(access04|chmod06|creat06|fchmod06|link08|mkdir03|mkdirat02|mknod07|rmdir02)$/)
@@ -90,18 +90,19 @@ reasons_of() {
         else if (t ~ /^io_uring/) c = "io_uring (ENOSYS where paths are translated: its opens would bypass the filter)"
         else if (l ~ /set(e)?uid\(65534\) failed: EINVAL/)
           c = "uid 65534 is not mapped in the user namespace of an ordinary user (its own uid and subordinate range are)"
-        else if (t ~ /^inotify01$/) c = "the pid of lx in events and credentials of calls done for the guest"
+        else if (t ~ /^inotify01$/) c = "IN_CLOSE_WRITE a moment late: lx closes its copy of an opened file after the guest runs on"
         else if (t ~ /^openat202$/) c = "openat2 RESOLVE_* flags beyond the guest root own rules are not applied"
         else if (t ~ /^prctl02$/) c = "seccomp (the guest runs under lx filter, with no_new_privs)"
         else if (l ~ /EADDRINUSE|EEXIST \(17\)/) c = "side-by-side runs: a port or IPC key another run held"
+        else if (t ~ /^(listmount|statmount)/ && l !~ /mount\(\/dev/)
+          c = "listmount/statmount read the host mount table, not the instance one (lx mounts, chroot)"
         else if (l ~ /mount\(|mkfs|loop|umount|fsopen|fsmount|move_mount|open_tree|fsconfig|ro_mntpoint|EROFS/)
           c = mounts
-        else if (l ~ /chroot/) c = "chroot (refused by the emulated backend)"
         else if (l ~ /ptrace|PTRACE/) c = "ptrace (lx traces the guest itself on the emulated backend)"
         else if (l ~ /O_PATH|2228224|10400000/) c = "O_PATH (no O_PATH file can be installed in another process)"
         else if (l ~ /acct/) c = "acct (host-wide, refused)"
         else if (l ~ /[Ll]andlock/) c = "Landlock (disabled where lx acts for the guest)"
-        else if (l ~ /pid=|PID|event.pid|peer/) c = "the pid of lx in events and credentials of calls done for the guest"
+        else if (l ~ /pid=|PID|event.pid|peer/) c = "lx is the caller of what it does for the guest: fanotify event pids"
         else if (l ~ /SECCOMP|seccomp/) c = "seccomp (the guest runs under lx filter, with no_new_privs)"
         else if (l ~ /\/proc\/1[,\/) ]|[a-z_]\(1[,)]|ESRCH/) c = "a process outside the instance (pid 1): confinement"
         else if (kernel && l ~ /EPERM|EACCES|ENOMEM/)

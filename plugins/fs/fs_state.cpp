@@ -44,7 +44,10 @@ int resolve_arg(FsState& s, SyscallContext& c, int dirfd, int path_arg, Follow f
 }
 
 UniqueFd open_entry(const Resolved& r, int flags) {
-  return UniqueFd(openat(r.parent.get(), at_name(r), flags | O_CLOEXEC));
+  // The walk followed every symlink it was to follow: the entry it named is not one, unless it
+  // was swapped for one since, which lx must not follow in the host's namespace (a guest could
+  // aim it at /proc/self, lx's own). A /proc magic link is opened through, as it names a guest fd.
+  return UniqueFd(openat(r.parent.get(), at_name(r), flags | O_CLOEXEC | (r.magic ? 0 : O_NOFOLLOW)));
 }
 
 UniqueFd guest_fd(SyscallContext& c, int fd) {

@@ -99,7 +99,8 @@ SyscallResult at_op(FsState& s, SyscallContext& c, int dirfd, int path_arg, Foll
   return SyscallResult::value(0);
 }
 
-/// An fd (O_PATH or `flags`) of the resolved entry itself.
+/// An fd (O_PATH or `flags`) of the resolved entry itself, never of what a symlink swapped in
+/// for it since the resolution points to (O_NOFOLLOW, but for /proc magic links).
 UniqueFd open_entry(const Resolved& r, int flags);
 /// The host fd behind guest fd `fd` (AT_FDCWD: the cwd), reopened as O_PATH.
 UniqueFd guest_fd(SyscallContext& c, int fd);

@@ -171,7 +171,10 @@ struct GuestRoot::Walk {
   int proc_link(std::string& target, const std::string& c, const std::string& guest, bool last) {
     bool unnamed = target.rfind("/memfd:", 0) == 0 ||
                    (target.size() > 10 && target.compare(target.size() - 10, 10, " (deleted)") == 0);
-    if (c == "root" && levels.size() >= 2 && levels[levels.size() - 2].proc_root) {
+    std::size_t n = levels.size();  // /proc/<pid>/root, /proc/<pid>/task/<tid>/root
+    bool task = n >= 4 && levels[n - 4].proc_root && levels[n - 2].guest.size() > 5 &&
+                levels[n - 2].guest.compare(levels[n - 2].guest.size() - 5, 5, "/task") == 0;
+    if (c == "root" && n >= 2 && (levels[n - 2].proc_root || task)) {
       std::shared_ptr<const Jail> theirs = g.jails_.of(pid_name(levels.back().guest.substr(levels.back().guest.rfind('/') + 1)));
       target = theirs ? theirs->guest : "/";
       to_true_root = true;
@@ -259,6 +262,9 @@ struct GuestRoot::Walk {
         out.mount_point = true;
         out.exists = fstatat(out.parent.get(), out.name.c_str(), &out.st, AT_SYMLINK_NOFOLLOW) == 0;
         out.have_stat = out.exists;
+        // A guest's file mount whose source was replaced by a symlink since: nothing is there
+        // (the kernel's mount would still show the old file; lx holds its name, never follows it).
+        if (out.exists && S_ISLNK(out.st.st_mode)) return ENOENT;
         return 0;
       }
       push_level(m->fd.get(), guest, m->read_only);

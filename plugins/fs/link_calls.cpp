@@ -12,6 +12,7 @@
 #include <climits>
 #include <cstdint>
 #include <cstdlib>
+#include <deque>
 #include <string>
 
 #include "handlers.h"
@@ -99,8 +100,9 @@ std::string guest_link_target(FsState& s, pid_t tid, const Resolved& r, std::str
   }
   if (in_proc && !t.empty() && t[0] == '/') {
     std::string g = s.root.to_guest(t);
-    if (r.name == "root" && r.guest_path.find('/', 6) == r.guest_path.rfind('/')) {
-      std::shared_ptr<const Jail> theirs = s.root.jails().of(pid);
+    std::deque<std::string> parts = split_path(r.guest_path);  // proc PID [task TID] root
+    if (r.name == "root" && (parts.size() == 3 || (parts.size() == 5 && parts[2] == "task"))) {
+      std::shared_ptr<const Jail> theirs = s.root.jails().of(static_cast<pid_t>(std::atoi(parts[parts.size() - 2].c_str())));
       g = theirs ? theirs->guest : "/";
     }
     if (!g.empty()) t = s.root.view(tid, g);

@@ -50,6 +50,7 @@ int host_side(const FsState& s, const Resolved& r, Mount& m, bool& dir) {
   if (!fd) return errno;
   struct stat st;
   if (fstat(fd.get(), &st) != 0) return errno;
+  if (S_ISLNK(st.st_mode)) return ELOOP;  // swapped in since the resolution
   if (int e = host_path_of_fd(fd.get(), m.host); e != 0) return e;
   if (s.root.to_guest(m.host).empty()) return EACCES;  // outside the guest's world (an fd passed in)
   m.read_only = r.read_only;

@@ -14,16 +14,19 @@
 namespace lx::fs {
 namespace {
 
-// chmod of the resolved entry: native, and in the metadata too when it holds a mode.
+// chmod of the resolved entry: native, and in the metadata too when it holds a mode. Through its
+// fd: fchmodat() by name would follow a symlink swapped in since the resolution, on the host.
 int chmod_entry(FsState& s, const Resolved& r, mode_t mode) {
   UniqueFd fd = open_entry(r, O_PATH);
+  if (!fd) return -1;
   fsmeta::Metadata m;
-  if (fd && !s.host_root && s.store.read(fd.get(), m) == 0 && m.mode) {
+  if (!s.host_root && s.store.read(fd.get(), m) == 0 && m.mode) {
     m.mode = (*m.mode & S_IFMT) | (mode & 07777);
     if (int e = s.store.write(fd.get(), m); e != 0) return errno = e, -1;
     return 0;
   }
-  return fchmodat(r.parent.get(), at_name(r), mode, 0);
+  // A symlink here (swapped in) gives EOPNOTSUPP, as chmod of a symlink itself does.
+  return ::chmod(("/proc/self/fd/" + std::to_string(fd.get())).c_str(), mode);
 }
 
 // Stores the owner change in the metadata of `fd` (-1 leaves a field as it is).

@@ -162,6 +162,24 @@ TEST(FsPlugin, ASymlinkSwappedUnderAnOPathOpenNeverLeadsOutside) {
   EXPECT_EQ(r.status, 0);
 }
 
+// A guest's mounts and chroot take the object the walk found, never a symlink swapped in for it
+// since: a file bind mount whose source became a symlink to /proc/self once gave the host's
+// /proc/<lx> (lx's memory, writable) to a second bind mount, and a chroot there (found by an
+// attack on this work). Here the swap is made before, deterministically.
+TEST(FsPlugin, MountsAndChrootNeverTakeASymlinkSwappedIntoTheirSource) {
+  Rootfs fs("busybox");
+  REQUIRE_ROOTFS(fs);
+  if (geteuid() != 0) GTEST_SKIP() << "mount and chroot need the guest's CAP_SYS_ADMIN: lx as root";
+  auto r = run_command(lx_in(fs,
+                             "echo x > /f; echo y > /mp; mkdir /d /j; mount --bind /f /mp; rm /f; "
+                             "ln -s /proc/self /f; mount --bind /mp /d 2>/dev/null; echo bind $?; "
+                             "cat /d/status 2>/dev/null | head -1; cat /mp 2>/dev/null; echo read $?; "
+                             "chmod 600 /mp 2>/dev/null; echo chmod $?; chroot /mp /bin/true 2>/dev/null; echo chroot $?",
+                             {"instance.backend=emulated"}));
+  EXPECT_EQ(r.out, "bind 255\nread 1\nchmod 1\nchroot 1\n") << r.err;  // busybox: 255, 1 on failure
+  EXPECT_THAT(r.out, Not(HasSubstr("Name:")));
+}
+
 TEST(FsPlugin, FilesCreatedLandInTheRoot) {
   Rootfs fs("busybox");
   REQUIRE_ROOTFS(fs);
