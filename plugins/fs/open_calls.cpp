@@ -146,7 +146,7 @@ bool is_proc_cmdline(const std::string& guest) {
 // through its ELF interpreter shows its own command line, not the interpreter's (ps, pgrep).
 // nullopt: nothing to change, open the real file.
 std::optional<SyscallResult> open_cmdline(SyscallContext& c, const Resolved& r, int flags) {
-  UniqueFd real(openat(r.parent.get(), r.name.c_str(), O_RDONLY | O_CLOEXEC));
+  UniqueFd real(openat(r.parent.get(), r.name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));  // a guest-made one
   if (!real) return std::nullopt;
   std::string raw;
   char buf[4096];
