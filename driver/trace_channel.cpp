@@ -221,7 +221,17 @@ void TraceChannel::check_return(pid_t tid) {
 
 void TraceChannel::handle_exec(pid_t tid) {
   unsigned long former = 0;
-  if (ptrace(PTRACE_GETEVENTMSG, tid, 0, &former) == 0 && static_cast<pid_t>(former) != tid) {
+  if (ptrace(PTRACE_GETEVENTMSG, tid, 0, &former) != 0) former = static_cast<unsigned long>(tid);
+  // A rewritten exec whose result a plugin checks: checked here, where the new image is in place
+  // and has not run (no syscall-exit stop follows from this stop). A check the leader had
+  // pending died with it when another thread exec'd.
+  if (auto it = returns_.find(static_cast<pid_t>(former)); it != returns_.end()) {
+    sdk::SyscallContext::ReturnCheck check = std::move(it->second);
+    returns_.erase(it);
+    returns_.erase(tid);
+    if (!check(tid, 0)) syscall(SYS_tgkill, tid, tid, SIGKILL);
+  }
+  if (static_cast<pid_t>(former) != tid) {
     // A non-leader thread exec'd: it now has the leader's id, and its old id is gone.
     table_.remove(static_cast<pid_t>(former), 0);
   }

@@ -54,7 +54,7 @@ std::string FsPathResolver::guest_path(const std::string& host) noexcept {
 }
 
 int FsPathResolver::exec_paths(pid_t tid, int dirfd, const std::string& path, std::string& program,
-                               std::string& interpreter) noexcept {
+                               std::string& interpreter, FileId& runs) noexcept {
   try {
     Resolved r;
     if (int e = s_.root.resolve(tid, dirfd, path, Follow::kYes, r); e != 0) return e;
@@ -77,10 +77,15 @@ int FsPathResolver::exec_paths(pid_t tid, int dirfd, const std::string& path, st
     if (n < 0) return EACCES;
     program.assign(buf, static_cast<std::size_t>(n));
     interpreter.clear();
+    runs = {st.st_dev, st.st_ino};
     if (guest_interp.empty()) return 0;
     Resolved ri;
     if (int e = s_.root.resolve(tid, AT_FDCWD, guest_interp, Follow::kYes, ri); e != 0 || !ri.exists) return ENOENT;
-    return host_path_of(ri, 0, interpreter);
+    UniqueFd interp = open_entry(ri, O_PATH);
+    struct stat ist;
+    if (!interp || fstat(interp.get(), &ist) != 0) return ENOENT;
+    runs = {ist.st_dev, ist.st_ino};
+    return host_path_of_fd(interp.get(), interpreter);
   } catch (...) {
     return ENOMEM;
   }

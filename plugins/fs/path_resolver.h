@@ -16,8 +16,8 @@ class FsPathResolver final : public sdk::PathResolver {
   explicit FsPathResolver(FsState& state) : s_(state) {}
   int host_path(pid_t tid, int dirfd, const std::string& path, bool follow, std::string& out) noexcept override;
   std::string guest_path(const std::string& host) noexcept override;
-  int exec_paths(pid_t tid, int dirfd, const std::string& path, std::string& program,
-                 std::string& interpreter) noexcept override;
+  int exec_paths(pid_t tid, int dirfd, const std::string& path, std::string& program, std::string& interpreter,
+                 FileId& runs) noexcept override;
 
  private:
   FsState& s_;

@@ -226,6 +226,7 @@ struct ExecRewriter::Plan {
   std::string prog_host;        // the host path of the program
   std::string interp_host;      // the guest root's ELF interpreter on the host ("" for static)
   bool new_argv = false;        // whether argv changed
+  sdk::PathResolver::FileId runs{};  // the file resolved that the kernel must load
 };
 
 // Follows "#!" lines from plan.path: each makes argv { interp, [arg,] script, argv[1], ... }, as
@@ -233,7 +234,9 @@ struct ExecRewriter::Plan {
 int ExecRewriter::follow_scripts(pid_t tid, const ExecCall& call, Plan& plan) {
   for (int depth = 0;; ++depth) {
     int dirfd = depth == 0 ? call.dirfd : AT_FDCWD;
-    if (int e = paths_->exec_paths(tid, dirfd, plan.path, plan.prog_host, plan.interp_host); e != 0) return e;
+    if (int e = paths_->exec_paths(tid, dirfd, plan.path, plan.prog_host, plan.interp_host, plan.runs);
+        e != 0)
+      return e;
     std::string shebang = shebang_of(plan.prog_host);
     if (shebang.empty()) return 0;
     if (depth >= 4) return ELOOP;
@@ -303,6 +306,15 @@ SyscallResult ExecRewriter::rewrite(SyscallContext& c, const ExecCall& call) {
   std::uint64_t top = c.scratch_top();
   std::uint64_t path_p = c.push(&top, exec_path);
   if (!path_p) return fail(EFAULT);
+  // The kernel walks the host path again: a symlink a guest swapped into it since the resolution
+  // (or a rewrite of the pushed path by another process) would run a file outside its world. At
+  // the exec's stop, before the new image runs, it must be the file resolved; else it dies.
+  c.check_return([runs = plan.runs](pid_t tid, long ret) {
+    if (ret < 0) return true;  // nothing was run
+    struct stat st;
+    return ::stat(("/proc/" + std::to_string(tid) + "/exe").c_str(), &st) == 0 && st.st_dev == runs.dev &&
+           st.st_ino == runs.ino;
+  });
   c.set_arg(0, path_p);
   if (!plan.new_argv) return SyscallResult::rewritten();
   std::vector<std::uint64_t> arr;

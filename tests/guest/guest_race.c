@@ -8,7 +8,12 @@
  * while another, single-threaded with its own memory and fds, opens /w/s/marker with O_PATH N
  * times (the emulated backend lets the guest make that call itself, with the host path) and looks
  * at the size of what it got: the outside marker's would be an escape. A thread that got another
- * object than the one resolved is killed: "contained" either way. */
+ * object than the one resolved is killed: "contained" either way.
+ *
+ * `guest_race exec N`: the same swap of /w/s, between a copy of this program and a symlink to
+ * "../../outside" (a static busybox beside the root), while children exec /w/s N times as "s":
+ * a child that ran the outside busybox ("s: applet not found", 127) is an escape; one killed at
+ * its exec is not. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <pthread.h>
@@ -95,8 +100,47 @@ static int opath_race(long n) {
   return 0;
 }
 
+static int exec_race(long n) {
+  mkdir("/w", 0755);
+  int in = open("/bin/guest_race", O_RDONLY), out = open("/w/s", O_WRONLY | O_CREAT | O_TRUNC, 0755);
+  char buf[65536];
+  ssize_t got;
+  while (in >= 0 && out >= 0 && (got = read(in, buf, sizeof buf)) > 0)
+    if (write(out, buf, (size_t)got) != got) return 2;
+  if (in < 0 || out < 0) return 2;
+  close(in);
+  close(out);
+  symlink("../../outside", "/w/l");
+  pid_t swapper = fork();
+  if (swapper == 0) {
+    for (;;) {  /* /w/s: the program, then the symlink, then back */
+      rename("/w/s", "/w/d");
+      rename("/w/l", "/w/s");
+      rename("/w/s", "/w/l");
+      rename("/w/d", "/w/s");
+    }
+  }
+  int escapes = 0;
+  for (long i = 0; i < n && !escapes; ++i) {
+    pid_t child = fork();
+    if (child == 0) {
+      execl("/w/s", "s", "probe", (char*)NULL);
+      _exit(0);  /* ENOENT or ELOOP: the swap was under way */
+    }
+    int st = 0;
+    waitpid(child, &st, 0);
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 127) escapes = 1;  /* busybox: no applet "s" */
+  }
+  kill(swapper, SIGKILL);
+  waitpid(swapper, NULL, 0);
+  printf(escapes ? "escaped\n" : "contained\n");
+  return escapes;
+}
+
 int main(int argc, char** argv) {
+  if (argc > 1 && !strcmp(argv[1], "probe")) return 0;  /* run by exec_race from inside */
   if (argc > 2 && !strcmp(argv[1], "opath")) return opath_race(atol(argv[2]));
+  if (argc > 2 && !strcmp(argv[1], "exec")) return exec_race(atol(argv[2]));
   iterations = argc > 1 ? atol(argv[1]) : 2000;
   mkdir("/w", 0755);
   mkdir("/w/a", 0755);

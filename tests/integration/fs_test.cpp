@@ -180,6 +180,21 @@ TEST(FsPlugin, MountsAndChrootNeverTakeASymlinkSwappedIntoTheirSource) {
   EXPECT_THAT(r.out, Not(HasSubstr("Name:")));
 }
 
+// execve runs the host path lx resolved, which the kernel walks again: a symlink swapped in
+// meanwhile once ran a program outside the root (found by an attack). The exec is now checked at
+// its stop, before the new image runs: the file loaded must be the one resolved.
+TEST(FsPlugin, ASymlinkSwappedUnderAnExecNeverRunsAProgramOutside) {
+  Rootfs fs("busybox");
+  REQUIRE_ROOTFS(fs);
+  std::filesystem::copy_file(std::string(GUEST_DIR) + "/guest_race", fs.root() + "/bin/guest_race");
+  std::filesystem::copy_file(fs.root() + "/bin/busybox", fs.dir() + "/outside");
+  auto r = run_command({kLx, "exec", "--set", "fs.root=" + fs.root(), "--set", "fs.default_mounts=false", "--set",
+                        "instance.backend=emulated", "--",
+                        "/bin/guest_race", "exec", "10000"});
+  EXPECT_EQ(r.out, "contained\n") << r.err;
+  EXPECT_EQ(r.status, 0);
+}
+
 TEST(FsPlugin, FilesCreatedLandInTheRoot) {
   Rootfs fs("busybox");
   REQUIRE_ROOTFS(fs);

@@ -80,7 +80,9 @@ class NoPaths final : public sdk::PathResolver {
  public:
   int host_path(pid_t, int, const std::string&, bool, std::string&) noexcept override { return ENOENT; }
   std::string guest_path(const std::string&) noexcept override { return {}; }
-  int exec_paths(pid_t, int, const std::string&, std::string&, std::string&) noexcept override { return ENOENT; }
+  int exec_paths(pid_t, int, const std::string&, std::string&, std::string&, FileId&) noexcept override {
+    return ENOENT;
+  }
 };
 
 // One family plugin, loaded from the build tree.

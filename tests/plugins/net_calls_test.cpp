@@ -154,7 +154,9 @@ class RootResolver : public sdk::PathResolver {
   std::string guest_path(const std::string& host) noexcept override {
     return host.rfind(root_ + "/", 0) == 0 ? host.substr(root_.size()) : std::string();
   }
-  int exec_paths(pid_t, int, const std::string&, std::string&, std::string&) noexcept override { return ENOSYS; }
+  int exec_paths(pid_t, int, const std::string&, std::string&, std::string&, FileId&) noexcept override {
+    return ENOSYS;
+  }
 
  private:
   std::string root_;

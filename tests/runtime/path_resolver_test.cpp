@@ -67,11 +67,16 @@ TEST_F(PathResolverTest, ExecPathsGiveProgramAndTheRootsInterpreter) {
   sdk::PathResolver* pr = resolver(rt);
   ASSERT_NE(pr, nullptr);
   std::string prog, interp;
-  ASSERT_EQ(pr->exec_paths(getpid(), AT_FDCWD, "/sh-link", prog, interp), 0);
+  sdk::PathResolver::FileId runs;
+  ASSERT_EQ(pr->exec_paths(getpid(), AT_FDCWD, "/sh-link", prog, interp, runs), 0);
   std::string root = std::filesystem::canonical(root_).string();
   EXPECT_EQ(prog, std::filesystem::canonical(root_ + "/bin/sh").string());
   EXPECT_EQ(interp.rfind(root + "/", 0), 0u) << interp;  // the rootfs's own ld.so
-  EXPECT_EQ(pr->exec_paths(getpid(), AT_FDCWD, "/nonexistent", prog, interp), ENOENT);
+  struct stat st;
+  ASSERT_EQ(::stat(interp.c_str(), &st), 0);
+  EXPECT_EQ(runs.dev, st.st_dev);  // what the exec must load: the interpreter
+  EXPECT_EQ(runs.ino, st.st_ino);
+  EXPECT_EQ(pr->exec_paths(getpid(), AT_FDCWD, "/nonexistent", prog, interp, runs), ENOENT);
 }
 
 TEST_F(PathResolverTest, DotDotAfterASymlinkGoesUpFromItsTarget) {

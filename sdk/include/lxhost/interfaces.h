@@ -25,10 +25,17 @@ class PathResolver {
   virtual int host_path(pid_t tid, int dirfd, const std::string& path, bool follow, std::string& out) noexcept = 0;
   /// The guest path of host path `host`, or "" when it lies outside the guest's world.
   virtual std::string guest_path(const std::string& host) noexcept = 0;
+  /// A file's identity.
+  struct FileId {
+    std::uint64_t dev = 0, ino = 0;
+  };
   /// What execve of guest `path` must run on the host: the program, and the guest root's ELF
-  /// interpreter when the program has a PT_INTERP ("" for a static program). 0 or an errno.
+  /// interpreter when the program has a PT_INTERP ("" for a static program), as host paths; and
+  /// in `runs` the identity of the file resolved that the kernel must load (the interpreter when
+  /// there is one): the paths are walked again by the kernel, and a guest can swap a symlink into
+  /// them meanwhile, so the caller checks what was run against it. 0 or an errno.
   virtual int exec_paths(pid_t tid, int dirfd, const std::string& path, std::string& program,
-                         std::string& interpreter) noexcept = 0;
+                         std::string& interpreter, FileId& runs) noexcept = 0;
 };
 
 /// The guest path of the program each guest process runs (what /proc/<pid>/exe must show when the
