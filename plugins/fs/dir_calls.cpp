@@ -4,6 +4,7 @@
 // (each process's own root, jails.h).
 #include <dirent.h>
 #include <linux/capability.h>
+#include <linux/kcmp.h>
 #include <linux/magic.h>
 #include <sys/fanotify.h>
 #include <sys/inotify.h>
@@ -102,23 +103,48 @@ SyscallResult handle_mkdir(FsState& s, SyscallContext& c) { return mkdir_path(s,
 
 SyscallResult handle_mkdirat(FsState& s, SyscallContext& c) { return mkdir_path(s, c, c.fd(0), 1); }
 
+namespace {
+
+// Whether another process of the instance shares the cwd of `c.pid()` (clone with CLONE_FS and
+// without CLONE_THREAD): a cwd that a checked chdir lets escape would stay with it.
+bool shares_cwd_with_another_process(const FsState& s, SyscallContext& c) {
+  for (pid_t o : s.members())
+    if (o != c.pid() && o != c.tid() && syscall(sdk::sys::kcmp, c.pid(), o, KCMP_FS, 0, 0) == 0 &&
+        syscall(sdk::sys::kcmp, c.pid(), o, KCMP_VM, 0, 0) != 0)
+      return true;
+  return false;
+}
+
+// Whether the cwd of guest thread `tid` is in the guest's world: its guest path, walked as any
+// guest path (a /proc of a process outside the instance is not there), leads to it.
+bool cwd_in_world(const GuestRoot& root, pid_t tid) {
+  std::string link = "/proc/" + std::to_string(tid) + "/cwd", host;
+  struct stat cwd, there;
+  if (read_link(AT_FDCWD, link.c_str(), host) != 0 || ::stat(link.c_str(), &cwd) != 0) return false;
+  std::string guest = root.to_guest(host);
+  Resolved r;
+  if (guest.empty() || root.resolve(0, AT_FDCWD, guest, Follow::kYes, r) != 0 || !r.exists) return false;
+  UniqueFd fd = open_entry(r, O_PATH);
+  return fd && fstat(fd.get(), &there) == 0 && there.st_dev == cwd.st_dev && there.st_ino == cwd.st_ino;
+}
+
+}  // namespace
+
 SyscallResult handle_chdir(FsState& s, SyscallContext& c) {
   Resolved r;
   if (int e = resolve_arg(s, c, AT_FDCWD, 0, Follow::kYes, r); e != 0) return fail(e);
   if (!r.exists) return fail(ENOENT);
   std::string host;
   if (int e = host_path_of(r, O_DIRECTORY, host); e != 0) return fail(e);
+  if (shares_cwd_with_another_process(s, c)) return fail(ENOSYS);
   std::uint64_t top = c.scratch_top();
   std::uint64_t p = c.push(&top, host);
   if (!p) return fail(EFAULT);
-  // The pushed path could be rewritten by another thread or process before the kernel reads it:
-  // a cwd that ended outside the guest's world ends the thread (open_calls.cpp does the same).
-  c.check_return([&root = s.root](pid_t tid, long ret) {
-    if (ret < 0) return true;
-    char cwd[PATH_MAX + 1];
-    ssize_t n = readlink(("/proc/" + std::to_string(tid) + "/cwd").c_str(), cwd, PATH_MAX);
-    return n > 0 && !root.to_guest(std::string(cwd, static_cast<std::size_t>(n))).empty();
-  });
+  // The kernel walks the pushed path again: a symlink the guest swapped into it since, or a
+  // rewrite of the pushed path by another process, could leave the cwd outside the guest's world.
+  // Then the process dies at the call's exit (with every thread that shares the cwd; another
+  // process sharing it was refused above).
+  c.check_return([&root = s.root](pid_t tid, long ret) { return ret < 0 || cwd_in_world(root, tid); });
   c.set_arg(0, p);
   return SyscallResult::rewritten();
 }

@@ -24,6 +24,7 @@ struct Address {
   socklen_t len = 0;
   UniqueFd pin;
   UniqueFd dir;
+  std::string guest_path;  ///< an AF_UNIX path translated to the host's: the guest's own
   sockaddr* sa() { return reinterpret_cast<sockaddr*>(&ss); }
   sockaddr_un* un() { return reinterpret_cast<sockaddr_un*>(&ss); }
 };

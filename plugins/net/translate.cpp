@@ -71,6 +71,7 @@ int translate_path(const NetState& state, sdk::SyscallContext& c, Address& a, Us
   std::string guest = named_path(a);
   if (!guest.empty() && state.kernel) return in_guest_view(c, a, guest, use);
   if (guest.empty() || !state.paths) return 0;
+  a.guest_path = guest;
   std::string host;
   if (int e = state.paths->host_path(c.tid(), AT_FDCWD, guest, use == Use::kDestination, host); e != 0) return e;
   if (use == Use::kDestination) return pin_destination(host, a);

@@ -13,14 +13,20 @@
  * `guest_race exec N`: the same swap of /w/s, between a copy of this program and a symlink to
  * "../../outside" (a static busybox beside the root), while children exec /w/s N times as "s":
  * a child that ran the outside busybox ("s: applet not found", 127) is an escape; one killed at
- * its exec is not. */
+ * its exec is not.
+ *
+ * `guest_race bind N`: /w/s swaps between a directory and a symlink to "../.." while a child binds
+ * an AF_UNIX socket to /w/s/sock N times: a socket bound beside the root is an escape unless lx
+ * killed the child for it ("killed": its socket refuses every peer); else "done". */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -137,10 +143,39 @@ static int exec_race(long n) {
   return escapes;
 }
 
+static int bind_race(long n) {
+  mkdir("/w", 0755);
+  mkdir("/w/s", 0755);
+  symlink("../..", "/w/l");
+  pid_t swapper = fork();
+  if (swapper == 0)
+    for (;;) renameat2(AT_FDCWD, "/w/s", AT_FDCWD, "/w/l", RENAME_EXCHANGE);  /* directory <-> symlink */
+  pid_t binder = fork();
+  if (binder == 0) {
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    strcpy(sun.sun_path, "/w/s/sock");
+    for (long i = 0; i < n; ++i) {
+      int s = socket(AF_UNIX, SOCK_STREAM, 0);
+      bind(s, (struct sockaddr*)&sun, sizeof sun);
+      close(s);
+      unlink("/w/s/sock");
+      unlink("/w/d/sock");
+    }
+    _exit(0);
+  }
+  int st = 0;
+  waitpid(binder, &st, 0);
+  kill(swapper, SIGKILL);
+  waitpid(swapper, NULL, 0);
+  printf(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL ? "killed\n" : "done\n");
+  return 0;
+}
+
 int main(int argc, char** argv) {
   if (argc > 1 && !strcmp(argv[1], "probe")) return 0;  /* run by exec_race from inside */
   if (argc > 2 && !strcmp(argv[1], "opath")) return opath_race(atol(argv[2]));
   if (argc > 2 && !strcmp(argv[1], "exec")) return exec_race(atol(argv[2]));
+  if (argc > 2 && !strcmp(argv[1], "bind")) return bind_race(atol(argv[2]));
   iterations = argc > 1 ? atol(argv[1]) : 2000;
   mkdir("/w", 0755);
   mkdir("/w/a", 0755);
