@@ -33,10 +33,17 @@ struct ArgvItem {
   std::string text;
 };
 
-// The "#!" line of host file `path` (without "#!"), or "".
-std::string shebang_of(const std::string& path) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+// The "#!" line of host file `path` (without "#!"), or "" (also when it is not file `resolved`).
+std::string shebang_of(const std::string& path, const sdk::PathResolver::FileId& resolved) {
+  int fd = open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return {};
+  // The file resolved, not one a symlink swapped into the host path since leads to (whose first
+  // line would reach the guest in the interpreter's argv); an exec of such a file dies anyway.
+  struct stat st;
+  if (fstat(fd, &st) != 0 || st.st_dev != resolved.dev || st.st_ino != resolved.ino) {
+    close(fd);
+    return {};
+  }
   char head[256];
   ssize_t k = pread(fd, head, sizeof head - 1, 0);
   close(fd);
@@ -237,7 +244,7 @@ int ExecRewriter::follow_scripts(pid_t tid, const ExecCall& call, Plan& plan) {
     if (int e = paths_->exec_paths(tid, dirfd, plan.path, plan.prog_host, plan.interp_host, plan.runs);
         e != 0)
       return e;
-    std::string shebang = shebang_of(plan.prog_host);
+    std::string shebang = shebang_of(plan.prog_host, plan.runs);
     if (shebang.empty()) return 0;
     if (depth >= 4) return ELOOP;
     auto [interp, arg] = split_shebang(shebang);
