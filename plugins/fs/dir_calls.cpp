@@ -118,9 +118,12 @@ bool shares_cwd_with_another_process(const FsState& s, SyscallContext& c) {
 // Whether the cwd of guest thread `tid` is in the guest's world: its guest path, walked as any
 // guest path (a /proc of a process outside the instance is not there), leads to it.
 bool cwd_in_world(const GuestRoot& root, pid_t tid) {
-  std::string link = "/proc/" + std::to_string(tid) + "/cwd", host;
+  // One look at it (its threads share it, and may change it meanwhile): its path and identity
+  // both from one fd.
+  UniqueFd at(::open(("/proc/" + std::to_string(tid) + "/cwd").c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  std::string host;
   struct stat cwd, there;
-  if (read_link(AT_FDCWD, link.c_str(), host) != 0 || ::stat(link.c_str(), &cwd) != 0) return false;
+  if (!at || fstat(at.get(), &cwd) != 0 || host_path_of_fd(at.get(), host) != 0) return false;
   std::string guest = root.to_guest(host);
   Resolved r;
   if (guest.empty() || root.resolve(0, AT_FDCWD, guest, Follow::kYes, r) != 0 || !r.exists) return false;

@@ -17,7 +17,10 @@
  *
  * `guest_race bind N`: /w/s swaps between a directory and a symlink to "../.." while a child binds
  * an AF_UNIX socket to /w/s/sock N times: a socket bound beside the root is an escape unless lx
- * killed the child for it ("killed": its socket refuses every peer); else "done". */
+ * killed the child for it ("killed": its socket refuses every peer); else "done".
+ *
+ * `guest_race chdirs`: 4 threads change the cwd they share 300 times each, between /bin and /w:
+ * each chdir is checked at its exit, and a sibling's chdir meanwhile is no escape ("ok"). */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <pthread.h>
@@ -171,11 +174,26 @@ static int bind_race(long n) {
   return 0;
 }
 
+static void* chdirs(void* arg) {
+  (void)arg;
+  for (int i = 0; i < 300; ++i)
+    if (chdir(i % 2 ? "/w" : "/bin") != 0) escaped = 1;
+  return NULL;
+}
+
 int main(int argc, char** argv) {
   if (argc > 1 && !strcmp(argv[1], "probe")) return 0;  /* run by exec_race from inside */
   if (argc > 2 && !strcmp(argv[1], "opath")) return opath_race(atol(argv[2]));
   if (argc > 2 && !strcmp(argv[1], "exec")) return exec_race(atol(argv[2]));
   if (argc > 2 && !strcmp(argv[1], "bind")) return bind_race(atol(argv[2]));
+  if (argc > 1 && !strcmp(argv[1], "chdirs")) {
+    mkdir("/w", 0755);
+    pthread_t t[4];
+    for (int i = 0; i < 4; ++i) pthread_create(&t[i], NULL, chdirs, NULL);
+    for (int i = 0; i < 4; ++i) pthread_join(t[i], NULL);
+    printf(escaped ? "chdir failed\n" : "ok\n");
+    return 0;
+  }
   iterations = argc > 1 ? atol(argv[1]) : 2000;
   mkdir("/w", 0755);
   mkdir("/w/a", 0755);

@@ -215,6 +215,19 @@ TEST(FsPlugin, ADirectorySwappedUnderABindNeverLeavesALiveSocketOutside) {
     EXPECT_THAT(r.out, AnyOf(Eq("killed\n"), Eq("done\n")));
 }
 
+// A chdir is checked at its exit (its cwd must be in the guest's world); threads that share the
+// cwd and change it meanwhile are no escape, and no reason to end the process.
+TEST(FsPlugin, ThreadsChangingTheirSharedCwdAreNotEnded) {
+  Rootfs fs("busybox");
+  REQUIRE_ROOTFS(fs);
+  std::filesystem::copy_file(std::string(GUEST_DIR) + "/guest_race", fs.root() + "/bin/guest_race");
+  for (int i = 0; i < 3; ++i) {
+    auto r = run_command(lx_in(fs, "/bin/guest_race chdirs", {"instance.backend=emulated"}));
+    EXPECT_EQ(r.out, "ok\n") << r.err;
+    EXPECT_EQ(r.status, 0);
+  }
+}
+
 TEST(FsPlugin, FilesCreatedLandInTheRoot) {
   Rootfs fs("busybox");
   REQUIRE_ROOTFS(fs);
