@@ -127,6 +127,11 @@ const FsRow kRows[] = {
     {When::kAlways, {sys::open_tree, Error(EPERM), nullptr, E, kHostNote}},
     {When::kAlways, {sys::move_mount, Error(EPERM), nullptr, E, kHostNote}},
     {When::kAlways, {sys::fspick, Error(EPERM), nullptr, E, kHostNote}},
+    // The new mount API: a filesystem it makes would be the host's to mount, and fsconfig's
+    // "source" is a host path (a guest with the host's CAP_SYS_ADMIN made a tmpfs with it).
+    {When::kAlways, {sys::fsopen, Error(EPERM), nullptr, E, kHostNote}},
+    {When::kAlways, {sys::fsconfig, Error(EPERM), nullptr, E, kHostNote}},
+    {When::kAlways, {sys::fsmount, Error(EPERM), nullptr, E, kHostNote}},
     {When::kAlways, {sys::mount_setattr, Error(EPERM), nullptr, E, kHostNote}},
     {When::kAlways, {sys::fanotify_mark, Notify(), handle_fanotify_mark, P,
                      "marks added to the guest's own group; mount/filesystem marks only with the host's root"}},

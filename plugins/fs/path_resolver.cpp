@@ -12,21 +12,38 @@
 
 namespace lx::fs {
 
-std::string elf_interp(int fd) {
-  Elf64_Ehdr eh;
+namespace {
+
+// elf_interp for one ELF class, as the kernel's load_elf_binary reads the program headers: all
+// of them (their table at most a page), the first PT_INTERP, up to PATH_MAX bytes. Where the
+// kernel would refuse the file, lx runs it as a static program and the kernel refuses it.
+template <class Ehdr, class Phdr>
+std::string interp_of(int fd) {
+  Ehdr eh;
   if (pread(fd, &eh, sizeof eh, 0) != static_cast<ssize_t>(sizeof eh)) return {};
-  if (std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64) return {};
-  for (int i = 0; i < eh.e_phnum && i < 64; ++i) {
-    Elf64_Phdr ph;
+  if (eh.e_phentsize != sizeof(Phdr) || eh.e_phnum == 0 || eh.e_phnum * sizeof(Phdr) > 4096) return {};
+  for (unsigned i = 0; i < eh.e_phnum; ++i) {
+    Phdr ph;
     if (pread(fd, &ph, sizeof ph, static_cast<off_t>(eh.e_phoff + i * sizeof ph)) != static_cast<ssize_t>(sizeof ph))
       return {};
-    if (ph.p_type == PT_INTERP && ph.p_filesz > 1 && ph.p_filesz < PATH_MAX) {
-      std::string s(ph.p_filesz, '\0');
-      if (pread(fd, s.data(), ph.p_filesz, static_cast<off_t>(ph.p_offset)) != static_cast<ssize_t>(ph.p_filesz)) return {};
-      s.resize(std::strlen(s.c_str()));
-      return s;
-    }
+    if (ph.p_type != PT_INTERP) continue;
+    if (ph.p_filesz < 2 || ph.p_filesz > PATH_MAX) return {};
+    std::string s(ph.p_filesz, '\0');
+    if (pread(fd, s.data(), ph.p_filesz, static_cast<off_t>(ph.p_offset)) != static_cast<ssize_t>(ph.p_filesz)) return {};
+    s.resize(std::strlen(s.c_str()));
+    return s;
   }
+  return {};
+}
+
+}  // namespace
+
+std::string elf_interp(int fd) {
+  unsigned char ident[EI_NIDENT];
+  if (pread(fd, ident, sizeof ident, 0) != static_cast<ssize_t>(sizeof ident)) return {};
+  if (std::memcmp(ident, ELFMAG, SELFMAG) != 0) return {};
+  if (ident[EI_CLASS] == ELFCLASS64) return interp_of<Elf64_Ehdr, Elf64_Phdr>(fd);
+  if (ident[EI_CLASS] == ELFCLASS32) return interp_of<Elf32_Ehdr, Elf32_Phdr>(fd);
   return {};
 }
 
@@ -62,7 +79,7 @@ int FsPathResolver::exec_paths(pid_t tid, int dirfd, const std::string& path, st
     UniqueFd fd;
     {
       ActingAs::AsLx lx;  // exec needs no read permission: lx reads the ELF header itself
-      fd = open_entry(r, O_RDONLY | O_NOFOLLOW);
+      fd = open_entry(r, O_RDONLY);  // a /proc/self/fd/N link (fexecve) is opened through
     }
     if (!fd) return errno;
     // As the kernel's exec: a regular file the caller may execute (the caller is the guest

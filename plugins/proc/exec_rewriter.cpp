@@ -33,6 +33,18 @@ struct ArgvItem {
   std::string text;
 };
 
+// Whether the image process `pid` just exec'd was loaded with no ELF interpreter (AT_BASE 0).
+bool loaded_no_interpreter(pid_t pid) {
+  std::FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/auxv").c_str(), "re");
+  if (!f) return false;
+  std::uint64_t pair[2];
+  bool none = false;
+  while (std::fread(pair, sizeof pair, 1, f) == 1 && pair[0] != AT_NULL)
+    if (pair[0] == AT_BASE) none = pair[1] == 0;
+  std::fclose(f);
+  return none;
+}
+
 // The "#!" line of host file `path` (without "#!"), or "" (also when it is not file `resolved`).
 std::string shebang_of(const std::string& path, const sdk::PathResolver::FileId& resolved) {
   int fd = open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -316,11 +328,14 @@ SyscallResult ExecRewriter::rewrite(SyscallContext& c, const ExecCall& call) {
   // The kernel walks the host path again: a symlink a guest swapped into it since the resolution
   // (or a rewrite of the pushed path by another process) would run a file outside its world. At
   // the exec's stop, before the new image runs, it must be the file resolved; else it dies.
+  // What lx runs never has an ELF interpreter of its own (a static program, or the interpreter
+  // itself): one the kernel found anyway (program headers lx did not read as the kernel does)
+  // would be a host file.
   c.check_return([runs = plan.runs](pid_t tid, long ret) {
     if (ret < 0) return true;  // nothing was run
     struct stat st;
     return ::stat(("/proc/" + std::to_string(tid) + "/exe").c_str(), &st) == 0 && st.st_dev == runs.dev &&
-           st.st_ino == runs.ino;
+           st.st_ino == runs.ino && loaded_no_interpreter(tid);
   });
   c.set_arg(0, path_p);
   if (!plan.new_argv) return SyscallResult::rewritten();

@@ -20,8 +20,12 @@
  * killed the child for it ("killed": its socket refuses every peer); else "done".
  *
  * `guest_race chdirs`: 4 threads change the cwd they share 300 times each, between /bin and /w:
- * each chdir is checked at its exit, and a sibling's chdir meanwhile is no escape ("ok"). */
+ * each chdir is checked at its exit, and a sibling's chdir meanwhile is no escape ("ok").
+ *
+ * `guest_race fexec PATH`: fexecve of PATH (execveat of its fd with AT_EMPTY_PATH) as "probe":
+ * prints execveat's error, or what the program run prints. */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -31,6 +35,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -183,6 +188,14 @@ static void* chdirs(void* arg) {
 
 int main(int argc, char** argv) {
   if (argc > 1 && !strcmp(argv[1], "probe")) return 0;  /* run by exec_race from inside */
+  if (argc > 2 && !strcmp(argv[1], "fexec")) {
+    int fd = open(argv[2], O_RDONLY);  /* not O_CLOEXEC: a script could not be run natively */
+    char* args[] = {"probed", "probe", NULL};
+    char* env[] = {NULL};
+    syscall(SYS_execveat, fd, "", args, env, AT_EMPTY_PATH);
+    printf("fexec %s: %s\n", argv[2], strerror(errno));
+    return 0;
+  }
   if (argc > 2 && !strcmp(argv[1], "opath")) return opath_race(atol(argv[2]));
   if (argc > 2 && !strcmp(argv[1], "exec")) return exec_race(atol(argv[2]));
   if (argc > 2 && !strcmp(argv[1], "bind")) return bind_race(atol(argv[2]));

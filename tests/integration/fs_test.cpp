@@ -228,6 +228,27 @@ TEST(FsPlugin, ThreadsChangingTheirSharedCwdAreNotEnded) {
   }
 }
 
+// fexecve (execveat of an fd, AT_EMPTY_PATH) ran natively: the kernel took a script's "#!"
+// interpreter or a program's ELF interpreter from the host's namespace (found by an attack). It
+// is an exec of the fd's file like any other now: its interpreter is the guest root's.
+TEST(FsPlugin, FexecveFindsTheInterpreterInTheGuestRoot) {
+  Rootfs fs("busybox");
+  REQUIRE_ROOTFS(fs);
+  std::filesystem::copy_file(std::string(GUEST_DIR) + "/guest_race", fs.root() + "/bin/guest_race");
+  std::filesystem::copy_file(fs.root() + "/bin/busybox", fs.dir() + "/outside");
+  std::ofstream(fs.root() + "/outside.sh") << "#!" << fs.dir() << "/outside echo\necho x\n";
+  std::ofstream(fs.root() + "/inside.sh") << "#!/bin/sh\necho inside $0 $1\n";
+  std::filesystem::permissions(fs.root() + "/outside.sh", std::filesystem::perms::all);
+  std::filesystem::permissions(fs.root() + "/inside.sh", std::filesystem::perms::all);
+  auto r = run_command({kLx, "exec", "--set", "fs.root=" + fs.root(), "--set", "fs.default_mounts=false", "--set",
+                        "instance.backend=emulated", "--", "/bin/sh", "-c",
+                        "/bin/guest_race fexec /outside.sh; /bin/guest_race fexec /inside.sh; "
+                        "/bin/guest_race fexec /bin/guest_race; echo $?"});
+  EXPECT_THAT(r.out, Not(HasSubstr("outside.sh\n"))) << "the host's interpreter ran";
+  EXPECT_THAT(r.out, HasSubstr("fexec /outside.sh: No such file or directory\ninside /inside.sh probe\n0\n"))
+      << r.err;
+}
+
 TEST(FsPlugin, FilesCreatedLandInTheRoot) {
   Rootfs fs("busybox");
   REQUIRE_ROOTFS(fs);
