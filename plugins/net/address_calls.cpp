@@ -2,20 +2,16 @@
 // the address checked and translated; accept, getsockname and getpeername giving the address in
 // guest terms; SO_PEERCRED naming the guest that connected (peer_pids.h).
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <poll.h>
-#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
-
-#include <lxhost/syscall_table.h>
 
 #include <algorithm>
 #include <cerrno>
 
 #include "address.h"
+#include "base/proc_status.h"
 #include "guest_socket.h"
 #include "guest_view.h"
 #include "handlers.h"
@@ -34,25 +30,11 @@ int open_with_address(const NetState& state, SyscallContext& c, GuestSocket& s, 
   return translate(state, c, a, use);
 }
 
-// Whether socket `s`, just bound to the host path of guest path `a.guest_path`, has its file
-// there: that path, resolved again in the guest's world, leads to the socket's own file (its
-// directory's host path walked with no symlink on the way: a guest cannot swap one in).
-bool bound_in_world(const NetState& state, SyscallContext& c, const GuestSocket& s, const Address& a) {
-  struct stat sock, there;
-  dev_t dev = 0;
-  ino_t file = 0;
-  std::string host;
-  if (fstat(s.fd.get(), &sock) != 0 || !unix_socket_file(sock.st_ino, dev, file)) return false;
-  if (state.paths->host_path(c.tid(), AT_FDCWD, a.guest_path, false, host) != 0) return false;
-  std::size_t slash = host.rfind('/');
-  if (slash == std::string::npos) return false;
-  open_how how{};
-  how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
-  how.resolve = RESOLVE_NO_SYMLINKS;
-  std::string dir = slash == 0 ? "/" : host.substr(0, slash);
-  UniqueFd d(static_cast<int>(syscall(sdk::sys::openat2, AT_FDCWD, dir.c_str(), &how, sizeof how)));
-  return d && fstatat(d.get(), host.c_str() + slash + 1, &there, AT_SYMLINK_NOFOLLOW) == 0 && there.st_dev == dev &&
-         there.st_ino == file;
+// The umask of guest thread `tid` (022 when unreadable), which a bind's socket file gets.
+mode_t guest_umask_of(pid_t tid) {
+  if (auto st = ProcStatus::read(tid))
+    if (auto m = st->umask()) return *m;
+  return 022;
 }
 
 // Accepts a connection on `s` (SOCK_NONBLOCK in `flags` kept) as the guest's own call would wait
@@ -120,19 +102,16 @@ SyscallResult handle_bind(NetState& state, SyscallContext& c) {
   GuestSocket s;
   Address a;
   if (int e = open_with_address(state, c, s, a, Use::kBind); e != 0) return sdk::fail(e);
-  if (a.dir) {  // an AF_UNIX name in the guest's own view (kernel backend)
+  if (a.dir && state.kernel) {  // an AF_UNIX name in the guest's own view (kernel backend)
     if (int e = bind_in_dir(s.fd.get(), c.tid(), a); e != 0) return sdk::fail(e);
     return SyscallResult::value(0);
   }
-  if (::bind(s.fd.get(), a.sa(), a.len) != 0) return sdk::fail(errno);
-  if (!a.guest_path.empty() && !bound_in_world(state, c, s, a)) {
-    // The kernel walked the host path again and a symlink the guest swapped into it since took it
-    // outside its world: the socket refuses every peer there, and the process dies (the inert
-    // socket file is left: lx removes nothing by a path a guest can redirect).
-    ::shutdown(s.fd.get(), SHUT_RDWR);
-    syscall(sdk::sys::tgkill, c.pid(), c.tid(), SIGKILL);
-    return sdk::fail(EACCES);
+  if (a.dir) {  // a translated AF_UNIX name: bound in lx's directory, moved to the one resolved
+    if (int e = state.bound->bind(s.fd.get(), a.dir.get(), std::string(a.un()->sun_path), a.guest_path, guest_umask_of(c.tid())); e != 0)
+      return sdk::fail(e);
+    return SyscallResult::value(0);
   }
+  if (::bind(s.fd.get(), a.sa(), a.len) != 0) return sdk::fail(errno);
   return SyscallResult::value(0);
 }
 

@@ -12,6 +12,7 @@
 #include <lxhost/interfaces.h>
 
 #include "base/acting_as.h"
+#include "bound_names.h"
 #include "peer_pids.h"
 
 namespace lx::net {
@@ -34,6 +35,8 @@ struct NetState {
   /// Sockets connected on a guest's behalf, for SO_PEERCRED (the one part that changes while
   /// guests run: it locks itself).
   std::shared_ptr<ConnectingPids> connectors = std::make_shared<ConnectingPids>();
+  /// AF_UNIX binds made in lx's own directory (emulated backend), their names for the guest.
+  std::shared_ptr<BoundNames> bound = std::make_shared<BoundNames>();
 
   /// Whether calls that carry an address go through the handlers: addresses are checked or
   /// translated.

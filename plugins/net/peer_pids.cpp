@@ -6,7 +6,6 @@
 #include <linux/sock_diag.h>
 #include <linux/unix_diag.h>
 #include <sys/socket.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -74,19 +73,6 @@ ino_t unix_peer_inode(ino_t ino) {
     if (type == UNIX_DIAG_PEER && len >= sizeof peer) std::memcpy(&peer, data, sizeof peer);
   });
   return peer;
-}
-
-bool unix_socket_file(ino_t ino, dev_t& dev, ino_t& file) {
-  bool found = false;
-  unix_diag(ino, UDIAG_SHOW_VFS, [&](unsigned type, const void* data, std::size_t len) {
-    unix_diag_vfs v;
-    if (type != UNIX_DIAG_VFS || len < sizeof v) return;
-    std::memcpy(&v, data, sizeof v);
-    dev = makedev(v.udiag_vfs_dev >> 20, v.udiag_vfs_dev & 0xfffff);  // the kernel's own dev_t
-    file = v.udiag_vfs_ino;
-    found = true;
-  });
-  return found;
 }
 
 }  // namespace lx::net

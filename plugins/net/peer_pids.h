@@ -32,8 +32,5 @@ class ConnectingPids {
 /// The inode of the peer of AF_UNIX socket `ino` (sock_diag, UDIAG_SHOW_PEER); 0 when it has
 /// none or the kernel does not say.
 ino_t unix_peer_inode(ino_t ino);
-/// The file AF_UNIX socket `ino` is bound to (sock_diag, UDIAG_SHOW_VFS): false when it has none
-/// or the kernel does not say.
-bool unix_socket_file(ino_t ino, dev_t& dev, ino_t& file);
 
 }  // namespace lx::net

@@ -3,6 +3,8 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,6 +15,8 @@
 #include <cstdio>
 #include <cstring>
 #include <utility>
+
+#include <lxhost/syscall_table.h>
 
 #include "guest_view.h"
 
@@ -73,10 +77,23 @@ int translate_path(const NetState& state, sdk::SyscallContext& c, Address& a, Us
   if (guest.empty() || !state.paths) return 0;
   a.guest_path = guest;
   std::string host;
-  if (int e = state.paths->host_path(c.tid(), AT_FDCWD, guest, use == Use::kDestination, host); e != 0) return e;
-  if (use == Use::kDestination) return pin_destination(host, a);
-  if (host.size() >= sizeof a.un()->sun_path) return ENAMETOOLONG;
-  set_path(a, host);
+  if (use == Use::kDestination) {
+    if (int e = state.paths->host_path(c.tid(), AT_FDCWD, guest, true, host); e != 0) return e;
+    return pin_destination(host, a);
+  }
+  // A name to bind: its directory, resolved and held (walked with no symlink: its host path is
+  // the canonical one), and its last component (bound_names.h).
+  std::size_t slash = guest.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : guest.substr(0, slash);
+  std::string name = slash == std::string::npos ? guest : guest.substr(slash + 1);
+  if (name.empty()) return ENOENT;  // "dir/": no name to create, as natively
+  if (int e = state.paths->host_path(c.tid(), AT_FDCWD, dir, true, host); e != 0) return e;
+  open_how how{};
+  how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
+  how.resolve = RESOLVE_NO_SYMLINKS;
+  a.dir = UniqueFd(static_cast<int>(syscall(sdk::sys::openat2, AT_FDCWD, host.c_str(), &how, sizeof how)));
+  if (!a.dir) return errno == ELOOP ? ENOENT : errno;  // swapped for a symlink meanwhile
+  set_path(a, name);
   return 0;
 }
 
@@ -122,7 +139,8 @@ void to_guest(const NetState& state, Address& a, End end) {
   if (a.ss.ss_family != AF_UNIX || !state.paths) return;
   std::string host = named_path(a);
   if (host.empty()) return;
-  std::string guest = state.paths->guest_path(host);
+  std::string guest = state.bound->guest_name(host);  // bound in lx's directory
+  if (guest.empty()) guest = state.paths->guest_path(host);
   if (guest.empty() || guest.size() >= sizeof a.un()->sun_path) {
     std::memset(a.un()->sun_path, 0, sizeof a.un()->sun_path);
     a.len = kPathAt;  // unnamed: never a host path

@@ -16,8 +16,8 @@
  * its exec is not.
  *
  * `guest_race bind N`: /w/s swaps between a directory and a symlink to "../.." while a child binds
- * an AF_UNIX socket to /w/s/sock N times: a socket bound beside the root is an escape unless lx
- * killed the child for it ("killed": its socket refuses every peer); else "done".
+ * an AF_UNIX socket to /w/s/sock N times: a socket bound beside the root is an escape (the test
+ * looks); "done", or "killed" when the binder was.
  *
  * `guest_race chdirs`: 4 threads change the cwd they share 300 times each, between /bin and /w:
  * each chdir is checked at its exit, and a sibling's chdir meanwhile is no escape ("ok").
