@@ -26,6 +26,10 @@ int main(int argc, char** argv) {
     printf("listen: %s\n", strerrorname_np(errno));
     return 1;
   }
+  struct sockaddr_un name = {0};
+  socklen_t name_len = sizeof name;
+  getsockname(srv, (struct sockaddr*)&name, &name_len);
+  printf("bound as asked: %s\n", strcmp(name.sun_path, argv[1]) ? name.sun_path : "yes");
   pid_t parent = getpid();
   pid_t child = fork();
   if (child == 0) {
@@ -34,6 +38,9 @@ int main(int argc, char** argv) {
     struct ucred cr;
     socklen_t len = sizeof cr;
     if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cr, &len) != 0) _exit(11);
+    struct sockaddr_un peer = {0};
+    socklen_t peer_len = sizeof peer;
+    if (getpeername(s, (struct sockaddr*)&peer, &peer_len) != 0 || strcmp(peer.sun_path, argv[1])) _exit(13);
     char c;
     (void)!read(s, &c, 1);  // until the parent is done
     _exit(cr.pid == parent && cr.uid == geteuid() ? 0 : 12);

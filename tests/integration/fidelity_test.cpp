@@ -441,7 +441,7 @@ TEST(Fidelity, ReadlinkOfAMountPointIsEinval) {
 TEST(Fidelity, SoPeercredNamesTheGuestThatConnected) {
   Files f;
   EXPECT_EQ(same_natively_and_under_lx(f, {f / "sock"}, {}, std::string(GUEST_DIR) + "/guest_peercred"),
-            "server: OK, peer is the child: yes, uid: ours, len 12\nshort buffer: OK, pid the child's, len 4\n"
+            "bound as asked: yes\nserver: OK, peer is the child: yes, uid: ours, len 12\nshort buffer: OK, pid the child's, len 4\n"
             "listening socket: OK\nbad fd: EBADF\nclient: peer is the server: yes\n");
 }
 
