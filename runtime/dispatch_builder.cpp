@@ -56,17 +56,38 @@ void add_families(const std::map<std::string, config::FamilyConfig>& families, D
   }
 }
 
-// io_uring performs opens, connects and the like without passing the filter: closed when any fs
-// or net syscall is translated or policed, unless a plugin takes io_uring on itself.
-void close_io_uring(Dispatch& d, Rows& rows, const std::map<int, std::string>& claimed) {
-  bool polices_io = false;
+// Whether any fs or net syscall is translated or policed: the instance is confined.
+bool polices_io(const Dispatch& d) {
   for (const auto& [nr, pol] : d.policy.syscalls) {
     const sdk::SyscallInfo* sc = sdk::SyscallTable::find(nr);
     if (sc && (sc->family == sdk::Family::kFs || sc->family == sdk::Family::kNet) &&
         (pol.fallback.route != Route::kAllow || !pol.rules.empty()))
-      polices_io = true;
+      return true;
   }
-  if (polices_io && !claimed.count(SYS_io_uring_setup)) {
+  return false;
+}
+
+// The calls that act on the host's kernel itself (its modules, a new kernel, BPF programs and
+// maps, raw I/O ports): a guest of an lx that runs as root has the host's capabilities on the
+// emulated backend, and these would reach far beyond its instance. Refused (EPERM) where the
+// instance is confined, unless a plugin takes them on (a user namespace refuses them anyway).
+void close_host_kernel(Dispatch& d, Rows& rows, const std::map<int, std::string>& claimed) {
+  constexpr std::pair<int, const char*> kCalls[] = {
+      {SYS_init_module, "init_module"},     {SYS_finit_module, "finit_module"}, {SYS_delete_module, "delete_module"},
+      {SYS_kexec_load, "kexec_load"},       {SYS_kexec_file_load, "kexec_file_load"},
+      {SYS_bpf, "bpf"},                     {SYS_iopl, "iopl"},                 {SYS_ioperm, "ioperm"}};
+  for (const auto& [nr, name] : kCalls) {
+    if (claimed.count(nr)) continue;
+    d.policy.syscalls[nr] = driver::SyscallPolicy{{}, driver::Action::error(EPERM)};
+    rows[nr] = CompatRow{nr, name, "other", "errno(EPERM)", "errno", "-",
+                         "refused: it acts on the host's kernel, beyond the instance"};
+  }
+}
+
+// io_uring performs opens, connects and the like without passing the filter: closed when any fs
+// or net syscall is translated or policed, unless a plugin takes io_uring on itself.
+void close_io_uring(Dispatch& d, Rows& rows, const std::map<int, std::string>& claimed) {
+  if (!claimed.count(SYS_io_uring_setup)) {
     d.policy.syscalls[SYS_io_uring_setup] = driver::SyscallPolicy{{}, driver::Action::error(ENOSYS)};
     rows[SYS_io_uring_setup] =
         CompatRow{SYS_io_uring_setup, "io_uring_setup", "fs", "errno(ENOSYS)", "errno", "-",
@@ -120,7 +141,10 @@ Result<Dispatch> build_dispatch(const config::Config& config, const std::vector<
     }
   }
 
-  close_io_uring(d, rows, claimed);
+  if (polices_io(d)) {
+    close_io_uring(d, rows, claimed);
+    close_host_kernel(d, rows, claimed);
+  }
   for (auto& [nr, row] : rows) d.rows.push_back(std::move(row));
   return d;
 }

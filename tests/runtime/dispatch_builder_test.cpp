@@ -84,7 +84,11 @@ TEST(DispatchBuilder, PluginRoutesReachPolicyAndTable) {
   EXPECT_NE(d->table.at(SYS_getppid).plugin, nullptr);
   EXPECT_NE(d->table.at(SYS_chdir).plugin, nullptr);
   EXPECT_EQ(d->table.at(SYS_sync).plugin, nullptr);  // decided in the kernel: no handler
-  EXPECT_EQ(d->rows.size(), 4u);  // the three + io_uring closed (chdir is an fs call)
+  // The three, io_uring closed and the 8 calls on the host's kernel refused (chdir is an fs call:
+  // the instance is confined).
+  EXPECT_EQ(d->rows.size(), 12u);
+  EXPECT_EQ(d->policy.syscalls[SYS_bpf].fallback, driver::Action::error(EPERM));
+  EXPECT_EQ(d->policy.syscalls[SYS_finit_module].fallback, driver::Action::error(EPERM));
 }
 
 TEST(DispatchBuilder, TwoPluginsClaimingOneSyscallIsAnError) {
