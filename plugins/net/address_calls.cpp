@@ -106,8 +106,10 @@ SyscallResult handle_bind(NetState& state, SyscallContext& c) {
     if (int e = bind_in_dir(s.fd.get(), c.tid(), a); e != 0) return sdk::fail(e);
     return SyscallResult::value(0);
   }
-  if (a.dir) {  // a translated AF_UNIX name: bound in lx's directory, moved to the one resolved
-    if (int e = state.bound->bind(s.fd.get(), a.dir.get(), std::string(a.un()->sun_path), a.guest_path, guest_umask_of(c.tid())); e != 0)
+  if (a.dir) {  // a translated AF_UNIX name: bound through lx's fd of the directory resolved
+    if (int e = state.bound->bind(s.fd.get(), std::move(a.dir), std::string(a.un()->sun_path), a.guest_path,
+                                  guest_umask_of(c.tid()));
+        e != 0)
       return sdk::fail(e);
     return SyscallResult::value(0);
   }
@@ -140,6 +142,8 @@ SyscallResult handle_peercred(NetState& state, SyscallContext& c) {
   socklen_t len = sizeof cred;
   if (getsockopt(s.fd.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return sdk::fail(errno);
   struct stat st;
+  // (A client that closed before the server asks is no longer found from the server's end: lx's
+  // own pid stays then.)
   if (cred.pid == getpid() && fstat(s.fd.get(), &st) == 0)
     if (pid_t guest = state.connectors->find(unix_peer_inode(st.st_ino)); guest > 0) cred.pid = guest;
   int want = 0;

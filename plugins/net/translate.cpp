@@ -82,7 +82,7 @@ int translate_path(const NetState& state, sdk::SyscallContext& c, Address& a, Us
     return pin_destination(host, a);
   }
   // A name to bind: its directory, resolved and held (walked with no symlink: its host path is
-  // the canonical one), and its last component (bound_names.h).
+  // the canonical one), and its last component (bound_names.h). EADDRINUSE comes from the bind.
   std::size_t slash = guest.rfind('/');
   std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : guest.substr(0, slash);
   std::string name = slash == std::string::npos ? guest : guest.substr(slash + 1);
@@ -139,8 +139,9 @@ void to_guest(const NetState& state, Address& a, End end) {
   if (a.ss.ss_family != AF_UNIX || !state.paths) return;
   std::string host = named_path(a);
   if (host.empty()) return;
-  std::string guest = state.bound->guest_name(host);  // bound in lx's directory
-  if (guest.empty()) guest = state.paths->guest_path(host);
+  bool ours = false;
+  std::string guest = state.bound->guest_name(host, &ours);  // bound through lx's fd (or forgotten)
+  if (guest.empty() && !ours) guest = state.paths->guest_path(host);
   if (guest.empty() || guest.size() >= sizeof a.un()->sun_path) {
     std::memset(a.un()->sun_path, 0, sizeof a.un()->sun_path);
     a.len = kPathAt;  // unnamed: never a host path

@@ -197,7 +197,7 @@ TEST(FsPlugin, ASymlinkSwappedUnderAnExecNeverRunsAProgramOutside) {
 
 // bind(2) of an AF_UNIX path gave the kernel the host path, which it walks again: a directory
 // swapped for a symlink meanwhile bound a socket beside the root (found by an attack). The
-// socket is now bound in lx's own directory and its file moved into the directory resolved.
+// socket is now bound through lx's fd of the directory resolved (/proc/self/fd/K/NAME).
 TEST(FsPlugin, ADirectorySwappedUnderABindNeverPutsASocketOutside) {
   Rootfs fs("busybox");
   REQUIRE_ROOTFS(fs);

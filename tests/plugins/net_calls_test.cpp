@@ -710,8 +710,8 @@ TEST_F(NetUnixCalls, ABoundPathIsItsHostPathInTheRoot) {
   EXPECT_EQ(::stat((root_ / "b.sock").c_str(), &st), 0);
   EXPECT_TRUE(S_ISSOCK(st.st_mode));
 
-  // No host path in this root fits in sun_path: the socket is bound in lx's own directory and its
-  // file moved there (bound_names.h), so it binds all the same.
+  // No host path in this root fits in sun_path: the socket is bound through lx's fd of its
+  // directory (bound_names.h), so it binds all the same.
   std::string deep_dir = root_ / std::string(120, 'd');
   ASSERT_EQ(::mkdir(deep_dir.c_str(), 0755), 0);
   RootResolver deep(deep_dir);
