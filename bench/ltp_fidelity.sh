@@ -94,6 +94,7 @@ reasons_of() {
         else if (t ~ /^openat202$/) c = "openat2 RESOLVE_* flags beyond the guest root own rules are not applied"
         else if (t ~ /^prctl02$/) c = "seccomp (the guest runs under lx filter, with no_new_privs)"
         else if (l ~ /EADDRINUSE|EEXIST \(17\)/) c = "side-by-side runs: a port or IPC key another run held"
+        else if (t ~ /^epoll_wait10$/) c = "an emulated mount has none of the kernel own effects (the events of a real one)"
         else if (t ~ /^(listmount|statmount)/ && l !~ /mount\(\/dev/)
           c = "listmount/statmount read the host mount table, not the instance one (lx mounts, chroot)"
         else if (l ~ /mount\(|mkfs|loop|umount|fsopen|fsmount|move_mount|open_tree|fsconfig|ro_mntpoint|EROFS/)

@@ -171,6 +171,7 @@ SyscallResult handle_mount(FsState& s, SyscallContext& c) {
   struct stat st;
   UniqueFd target = open_entry(t, O_PATH);
   if (!target || fstat(target.get(), &st) != 0) return fail(ENOENT);
+  if (S_ISLNK(st.st_mode)) return fail(ENOENT);  // a /proc magic link's own symlink (mount08)
   if (S_ISDIR(st.st_mode) != dir) return fail(ENOTDIR);
   if (s.root.mounts()->size() >= kMaxMounts) return fail(ENOSPC);  // as fs.mount-max
   if (!c.still_valid()) return fail(EINTR);

@@ -27,6 +27,9 @@ namespace {
 int open_with_address(const NetState& state, SyscallContext& c, GuestSocket& s, Address& a, Use use) {
   if (int e = open_socket(c, c.fd(0), s); e != 0) return e;
   if (int e = read_addr(c, c.ptr(1), c.uint_arg(2), a); e != 0) return e;
+  // An AF_UNIX address for a socket of another domain: no path to translate, the kernel refuses
+  // the family as it is (EAFNOSUPPORT, EINVAL for a short one) without looking at it.
+  if (a.ss.ss_family == AF_UNIX && s.domain != AF_UNIX) return 0;
   return translate(state, c, a, use);
 }
 
@@ -106,7 +109,7 @@ SyscallResult handle_bind(NetState& state, SyscallContext& c) {
     if (int e = bind_in_dir(s.fd.get(), c.tid(), a); e != 0) return sdk::fail(e);
     return SyscallResult::value(0);
   }
-  if (a.dir) {  // a translated AF_UNIX name: bound through lx's fd of the directory resolved
+  if (a.dir) {  // a translated AF_UNIX name: bound through lx's fd of its directory
     if (int e = state.bound->bind(s.fd.get(), std::move(a.dir), std::string(a.un()->sun_path), a.guest_path,
                                   guest_umask_of(c.tid()));
         e != 0)

@@ -61,6 +61,14 @@ int main(int argc, char** argv) {
   printf("bound file size: %ld\n", (long)st.st_size);
   report("umount file", umount(at("empty")));
   report("bind dir on file", mount(at("src"), at("empty"), NULL, MS_BIND, NULL));
+  int ffd = open(at("file"), O_RDONLY);  // a /proc/self/fd link's own symlink as the target (mount08)
+  char magic[64];
+  snprintf(magic, sizeof magic, "/proc/self/fd/%d", ffd);
+  int lfd = open(magic, O_PATH | O_NOFOLLOW);
+  snprintf(magic, sizeof magic, "/proc/self/fd/%d", lfd);
+  report("bind on a magic link", mount(at("file"), magic, NULL, MS_BIND, NULL));
+  close(lfd);
+  close(ffd);
   report("bind missing", mount(at("none"), at("dst"), NULL, MS_BIND, NULL));
   report("target missing", mount(at("src"), at("none"), NULL, MS_BIND, NULL));
   report("tmpfs", mount("none", at("tfs"), "tmpfs", 0, "mode=0710"));

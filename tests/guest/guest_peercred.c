@@ -30,6 +30,9 @@ int main(int argc, char** argv) {
   socklen_t name_len = sizeof name;
   getsockname(srv, (struct sockaddr*)&name, &name_len);
   printf("bound as asked: %s\n", strcmp(name.sun_path, argv[1]) ? name.sun_path : "yes");
+  int in = socket(AF_INET, SOCK_STREAM, 0);  // bind01: the family is refused, the path not looked at
+  printf("inet socket, this address: %s\n", bind(in, (struct sockaddr*)&sun, sizeof sun) ? strerrorname_np(errno) : "OK");
+  close(in);
   pid_t parent = getpid();
   pid_t child = fork();
   if (child == 0) {

@@ -441,7 +441,7 @@ TEST(Fidelity, ReadlinkOfAMountPointIsEinval) {
 TEST(Fidelity, SoPeercredNamesTheGuestThatConnected) {
   Files f;
   EXPECT_EQ(same_natively_and_under_lx(f, {f / "sock"}, {}, std::string(GUEST_DIR) + "/guest_peercred"),
-            "bound as asked: yes\nserver: OK, peer is the child: yes, uid: ours, len 12\nshort buffer: OK, pid the child's, len 4\n"
+            "bound as asked: yes\ninet socket, this address: EAFNOSUPPORT\nserver: OK, peer is the child: yes, uid: ours, len 12\nshort buffer: OK, pid the child's, len 4\n"
             "listening socket: OK\nbad fd: EBADF\nclient: peer is the server: yes\n");
 }
 
@@ -465,7 +465,7 @@ TEST(Fidelity, MountsAreTheInstancesOwn) {
             "bind dir: 0\nfile through the bind: there\nremount read-only: 0\ncreate in it: EROFS\nremount writable: "
             "0\npropagation: 0\nmove: 0\nfile at the new place: there\nfile at the old place: ENOENT\numount moved: "
             "0\numount again: EINVAL\numount not a mount point: EINVAL\numount bad flags: EINVAL\numount missing: "
-            "ENOENT\nbind file: 0\nbound file size: 8\numount file: 0\nbind dir on file: ENOTDIR\nbind missing: "
+            "ENOENT\nbind file: 0\nbound file size: 8\numount file: 0\nbind dir on file: ENOTDIR\nbind on a magic link: ENOENT\nbind missing: "
             "ENOENT\ntarget missing: ENOENT\ntmpfs: 0\ntmpfs mode: 710\nfile in tmpfs: 0\ntmpfs file: there\numount "
             "tmpfs: 0\ntmpfs file after: ENOENT\nstacked 1: 0\nstacked 2: 0\nlower under the upper: ENOENT\numount "
             "upper: 0\nlower again: there\numount lower: 0\nproc: 0\nown pid in it: there\numount proc: 0\nproc in a "
