@@ -146,6 +146,14 @@ TempDir::TempDir(const char* prefix, unsigned mode) {
 TempDir::~TempDir() {
   std::error_code ec;
   fs::remove_all(path_, ec);
+  if (!ec && !fs::exists(fs::symlink_status(path_, ec))) return;
+  // A test left a directory it may not list or enter (an unprivileged user removes nothing in a
+  // mode-0222 directory): its own, so it may make it readable first.
+  ::chmod(path_.c_str(), 0700);
+  for (auto it = fs::recursive_directory_iterator(path_, fs::directory_options::skip_permission_denied, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
+    if (it->is_directory(ec) && !it->is_symlink(ec)) ::chmod(it->path().c_str(), 0700);
+  fs::remove_all(path_, ec);
 }
 
 }  // namespace lx::test
