@@ -75,6 +75,11 @@ std::vector<std::string> lx_unprivileged(const Rootfs& fs, const std::string& sc
 #define REQUIRE_ROOTFS(fs) \
   ASSERT_TRUE((fs).ok()) << "cannot build the rootfs: " << (fs).error()
 
+// Puts the static race program (tests/guest/guest_race.c) in the rootfs as /bin/guest_race.
+void add_guest_race(const Rootfs& fs) {
+  std::filesystem::copy_file(std::string(GUEST_DIR) + "/guest_race", fs.root() + "/bin/guest_race");
+}
+
 TEST(FsPlugin, RootSlashInterceptsNothingWithTheHostsProc) {
   auto r = run_command({kLx, "syscalls", "--set", "fs.proc=host"});
   EXPECT_EQ(r.status, 0) << r.err;
@@ -142,7 +147,7 @@ TEST(FsPlugin, EscapeAttemptsStayInside) {
 TEST(FsPlugin, RenameRaceDoesNotLetDotDotClimbOut) {
   Rootfs fs("busybox");
   ASSERT_TRUE(fs.ok()) << fs.error();
-  std::filesystem::copy_file(std::string(GUEST_DIR) + "/guest_race", fs.root() + "/bin/guest_race");
+  add_guest_race(fs);
   // "marker" exists only outside the root, beside it; /marker inside the root does not exist.
   auto r = run_command({kLx, "exec", "--set", "fs.root=" + fs.root(), "--set", "fs.default_mounts=false", "--",
                         "/bin/guest_race", "1500"});
@@ -155,7 +160,7 @@ TEST(FsPlugin, RenameRaceDoesNotLetDotDotClimbOut) {
 TEST(FsPlugin, ASymlinkSwappedUnderAnOPathOpenNeverLeadsOutside) {
   Rootfs fs("busybox");
   ASSERT_TRUE(fs.ok()) << fs.error();
-  std::filesystem::copy_file(std::string(GUEST_DIR) + "/guest_race", fs.root() + "/bin/guest_race");
+  add_guest_race(fs);
   auto r = run_command({kLx, "exec", "--set", "fs.root=" + fs.root(), "--set", "fs.default_mounts=false", "--",
                         "/bin/guest_race", "opath", "20000"});
   EXPECT_EQ(r.out, "contained\n") << r.err;
@@ -186,11 +191,9 @@ TEST(FsPlugin, MountsAndChrootNeverTakeASymlinkSwappedIntoTheirSource) {
 TEST(FsPlugin, ASymlinkSwappedUnderAnExecNeverRunsAProgramOutside) {
   Rootfs fs("busybox");
   REQUIRE_ROOTFS(fs);
-  std::filesystem::copy_file(std::string(GUEST_DIR) + "/guest_race", fs.root() + "/bin/guest_race");
+  add_guest_race(fs);
   std::filesystem::copy_file(fs.root() + "/bin/busybox", fs.dir() + "/outside");
-  auto r = run_command({kLx, "exec", "--set", "fs.root=" + fs.root(), "--set", "fs.default_mounts=false", "--set",
-                        "instance.backend=emulated", "--",
-                        "/bin/guest_race", "exec", "10000"});
+  auto r = run_command(lx_in(fs, "/bin/guest_race exec 10000", {"fs.default_mounts=false", "instance.backend=emulated"}));
   EXPECT_EQ(r.out, "contained\n") << r.err;
   EXPECT_EQ(r.status, 0);
 }
@@ -201,9 +204,8 @@ TEST(FsPlugin, ASymlinkSwappedUnderAnExecNeverRunsAProgramOutside) {
 TEST(FsPlugin, ADirectorySwappedUnderABindNeverPutsASocketOutside) {
   Rootfs fs("busybox");
   REQUIRE_ROOTFS(fs);
-  std::filesystem::copy_file(std::string(GUEST_DIR) + "/guest_race", fs.root() + "/bin/guest_race");
-  auto r = run_command({kLx, "exec", "--set", "fs.root=" + fs.root(), "--set", "fs.default_mounts=false", "--set",
-                        "instance.backend=emulated", "--", "/bin/guest_race", "bind", "5000"});
+  add_guest_race(fs);
+  auto r = run_command(lx_in(fs, "/bin/guest_race bind 5000", {"fs.default_mounts=false", "instance.backend=emulated"}));
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(r.out, "done\n");
   EXPECT_FALSE(std::filesystem::exists(std::filesystem::symlink_status(fs.dir() + "/sock")))
@@ -215,7 +217,7 @@ TEST(FsPlugin, ADirectorySwappedUnderABindNeverPutsASocketOutside) {
 TEST(FsPlugin, ThreadsChangingTheirSharedCwdAreNotEnded) {
   Rootfs fs("busybox");
   REQUIRE_ROOTFS(fs);
-  std::filesystem::copy_file(std::string(GUEST_DIR) + "/guest_race", fs.root() + "/bin/guest_race");
+  add_guest_race(fs);
   for (int i = 0; i < 3; ++i) {
     auto r = run_command(lx_in(fs, "/bin/guest_race chdirs", {"instance.backend=emulated"}));
     EXPECT_EQ(r.out, "ok\n") << r.err;
@@ -229,7 +231,7 @@ TEST(FsPlugin, ThreadsChangingTheirSharedCwdAreNotEnded) {
 TEST(FsPlugin, FexecveFindsTheInterpreterInTheGuestRoot) {
   Rootfs fs("busybox");
   REQUIRE_ROOTFS(fs);
-  std::filesystem::copy_file(std::string(GUEST_DIR) + "/guest_race", fs.root() + "/bin/guest_race");
+  add_guest_race(fs);
   std::filesystem::copy_file(fs.root() + "/bin/busybox", fs.dir() + "/outside");
   std::ofstream(fs.root() + "/outside.sh") << "#!" << fs.dir() << "/outside echo\necho x\n";
   std::ofstream(fs.root() + "/inside.sh") << "#!/bin/sh\necho inside $0 $1\n";
