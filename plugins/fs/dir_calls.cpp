@@ -107,11 +107,15 @@ namespace {
 
 // Whether another process of the instance shares the cwd of `c.pid()` (clone with CLONE_FS and
 // without CLONE_THREAD): a cwd that a checked chdir lets escape would stay with it.
+// A thread of the caller's own process is not another process, also while it exits (its mm is
+// gone before its fs: comparing the two processes' mm said "another process" then).
 bool shares_cwd_with_another_process(const FsState& s, SyscallContext& c) {
-  for (pid_t o : s.members())
-    if (o != c.pid() && o != c.tid() && syscall(sdk::sys::kcmp, c.pid(), o, KCMP_FS, 0, 0) == 0 &&
-        syscall(sdk::sys::kcmp, c.pid(), o, KCMP_VM, 0, 0) != 0)
-      return true;
+  std::string own_tasks = "/proc/" + std::to_string(c.pid()) + "/task/";
+  for (pid_t o : s.members()) {
+    struct stat st;
+    if (o == c.pid() || o == c.tid() || ::stat((own_tasks + std::to_string(o)).c_str(), &st) == 0) continue;
+    if (syscall(sdk::sys::kcmp, c.pid(), o, KCMP_FS, 0, 0) == 0) return true;
+  }
   return false;
 }
 

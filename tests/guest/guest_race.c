@@ -182,7 +182,7 @@ static int bind_race(long n) {
 static void* chdirs(void* arg) {
   (void)arg;
   for (int i = 0; i < 300; ++i)
-    if (chdir(i % 2 ? "/w" : "/bin") != 0) escaped = 1;
+    if (chdir(i % 2 ? "/w" : "/bin") != 0) escaped = errno;
   return NULL;
 }
 
@@ -204,7 +204,8 @@ int main(int argc, char** argv) {
     pthread_t t[4];
     for (int i = 0; i < 4; ++i) pthread_create(&t[i], NULL, chdirs, NULL);
     for (int i = 0; i < 4; ++i) pthread_join(t[i], NULL);
-    printf(escaped ? "chdir failed\n" : "ok\n");
+    if (escaped) printf("chdir failed: %s\n", strerror(escaped));
+    else printf("ok\n");
     return 0;
   }
   iterations = argc > 1 ? atol(argv[1]) : 2000;
