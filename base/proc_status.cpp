@@ -152,6 +152,8 @@ std::optional<std::uint64_t> ProcStatus::sig_caught() const noexcept { return he
 std::optional<std::uint64_t> ProcStatus::cap_effective() const noexcept { return hex("CapEff"); }
 std::optional<std::uint64_t> ProcStatus::cap_permitted() const noexcept { return hex("CapPrm"); }
 
+std::optional<std::uint64_t> ProcStatus::cap_bounding() const noexcept { return hex("CapBnd"); }
+
 std::optional<mode_t> ProcStatus::umask() const noexcept {
   auto v = field("Umask");
   if (!v) return std::nullopt;

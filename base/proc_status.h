@@ -63,6 +63,7 @@ class ProcStatus {
   std::optional<std::uint64_t> sig_caught() const noexcept;      ///< "SigCgt:"
   std::optional<std::uint64_t> cap_effective() const noexcept;   ///< "CapEff:"
   std::optional<std::uint64_t> cap_permitted() const noexcept;   ///< "CapPrm:"
+  std::optional<std::uint64_t> cap_bounding() const noexcept;    ///< "CapBnd:"
   /// "Groups:", the supplementary groups (empty when none or missing).
   std::vector<gid_t> groups() const;
   /// "NSpid:", the thread's id in each pid namespace, outermost first (empty when missing).

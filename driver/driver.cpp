@@ -22,7 +22,21 @@ Driver::~Driver() = default;
 
 pid_t Driver::main_pid() const noexcept { return trace_ ? trace_->main_pid() : 0; }
 
-Result<ExitStatus> Driver::run(const LaunchSpec& spec) {
+namespace {
+
+// `spec` without the capabilities in `withheld`.
+LaunchSpec without_caps(const LaunchSpec& spec, std::uint64_t withheld) {
+  LaunchSpec s = spec;
+  s.bounding_caps = spec.bounding_caps.value_or(~0ull) & ~withheld;
+  if (s.inheritable_caps) *s.inheritable_caps &= ~withheld;
+  if (s.ambient_caps) *s.ambient_caps &= ~withheld;
+  return s;
+}
+
+}  // namespace
+
+Result<ExitStatus> Driver::run(const LaunchSpec& given) {
+  const LaunchSpec& spec = options_.withheld_caps ? without_caps(given, options_.withheld_caps) : given;
   stats_ = {};
   trace_ = std::make_unique<TraceChannel>(table_, options_.instance, options_.sink, plugins_);
   trace_->set_on_start(options_.on_guest_start);

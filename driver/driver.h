@@ -29,6 +29,9 @@ struct DriverOptions {
   /// When set, the tree outlives its first process: this gets the first process's status when
   /// it exits, and run() goes on until the last process is gone or end() ends them.
   std::function<void(const ExitStatus&)> on_main_exit;
+  /// Capabilities dropped from the guest's bounding, inheritable and ambient sets at launch
+  /// (bit c: capability c), on top of what the launch itself asks.
+  std::uint64_t withheld_caps = 0;
 };
 
 /// Runs guests under one policy and dispatch table.

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include <lxhost/errno_names.h>
+#include <lxhost/plugin.h>
 #include <lxhost/syscall_table.h>
 
 namespace lx::runtime {
@@ -144,6 +145,7 @@ Result<Dispatch> build_dispatch(const config::Config& config, const std::vector<
   if (polices_io(d)) {
     close_io_uring(d, rows, claimed);
     close_host_kernel(d, rows, claimed);
+    d.withheld_caps = sdk::kWithheldCapabilities;
   }
   for (auto& [nr, row] : rows) d.rows.push_back(std::move(row));
   return d;

@@ -40,6 +40,9 @@ struct Dispatch {
   driver::DispatchTable table;      ///< NOTIFY/TRACE handlers
   std::vector<CompatRow> rows;      ///< every syscall not simply native, by number
   std::vector<FamilyState> families;///< per family
+  /// Capabilities dropped from every guest's bounding set at launch (sdk::kWithheldCapabilities
+  /// where the instance is confined).
+  std::uint64_t withheld_caps = 0;
 };
 
 /// A plugin with the family it was loaded for.

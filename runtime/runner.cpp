@@ -154,7 +154,7 @@ Result<std::unique_ptr<driver::GuestRunner>> Runtime::make_driver(driver::EventS
   for (const auto& fp : plugins_) plugins.push_back(&fp.plugin->plugin());
   auto dc = config_.driver();
   driver::DriverOptions opts{std::move(instance), dc.notify_workers, dc.sync_wakeup, sink, std::move(on_guest_start),
-                             std::move(on_main_exit)};
+                             std::move(on_main_exit), dispatch_.withheld_caps};
   auto d = driver::Driver::create(dispatch_.policy, dispatch_.table, std::move(plugins), opts);
   if (!d) return Error::msg(fmt::format("compiling the seccomp filter failed: {}", d.error().message));
   return std::unique_ptr<driver::GuestRunner>(std::move(*d));

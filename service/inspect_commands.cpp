@@ -1,11 +1,13 @@
 // `lx syscalls`, `lx plugins`, `lx config`: inspecting what the config and plugins make of the
 // syscall table.
 #include <cstdio>
+#include <string>
 
 #include <fmt/format.h>
 
 #include "cli_options.h"
 #include "commands.h"
+#include <lxhost/plugin.h>
 #include <lxhost/syscall_table.h>
 #include "runtime/runner.h"
 
@@ -41,6 +43,12 @@ int syscalls_command(const std::vector<std::string>& args) {
   // The routes below are those of this backend: Runtime::create configured the plugins for it.
   std::printf("backend: %s (%s)\n", sdk::to_string((*rt)->backend().backend), (*rt)->backend().why.c_str());
   for (const auto& f : d.families) std::printf("# family %-7s %s\n", f.name.c_str(), f.summary.c_str());
+  if (d.withheld_caps) {
+    std::string names;
+    for (const auto& c : sdk::kWithheldCapabilityList)
+      if ((d.withheld_caps >> c.cap) & 1) names += std::string(names.empty() ? "" : " ") + c.name;
+    std::printf("# capabilities no guest holds (they act on the host as a whole): %s\n", names.c_str());
+  }
   std::printf("%-4s %-24s %-7s %-22s %-8s %-10s %s\n", "NR", "SYSCALL", "FAMILY", "ROUTE", "SUPPORT", "PLUGIN", "NOTE");
   bool all = !flags.empty();
   std::size_t next = 0;

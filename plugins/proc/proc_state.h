@@ -110,6 +110,10 @@ class RealCredentials final : public sdk::GuestCredentials {
 /// Whether this process could act as anyone: its effective capabilities are not empty.
 bool privileged_process() noexcept;
 
+/// The withheld capabilities (sdk::kWithheldCapabilities) a guest thread with effective set `eff`
+/// and bounding set `bnd` holds as far as the families' emulation within the instance goes.
+std::uint64_t emulated_withheld(std::uint64_t eff, std::uint64_t bnd) noexcept;
+
 /// The proc family's state: its settings and what its handlers keep.
 struct ProcState {
   bool fake_root = false;                                     ///< [proc] fake_root

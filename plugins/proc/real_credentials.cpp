@@ -2,8 +2,10 @@
 // root's emulated ones (CredentialTable) or, when lx is privileged and fakes nothing, the real
 // ones the kernel shows in /proc/<tid>/status (RealCredentials).
 #include <linux/capability.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
+#include <lxhost/plugin.h>
 #include <lxhost/syscall_table.h>
 
 #include "base/proc_status.h"
@@ -30,6 +32,27 @@ bool CredentialTable::thread_credentials(pid_t tid, sdk::ThreadCredentials& out)
   } catch (...) {
     return false;
   }
+}
+
+namespace {
+
+// The withheld capabilities (sdk::kWithheldCapabilities) that a family emulates within the
+// instance: CAP_SYS_ADMIN, for mount and umount2.
+constexpr std::uint64_t kEmulatedWithheld = 1ull << CAP_SYS_ADMIN;
+
+// Whether this process's bounding set has capability `cap` (read once: it never grows).
+bool own_bounding_has(int cap) noexcept {
+  static const bool has = prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1;
+  return has;
+}
+
+}  // namespace
+
+std::uint64_t emulated_withheld(std::uint64_t eff, std::uint64_t bnd) noexcept {
+  // A thread that holds every capability left in its bounding set is an undiminished root: it
+  // would hold the withheld ones too, had lx not dropped them. One that dropped any holds none.
+  if (eff == 0 || (eff & bnd) != bnd || (bnd & kEmulatedWithheld) || !own_bounding_has(CAP_SYS_ADMIN)) return 0;
+  return kEmulatedWithheld & sdk::kWithheldCapabilities;
 }
 
 bool RealCredentials::thread_credentials(pid_t tid, sdk::ThreadCredentials& out) noexcept {
@@ -60,6 +83,11 @@ bool RealCredentials::thread_credentials(pid_t tid, sdk::ThreadCredentials& out)
     for (gid_t g : status->groups()) c.groups.push_back(g);
     c.cap_eff = *eff;
     c.cap_prm = *prm;
+    if (auto bnd = status->cap_bounding()) {
+      std::uint64_t emulated = emulated_withheld(*eff, *bnd);
+      c.cap_eff |= emulated;
+      c.cap_prm |= emulated;
+    }
     std::lock_guard lock(mu_);
     out = known_.insert_or_assign(tid, std::move(c)).first->second;
     return true;

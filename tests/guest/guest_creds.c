@@ -15,7 +15,7 @@
 //   landlock (landlock_create_ruleset's ABI version query)
 //   tmpfile DIR NAME (an O_TMPFILE file in DIR, linked as DIR/NAME through /proc/self/fd/N)
 //   fstatat_bad PATH (newfstatat with bogus flags)
-//   handle PATH (name_to_handle_at) | fanmark PATH (an inode mark of a new fanotify group)
+//   handle PATH (name_to_handle_at) | fanmark PATH (an inode mark of a new fanotify group, FAN_REPORT_FID)
 //   fsize N (RLIMIT_FSIZE N bytes, SIGXFSZ ignored) | truncate_to PATH N
 //   unlinkat_bad PATH (bogus flags) | notdir_at FILE (openat of "x" relative to FILE's fd)
 //   fileattr PATH (file_getattr)
@@ -291,7 +291,8 @@ int main(int argc, char** argv) {
       report(op, a, rc);
       i += 1;
     } else if (!strcmp(op, "fanmark")) {
-      int fan = fanotify_init(FAN_CLASS_NOTIF, O_RDONLY);
+      /* A group that needs no CAP_SYS_ADMIN (withheld from a guest of a confined instance). */
+      int fan = fanotify_init(FAN_CLASS_NOTIF | FAN_REPORT_FID, O_RDONLY);
       report(op, a, fan < 0 ? fan : fanotify_mark(fan, FAN_MARK_ADD, FAN_OPEN, AT_FDCWD, a));
       if (fan >= 0) close(fan);
       i += 1;

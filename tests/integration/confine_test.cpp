@@ -372,4 +372,32 @@ TEST_F(Confine, LxSyscallsListsEveryCallNamingAProcess) {
   EXPECT_THAT(r.out, HasSubstr("pids outside the instance: ESRCH"));
 }
 
+// A guest of an lx that runs as root was root of the host on the emulated backend: it could set
+// the host's clock and name, reboot it, sniff its network, make device nodes of its disks. The
+// capabilities that act on the host as a whole are withheld from every guest of a confined
+// instance now (the kernel refuses what they guard); mount, emulated within the instance, still
+// works for a guest that holds every capability it has left, and not for one that dropped them.
+TEST(ConfineCapabilities, WhatActsOnTheHostAsAWholeIsRefusedToARootGuest) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root: a guest of an lx that runs as root";
+  LX_EMULATED_BACKEND_ONLY("the kernel backend's guest is root of its own user namespace only");
+  TempDir dir("lxhost-caps", 0755);
+  const std::string prog = std::string(GUEST_DIR) + "/guest_caps";
+  auto r = run_command({kLx, "exec", "--set", "fs.root=/.", "--", prog, dir.path()});
+  EXPECT_EQ(r.out,
+            "reboot: EPERM\nsethostname: EPERM\nraw socket: EPERM\nunshare uts: EPERM\nfanotify group: EPERM\n"
+            "mknod block: EPERM\n"
+            "mount tmpfs: 0\nmount without capabilities: EPERM\nmount with them back: 0\n")
+      << r.err;
+  EXPECT_EQ(r.status, 0);
+  // Natively (in a new UTS namespace, so that nothing of the host changes), root can.
+  auto n = run_command({"unshare", "-m", "-u", "--propagation", "private", prog, dir.path()});
+  EXPECT_EQ(n.out,
+            "reboot: EINVAL\nsethostname: 0\nraw socket: 0\nunshare uts: 0\nfanotify group: 0\nmknod block: 0\n"
+            "mount tmpfs: 0\nmount without capabilities: EPERM\nmount with them back: 0\n");
+  EXPECT_TRUE(fs::is_empty(dir.path()));
+  // lx syscalls says which.
+  auto s = run_command({kLx, "syscalls", "--set", "fs.root=/."});
+  EXPECT_THAT(s.out, HasSubstr("# capabilities no guest holds (they act on the host as a whole): CAP_NET_ADMIN"));
+}
+
 }  // namespace

@@ -237,9 +237,8 @@ TEST(Fidelity, ProtectedSymlinksAreNotFollowedInStickyDirectories) {
 }
 
 TEST(Fidelity, FileHandlesAndFanotifyMarksOfWhatTheGuestNames) {
-  REQUIRE_ROOT();  // fanotify_init needs CAP_SYS_ADMIN
-  LX_EMULATED_BACKEND_ONLY("fanotify_init needs CAP_SYS_ADMIN in the host's user namespace, which no guest of a user "
-                           "namespace has");
+  REQUIRE_ROOT();  // a handle of a file of another user's
+  LX_EMULATED_BACKEND_ONLY("name_to_handle_at needs the host's user namespace");
   Files f;
   std::string out = same_natively_and_under_lx(f, {"handle", f / "root_secret", "fanmark", f / "root_secret"});
   EXPECT_EQ(out, "handle " + (f / "root_secret") + ": OK\nfanmark " + (f / "root_secret") + ": OK\n");

@@ -40,6 +40,31 @@ enum class Backend : std::uint8_t {
 /// Returns "emulated" or "kernel".
 constexpr const char* to_string(Backend b) noexcept { return b == Backend::kKernel ? "kernel" : "emulated"; }
 
+/// The capabilities (bit c: capability c) a guest of a confined instance on the emulated backend
+/// never holds, even when lx runs as root: each acts on the host as a whole (its clock, its
+/// network configuration and traffic, its devices, modules, log, audit, power, namespaces and
+/// mounts: CAP_SYS_ADMIN), not on what the guest can name in its instance. They are dropped from
+/// the guest's bounding set at launch, so the kernel refuses what they guard. A family that
+/// emulates a call one of them guards within the instance (mount, umount2: CAP_SYS_ADMIN) counts
+/// it as held by a guest thread that holds every capability its bounding set has left.
+struct NamedCapability {
+  int cap;           ///< its number (linux/capability.h)
+  const char* name;  ///< e.g. "CAP_SYS_ADMIN"
+};
+inline constexpr NamedCapability kWithheldCapabilityList[] = {
+    {12, "CAP_NET_ADMIN"},   {13, "CAP_NET_RAW"},      {15, "CAP_IPC_OWNER"},          {16, "CAP_SYS_MODULE"},
+    {17, "CAP_SYS_RAWIO"},   {20, "CAP_SYS_PACCT"},    {21, "CAP_SYS_ADMIN"},          {22, "CAP_SYS_BOOT"},
+    {25, "CAP_SYS_TIME"},    {26, "CAP_SYS_TTY_CONFIG"}, {27, "CAP_MKNOD"},            {30, "CAP_AUDIT_CONTROL"},
+    {32, "CAP_MAC_OVERRIDE"}, {33, "CAP_MAC_ADMIN"},   {34, "CAP_SYSLOG"},             {35, "CAP_WAKE_ALARM"},
+    {36, "CAP_BLOCK_SUSPEND"}, {37, "CAP_AUDIT_READ"}, {38, "CAP_PERFMON"},            {39, "CAP_BPF"},
+    {40, "CAP_CHECKPOINT_RESTORE"}};
+/// kWithheldCapabilityList as a mask.
+inline constexpr std::uint64_t kWithheldCapabilities = [] {
+  std::uint64_t m = 0;
+  for (const auto& c : kWithheldCapabilityList) m |= 1ull << c.cap;
+  return m;
+}();
+
 /// How completely a plugin implements a syscall (printed by `lx syscalls`).
 enum class Support : std::uint8_t {
   kFull,     ///< behaves as on native Linux

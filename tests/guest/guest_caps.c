@@ -1,0 +1,63 @@
+/* guest_caps DIR: what a guest that runs as root can do to the host as a whole, each line
+ * "what: 0" or "what: ERRNO-NAME". None of the calls changes anything where it succeeds: reboot
+ * gets a bad magic number (EINVAL once CAP_SYS_BOOT is checked), the host name is set to what
+ * it is, the raw socket, the namespace and the fanotify group are the caller's own, the device
+ * node is removed.
+ * Then a tmpfs is mounted on DIR (emulated within the instance: it needs CAP_SYS_ADMIN as the
+ * guest holds it), again with no effective capability (EPERM), and once more with them back. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <linux/capability.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <fcntl.h>
+#include <sys/fanotify.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+static void say(const char* what, long r) {
+  printf("%s: %s\n", what, r == 0 ? "0" : errno == EPERM ? "EPERM" : errno == EINVAL ? "EINVAL" : strerror(errno));
+}
+
+static int set_effective(int on) {
+  struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct d[2];
+  if (syscall(SYS_capget, &h, d) != 0) return -1;
+  d[0].effective = on ? d[0].permitted : 0;
+  d[1].effective = on ? d[1].permitted : 0;
+  return (int)syscall(SYS_capset, &h, d);
+}
+
+int main(int argc, char** argv) {
+  if (argc < 2) return 2;
+  char name[256] = {0}, node[4096];
+  gethostname(name, sizeof name - 1);
+  say("reboot", syscall(SYS_reboot, 0, 0, 0, 0));
+  say("sethostname", sethostname(name, strlen(name)));
+  int s = socket(AF_INET, SOCK_RAW, IPPROTO_ICMP);
+  say("raw socket", s < 0 ? -1 : 0);
+  if (s >= 0) close(s);
+  say("unshare uts", unshare(CLONE_NEWUTS));
+  int fan = fanotify_init(FAN_CLASS_NOTIF, O_RDONLY); /* one that may mark a whole filesystem */
+  say("fanotify group", fan < 0 ? -1 : 0);
+  if (fan >= 0) close(fan);
+  snprintf(node, sizeof node, "%s/blk", argv[1]);
+  say("mknod block", mknod(node, S_IFBLK | 0600, makedev(8, 0)));
+  unlink(node);
+  long r = mount("x", argv[1], "tmpfs", 0, NULL);
+  say("mount tmpfs", r);
+  if (r == 0) umount(argv[1]);
+  if (set_effective(0) != 0) return 3;
+  say("mount without capabilities", mount("x", argv[1], "tmpfs", 0, NULL));
+  if (set_effective(1) != 0) return 3;
+  r = mount("x", argv[1], "tmpfs", 0, NULL);
+  say("mount with them back", r);
+  if (r == 0) umount(argv[1]);
+  return 0;
+}
