@@ -1,6 +1,7 @@
 // The fs family's open and create calls: open(2), creat(2), openat(2), openat2(2). The file is
 // opened on behalf of the guest, in its namespace, and installed into it with ADDFD; /dev/tty,
 // O_PATH and /proc/<pid>/cmdline get the special cases native Linux would show.
+#include <linux/capability.h>
 #include <linux/kcmp.h>
 #include <linux/openat2.h>
 #include <sys/mman.h>
@@ -198,6 +199,20 @@ UniqueFd open_exact(const Resolved& r, int host_flags, mode_t mode) {
   return UniqueFd(static_cast<int>(syscall(sdk::sys::openat2, r.parent.get(), at_name(r), &how, sizeof how)));
 }
 
+// Whether the file open at `fd` is a device a guest of an lx that runs as root must not open: a
+// guest of a privileged lx holds the host's file capabilities, and the instance's /dev is the
+// host's (the default mounts), disks included. Only the devices a container has open (runc's
+// default rules): null, zero, full, random, urandom, tty, console, ptmx and the pty slaves.
+bool refused_device(const FsState& s, const struct stat& st) {
+  if (!s.own_creds.has(CAP_DAC_OVERRIDE)) return false;
+  if (S_ISBLK(st.st_mode)) return true;
+  if (!S_ISCHR(st.st_mode)) return false;
+  unsigned maj = major(st.st_rdev), min = minor(st.st_rdev);
+  if (maj == 1) return !(min == 3 || min == 5 || min == 7 || min == 8 || min == 9);
+  if (maj == 5) return min > 2;
+  return maj < 136 || maj > 143;  // 136-143: the Unix98 pty slaves
+}
+
 // Implements open(2), openat(2), openat2(2), creat(2) of path argument `path_arg`.
 SyscallResult open_file(FsState& s, SyscallContext& c, int dirfd, int path_arg, int flags, mode_t mode,
                         std::uint64_t scope) {
@@ -227,12 +242,16 @@ SyscallResult open_file(FsState& s, SyscallContext& c, int dirfd, int path_arg, 
   if (r.exists && !(flags & O_NONBLOCK)) warn_if_fifo(c, r);
   // The guest's own O_NOFOLLOW, or a magic link: opened as asked. Else exactly as asked.
   bool as_asked = (flags & O_NOFOLLOW) || (r.magic && !nofollow) || (flags & O_TMPFILE) == O_TMPFILE;
+  if (r.exists && r.have_stat && refused_device(s, r.st)) return fail(EPERM);
   UniqueFd fd;
   {
     ActingAs::GuestPtrace exactly;  // the guest's own ptrace rights for /proc/<pid>/mem and friends
     fd = as_asked ? UniqueFd(openat(r.parent.get(), at_name(r), host_flags, mode)) : open_exact(r, host_flags, mode);
   }
   if (!fd) return fail(errno);
+  // Checked before the open (opening some devices has effects: a watchdog starts) and after it,
+  // for a device node renamed into the name meanwhile; EPERM as from a device cgroup.
+  if (struct stat st; fstat(fd.get(), &st) == 0 && refused_device(s, st)) return fail(EPERM);
   if (!r.exists) {
     apply_umask(s, c, fd.get(), mode);
     own_new(s, c, fd.get());

@@ -1,8 +1,9 @@
-/* guest_caps DIR: what a guest that runs as root can do to the host as a whole, each line
+/* guest_caps DIR DEVICES: what a guest that runs as root can do to the host as a whole, each line
  * "what: 0" or "what: ERRNO-NAME". None of the calls changes anything where it succeeds: reboot
  * gets a bad magic number (EINVAL once CAP_SYS_BOOT is checked), the host name is set to what
  * it is, the raw socket, the namespace and the fanotify group are the caller's own, the device
- * node is removed.
+ * node is removed. Of the two devices in DEVICES, the host device (fuse, tun...) opens natively
+ * only.
  * Then a tmpfs is mounted on DIR (emulated within the instance: it needs CAP_SYS_ADMIN as the
  * guest holds it), again with no effective capability (EPERM), and once more with them back. */
 #define _GNU_SOURCE
@@ -35,7 +36,7 @@ static int set_effective(int on) {
 }
 
 int main(int argc, char** argv) {
-  if (argc < 2) return 2;
+  if (argc < 3) return 2;
   char name[256] = {0}, node[4096];
   gethostname(name, sizeof name - 1);
   say("reboot", syscall(SYS_reboot, 0, 0, 0, 0));
@@ -47,6 +48,15 @@ int main(int argc, char** argv) {
   int fan = fanotify_init(FAN_CLASS_NOTIF, O_RDONLY); /* one that may mark a whole filesystem */
   say("fanotify group", fan < 0 ? -1 : 0);
   if (fan >= 0) close(fan);
+  /* DEVICES/dev and DEVICES/null: made by the test (a host device, and c 1:3). */
+  snprintf(node, sizeof node, "%s/dev", argv[2]);
+  int fd = open(node, O_RDONLY);
+  say("open a host device", fd < 0 ? -1 : 0);
+  if (fd >= 0) close(fd);
+  snprintf(node, sizeof node, "%s/null", argv[2]);
+  fd = open(node, O_RDWR);
+  say("open a null device", fd < 0 ? -1 : 0);
+  if (fd >= 0) close(fd);
   snprintf(node, sizeof node, "%s/blk", argv[1]);
   say("mknod block", mknod(node, S_IFBLK | 0600, makedev(8, 0)));
   unlink(node);

@@ -3,8 +3,10 @@
 // at its own tracer, at lxhostd and at an instance process: each call fails (ESRCH, or EPERM
 // for ptrace) and the target is untouched. The same calls work within the instance, and the
 // service's processes are non-dumpable.
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -381,18 +383,27 @@ TEST(ConfineCapabilities, WhatActsOnTheHostAsAWholeIsRefusedToARootGuest) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root: a guest of an lx that runs as root";
   LX_EMULATED_BACKEND_ONLY("the kernel backend's guest is root of its own user namespace only");
   TempDir dir("lxhost-caps", 0755);
+  TempDir devices("lxhost-caps-dev", 0755);
+  // A character device of the host's that root opens here, and that no container has.
+  struct stat host_dev {};
+  for (const char* d : {"/dev/fuse", "/dev/net/tun", "/dev/loop-control", "/dev/tty1"})
+    if (int fd = open(d, O_RDONLY | O_NOCTTY); fd >= 0 && fstat(fd, &host_dev) == 0 && close(fd) == 0) break;
+  if (!S_ISCHR(host_dev.st_mode)) GTEST_SKIP() << "no host device of those tried opens here";
+  ASSERT_EQ(mknod((devices.path() + "/dev").c_str(), S_IFCHR | 0600, host_dev.st_rdev), 0);
+  ASSERT_EQ(mknod((devices.path() + "/null").c_str(), S_IFCHR | 0666, makedev(1, 3)), 0);
   const std::string prog = std::string(GUEST_DIR) + "/guest_caps";
-  auto r = run_command({kLx, "exec", "--set", "fs.root=/.", "--", prog, dir.path()});
+  auto r = run_command({kLx, "exec", "--set", "fs.root=/.", "--", prog, dir.path(), devices.path()});
   EXPECT_EQ(r.out,
             "reboot: EPERM\nsethostname: EPERM\nraw socket: EPERM\nunshare uts: EPERM\nfanotify group: EPERM\n"
-            "mknod block: EPERM\n"
+            "open a host device: EPERM\nopen a null device: 0\nmknod block: EPERM\n"
             "mount tmpfs: 0\nmount without capabilities: EPERM\nmount with them back: 0\n")
       << r.err;
   EXPECT_EQ(r.status, 0);
   // Natively (in a new UTS namespace, so that nothing of the host changes), root can.
-  auto n = run_command({"unshare", "-m", "-u", "--propagation", "private", prog, dir.path()});
+  auto n = run_command({"unshare", "-m", "-u", "--propagation", "private", prog, dir.path(), devices.path()});
   EXPECT_EQ(n.out,
-            "reboot: EINVAL\nsethostname: 0\nraw socket: 0\nunshare uts: 0\nfanotify group: 0\nmknod block: 0\n"
+            "reboot: EINVAL\nsethostname: 0\nraw socket: 0\nunshare uts: 0\nfanotify group: 0\n"
+            "open a host device: 0\nopen a null device: 0\nmknod block: 0\n"
             "mount tmpfs: 0\nmount without capabilities: EPERM\nmount with them back: 0\n");
   EXPECT_TRUE(fs::is_empty(dir.path()));
   // lx syscalls says which.
