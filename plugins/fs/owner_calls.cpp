@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <string>
 
+#include "base/proc_status.h"
 #include "handlers.h"
 
 namespace lx::fs {
@@ -84,12 +85,24 @@ SyscallResult chown_guest_fd(FsState& s, SyscallContext& c, int gfd, std::uint32
   return chown_fd(s, fd.get(), uid, gid);
 }
 
+// Whether guest thread `tid` lacks CAP_MKNOD only because lx withheld it
+// (sdk::kWithheldCapabilities): it is not in its bounding set, and the thread holds every
+// capability left there (CAP_SYS_ADMIN, emulated, then counts as held).
+bool mknod_withheld(const FsState& s, pid_t tid) {
+  auto status = ProcStatus::read(tid);
+  auto bnd = status ? status->cap_bounding() : std::nullopt;
+  return bnd && !((*bnd >> CAP_MKNOD) & 1) && guest_capable(s, tid, CAP_SYS_ADMIN);
+}
+
 // mknod of the resolved entry: a device node the host refuses becomes an empty file whose
-// metadata says what it is. -1 with errno on failure.
-int mknod_entry(FsState& s, const Resolved& r, mode_t mode, dev_t dev, mode_t umask) {
+// metadata says what it is, where lx could not make it (an ordinary user's lx) or must not (a
+// guest of a root lx, which holds every capability left to it but CAP_MKNOD, withheld: a real
+// node in its world would open a host device to whoever can reach the file). -1 with errno.
+int mknod_entry(FsState& s, const Resolved& r, mode_t mode, dev_t dev, mode_t umask, bool withheld) {
   if (mknodat(r.parent.get(), at_name(r), mode, dev) == 0) return 0;  // the kernel applies the umask
   mode = (mode & S_IFMT) | (mode & 07777 & ~umask);
-  if (errno != EPERM || s.host_root || s.own_creds.has(CAP_MKNOD) || !(S_ISCHR(mode) || S_ISBLK(mode))) return -1;
+  if (errno != EPERM || s.host_root || (s.own_creds.has(CAP_MKNOD) && !withheld) || !(S_ISCHR(mode) || S_ISBLK(mode)))
+    return -1;
   UniqueFd fd(openat(r.parent.get(), at_name(r), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600));
   if (!fd) return -1;
   fsmeta::Metadata m;
@@ -108,7 +121,8 @@ SyscallResult mknod_path(FsState& s, SyscallContext& c, int dirfd, int path_arg)
   mode_t mode = c.flags<mode_t>(path_arg + 1);
   dev_t dev = static_cast<dev_t>(c.uint_arg(path_arg + 2));
   return at_op(s, c, dirfd, path_arg, Follow::kNo, [&](const Resolved& r) {
-    int rc = mknod_entry(s, r, mode, dev, guest_umask(c.tid()));
+    bool withheld = mknod_withheld(s, c.tid());
+    int rc = mknod_entry(s, r, mode, dev, guest_umask(c.tid()), withheld);
     if (rc == 0) own_new_at(s, c, r);
     return rc;
   });

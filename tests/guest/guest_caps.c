@@ -2,7 +2,7 @@
  * "what: 0" or "what: ERRNO-NAME". None of the calls changes anything where it succeeds: reboot
  * gets a bad magic number (EINVAL once CAP_SYS_BOOT is checked), the host name is set to what
  * it is, the raw socket, the namespace and the fanotify group are the caller's own, the device
- * node is removed. Of the two devices in DEVICES, the host device (fuse, tun...) opens natively
+ * node DIR/blk is left for the test to look at and remove. Of the two devices in DEVICES, the host device (fuse, tun...) opens natively
  * only.
  * Then a tmpfs is mounted on DIR (emulated within the instance: it needs CAP_SYS_ADMIN as the
  * guest holds it), again with no effective capability (EPERM), and once more with them back. */
@@ -59,7 +59,9 @@ int main(int argc, char** argv) {
   if (fd >= 0) close(fd);
   snprintf(node, sizeof node, "%s/blk", argv[1]);
   say("mknod block", mknod(node, S_IFBLK | 0600, makedev(8, 0)));
-  unlink(node);
+  struct stat st;
+  if (stat(node, &st) == 0)
+    printf("it is: %s %u:%u\n", S_ISBLK(st.st_mode) ? "block" : "other", major(st.st_rdev), minor(st.st_rdev));
   long r = mount("x", argv[1], "tmpfs", 0, NULL);
   say("mount tmpfs", r);
   if (r == 0) umount(argv[1]);

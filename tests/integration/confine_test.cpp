@@ -377,8 +377,10 @@ TEST_F(Confine, LxSyscallsListsEveryCallNamingAProcess) {
 // A guest of an lx that runs as root was root of the host on the emulated backend: it could set
 // the host's clock and name, reboot it, sniff its network, make device nodes of its disks. The
 // capabilities that act on the host as a whole are withheld from every guest of a confined
-// instance now (the kernel refuses what they guard); mount, emulated within the instance, still
-// works for a guest that holds every capability it has left, and not for one that dropped them.
+// instance now (the kernel refuses what they guard), and the host's devices open as in a
+// container. mount and mknod, emulated within the instance, still work for a guest that holds
+// every capability it has left (a device node is the fs family's metadata on an empty file), and
+// mount not for one that dropped them.
 TEST(ConfineCapabilities, WhatActsOnTheHostAsAWholeIsRefusedToARootGuest) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root: a guest of an lx that runs as root";
   LX_EMULATED_BACKEND_ONLY("the kernel backend's guest is root of its own user namespace only");
@@ -395,16 +397,23 @@ TEST(ConfineCapabilities, WhatActsOnTheHostAsAWholeIsRefusedToARootGuest) {
   auto r = run_command({kLx, "exec", "--set", "fs.root=/.", "--", prog, dir.path(), devices.path()});
   EXPECT_EQ(r.out,
             "reboot: EPERM\nsethostname: EPERM\nraw socket: EPERM\nunshare uts: EPERM\nfanotify group: EPERM\n"
-            "open a host device: EPERM\nopen a null device: 0\nmknod block: EPERM\n"
+            "open a host device: EPERM\nopen a null device: 0\nmknod block: 0\nit is: block 8:0\n"
             "mount tmpfs: 0\nmount without capabilities: EPERM\nmount with them back: 0\n")
       << r.err;
   EXPECT_EQ(r.status, 0);
+  // The device node is the guest's only: on the host, an empty file that opens nothing.
+  struct stat blk {};
+  EXPECT_EQ(lstat((dir.path() + "/blk").c_str(), &blk), 0);
+  EXPECT_TRUE(S_ISREG(blk.st_mode)) << std::oct << blk.st_mode;
+  EXPECT_EQ(blk.st_size, 0);
+  fs::remove(dir.path() + "/blk");
   // Natively (in a new UTS namespace, so that nothing of the host changes), root can.
   auto n = run_command({"unshare", "-m", "-u", "--propagation", "private", prog, dir.path(), devices.path()});
   EXPECT_EQ(n.out,
             "reboot: EINVAL\nsethostname: 0\nraw socket: 0\nunshare uts: 0\nfanotify group: 0\n"
-            "open a host device: 0\nopen a null device: 0\nmknod block: 0\n"
+            "open a host device: 0\nopen a null device: 0\nmknod block: 0\nit is: block 8:0\n"
             "mount tmpfs: 0\nmount without capabilities: EPERM\nmount with them back: 0\n");
+  fs::remove(dir.path() + "/blk");
   EXPECT_TRUE(fs::is_empty(dir.path()));
   // lx syscalls says which.
   auto s = run_command({kLx, "syscalls", "--set", "fs.root=/."});
