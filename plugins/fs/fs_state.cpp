@@ -1,6 +1,8 @@
 // FsState's members and the helpers the fs topic files share (fs_state.h).
 #include "fs_state.h"
 
+#include <linux/capability.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
@@ -128,8 +130,33 @@ mode_t guest_umask(pid_t tid) {
   return status ? status->umask().value_or(022) : 022;
 }
 
+namespace {
+
+// Whether guest thread `tid` holds CAP_SYS_ADMIN as far as the fs family's emulation within the
+// instance goes (mount, umount2, mknod), though lx withheld it (sdk::kWithheldCapabilities): it
+// is not in its bounding set, lx's own has it, and the thread, in lx's user namespace, holds
+// every capability left to it (an undiminished root). Never put onto a thread that acts for the
+// guest: the kernel would honour it there (a cgroup's release_agent, trusted.* xattrs).
+bool holds_withheld_admin(pid_t tid) {
+  static const bool own = prctl(PR_CAPBSET_READ, CAP_SYS_ADMIN, 0, 0, 0) == 1;
+  static const ino_t own_ns = [] {
+    struct stat st;
+    return ::stat("/proc/self/ns/user", &st) == 0 ? st.st_ino : 0;
+  }();
+  struct stat ns;
+  if (!own || ::stat(("/proc/" + std::to_string(tid) + "/ns/user").c_str(), &ns) != 0 || ns.st_ino != own_ns)
+    return false;
+  auto status = ProcStatus::read(tid);
+  auto eff = status ? status->cap_effective() : std::nullopt;
+  auto bnd = status ? status->cap_bounding() : std::nullopt;
+  return eff && bnd && *eff != 0 && (*eff & *bnd) == *bnd && !((*bnd >> CAP_SYS_ADMIN) & 1);
+}
+
+}  // namespace
+
 bool guest_capable(const FsState& s, pid_t tid, int cap) {
   if (OwnCredentials::current().has(cap)) return true;
+  if (cap == CAP_SYS_ADMIN && holds_withheld_admin(tid)) return true;
   std::uint32_t uid = 1, gid = 1;
   return !s.guest_creds && s.credentials && s.credentials->fs_identity(tid, uid, gid) && uid == 0;
 }

@@ -57,6 +57,13 @@ struct FsState {
   sdk::GuestCredentials* guest_creds = nullptr;  ///< each guest thread's credentials (proc family)
   OwnCredentials own_creds;                 ///< this process's, taken in configure()
   TmpfsDirs tmpfs;                          ///< the directories of the guests' tmpfs mounts
+  /// The ptys the instance's processes made (opened /dev/ptmx for): their indexes. A guest of a
+  /// root lx opens a pty slave only of these, or its controlling terminal; the others of the
+  /// host's devpts are other sessions'.
+  struct {
+    std::mutex mu;
+    std::unordered_set<unsigned> made;
+  } ptys;
 
   /// Records that guest process or thread `tid` belongs to the instance.
   void add_member(pid_t tid);

@@ -4,8 +4,11 @@
 #include <linux/capability.h>
 #include <linux/kcmp.h>
 #include <linux/openat2.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/syscall.h>
 
 #include <lxhost/syscall_table.h>
@@ -147,11 +150,17 @@ bool is_proc_cmdline(const std::string& guest) {
 // through its ELF interpreter shows its own command line, not the interpreter's (ps, pgrep).
 // nullopt: nothing to change, open the real file.
 std::optional<SyscallResult> open_cmdline(SyscallContext& c, const Resolved& r, int flags) {
-  UniqueFd real(openat(r.parent.get(), r.name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));  // a guest-made one
-  if (!real) return std::nullopt;
+  // O_NONBLOCK: a FIFO swapped in since the resolution must not hold this worker; only a regular
+  // file is read (procfs's are), and not past what an exec's arguments can be.
+  UniqueFd real(openat(r.parent.get(), r.name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  struct stat st;
+  if (!real || fstat(real.get(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
   std::string raw;
   char buf[4096];
-  for (ssize_t n; (n = read(real.get(), buf, sizeof buf)) > 0;) raw.append(buf, static_cast<std::size_t>(n));
+  constexpr std::size_t kMax = 8u << 20;
+  for (ssize_t n; raw.size() <= kMax && (n = read(real.get(), buf, sizeof buf)) > 0;)
+    raw.append(buf, static_cast<std::size_t>(n));
+  if (raw.size() > kMax) return std::nullopt;
   std::string fixed = sdk::native_cmdline(raw);
   if (fixed == raw) return std::nullopt;
   UniqueFd mem(memfd_create("cmdline", MFD_CLOEXEC));
@@ -199,18 +208,70 @@ UniqueFd open_exact(const Resolved& r, int host_flags, mode_t mode) {
   return UniqueFd(static_cast<int>(syscall(sdk::sys::openat2, r.parent.get(), at_name(r), &how, sizeof how)));
 }
 
-// Whether the file open at `fd` is a device a guest of an lx that runs as root must not open: a
-// guest of a privileged lx holds the host's file capabilities, and the instance's /dev is the
-// host's (the default mounts), disks included. Only the devices a container has open (runc's
-// default rules): null, zero, full, random, urandom, tty, console, ptmx and the pty slaves.
-bool refused_device(const FsState& s, const struct stat& st) {
+// Whether `st` is a device a guest of an lx that runs as root must not open (for process `pid`):
+// a guest of a privileged lx holds the host's file capabilities, and the instance's /dev is the
+// host's (the default mounts), disks, consoles and other sessions' ptys included. Only the
+// devices a container has open (runc's default rules): null, zero, full, random, urandom, tty,
+// ptmx, and of the pty slaves those the instance made and the caller's controlling terminal.
+bool refused_device(FsState& s, const struct stat& st, pid_t pid) {
   if (!s.own_creds.has(CAP_DAC_OVERRIDE)) return false;
   if (S_ISBLK(st.st_mode)) return true;
   if (!S_ISCHR(st.st_mode)) return false;
   unsigned maj = major(st.st_rdev), min = minor(st.st_rdev);
   if (maj == 1) return !(min == 3 || min == 5 || min == 7 || min == 8 || min == 9);
-  if (maj == 5) return min > 2;
-  return maj < 136 || maj > 143;  // 136-143: the Unix98 pty slaves
+  if (maj == 5) return min != 0 && min != 2;
+  if (maj < 136 || maj > 143) return true;  // 136-143: the Unix98 pty slaves
+  {
+    std::lock_guard lock(s.ptys.mu);
+    if (s.ptys.made.count((maj - 136) * 256 + min)) return false;
+  }
+  return controlling_tty(pid) != st.st_rdev;
+}
+
+// Records the pty a guest made by opening the multiplexer, `fd` (see FsState::ptys).
+void note_pty(FsState& s, int fd, const struct stat& st) {
+  unsigned n = 0;
+  if (!S_ISCHR(st.st_mode) || st.st_rdev != makedev(5, 2) || ioctl(fd, TIOCGPTN, &n) != 0) return;
+  std::lock_guard lock(s.ptys.mu);
+  s.ptys.made.insert(n);
+}
+
+// Whether the file open at `fd` is one a guest of an lx that runs as root must not write: the
+// kernel's settings and switches, which check uid 0 and not a capability, in the /proc and /sys
+// the default mounts bind (core_pattern and binfmt_misc run a program as the host's root; a
+// cgroup's release_agent too; sysrq-trigger). Only /proc/<pid>/... is written, as in a container
+// (runc makes /proc/sys and /sys read-only).
+bool kernel_setting(const FsState& s, int fd) {
+  if (!s.own_creds.has(CAP_DAC_OVERRIDE)) return false;
+  struct statfs fs;
+  if (fstatfs(fd, &fs) != 0) return true;
+  switch (static_cast<unsigned long>(fs.f_type)) {
+    case PROC_SUPER_MAGIC: {
+      std::string host;
+      if (host_path_of_fd(fd, host) != 0 || host.rfind("/proc/", 0) != 0) return true;
+      std::size_t end = host.find('/', 6);
+      std::string first = host.substr(6, end == std::string::npos ? std::string::npos : end - 6);
+      return first.empty() || first.find_first_not_of("0123456789") != std::string::npos;
+    }
+    case SYSFS_MAGIC: case CGROUP_SUPER_MAGIC: case CGROUP2_SUPER_MAGIC: case DEBUGFS_MAGIC: case TRACEFS_MAGIC:
+    case SECURITYFS_MAGIC: case BINFMTFS_MAGIC: case BPF_FS_MAGIC: case EFIVARFS_MAGIC: case PSTOREFS_MAGIC:
+    case 0x62656570 /* configfs */: case 0x65735543 /* fusectl */:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Whether `path` is the caller's own id map file (/proc/self/uid_map, gid_map, setgroups). After
+// unshare(CLONE_NEWUSER) the kernel asks its opener, not its writer, for the right to map root
+// (CAP_SETFCAP where the namespace was made): lx's worker has no capability in the guest's new
+// namespace. Opened natively, where no other thread can change the path meanwhile: the kernel
+// reads the guest's string again, and /proc/self is the caller's own.
+bool own_id_map(const std::string& path) {
+  for (const char* self : {"/proc/self/", "/proc/thread-self/"})
+    for (const char* file : {"uid_map", "gid_map", "setgroups"})
+      if (path == std::string(self) + file) return true;
+  return false;
 }
 
 // Implements open(2), openat(2), openat2(2), creat(2) of path argument `path_arg`.
@@ -220,6 +281,7 @@ SyscallResult open_file(FsState& s, SyscallContext& c, int dirfd, int path_arg, 
   bool nofollow = (flags & O_NOFOLLOW) || ((flags & O_CREAT) && (flags & O_EXCL));
   std::string path;
   if (int e = c.path(path_arg, path); e != 0) return fail(e);
+  if (own_id_map(path) && !scope && sole_user_of_memory(s, c)) return SyscallResult::continue_native();
   Resolved r;
   Follow follow = nofollow ? Follow::kNo : Follow::kYes;
   if (int e = scope ? s.root.resolve_scoped(c.tid(), dirfd, path, follow, scope, r) : resolve(s, c, dirfd, path, follow, r);
@@ -236,13 +298,14 @@ SyscallResult open_file(FsState& s, SyscallContext& c, int dirfd, int path_arg, 
   if (!r.magic || nofollow) host_flags |= O_NOFOLLOW;  // resolved already: a symlink here is a race
   // Never this process's controlling terminal: the guest's own is set with TIOCSCTTY, natively.
   host_flags |= O_NOCTTY;
+  if (r.exists && r.have_stat && refused_device(s, r.st, c.pid())) return fail(EPERM);
   if (r.exists && r.have_stat && S_ISCHR(r.st.st_mode) && r.st.st_rdev == makedev(5, 0)) return open_tty(c, flags);
-  if (r.exists && r.name == "cmdline" && (flags & O_ACCMODE) == O_RDONLY && is_proc_cmdline(r.guest_path))
+  if (r.exists && r.have_stat && S_ISREG(r.st.st_mode) && r.name == "cmdline" && (flags & O_ACCMODE) == O_RDONLY &&
+      is_proc_cmdline(r.guest_path))
     if (std::optional<SyscallResult> res = open_cmdline(c, r, flags)) return *res;
   if (r.exists && !(flags & O_NONBLOCK)) warn_if_fifo(c, r);
   // The guest's own O_NOFOLLOW, or a magic link: opened as asked. Else exactly as asked.
   bool as_asked = (flags & O_NOFOLLOW) || (r.magic && !nofollow) || (flags & O_TMPFILE) == O_TMPFILE;
-  if (r.exists && r.have_stat && refused_device(s, r.st)) return fail(EPERM);
   UniqueFd fd;
   {
     ActingAs::GuestPtrace exactly;  // the guest's own ptrace rights for /proc/<pid>/mem and friends
@@ -251,7 +314,11 @@ SyscallResult open_file(FsState& s, SyscallContext& c, int dirfd, int path_arg, 
   if (!fd) return fail(errno);
   // Checked before the open (opening some devices has effects: a watchdog starts) and after it,
   // for a device node renamed into the name meanwhile; EPERM as from a device cgroup.
-  if (struct stat st; fstat(fd.get(), &st) == 0 && refused_device(s, st)) return fail(EPERM);
+  struct stat st;
+  if (fstat(fd.get(), &st) != 0) return fail(errno);
+  if (refused_device(s, st, c.pid())) return fail(EPERM);
+  note_pty(s, fd.get(), st);
+  if (writes(flags) && kernel_setting(s, fd.get())) return fail(EROFS);
   if (!r.exists) {
     apply_umask(s, c, fd.get(), mode);
     own_new(s, c, fd.get());

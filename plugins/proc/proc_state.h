@@ -103,16 +103,17 @@ class RealCredentials final : public sdk::GuestCredentials {
   void forget(pid_t tid) noexcept;
 
  private:
+  struct Known {
+    ino_t user_ns = 0;              ///< the thread's user namespace when they were read
+    sdk::ThreadCredentials creds;   ///< what it held then
+  };
   std::mutex mu_;
-  std::unordered_map<pid_t, sdk::ThreadCredentials> known_;
+  std::unordered_map<pid_t, Known> known_;
 };
 
 /// Whether this process could act as anyone: its effective capabilities are not empty.
 bool privileged_process() noexcept;
 
-/// The withheld capabilities (sdk::kWithheldCapabilities) a guest thread with effective set `eff`
-/// and bounding set `bnd` holds as far as the families' emulation within the instance goes.
-std::uint64_t emulated_withheld(std::uint64_t eff, std::uint64_t bnd) noexcept;
 
 /// The proc family's state: its settings and what its handlers keep.
 struct ProcState {

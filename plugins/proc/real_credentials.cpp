@@ -2,10 +2,11 @@
 // root's emulated ones (CredentialTable) or, when lx is privileged and fakes nothing, the real
 // ones the kernel shows in /proc/<tid>/status (RealCredentials).
 #include <linux/capability.h>
-#include <sys/prctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-#include <lxhost/plugin.h>
+#include <string>
+
 #include <lxhost/syscall_table.h>
 
 #include "base/proc_status.h"
@@ -13,8 +14,30 @@
 
 namespace lx::proc {
 
+namespace {
+
+// The inode of user namespace file `path` (/proc/<tid>/ns/user), 0 when it cannot be read.
+ino_t user_ns_of(const std::string& path) noexcept {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
+}
+
+// The user namespace of guest thread `tid`, and whether it is lx's own. A thread in one of its
+// own (unshare, setns) holds its capabilities there only, though /proc shows them as if they
+// were the host's: here it holds none.
+ino_t user_ns(pid_t tid, bool& own) noexcept {
+  static const ino_t own_ns = user_ns_of("/proc/self/ns/user");
+  ino_t ns = user_ns_of("/proc/" + std::to_string(tid) + "/ns/user");
+  own = ns != 0 && ns == own_ns;
+  return ns;
+}
+
+}  // namespace
+
 bool CredentialTable::thread_credentials(pid_t tid, sdk::ThreadCredentials& out) noexcept {
   try {
+    bool own = false;
+    if (user_ns(tid, own) == 0) return false;
     std::lock_guard lock(mu_);
     auto it = creds_.find(tid);
     if (it == creds_.end()) return false;
@@ -26,41 +49,25 @@ bool CredentialTable::thread_credentials(pid_t tid, sdk::ThreadCredentials& out)
     out.fsuid = c.fsuid;
     out.fsgid = c.fsgid;
     out.groups = c.groups;
-    out.cap_eff = c.cap_eff;
-    out.cap_prm = c.cap_prm;
+    out.cap_eff = own ? c.cap_eff : 0;
+    out.cap_prm = own ? c.cap_prm : 0;
     return true;
   } catch (...) {
     return false;
   }
 }
 
-namespace {
-
-// The withheld capabilities (sdk::kWithheldCapabilities) that a family emulates within the
-// instance: CAP_SYS_ADMIN, for mount and umount2.
-constexpr std::uint64_t kEmulatedWithheld = 1ull << CAP_SYS_ADMIN;
-
-// Whether this process's bounding set has capability `cap` (read once: it never grows).
-bool own_bounding_has(int cap) noexcept {
-  static const bool has = prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1;
-  return has;
-}
-
-}  // namespace
-
-std::uint64_t emulated_withheld(std::uint64_t eff, std::uint64_t bnd) noexcept {
-  // A thread that holds every capability left in its bounding set is an undiminished root: it
-  // would hold the withheld ones too, had lx not dropped them. One that dropped any holds none.
-  if (eff == 0 || (eff & bnd) != bnd || (bnd & kEmulatedWithheld) || !own_bounding_has(CAP_SYS_ADMIN)) return 0;
-  return kEmulatedWithheld & sdk::kWithheldCapabilities;
-}
-
 bool RealCredentials::thread_credentials(pid_t tid, sdk::ThreadCredentials& out) noexcept {
   try {
+    // Its user namespace is looked at on every call: a thread changes it without changing its
+    // credentials.
+    bool here = false;
+    ino_t ns = user_ns(tid, here);
+    if (ns == 0) return false;
     {
       std::lock_guard lock(mu_);
-      if (auto it = known_.find(tid); it != known_.end()) {
-        out = it->second;
+      if (auto it = known_.find(tid); it != known_.end() && it->second.user_ns == ns) {
+        out = it->second.creds;
         return true;
       }
     }
@@ -81,15 +88,10 @@ bool RealCredentials::thread_credentials(pid_t tid, sdk::ThreadCredentials& out)
     c.rgid = gid->real;
     c.fsgid = gid->fs;
     for (gid_t g : status->groups()) c.groups.push_back(g);
-    c.cap_eff = *eff;
-    c.cap_prm = *prm;
-    if (auto bnd = status->cap_bounding()) {
-      std::uint64_t emulated = emulated_withheld(*eff, *bnd);
-      c.cap_eff |= emulated;
-      c.cap_prm |= emulated;
-    }
+    c.cap_eff = here ? *eff : 0;
+    c.cap_prm = here ? *prm : 0;
     std::lock_guard lock(mu_);
-    out = known_.insert_or_assign(tid, std::move(c)).first->second;
+    out = known_.insert_or_assign(tid, Known{ns, std::move(c)}).first->second.creds;
     return true;
   } catch (...) {
     return false;

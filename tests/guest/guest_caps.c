@@ -1,8 +1,9 @@
-/* guest_caps DIR DEVICES: what a guest that runs as root can do to the host as a whole, each line
+/* guest_caps DIR DEVICES [PTY]: what a guest that runs as root can do to the host as a whole, each line
  * "what: 0" or "what: ERRNO-NAME". None of the calls changes anything where it succeeds: reboot
  * gets a bad magic number (EINVAL once CAP_SYS_BOOT is checked), the host name is set to what
  * it is, the raw socket, the namespace and the fanotify group are the caller's own, the device
- * node DIR/blk is left for the test to look at and remove. Of the two devices in DEVICES, the host device (fuse, tun...) opens natively
+ * node DIR/blk is left for the test to look at and remove; core_pattern is written back as it
+ * is. DEVICES also holds "secret" (mode 0); PTY is a pty slave of another session's. Of the two devices in DEVICES, the host device (fuse, tun...) opens natively
  * only.
  * Then a tmpfs is mounted on DIR (emulated within the instance: it needs CAP_SYS_ADMIN as the
  * guest holds it), again with no effective capability (EPERM), and once more with them back. */
@@ -15,7 +16,10 @@
 #include <string.h>
 #include <fcntl.h>
 #include <sys/fanotify.h>
+#include <stdlib.h>
 #include <sys/mount.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -23,7 +27,7 @@
 #include <unistd.h>
 
 static void say(const char* what, long r) {
-  printf("%s: %s\n", what, r == 0 ? "0" : errno == EPERM ? "EPERM" : errno == EINVAL ? "EINVAL" : strerror(errno));
+  printf("%s: %s\n", what, r == 0 ? "0" : errno == EPERM ? "EPERM" : errno == EINVAL ? "EINVAL" : errno == EROFS ? "EROFS" : errno == EACCES ? "EACCES" : strerror(errno));
 }
 
 static int set_effective(int on) {
@@ -62,6 +66,42 @@ int main(int argc, char** argv) {
   struct stat st;
   if (stat(node, &st) == 0)
     printf("it is: %s %u:%u\n", S_ISBLK(st.st_mode) ? "block" : "other", major(st.st_rdev), minor(st.st_rdev));
+  /* A kernel setting that checks uid 0 only, written back as it is. */
+  char pattern[4096] = {0};
+  int cp = open("/proc/sys/kernel/core_pattern", O_RDONLY);
+  ssize_t len = cp >= 0 ? read(cp, pattern, sizeof pattern - 1) : -1;
+  if (cp >= 0) close(cp);
+  cp = open("/proc/sys/kernel/core_pattern", O_WRONLY);
+  say("core_pattern written back", cp < 0 ? -1 : write(cp, pattern, (size_t)(len > 0 ? len : 0)) < 0 ? -1 : 0);
+  if (cp >= 0) close(cp);
+  snprintf(node, sizeof node, "%s/secret", argv[2]);
+  say("trusted xattr", setxattr(node, "trusted.lxhost-test", "1", 1, 0));
+  /* In a user namespace of its own a thread holds no capability of the host's. */
+  fflush(stdout);
+  pid_t child = fork();
+  if (child == 0) {
+    if (unshare(CLONE_NEWUSER) != 0) _exit(3);
+    pid_t inner = fork();
+    if (inner == 0) {
+      int s2 = open(node, O_RDONLY);
+      say("a mode-0000 file, in a user namespace", s2 < 0 ? -1 : 0);
+      fflush(stdout);
+      _exit(0);
+    }
+    waitpid(inner, NULL, 0);
+    _exit(0);
+  }
+  waitpid(child, NULL, 0);
+  if (argc > 3) {
+    fd = open(argv[3], O_RDWR | O_NOCTTY);
+    say("another session's pty", fd < 0 ? -1 : 0);
+    if (fd >= 0) close(fd);
+  }
+  int master = posix_openpt(O_RDWR | O_NOCTTY);
+  fd = master >= 0 && grantpt(master) == 0 && unlockpt(master) == 0 ? open(ptsname(master), O_RDWR | O_NOCTTY) : -1;
+  say("a pty of its own", fd < 0 ? -1 : 0);
+  if (fd >= 0) close(fd);
+  if (master >= 0) close(master);
   long r = mount("x", argv[1], "tmpfs", 0, NULL);
   say("mount tmpfs", r);
   if (r == 0) umount(argv[1]);

@@ -5,6 +5,7 @@
 // service's processes are non-dumpable.
 #include <fcntl.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -380,7 +381,10 @@ TEST_F(Confine, LxSyscallsListsEveryCallNamingAProcess) {
 // instance now (the kernel refuses what they guard), and the host's devices open as in a
 // container. mount and mknod, emulated within the instance, still work for a guest that holds
 // every capability it has left (a device node is the fs family's metadata on an empty file), and
-// mount not for one that dropped them.
+// mount not for one that dropped them. A second attack round found the rest: the kernel's
+// settings in /proc/sys (core_pattern runs a program as the host's root), the emulated
+// CAP_SYS_ADMIN put onto lx's worker (a cgroup's release_agent, trusted.* xattrs), a thread in a
+// user namespace of its own taken for the host's root, another session's pty.
 TEST(ConfineCapabilities, WhatActsOnTheHostAsAWholeIsRefusedToARootGuest) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root: a guest of an lx that runs as root";
   LX_EMULATED_BACKEND_ONLY("the kernel backend's guest is root of its own user namespace only");
@@ -393,11 +397,20 @@ TEST(ConfineCapabilities, WhatActsOnTheHostAsAWholeIsRefusedToARootGuest) {
   if (!S_ISCHR(host_dev.st_mode)) GTEST_SKIP() << "no host device of those tried opens here";
   ASSERT_EQ(mknod((devices.path() + "/dev").c_str(), S_IFCHR | 0600, host_dev.st_rdev), 0);
   ASSERT_EQ(mknod((devices.path() + "/null").c_str(), S_IFCHR | 0666, makedev(1, 3)), 0);
+  ASSERT_EQ(mknod((devices.path() + "/secret").c_str(), S_IFREG, 0), 0);  // mode 0, root's
+  // Another session's terminal.
+  int master = posix_openpt(O_RDWR | O_NOCTTY);
+  ASSERT_GE(master, 0);
+  ASSERT_EQ(grantpt(master), 0);
+  ASSERT_EQ(unlockpt(master), 0);
+  const std::string pty = ptsname(master);
   const std::string prog = std::string(GUEST_DIR) + "/guest_caps";
-  auto r = run_command({kLx, "exec", "--set", "fs.root=/.", "--", prog, dir.path(), devices.path()});
+  auto r = run_command({kLx, "exec", "--set", "fs.root=/.", "--", prog, dir.path(), devices.path(), pty});
   EXPECT_EQ(r.out,
             "reboot: EPERM\nsethostname: EPERM\nraw socket: EPERM\nunshare uts: EPERM\nfanotify group: EPERM\n"
             "open a host device: EPERM\nopen a null device: 0\nmknod block: 0\nit is: block 8:0\n"
+            "core_pattern written back: EROFS\ntrusted xattr: EPERM\na mode-0000 file, in a user namespace: EACCES\n"
+            "another session's pty: EPERM\na pty of its own: 0\n"
             "mount tmpfs: 0\nmount without capabilities: EPERM\nmount with them back: 0\n")
       << r.err;
   EXPECT_EQ(r.status, 0);
@@ -408,12 +421,15 @@ TEST(ConfineCapabilities, WhatActsOnTheHostAsAWholeIsRefusedToARootGuest) {
   EXPECT_EQ(blk.st_size, 0);
   fs::remove(dir.path() + "/blk");
   // Natively (in a new UTS namespace, so that nothing of the host changes), root can.
-  auto n = run_command({"unshare", "-m", "-u", "--propagation", "private", prog, dir.path(), devices.path()});
+  auto n = run_command({"unshare", "-m", "-u", "--propagation", "private", prog, dir.path(), devices.path(), pty});
   EXPECT_EQ(n.out,
             "reboot: EINVAL\nsethostname: 0\nraw socket: 0\nunshare uts: 0\nfanotify group: 0\n"
             "open a host device: 0\nopen a null device: 0\nmknod block: 0\nit is: block 8:0\n"
+            "core_pattern written back: 0\ntrusted xattr: 0\na mode-0000 file, in a user namespace: EACCES\n"
+            "another session's pty: 0\na pty of its own: 0\n"
             "mount tmpfs: 0\nmount without capabilities: EPERM\nmount with them back: 0\n");
   fs::remove(dir.path() + "/blk");
+  close(master);
   EXPECT_TRUE(fs::is_empty(dir.path()));
   // lx syscalls says which.
   auto s = run_command({kLx, "syscalls", "--set", "fs.root=/."});
