@@ -131,14 +131,25 @@ Result<void> InstanceSupervisor::launch(InitCommand init, const RunRequest& requ
   return ok();
 }
 
+namespace {
+
+// Whether child `pid` has exited (and is not reaped yet: it is left to on_exit's waitpid).
+bool exited(pid_t pid) {
+  siginfo_t si{};
+  return waitid(P_PID, static_cast<id_t>(pid), &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == pid;
+}
+
+}  // namespace
+
 Result<std::shared_ptr<InstanceRec>> InstanceSupervisor::get(InitCommand init) {
   std::lock_guard spawn_lock(spawn_mu_);
   std::unique_lock lock(mu_);
   if (shutting_down_) return Error{ESHUTDOWN, "lxhostd is shutting down"};
   const std::string& name = init.name;
   auto it = instances_.find(name);
-  if (it != instances_.end() && it->second->ending) {
-    // One instance per distro: a launch waits for the ending one to be gone.
+  // One instance per distro: a launch waits for the ending one to be gone, and for one that
+  // died (a crashing plugin) and is not reaped yet: its client may have seen it end first.
+  if (it != instances_.end() && (it->second->ending || (!it->second->gone && exited(it->second->pid)))) {
     auto old = it->second;
     wait_gone(lock, old);
     it = instances_.find(name);
