@@ -6,6 +6,7 @@
 // StoreOperations'.
 #include "daemon.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/socket.h>
@@ -24,6 +25,7 @@
 #include <boost/asio.hpp>
 #include <fmt/format.h>
 
+#include "base/proc_status.h"
 #include "daemon_log.h"
 #include "instance_supervisor.h"
 #include "messages.h"
@@ -236,13 +238,59 @@ void Daemon::Impl::serve(UniqueFd conn) {
   if (stop_after) stop();
 }
 
+namespace {
+
+// Whether process `pid` is a guest of an lx (of this service's instances or an `lx exec`): in
+// another pid namespace (the kernel backend's), or traced under a seccomp filter with
+// no_new_privs (the emulated backend's, which no guest can shed). A guest that reached this
+// socket (the default mounts bind the host's /tmp, where the runtime directory may be) would
+// start an instance of its own choosing, unconfined.
+bool is_guest(pid_t pid) {
+  struct stat theirs, ours;
+  if (::stat(fmt::format("/proc/{}/ns/pid", pid).c_str(), &theirs) != 0 || ::stat("/proc/self/ns/pid", &ours) != 0)
+    return true;
+  if (theirs.st_ino != ours.st_ino || theirs.st_dev != ours.st_dev) return true;
+  auto status = ProcStatus::read(pid);
+  if (!status) return true;
+  return status->tracer_pid().value_or(0) != 0 && status->field("Seccomp") == std::string_view("2") &&
+         status->field("NoNewPrivs") == std::string_view("1");
+}
+
+// Whether process `pid` is an lx that traces guests (an `lx exec`, an instance): where lx
+// connects an AF_UNIX socket on a guest's behalf, the peer the kernel records is lx.
+bool traces_guests(pid_t pid) {
+  DIR* d = opendir("/proc");
+  if (!d) return true;
+  bool found = false;
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
+    pid_t traced = std::atoi(e->d_name);
+    auto status = ProcStatus::read(traced);
+    pid_t tracer = status ? status->tracer_pid().value_or(0) : 0;
+    if (tracer == 0 || !is_guest(traced)) continue;
+    auto t = ProcStatus::read(tracer);
+    if (tracer == pid || (t && t->tgid() == pid)) {
+      found = true;
+      break;
+    }
+  }
+  closedir(d);
+  return found;
+}
+
+}  // namespace
+
 Handled Daemon::Impl::handle_connection(int conn, bool& stop_after) {
-  // Only this user's processes are served.
+  // Only this user's processes are served, and none of them a guest.
   ucred cred{};
   socklen_t len = sizeof cred;
   if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || cred.uid != getuid()) {
     log(fmt::format("refused a connection from pid {} uid {}: not uid {}", cred.pid, cred.uid, getuid()));
     return Error{EACCES, fmt::format("refused: lxhostd of uid {} serves only its own user, not uid {}", getuid(), cred.uid)};
+  }
+  if (is_guest(cred.pid) || traces_guests(cred.pid)) {
+    log(fmt::format("refused a connection from pid {}: a guest of lx", cred.pid));
+    return Error{EACCES, "refused: lxhostd serves no guest of lx (a guest reaches nothing outside its instance)"};
   }
   auto frame = recv_frame(conn, kRequestTimeoutMs);
   if (!frame) {

@@ -131,11 +131,12 @@ class FsPlugin final : public sdk::PluginBase {
 
   void on_process_start(pid_t tid, pid_t parent) noexcept override {
     try {
-      state_.add_member(tid);
+      state_.add_member(tid, parent == 0);
       state_.root.jails().inherit(tid, parent);
     } catch (...) {
     }
   }
+  void on_exec(sdk::SyscallContext& ctx) noexcept override { state_.launched(ctx.pid()); }
   void on_process_exit(pid_t tid) noexcept override {
     state_.remove_member(tid);
     state_.root.jails().forget(tid);

@@ -18,11 +18,20 @@
 
 namespace lx::fs {
 
-void FsState::add_member(pid_t tid) { members_.add(tid); }
+void FsState::add_member(pid_t tid, bool launch) {
+  if (launch) launching_.add(tid);
+  members_.add(tid);
+}
 
-void FsState::remove_member(pid_t tid) { members_.remove(tid); }
+void FsState::launched(pid_t pid) { launching_.remove(pid); }
+
+void FsState::remove_member(pid_t tid) {
+  members_.remove(tid);
+  launching_.remove(tid);
+}
 
 bool FsState::member(pid_t pid) const {
+  if (launching_.contains(pid)) return false;
   if (members_.contains(pid)) return true;
   // A child that exited and is not reaped yet is no member any more, but natively its parent
   // still sees it (/proc/<pid>/stat in state Z): it is one while its parent is (a zombie's pid

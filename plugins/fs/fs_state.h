@@ -57,16 +57,12 @@ struct FsState {
   sdk::GuestCredentials* guest_creds = nullptr;  ///< each guest thread's credentials (proc family)
   OwnCredentials own_creds;                 ///< this process's, taken in configure()
   TmpfsDirs tmpfs;                          ///< the directories of the guests' tmpfs mounts
-  /// The ptys the instance's processes made (opened /dev/ptmx for): their indexes. A guest of a
-  /// root lx opens a pty slave only of these, or its controlling terminal; the others of the
-  /// host's devpts are other sessions'.
-  struct {
-    std::mutex mu;
-    std::unordered_set<unsigned> made;
-  } ptys;
 
-  /// Records that guest process or thread `tid` belongs to the instance.
-  void add_member(pid_t tid);
+  /// Records that guest process or thread `tid` belongs to the instance; `launch`: a launch's
+  /// first process, which is lx's own until its first exec (launched()).
+  void add_member(pid_t tid, bool launch = false);
+  /// Records that launch process `pid` has exec'd its program: from now on the guest's.
+  void launched(pid_t pid);
   /// Records that `tid` is gone.
   void remove_member(pid_t tid);
   /// Whether process or thread `pid` belongs to the instance.
@@ -76,6 +72,9 @@ struct FsState {
 
  private:
   PidSet members_;
+  // Launches not yet exec'd: lx's own processes with every capability and the instance's fds
+  // (seccomp listeners included), no member to a guest meanwhile.
+  PidSet launching_;
 };
 
 using sdk::fail;

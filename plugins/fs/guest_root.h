@@ -126,4 +126,12 @@ std::deque<std::string> split_path(const std::string& path);
 /// Whether fd `fd` is on a procfs.
 bool is_procfs(int fd);
 
+/// Whether the directory or file open at `fd` is among the kernel's settings that a guest of an
+/// lx that runs as root must not change, as in a container (runc makes /proc/sys and /sys
+/// read-only): they check uid 0 and no capability (core_pattern, binfmt_misc and a cgroup's
+/// release_agent run a program as the host's root; sysrq-trigger). Procfs outside /proc/<pid>,
+/// sysfs, the cgroup filesystems, debugfs, tracefs, securityfs, binfmt_misc, bpffs, efivarfs,
+/// pstore, configfs, fusectl. A walk marks what it finds there read-only.
+bool kernel_settings(int fd);
+
 }  // namespace lx::fs

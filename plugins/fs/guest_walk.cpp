@@ -3,8 +3,11 @@
 // the root of the walking process, mount points are crossed, and /proc shows the instance.
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/capability.h>
+#include <linux/magic.h>
 #include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <lxhost/syscall_table.h>
@@ -20,6 +23,7 @@
 #include <sys/syscall.h>
 
 #include "base/proc_status.h"
+#include "fs_state.h"
 #include "guest_root.h"
 
 namespace lx::fs {
@@ -338,11 +342,48 @@ struct GuestRoot::Walk {
   }
 };
 
+bool kernel_settings(int fd) {
+  // lx's own capabilities, as its main thread holds them (a worker's are a guest's meanwhile).
+  static const bool privileged = [] {
+    auto status = ProcStatus::read(getpid());
+    auto eff = status ? status->cap_effective() : std::nullopt;
+    return eff && ((*eff >> CAP_DAC_OVERRIDE) & 1);
+  }();
+  if (!privileged) return false;
+  struct statfs fs;
+  if (fstatfs(fd, &fs) != 0) return true;
+  switch (static_cast<unsigned long>(fs.f_type)) {
+    case PROC_SUPER_MAGIC: {
+      std::string host;
+      if (host_path_of_fd(fd, host) != 0 || host.rfind("/proc/", 0) != 0) return true;
+      std::size_t end = host.find('/', 6);
+      std::string first = host.substr(6, end == std::string::npos ? std::string::npos : end - 6);
+      return first.empty() || first.find_first_not_of("0123456789") != std::string::npos;
+    }
+    case SYSFS_MAGIC: case CGROUP_SUPER_MAGIC: case CGROUP2_SUPER_MAGIC: case DEBUGFS_MAGIC: case TRACEFS_MAGIC:
+    case SECURITYFS_MAGIC: case BINFMTFS_MAGIC: case BPF_FS_MAGIC: case EFIVARFS_MAGIC: case PSTOREFS_MAGIC:
+    case 0x62656570 /* configfs */: case 0x65735543 /* fusectl */:
+      return true;
+    default:
+      return false;
+  }
+}
+
+namespace {
+
+// `rc` of a walk into `out`: what it found among the kernel's settings is read-only.
+int settled(int rc, Resolved& out) {
+  if (rc == 0 && out.parent && kernel_settings(out.parent.get())) out.read_only = true;
+  return rc;
+}
+
+}  // namespace
+
 int GuestRoot::walk(pid_t tid, std::string path, Follow follow, Resolved& out,
                     std::shared_ptr<const Jail> jail) const {
   Walk w{*this, tid, follow, out};
   w.jail = std::move(jail);
-  return w.run(path);
+  return settled(w.run(path), out);
 }
 
 int GuestRoot::resolve_scoped(pid_t tid, int dirfd, const std::string& path, Follow follow, std::uint64_t scope,
@@ -365,7 +406,8 @@ int GuestRoot::resolve_scoped(pid_t tid, int dirfd, const std::string& path, Fol
   w.base_left = start.size();
   std::string rest = path;
   while (!rest.empty() && rest[0] == '/') rest.erase(0, 1);
-  return w.run(base == "/" ? (rest.empty() ? "/" : "/" + rest) : join_path(base, rest.empty() ? "." : rest));
+  return settled(w.run(base == "/" ? (rest.empty() ? "/" : "/" + rest) : join_path(base, rest.empty() ? "." : rest)),
+                 out);
 }
 
 }  // namespace lx::fs

@@ -1,12 +1,13 @@
 // The fs family's open and create calls: open(2), creat(2), openat(2), openat2(2). The file is
 // opened on behalf of the guest, in its namespace, and installed into it with ADDFD; /dev/tty,
 // O_PATH and /proc/<pid>/cmdline get the special cases native Linux would show.
+#include <dirent.h>
 #include <linux/capability.h>
 #include <linux/kcmp.h>
 #include <linux/openat2.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <linux/magic.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <sys/syscall.h>
@@ -21,6 +22,7 @@
 #include <optional>
 #include <regex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/proc_status.h"
@@ -208,12 +210,40 @@ UniqueFd open_exact(const Resolved& r, int host_flags, mode_t mode) {
   return UniqueFd(static_cast<int>(syscall(sdk::sys::openat2, r.parent.get(), at_name(r), &how, sizeof how)));
 }
 
+// Whether a process of the instance holds the multiplexer side (an fd of /dev/ptmx) of pty
+// `index` now: its fdinfo says "tty-index". An index the instance made once and closed is
+// another session's when the host reuses it.
+bool instance_holds_pty(const FsState& s, unsigned index) {
+  const std::string want = "tty-index:\t" + std::to_string(index) + "\n";
+  for (pid_t pid : s.members()) {
+    std::string base = "/proc/" + std::to_string(pid);
+    DIR* d = opendir((base + "/fd").c_str());
+    if (!d) continue;
+    bool found = false;
+    while (dirent* e = readdir(d)) {
+      if (e->d_name[0] == '.') continue;
+      char link[64];
+      ssize_t n = readlink((base + "/fd/" + e->d_name).c_str(), link, sizeof link - 1);
+      if (n <= 0 || std::string_view(link, static_cast<std::size_t>(n)).find("ptmx") == std::string_view::npos) continue;
+      UniqueFd info(::open((base + "/fdinfo/" + e->d_name).c_str(), O_RDONLY | O_CLOEXEC));
+      char buf[512];
+      ssize_t m = info ? read(info.get(), buf, sizeof buf - 1) : -1;
+      if (m > 0 && std::string_view(buf, static_cast<std::size_t>(m)).find(want) != std::string_view::npos) found = true;
+      if (found) break;
+    }
+    closedir(d);
+    if (found) return true;
+  }
+  return false;
+}
+
 // Whether `st` is a device a guest of an lx that runs as root must not open (for process `pid`):
 // a guest of a privileged lx holds the host's file capabilities, and the instance's /dev is the
 // host's (the default mounts), disks, consoles and other sessions' ptys included. Only the
 // devices a container has open (runc's default rules): null, zero, full, random, urandom, tty,
-// ptmx, and of the pty slaves those the instance made and the caller's controlling terminal.
-bool refused_device(FsState& s, const struct stat& st, pid_t pid) {
+// ptmx, and of the pty slaves those whose other side a process of the instance holds, and the
+// caller's controlling terminal.
+bool refused_device(const FsState& s, const struct stat& st, pid_t pid) {
   if (!s.own_creds.has(CAP_DAC_OVERRIDE)) return false;
   if (S_ISBLK(st.st_mode)) return true;
   if (!S_ISCHR(st.st_mode)) return false;
@@ -221,57 +251,7 @@ bool refused_device(FsState& s, const struct stat& st, pid_t pid) {
   if (maj == 1) return !(min == 3 || min == 5 || min == 7 || min == 8 || min == 9);
   if (maj == 5) return min != 0 && min != 2;
   if (maj < 136 || maj > 143) return true;  // 136-143: the Unix98 pty slaves
-  {
-    std::lock_guard lock(s.ptys.mu);
-    if (s.ptys.made.count((maj - 136) * 256 + min)) return false;
-  }
-  return controlling_tty(pid) != st.st_rdev;
-}
-
-// Records the pty a guest made by opening the multiplexer, `fd` (see FsState::ptys).
-void note_pty(FsState& s, int fd, const struct stat& st) {
-  unsigned n = 0;
-  if (!S_ISCHR(st.st_mode) || st.st_rdev != makedev(5, 2) || ioctl(fd, TIOCGPTN, &n) != 0) return;
-  std::lock_guard lock(s.ptys.mu);
-  s.ptys.made.insert(n);
-}
-
-// Whether the file open at `fd` is one a guest of an lx that runs as root must not write: the
-// kernel's settings and switches, which check uid 0 and not a capability, in the /proc and /sys
-// the default mounts bind (core_pattern and binfmt_misc run a program as the host's root; a
-// cgroup's release_agent too; sysrq-trigger). Only /proc/<pid>/... is written, as in a container
-// (runc makes /proc/sys and /sys read-only).
-bool kernel_setting(const FsState& s, int fd) {
-  if (!s.own_creds.has(CAP_DAC_OVERRIDE)) return false;
-  struct statfs fs;
-  if (fstatfs(fd, &fs) != 0) return true;
-  switch (static_cast<unsigned long>(fs.f_type)) {
-    case PROC_SUPER_MAGIC: {
-      std::string host;
-      if (host_path_of_fd(fd, host) != 0 || host.rfind("/proc/", 0) != 0) return true;
-      std::size_t end = host.find('/', 6);
-      std::string first = host.substr(6, end == std::string::npos ? std::string::npos : end - 6);
-      return first.empty() || first.find_first_not_of("0123456789") != std::string::npos;
-    }
-    case SYSFS_MAGIC: case CGROUP_SUPER_MAGIC: case CGROUP2_SUPER_MAGIC: case DEBUGFS_MAGIC: case TRACEFS_MAGIC:
-    case SECURITYFS_MAGIC: case BINFMTFS_MAGIC: case BPF_FS_MAGIC: case EFIVARFS_MAGIC: case PSTOREFS_MAGIC:
-    case 0x62656570 /* configfs */: case 0x65735543 /* fusectl */:
-      return true;
-    default:
-      return false;
-  }
-}
-
-// Whether `path` is the caller's own id map file (/proc/self/uid_map, gid_map, setgroups). After
-// unshare(CLONE_NEWUSER) the kernel asks its opener, not its writer, for the right to map root
-// (CAP_SETFCAP where the namespace was made): lx's worker has no capability in the guest's new
-// namespace. Opened natively, where no other thread can change the path meanwhile: the kernel
-// reads the guest's string again, and /proc/self is the caller's own.
-bool own_id_map(const std::string& path) {
-  for (const char* self : {"/proc/self/", "/proc/thread-self/"})
-    for (const char* file : {"uid_map", "gid_map", "setgroups"})
-      if (path == std::string(self) + file) return true;
-  return false;
+  return controlling_tty(pid) != st.st_rdev && !instance_holds_pty(s, (maj - 136) * 256 + min);
 }
 
 // Implements open(2), openat(2), openat2(2), creat(2) of path argument `path_arg`.
@@ -281,7 +261,6 @@ SyscallResult open_file(FsState& s, SyscallContext& c, int dirfd, int path_arg, 
   bool nofollow = (flags & O_NOFOLLOW) || ((flags & O_CREAT) && (flags & O_EXCL));
   std::string path;
   if (int e = c.path(path_arg, path); e != 0) return fail(e);
-  if (own_id_map(path) && !scope && sole_user_of_memory(s, c)) return SyscallResult::continue_native();
   Resolved r;
   Follow follow = nofollow ? Follow::kNo : Follow::kYes;
   if (int e = scope ? s.root.resolve_scoped(c.tid(), dirfd, path, follow, scope, r) : resolve(s, c, dirfd, path, follow, r);
@@ -317,8 +296,7 @@ SyscallResult open_file(FsState& s, SyscallContext& c, int dirfd, int path_arg, 
   struct stat st;
   if (fstat(fd.get(), &st) != 0) return fail(errno);
   if (refused_device(s, st, c.pid())) return fail(EPERM);
-  note_pty(s, fd.get(), st);
-  if (writes(flags) && kernel_setting(s, fd.get())) return fail(EROFS);
+  if (writes(flags) && kernel_settings(fd.get())) return fail(EROFS);  // renamed into place meanwhile
   if (!r.exists) {
     apply_umask(s, c, fd.get(), mode);
     own_new(s, c, fd.get());

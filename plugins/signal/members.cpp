@@ -42,11 +42,19 @@ pid_t tgid(pid_t tid) {
 
 }  // namespace
 
-void Members::add(pid_t tid) { tids_.add(tid); }
+void Members::add(pid_t tid, bool launch) {
+  if (launch) launching_.add(tid);
+  tids_.add(tid);
+}
 
-void Members::remove(pid_t tid) noexcept { tids_.remove(tid); }
+void Members::launched(pid_t pid) noexcept { launching_.remove(pid); }
 
-bool Members::contains(pid_t tid) const { return tids_.contains(tid); }
+void Members::remove(pid_t tid) noexcept {
+  tids_.remove(tid);
+  launching_.remove(tid);
+}
+
+bool Members::contains(pid_t tid) const { return tids_.contains(tid) && !launching_.contains(tid); }
 
 std::vector<pid_t> Members::snapshot() const { return tids_.snapshot(); }
 

@@ -26,8 +26,11 @@ class Members {
   /// permits every signal, so even the kills it does itself are checked here first.
   bool emulated = false;
 
-  /// A guest thread appeared.
-  void add(pid_t tid);
+  /// A guest thread appeared; `launch`: a launch's first process, which is lx's own (every
+  /// capability, the instance's fds) and no member to a guest until its first exec (launched()).
+  void add(pid_t tid, bool launch = false);
+  /// Launch process `pid` has exec'd its program.
+  void launched(pid_t pid) noexcept;
   /// A guest thread is gone.
   void remove(pid_t tid) noexcept;
   /// Whether `tid` is a guest thread (or process) of the instance.
@@ -51,6 +54,7 @@ class Members {
  private:
   std::vector<pid_t> snapshot() const;
   PidSet tids_;
+  PidSet launching_;
   PidSet launch_groups_;
 };
 

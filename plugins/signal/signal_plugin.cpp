@@ -62,7 +62,7 @@ class SignalPlugin final : public sdk::PluginBase {
   void on_process_start(pid_t tid, pid_t parent) noexcept override {
     if (kernel_) return;
     try {
-      members_.add(tid);
+      members_.add(tid, parent == 0);
       if (parent == 0) {
         pid_t g = getpgid(tid);
         if (g > 0) members_.add_launch_group(g);
@@ -72,6 +72,9 @@ class SignalPlugin final : public sdk::PluginBase {
   }
   void on_process_exit(pid_t tid) noexcept override {
     if (!kernel_) members_.remove(tid);
+  }
+  void on_exec(sdk::SyscallContext& ctx) noexcept override {
+    if (!kernel_) members_.launched(ctx.pid());
   }
 
  private:

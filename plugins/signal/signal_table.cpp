@@ -102,10 +102,12 @@ const std::vector<SignalRow> kTable = {
                  If(Arg<int>(1) == FIOSETOWN, Notify())
                      .ElseIf(Arg<int>(1) == SIOCSPGRP, Notify())
                      .ElseIf(Arg<int>(1) == TIOCSPGRP, Notify())
+                     .ElseIf(Arg<int>(1) == TIOCSTI, Error(EIO))
                      .Else(Allow()),
                  handle_ioctl, kFull,
                  "FIOSETOWN/SIOCSPGRP: owners outside the instance ESRCH; TIOCSPGRP: groups of the instance only "
-                 "(EPERM); other commands native in the kernel"}},
+                 "(EPERM); TIOCSTI EIO, as where the kernel has no legacy TIOCSTI (it would type into the shell that "
+                 "launched the guest, which runs outside the instance); other commands native in the kernel"}},
     {kConfined, {sys::setpgid, If(Arg<int>(0) == 0 && Arg<int>(1) == 0, Allow()).Else(Notify()), handle_setpgid,
                  kFull, "pids outside the instance: ESRCH; groups outside it: EPERM; setpgid(0, 0) in the kernel"}},
 

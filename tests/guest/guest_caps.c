@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <sys/fanotify.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
@@ -27,7 +28,7 @@
 #include <unistd.h>
 
 static void say(const char* what, long r) {
-  printf("%s: %s\n", what, r == 0 ? "0" : errno == EPERM ? "EPERM" : errno == EINVAL ? "EINVAL" : errno == EROFS ? "EROFS" : errno == EACCES ? "EACCES" : strerror(errno));
+  printf("%s: %s\n", what, r == 0 ? "0" : errno == EPERM ? "EPERM" : errno == EINVAL ? "EINVAL" : errno == EROFS ? "EROFS" : errno == EIO ? "EIO" : errno == EACCES ? "EACCES" : strerror(errno));
 }
 
 static int set_effective(int on) {
@@ -74,6 +75,7 @@ int main(int argc, char** argv) {
   cp = open("/proc/sys/kernel/core_pattern", O_WRONLY);
   say("core_pattern written back", cp < 0 ? -1 : write(cp, pattern, (size_t)(len > 0 ? len : 0)) < 0 ? -1 : 0);
   if (cp >= 0) close(cp);
+  say("chmod of a kernel setting", chmod("/proc/sys/kernel/core_pattern", 0644));
   snprintf(node, sizeof node, "%s/secret", argv[2]);
   say("trusted xattr", setxattr(node, "trusted.lxhost-test", "1", 1, 0));
   /* In a user namespace of its own a thread holds no capability of the host's. */
@@ -100,7 +102,11 @@ int main(int argc, char** argv) {
   int master = posix_openpt(O_RDWR | O_NOCTTY);
   fd = master >= 0 && grantpt(master) == 0 && unlockpt(master) == 0 ? open(ptsname(master), O_RDWR | O_NOCTTY) : -1;
   say("a pty of its own", fd < 0 ? -1 : 0);
-  if (fd >= 0) close(fd);
+  if (fd >= 0) {
+    char c = '\n';  /* typed into its own pty, which nothing reads */
+    say("TIOCSTI", ioctl(fd, TIOCSTI, &c));
+    close(fd);
+  }
   if (master >= 0) close(master);
   long r = mount("x", argv[1], "tmpfs", 0, NULL);
   say("mount tmpfs", r);

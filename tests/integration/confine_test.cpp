@@ -398,8 +398,8 @@ TEST(ConfineCapabilities, WhatActsOnTheHostAsAWholeIsRefusedToARootGuest) {
   ASSERT_EQ(mknod((devices.path() + "/dev").c_str(), S_IFCHR | 0600, host_dev.st_rdev), 0);
   ASSERT_EQ(mknod((devices.path() + "/null").c_str(), S_IFCHR | 0666, makedev(1, 3)), 0);
   ASSERT_EQ(mknod((devices.path() + "/secret").c_str(), S_IFREG, 0), 0);  // mode 0, root's
-  // Another session's terminal.
-  int master = posix_openpt(O_RDWR | O_NOCTTY);
+  // Another session's terminal (its other side not passed to the guest).
+  int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
   ASSERT_GE(master, 0);
   ASSERT_EQ(grantpt(master), 0);
   ASSERT_EQ(unlockpt(master), 0);
@@ -409,8 +409,8 @@ TEST(ConfineCapabilities, WhatActsOnTheHostAsAWholeIsRefusedToARootGuest) {
   EXPECT_EQ(r.out,
             "reboot: EPERM\nsethostname: EPERM\nraw socket: EPERM\nunshare uts: EPERM\nfanotify group: EPERM\n"
             "open a host device: EPERM\nopen a null device: 0\nmknod block: 0\nit is: block 8:0\n"
-            "core_pattern written back: EROFS\ntrusted xattr: EPERM\na mode-0000 file, in a user namespace: EACCES\n"
-            "another session's pty: EPERM\na pty of its own: 0\n"
+            "core_pattern written back: EROFS\nchmod of a kernel setting: EROFS\ntrusted xattr: EPERM\na mode-0000 file, in a user namespace: EACCES\n"
+            "another session's pty: EPERM\na pty of its own: 0\nTIOCSTI: EIO\n"
             "mount tmpfs: 0\nmount without capabilities: EPERM\nmount with them back: 0\n")
       << r.err;
   EXPECT_EQ(r.status, 0);
@@ -425,8 +425,8 @@ TEST(ConfineCapabilities, WhatActsOnTheHostAsAWholeIsRefusedToARootGuest) {
   EXPECT_EQ(n.out,
             "reboot: EINVAL\nsethostname: 0\nraw socket: 0\nunshare uts: 0\nfanotify group: 0\n"
             "open a host device: 0\nopen a null device: 0\nmknod block: 0\nit is: block 8:0\n"
-            "core_pattern written back: 0\ntrusted xattr: 0\na mode-0000 file, in a user namespace: EACCES\n"
-            "another session's pty: 0\na pty of its own: 0\n"
+            "core_pattern written back: 0\nchmod of a kernel setting: EPERM\ntrusted xattr: 0\na mode-0000 file, in a user namespace: EACCES\n"
+            "another session's pty: 0\na pty of its own: 0\nTIOCSTI: 0\n"
             "mount tmpfs: 0\nmount without capabilities: EPERM\nmount with them back: 0\n");
   fs::remove(dir.path() + "/blk");
   close(master);

@@ -120,6 +120,19 @@ TEST_F(SignalCalls, APidOutsideTheInstanceIsNotFound) {
   }
 }
 
+// A launch's first process is lx's own until it exec's its program: every capability, the
+// instance's fds (seccomp listeners included). A guest that found its pid took a listener with
+// pidfd_getfd (found by an attack): it is no member until then.
+TEST_F(SignalCalls, ALaunchNotYetExecdIsNotFound) {
+  const std::uint64_t launch = static_cast<std::uint64_t>(getppid());
+  members_.add(static_cast<pid_t>(launch), true);
+  EXPECT_EQ(call(sys::pidfd_open, {launch}).error(), ESRCH);
+  EXPECT_EQ(call(sys::process_vm_writev, {launch}).error(), ESRCH);
+  members_.launched(static_cast<pid_t>(launch));
+  EXPECT_EQ(call(sys::pidfd_open, {launch}).kind(), Kind::kContinue);
+  members_.remove(static_cast<pid_t>(launch));
+}
+
 TEST_F(SignalCalls, TheCallerItselfStaysInTheKernel) {
   EXPECT_EQ(route(sys::sched_setaffinity, 0), Route::kAllow);
   EXPECT_EQ(route(sys::sched_setaffinity, self_), Route::kNotify);

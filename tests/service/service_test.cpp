@@ -256,6 +256,21 @@ TEST_F(Service, LingerKeepsAnInstanceUntilTerminate) {
   EXPECT_THAT(again.err, HasSubstr("no instance of 'host' is running"));
 }
 
+// A guest that reaches the service's socket (the default mounts bind the host's /tmp, where the
+// runtime directory may be) would start an instance of its own choosing, unconfined: found by an
+// attack. lxhostd serves no guest, whether it connects itself or lx connects on its behalf.
+TEST_F(Service, AGuestOfLxIsNotServed) {
+  ASSERT_EQ(lx({"run", "--", "/bin/true"}).status, 0);
+  for (const char* root : {"fs.default_mounts=true", "fs.root=/."}) {
+    auto r = lx({"exec", "--set", root, "--", lx_bin_, "run", "--", "/bin/echo", "served"});
+    EXPECT_NE(r.status, 0) << root;
+    EXPECT_EQ(r.out, "") << root;
+    EXPECT_THAT(r.err, HasSubstr("lxhostd serves no guest of lx")) << root << ": " << r.err;
+  }
+  EXPECT_THAT(log(), HasSubstr("a guest of lx"));
+  EXPECT_EQ(lx({"run", "--", "/bin/echo", "served"}).out, "served\n");
+}
+
 TEST_F(Service, ACrashingPluginEndsOneInstanceNotTheService) {
   ASSERT_EQ(lx({"run", "--", "/bin/true"}).status, 0);
   pid_t pid = daemon_pid();
