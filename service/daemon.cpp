@@ -288,11 +288,12 @@ Handled Daemon::Impl::handle_connection(int conn, bool& stop_after) {
     log(fmt::format("refused a connection from pid {} uid {}: not uid {}", cred.pid, cred.uid, getuid()));
     return Error{EACCES, fmt::format("refused: lxhostd of uid {} serves only its own user, not uid {}", getuid(), cred.uid)};
   }
-  if (is_guest(cred.pid) || traces_guests(cred.pid)) {
+  bool guest = is_guest(cred.pid) || traces_guests(cred.pid);
+  auto frame = recv_frame(conn, kRequestTimeoutMs);  // read first: the refusal is then the reply
+  if (guest) {
     log(fmt::format("refused a connection from pid {}: a guest of lx", cred.pid));
     return Error{EACCES, "refused: lxhostd serves no guest of lx (a guest reaches nothing outside its instance)"};
   }
-  auto frame = recv_frame(conn, kRequestTimeoutMs);
   if (!frame) {
     const Error& e = frame.error();
     if (e.code == ECONNRESET) return nothing();

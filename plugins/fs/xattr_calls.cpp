@@ -129,6 +129,12 @@ SyscallResult handle_xattr(FsState& s, SyscallContext& c) {
   std::string name;
   if (int e = c.string_arg(1, name, 255); e != 0) return fail(e == ENAMETOOLONG ? ERANGE : e);
   if (reserved_xattr(name)) return fail(call.op == Op::kGet ? ENODATA : EPERM);
+  // The kernel keeps user.* attributes to regular files and directories: an emulated device
+  // node (an empty file whose metadata says what it is) answers as the node would (setxattr02).
+  fsmeta::Metadata m;
+  if (name.rfind("user.", 0) == 0 && fstat(t.fd.get(), &st) == 0 && S_ISREG(st.st_mode) && s.store.read(t.fd.get(), m) == 0 &&
+      m.mode && !S_ISREG(*m.mode) && !S_ISDIR(*m.mode))
+    return fail(call.op == Op::kGet ? ENODATA : EPERM);
   if (call.op == Op::kGet) return get_value(c, t, name);
   if (t.read_only) return fail(EROFS);
   if (call.op == Op::kSet) return set_value(c, t, name);

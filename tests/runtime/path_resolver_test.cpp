@@ -119,7 +119,11 @@ TEST_F(PathResolverTest, ProcShowsTheInstanceOnly) {
   // This process is not a member yet: its /proc entry does not exist for the guest.
   EXPECT_EQ(pr->host_path(getpid(), AT_FDCWD, "/proc/" + self + "/status", true, out), ENOENT);
   EXPECT_EQ(pr->host_path(getpid(), AT_FDCWD, "/proc/self/status", true, out), ENOENT);
+  // A launch's first process (parent 0) is none until it exec's; a forked one is one at once.
   fs->on_process_start(getpid(), 0);
+  EXPECT_EQ(pr->host_path(getpid(), AT_FDCWD, "/proc/self/status", true, out), ENOENT);
+  fs->on_process_exit(getpid());
+  fs->on_process_start(getpid(), getppid());
   ASSERT_EQ(pr->host_path(getpid(), AT_FDCWD, "/proc/self/status", true, out), 0);
   EXPECT_EQ(out, "/proc/" + self + "/status");
   ASSERT_EQ(pr->host_path(getpid(), AT_FDCWD, "/proc//./" + self + "/status", true, out), 0);
